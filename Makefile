@@ -1,0 +1,44 @@
+# The harness: fake CleverTap + fake Piano (simulator), and their suites.
+GO      ?= go
+GINKGO  := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 30s
+
+.PHONY: all build test unit suites lint fuzz bench run clean
+
+all: lint test
+
+## build: static binaries in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/simulator ./cmd/simulator
+
+## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on)
+test: lint
+	$(GO) test -race -count=1 ./...
+
+## suites: only the Ginkgo suites, in parallel, with a JUnit report in reports/
+suites:
+	mkdir -p reports
+	$(GINKGO) -r -p --randomize-all --keep-going --junit-report=junit.xml --output-dir=reports ./suites
+
+## lint: gofmt and go vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s)
+fuzz:
+	$(GO) test ./simulator/clevertap -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME)
+
+## bench: the upload benchmark against its baseline
+bench:
+	$(GO) test ./simulator/clevertap -run '^$$' -bench 'BenchmarkUpload' -benchtime 3s
+
+## run: the simulator on 127.0.0.1:8081
+run:
+	$(GO) run ./cmd/simulator serve
+
+clean:
+	rm -rf bin reports

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulator serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	accountsFile := fs.String("accounts", "", "accounts file (YAML); default: one account per region plus an EU sandbox account")
+	journalLimit := fs.Int("journal-limit", 10000, "requests kept in the journal (/_sim/requests)")
+	eventLimit := fs.Int("event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
+	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest upload body before 413")
+	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
+	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
+	quiet := fs.Bool("quiet", false, "do not print the accounts and the example on start")
+	if err := envflag.Parse(fs, args, "SIMULATOR", getenv); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: expected debug, info, warn or error, got %q", *logLevel)
+	}
+	var cfg simulator.Config
+	if *accountsFile != "" {
+		var err error
+		if cfg, err = simulator.LoadConfigFile(*accountsFile); err != nil {
+			return err
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	sim, err := simulator.New(cfg, clevertap.Options{
+		JournalLimit: *journalLimit, EventLimit: *eventLimit, MaxBodyBytes: *maxBody,
+		MaxConcurrentUploads: *maxConcurrent, Version: version, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", *listen, err)
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "simulator %s listening on %s\n", version, base)
+	if !*quiet {
+		printWelcome(stdout, base, sim)
+	}
+	return serveUntilDone(ctx, ln, sim)
+}
+
+// serveUntilDone serves until the context ends, then shuts down gracefully.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func printWelcome(w io.Writer, base string, sim *simulator.Simulator) {
+	fmt.Fprintln(w, "\nCleverTap accounts (upload to "+base+"/<region>/1/upload, or with Host: <region>.api.clevertap.com):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  REGION\tACCOUNT ID\tPASSCODE\tTOKEN")
+	for _, a := range sim.CleverTap.Accounts() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.Region, a.ID, strings.Join(a.Passcodes, ","), a.Token)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nPiano sites (POST "+base+"/piano/<path>?s=<site>&idclient=<id>, or with Host: <domain>):")
+	for _, s := range sim.Piano.Sites() {
+		fmt.Fprintf(w, "  site %s on %s, %d declared events\n", s.ID, s.Domain, len(s.Events))
+	}
+	example := sim.CleverTap.Accounts()[0]
+	for _, a := range sim.CleverTap.Accounts() {
+		if a.Region == clevertap.DefaultRegion {
+			example = a
+			break
+		}
+	}
+	fmt.Fprintf(w, `
+Try it:
+  curl -s -X POST %s/%s/1/upload \
+    -H 'X-CleverTap-Account-Id: %s' -H 'X-CleverTap-Passcode: %s' \
+    -H 'Content-Type: application/json' \
+    -d '{"d":[{"type":"event","identity":"user-1","ts":%d,"evtName":"rc_trial_started_event","evtData":{"amount":0,"currency":"USD"}}]}'
+  curl -s '%s/_sim/events?account=%s'
+
+Admin API: %s/_sim/health, /_sim/events, /_sim/requests, /_sim/profiles, /_sim/faults, /_sim/wait, /_sim/reset
+`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base)
+}

@@ -1,0 +1,363 @@
+package clevertap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// handleAPI resolves the region of a CleverTap request and dispatches it to its endpoint.
+func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
+	rt := resolveRoute(r.Host, r.URL.Path)
+	name, methods, handle := s.apiEndpoint(rt.path)
+	if name == "" {
+		name = "unknown"
+	}
+	c := s.newCall(r, name, rt)
+	if rt.note != "" {
+		c.diagnose("%s", rt.note)
+	}
+	if rt.unknownHost != "" {
+		c.diagnose("host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s", rt.unknownHost, RegionList())
+		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+		return
+	}
+	if handle == nil {
+		c.diagnose("no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST /1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
+		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+		return
+	}
+	if !slices.Contains(methods, r.Method) {
+		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(methods, " or "))
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		s.fail(w, c, OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
+		return
+	}
+	if s.applyFault(w, r, c) {
+		return
+	}
+	handle(w, r, c)
+}
+
+func (s *Server) uploadLimits() uploadLimits {
+	return uploadLimits{
+		maxRecords: s.opts.MaxRecords, maxTokenRecords: s.opts.MaxTokenRecords,
+		maxTimestamp: s.opts.MaxTimestamp, requireEvtData: s.opts.RequireEvtData,
+	}
+}
+
+// handleUpload is POST /1/upload: auth, concurrency, body, validation, store (unless dryRun=1), answer.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
+	acct, authErr := s.authenticate(c, r)
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	release, ok := s.acquireUploadSlot(acct)
+	if !ok {
+		c.diagnose("account %s already has its limit of upload requests in flight", acct.ID)
+		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
+		return
+	}
+	defer release()
+	if !s.pause(r, c) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
+			s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
+			return
+		}
+		c.diagnose("reading the body failed: %v", err)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
+	if reqErr != nil {
+		c.diagnose("%s", reqErr.diagnosis)
+		s.fail(w, c, OutcomeBadRequest, reqErr.status, reqErr.text)
+		return
+	}
+	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
+	if !c.entry.DryRun {
+		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt, batch: batch})
+	} else {
+		c.diagnose("dryRun=1: validated, nothing stored")
+	}
+	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{}, Warnings: batch.warnings}
+	for _, rej := range batch.rejected {
+		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code, Error: RecordErrorText(rej.code, rej.index)})
+	}
+	c.entry.Records = summary
+	outcome := OutcomeAccepted
+	switch {
+	case len(batch.rejected) == 0:
+	case len(batch.accepted) == 0:
+		outcome = OutcomeRejected
+	default:
+		outcome = OutcomePartial
+	}
+	for i, warning := range batch.warnings {
+		if i == maxDiagnosedWarnings {
+			c.diagnose("%d more warning(s) in records.warnings of /_sim/requests", len(batch.warnings)-i)
+			break
+		}
+		c.diagnose("record %d: %s", warning.Index+1, warning.Warning)
+	}
+	s.finish(w, c, outcome, http.StatusOK, appendUploadResponse(make([]byte, 0, 64), batch))
+}
+
+// maxDiagnosedWarnings is how many record warnings the X-Simulator-Diagnosis header spells out.
+const maxDiagnosedWarnings = 3
+
+// handleProfile is GET /1/profile.json with exactly one of identity, email or objectId. The response shape
+// beyond {"status","record"} and the not-found answer are UNCONFIRMED.
+func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) {
+	acct, authErr := s.authenticate(c, r)
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	if !s.pause(r, c) {
+		return
+	}
+	q := r.URL.Query()
+	query := ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"), ObjectID: q.Get("objectId")}
+	given := 0
+	for _, v := range []string{query.Identity, query.Email, query.ObjectID} {
+		if v != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		c.diagnose("expected exactly one of the query parameters identity, email, objectId; got %d", given)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "Exactly one of identity, email or objectId is required")
+		return
+	}
+	found := s.store.findProfiles(query)
+	if len(found) == 0 {
+		c.diagnose("no profile in account %s for %s", acct.ID, r.URL.RawQuery)
+		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, "Profile not found")
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"status": "success", "record": profileRecord(found[len(found)-1])})
+	s.finish(w, c, OutcomeAccepted, http.StatusOK, body)
+}
+
+// profileRecord renders a profile the way CleverTap's profile API does: profile data at the top level with
+// identity, email, events and platformInfo.
+func profileRecord(p Profile) map[string]any {
+	events := map[string]any{}
+	for name, sum := range p.Events {
+		events[name] = map[string]any{"count": sum.Count, "first_seen": sum.FirstSeen.Unix(), "last_seen": sum.LastSeen.Unix()}
+	}
+	platform := []map[string]any{}
+	for _, oid := range p.ObjectIDs {
+		platform = append(platform, map[string]any{"objectId": oid})
+	}
+	return map[string]any{
+		"identity": p.Identity, "email": p.email(), "profileData": p.ProfileData,
+		"events": events, "platformInfo": platform,
+	}
+}
+
+// handleDeleteProfiles is POST /1/delete/profiles.json with {"identity": id|[ids]} or {"guid": id|[ids]}.
+func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c *call) {
+	acct, authErr := s.authenticate(c, r)
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	if !s.pause(r, c) {
+		return
+	}
+	var req struct {
+		Identity json.RawMessage `json:"identity"`
+		GUID     json.RawMessage `json:"guid"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		c.diagnose("expected a JSON object {\"identity\": id or [ids]} or {\"guid\": ...}: %v", err)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	if (req.Identity == nil) == (req.GUID == nil) {
+		c.diagnose("expected exactly one of the keys identity and guid")
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	ids, err := oneOrMany(firstNonNil(req.Identity, req.GUID))
+	if err != nil || len(ids) == 0 || len(ids) > 100 {
+		c.diagnose("expected 1 to 100 string ids, got %d (%v)", len(ids), err)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	var deleted int
+	if req.Identity != nil {
+		deleted = s.store.deleteProfiles(acct.ID, ids, nil)
+	} else {
+		deleted = s.store.deleteProfiles(acct.ID, nil, ids)
+	}
+	c.diagnose("deleted %d of %d profile(s)", deleted, len(ids))
+	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+}
+
+func firstNonNil(a, b json.RawMessage) json.RawMessage {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func oneOrMany(raw json.RawMessage) ([]string, error) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, errors.New("expected a string or an array of strings")
+	}
+	return many, nil
+}
+
+// attributionCredentials are never stored or journaled.
+var attributionCredentials = []string{"account_id", "account_token", "account_passcode"}
+
+// handleAttribution is the generic attribution-partner endpoint (reference §4): one event per call, credentials
+// in the query, a whitelisted partner_name and at least one utm_* parameter.
+func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := r.ParseForm(); err != nil {
+		c.diagnose("could not read the parameters: %v", err)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	params := r.Form
+	acct := s.attributionAccount(c, params.Get("account_id"), params.Get("account_token"), params.Get("account_passcode"))
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, textInvalidAccountInfo)
+		return
+	}
+	c.entry.Account = acct.ID
+	if !s.pause(r, c) {
+		return
+	}
+	partner := params.Get("partner_name")
+	switch {
+	case partner == "":
+		c.diagnose("missing partner_name; expected one of %s", strings.Join(s.opts.AttributionPartners, ", "))
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is missing")
+		return
+	case !slices.ContainsFunc(s.opts.AttributionPartners, func(p string) bool { return strings.EqualFold(p, partner) }):
+		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner, strings.Join(s.opts.AttributionPartners, ", "))
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is not whitelisted")
+		return
+	}
+	for _, required := range []string{"event_type", "device_identifier"} {
+		if params.Get(required) == "" {
+			c.diagnose("missing required parameter %s", required)
+			s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, required+" is missing")
+			return
+		}
+	}
+	hasUTM := false
+	for k, v := range params {
+		hasUTM = hasUTM || (strings.HasPrefix(k, "utm_") && len(v) > 0 && v[0] != "")
+	}
+	if !hasUTM {
+		c.diagnose("expected at least one utm_* parameter (utm_source, utm_medium, utm_campaign...)")
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "utm_source is missing")
+		return
+	}
+	record := attributionRecord(params)
+	s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"), params.Get("device_identifier"), record)
+	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+}
+
+// attributionAccount finds the account the credentials name: by id, else by token; every given credential must
+// belong to it, and the account must live in the region the call went to.
+func (s *Server) attributionAccount(c *call, id, token, passcode string) *Account {
+	if id == "" && token == "" && passcode == "" {
+		c.diagnose("no credentials: expected at least one of account_id, account_token, account_passcode")
+		return nil
+	}
+	var acct *Account
+	var ok bool
+	switch {
+	case id != "":
+		if acct, ok = s.accounts.get(id); !ok {
+			c.diagnose("no account %q in the simulator", id)
+			return nil
+		}
+	case token != "":
+		if acct, ok = s.accounts.byAccountToken(token); !ok {
+			c.diagnose("no account has the account_token sent")
+			return nil
+		}
+	default:
+		c.diagnose("account_passcode alone cannot name an account; send account_id or account_token too")
+		return nil
+	}
+	if token != "" && token != acct.Token {
+		c.diagnose("account_token does not belong to account %s", acct.ID)
+		return nil
+	}
+	if passcode != "" && !acct.acceptsPasscode(passcode) {
+		c.diagnose("account_passcode is not one of account %s's passcodes", acct.ID)
+		return nil
+	}
+	if acct.Region != c.entry.Region {
+		c.diagnose("account %s lives in %s; this request went to %s (use https://%s or the /%s/ path prefix)",
+			acct.ID, acct.Region, c.entry.Region, acct.Region.Host(), acct.Region)
+		return nil
+	}
+	return acct
+}
+
+// attributionRecord stores an attribution call as an event record: event_type as evtName, device_identifier as
+// objectId, every other non-credential parameter in evtData.
+func attributionRecord(params map[string][]string) []byte {
+	data := map[string]string{}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if slices.Contains(attributionCredentials, k) || k == "event_type" || k == "device_identifier" || len(params[k]) == 0 {
+			continue
+		}
+		data[k] = params[k][0]
+	}
+	rec := map[string]any{
+		"type": "event", "source": "attribution", "evtName": first(params["event_type"]),
+		"objectId": first(params["device_identifier"]), "evtData": data,
+	}
+	if ts, err := strconv.ParseInt(first(params["timestamp"]), 10, 64); err == nil {
+		rec["ts"] = ts
+	}
+	out, _ := json.Marshal(rec)
+	return out
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}

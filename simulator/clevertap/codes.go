@@ -1,0 +1,76 @@
+package clevertap
+
+import "strconv"
+
+// Per-record result codes of POST /1/upload (reference clevertap-api.md §3.9).
+const (
+	CodeEventNameMissing     = 509
+	CodeEventStructure       = 512
+	CodeRestrictedEvent      = 513
+	CodeGenderInvalid        = 514
+	CodeEmailInvalid         = 515
+	CodePhoneInvalid         = 516
+	CodeEmployedInvalid      = 517
+	CodeEducationInvalid     = 518
+	CodeMarriedInvalid       = 519
+	CodeAgeInvalid           = 520
+	CodePropertyLimit        = 522
+	CodeIdentityMissing      = 523
+	CodeNeitherEventNorProf  = 524
+	CodeTimestampInvalid     = 525
+	CodeObjectIDInvalid      = 526
+	CodeDiscardedEvent       = 528
+	CodeTokenObjectIDInvalid = 530
+	CodeTokenDataInvalid     = 531
+	CodeTokenIDMissing       = 532
+	CodeTokenTypeMissing     = 533
+	CodeTokenTypeNotValid    = 534
+	CodeTokenDataIncomplete  = 535
+)
+
+// recordErrorPrefix is the text of each code before "Skipped record number : N". Texts marked real are the
+// ones captured from the live API (reference §3.9); the others follow the real pattern of their family and
+// are UNCONFIRMED. Note the real profile texts have no space before "Skipped", the others do.
+var recordErrorPrefix = map[int]string{
+	CodeEventNameMissing:     "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. ",                              // real pattern (rudder mock)
+	CodeRestrictedEvent:      "Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. ",            // real
+	CodeDiscardedEvent:       "Event Name is incorrect. ErrorCode: 528 - Discarded event is raised. ",                            // UNCONFIRMED
+	CodeEventStructure:       "Event data is incorrect. ErrorCode: 512 - Invalid event structure. ",                              // UNCONFIRMED
+	CodePropertyLimit:        "Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded. ",                      // UNCONFIRMED
+	CodeIdentityMissing:      "'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. ", // real
+	CodeNeitherEventNorProf:  "Record type is incorrect. ErrorCode: 524 - Data is neither event nor profile. ",                   // UNCONFIRMED
+	CodeTimestampInvalid:     "Timestamp should be present in the Unix Epoch format. ",                                           // real
+	CodeObjectIDInvalid:      "'objectId' is incorrect. ErrorCode: 526 - objectId is invalid. ",                                  // UNCONFIRMED
+	CodeGenderInvalid:        "Profile data is incorrect. Gender needs to be M/F.",                                               // real
+	CodeEmailInvalid:         "Profile data is incorrect. Email is not valid.",                                                   // real
+	CodePhoneInvalid:         "Profile data is incorrect. Phone number is not valid.",                                            // real
+	CodeEmployedInvalid:      "Profile data is incorrect. Employed needs to be Y/N.",                                             // real
+	CodeEducationInvalid:     "Profile data is incorrect. Education needs to be School/College/Graduate..",                       // real
+	CodeMarriedInvalid:       "Profile data is incorrect. Married needs to be Y/N.",                                              // real
+	CodeAgeInvalid:           "Profile data is incorrect. Age is invalid.",                                                       // real
+	CodeTokenObjectIDInvalid: "Token data is incorrect. ErrorCode: 530 - Invalid 'objectId'. ",                                   // UNCONFIRMED
+	CodeTokenDataInvalid:     "Token data is incorrect. ErrorCode: 531 - Invalid token data. ",                                   // UNCONFIRMED
+	CodeTokenIDMissing:       "Token data is incorrect. ErrorCode: 532 - Token 'id' not present. ",                               // UNCONFIRMED
+	CodeTokenTypeMissing:     "Token data is incorrect. ErrorCode: 533 - Token 'type' not present. ",                             // UNCONFIRMED
+	CodeTokenTypeNotValid:    "Token data is incorrect. ErrorCode: 534 - Token 'type' not valid for 'objectId'. ",                // UNCONFIRMED
+	CodeTokenDataIncomplete:  "Token data is incorrect. ErrorCode: 535 - Invalid token data. ",                                   // UNCONFIRMED
+}
+
+// RecordErrorText is the error string CleverTap puts in unprocessed[].error; index is 0-based, the text 1-based.
+func RecordErrorText(code, index int) string {
+	return recordErrorPrefix[code] + "Skipped record number : " + strconv.Itoa(index+1)
+}
+
+// Request-level error bodies. The 401 text is a real capture; the others are UNCONFIRMED and follow its envelope.
+const (
+	textAccountInvalid     = "Account ID is not valid"
+	textInvalidCredentials = "Invalid Credentials"
+	textMalformed          = "Malformed request"
+	textTooManyRecords     = "Too many records. Maximum allowed records per request is %d"
+	textBodyTooLarge       = "Request body too large. Maximum allowed size is %d bytes"
+	textTooManyConcurrent  = "Too many concurrent requests"
+	textMethodNotAllowed   = "Method not allowed"
+	textNotFound           = "Resource not found"
+	textServiceUnavailable = "Service Unavailable. Please retry later"
+	textInvalidAccountInfo = "Invalid Account Info"
+)

@@ -1,0 +1,144 @@
+package clevertap
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+)
+
+// Fault actions.
+const (
+	FaultRespond   = "respond"   // answer with Status (and Body, or CleverTap's body for that status)
+	FaultDelay     = "delay"     // wait DelayMS, then answer normally
+	FaultReset     = "reset"     // drop the connection without an answer
+	FaultMalformed = "malformed" // answer 200 with a truncated body
+)
+
+// Fault is an injected failure on the CleverTap routes (upload, profile, delete, attribution).
+type Fault struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	Status int    `json:"status,omitempty"`
+	// Body replaces CleverTap's body for Status when set.
+	Body    string `json:"body,omitempty"`
+	DelayMS int    `json:"delay_ms,omitempty"`
+	// Times is how many matching requests the fault still applies to; 0 means until deleted.
+	Times int `json:"times,omitempty"`
+	// Probability applies the fault to that share of matching requests; 0 means always.
+	Probability float64 `json:"probability,omitempty"`
+	Account     string  `json:"account,omitempty"`
+	Region      Region  `json:"region,omitempty"`
+	// Endpoint limits the fault to one endpoint: upload, profile, delete or attribution.
+	Endpoint string `json:"endpoint,omitempty"`
+	// AfterProcessing makes reset and malformed happen after the request was processed and stored: the client
+	// never learns that CleverTap took its records, the case that catches relays resending what was accepted.
+	AfterProcessing bool `json:"after_processing,omitempty"`
+	// Applied counts the requests the fault has answered.
+	Applied int `json:"applied"`
+}
+
+var endpoints = []string{"upload", "profile", "delete", "attribution"}
+
+// Validate names the field that is wrong, what it expected and what arrived.
+func (f Fault) Validate() error {
+	switch f.Action {
+	case FaultRespond:
+		if f.Status < 100 || f.Status > 599 {
+			return fmt.Errorf("status: expected an HTTP status from 100 to 599 with action respond, got %d", f.Status)
+		}
+	case FaultDelay:
+		if f.DelayMS <= 0 {
+			return fmt.Errorf("delay_ms: expected a positive number of milliseconds with action delay, got %d", f.DelayMS)
+		}
+	case FaultReset, FaultMalformed:
+	default:
+		return fmt.Errorf("action: expected one of respond, delay, reset, malformed, got %q", f.Action)
+	}
+	if f.Times < 0 {
+		return fmt.Errorf("times: expected 0 (until deleted) or a positive count, got %d", f.Times)
+	}
+	if f.Probability < 0 || f.Probability > 1 {
+		return fmt.Errorf("probability: expected a number from 0 to 1, got %v", f.Probability)
+	}
+	if f.Region != "" && !f.Region.Valid() {
+		return fmt.Errorf("region: expected one of %s, got %q", RegionList(), f.Region)
+	}
+	if f.Endpoint != "" && !containsString(endpoints, f.Endpoint) {
+		return fmt.Errorf("endpoint: expected one of upload, profile, delete, attribution, got %q", f.Endpoint)
+	}
+	return nil
+}
+
+// faultBook holds the injected faults in the order they were added; the first that matches a request wins.
+type faultBook struct {
+	mu     sync.Mutex
+	next   int
+	faults []*Fault
+}
+
+func (b *faultBook) add(f Fault) (Fault, error) {
+	if err := f.Validate(); err != nil {
+		return Fault{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next++
+	f.ID = "fault-" + strconv.Itoa(b.next)
+	f.Applied = 0
+	b.faults = append(b.faults, &f)
+	return f, nil
+}
+
+func (b *faultBook) list() []Fault {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Fault, 0, len(b.faults))
+	for _, f := range b.faults {
+		out = append(out, *f)
+	}
+	return out
+}
+
+func (b *faultBook) remove(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, f := range b.faults {
+		if f.ID == id {
+			b.faults = append(b.faults[:i], b.faults[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func (b *faultBook) clear() {
+	b.mu.Lock()
+	b.faults = nil
+	b.mu.Unlock()
+}
+
+// take returns the fault that answers this request, if any, consuming one of its times.
+func (b *faultBook) take(endpoint, account string, region Region) (Fault, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, f := range b.faults {
+		if (f.Account != "" && f.Account != account) || (f.Region != "" && f.Region != region) ||
+			(f.Endpoint != "" && f.Endpoint != endpoint) {
+			continue
+		}
+		if f.Probability > 0 && rand.Float64() >= f.Probability {
+			continue
+		}
+		f.Applied++
+		taken := *f
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				b.faults = append(b.faults[:i], b.faults[i+1:]...)
+			}
+		}
+		return taken, true
+	}
+	return Fault{}, false
+}

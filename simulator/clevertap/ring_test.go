@@ -1,0 +1,48 @@
+package clevertap
+
+import (
+	"slices"
+	"testing"
+)
+
+func ringContents(r *ring[int]) []int {
+	var out []int
+	r.each(func(v *int) bool { out = append(out, *v); return true })
+	return out
+}
+
+func TestRingKeepsTheNewestUpToItsLimit(t *testing.T) {
+	r := newRing[int](3)
+	for i := 1; i <= 2; i++ {
+		r.push(i)
+	}
+	if got := ringContents(r); !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("before the limit: expected [1 2], got %v", got)
+	}
+	for i := 3; i <= 7; i++ {
+		r.push(i)
+	}
+	if got := ringContents(r); !slices.Equal(got, []int{5, 6, 7}) {
+		t.Fatalf("after wrapping: expected [5 6 7], got %v", got)
+	}
+	if r.dropped != 4 {
+		t.Fatalf("expected 4 dropped items, got %d", r.dropped)
+	}
+	r.clear()
+	r.push(9)
+	if got := ringContents(r); !slices.Equal(got, []int{9}) {
+		t.Fatalf("after clear: expected [9], got %v", got)
+	}
+}
+
+func TestRingEachStopsWhenAsked(t *testing.T) {
+	r := newRing[int](5)
+	for i := 1; i <= 5; i++ {
+		r.push(i)
+	}
+	var seen []int
+	r.each(func(v *int) bool { seen = append(seen, *v); return len(seen) < 2 })
+	if !slices.Equal(seen, []int{1, 2}) {
+		t.Fatalf("expected to stop after [1 2], got %v", seen)
+	}
+}

@@ -1,0 +1,63 @@
+// Package simulator puts the fake CleverTap and the fake Piano collector behind one handler, as
+// `simulator serve` runs them: Piano requests by collection domain or /piano/ prefix, the shared admin API under
+// /_sim/, everything else to CleverTap.
+package simulator
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/piano"
+)
+
+// Simulator is the fake CleverTap and the fake Piano collector.
+type Simulator struct {
+	CleverTap *clevertap.Server
+	Piano     *piano.Collector
+	admin     http.Handler
+}
+
+// New builds both fakes from the accounts file's config (zero Config: the defaults) and CleverTap options.
+func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
+	if cfg.Accounts != nil {
+		opts.Accounts = cfg.Accounts
+	}
+	ct, err := clevertap.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	var sites []piano.Site
+	if cfg.Piano.Sites != nil {
+		sites = cfg.Piano.Sites
+	}
+	p, err := piano.New(piano.Options{Sites: sites, Limit: opts.EventLimit, JournalLimit: opts.JournalLimit, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	s := &Simulator{CleverTap: ct, Piano: p}
+	s.admin = s.pianoAdminRoutes()
+	return s, nil
+}
+
+// ServeHTTP dispatches a request to the fake it is for.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/_sim/piano/"):
+		s.admin.ServeHTTP(w, r)
+	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
+		s.Piano.Reset()
+		s.CleverTap.ServeHTTP(w, r)
+	case !strings.HasPrefix(r.URL.Path, "/_sim/") && s.Piano.Owns(r):
+		s.Piano.ServeHTTP(w, r)
+	default:
+		s.CleverTap.ServeHTTP(w, r)
+	}
+}
+
+// Client is a CleverTap client wired to this simulator in-process.
+func (s *Simulator) Client() *clevertap.Client {
+	c := s.CleverTap.Client()
+	c.HTTP.Transport = clevertap.InProcessTransport{Handler: s}
+	return c
+}
