@@ -32,9 +32,14 @@ lint:
 fuzz:
 	$(GO) test ./simulator/clevertap -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME)
 
-## bench: the upload benchmark against its baseline
+## bench: the upload benchmark and its baselines, measured in one run, with the ratios
 bench:
-	$(GO) test ./simulator/clevertap -run '^$$' -bench 'BenchmarkUpload' -benchtime 3s
+	$(GO) test ./simulator/clevertap -run '^$$' -bench 'BenchmarkUpload' -benchtime 3s | tee reports-bench.txt | \
+	awk '/records\/s/ { for (i = 1; i <= NF; i++) if ($$(i+1) == "records/s") rate[$$1] = $$i } \
+	END { fake = rate["BenchmarkUpload/fake-2"]; if (fake == "") for (k in rate) if (k ~ /fake/) fake = rate[k]; \
+	      printf "\n%-40s %14s %8s\n", "upload, 1000-record bodies", "records/s", "ratio"; \
+	      for (k in rate) printf "%-40s %14.0f %8.2f\n", k, rate[k], fake / rate[k] }'
+	@rm -f reports-bench.txt
 
 ## run: the simulator on 127.0.0.1:8081
 run:

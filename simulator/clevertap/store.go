@@ -110,18 +110,27 @@ type storedBatch struct {
 }
 
 func (s *store) add(in storedBatch) {
-	// one allocation for every record's bytes; events slice into it
-	buf := make([]byte, len(in.batch.buf))
-	copy(buf, in.batch.buf)
+	// one allocation holding only the accepted records' bytes, so a stored event never pins a whole request body
+	size := 0
+	for _, rec := range in.batch.accepted {
+		size += rec.raw.end - rec.raw.start
+	}
+	buf := make([]byte, 0, size)
+	records := make([]json.RawMessage, len(in.batch.accepted))
+	for i, rec := range in.batch.accepted {
+		start := len(buf)
+		buf = append(buf, rec.raw.of(in.batch.buf)...)
+		records[i] = buf[start:len(buf):len(buf)]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, rec := range in.batch.accepted {
+	for i, rec := range in.batch.accepted {
 		s.seq++
 		s.events.push(Event{
 			Seq: s.seq, Account: in.account, Region: in.region, ReceivedAt: in.at, RequestID: in.requestID,
-			Record: rec.raw.of(buf), kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID,
+			Record: records[i], kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID,
 		})
-		s.updateProfile(in, rec, buf)
+		s.updateProfile(in, rec, records[i])
 	}
 	s.wake()
 }
@@ -143,7 +152,7 @@ func (s *store) wake() {
 	s.arrived = make(chan struct{})
 }
 
-func (s *store) updateProfile(in storedBatch, rec acceptedRecord, buf []byte) {
+func (s *store) updateProfile(in storedBatch, rec acceptedRecord, raw json.RawMessage) {
 	if rec.identity == "" && rec.objectID == "" {
 		return
 	}
@@ -152,16 +161,18 @@ func (s *store) updateProfile(in storedBatch, rec acceptedRecord, buf []byte) {
 	case TypeEvent:
 		p.countEvent(rec.name, in.at)
 	case TypeProfile:
-		if !rec.profileData.empty() {
-			var data map[string]any
-			if json.Unmarshal(rec.profileData.of(buf), &data) == nil {
-				for k, v := range data {
+		if rec.hasProfileData {
+			var r struct {
+				ProfileData map[string]any `json:"profileData"`
+			}
+			if json.Unmarshal(raw, &r) == nil {
+				for k, v := range r.ProfileData {
 					p.ProfileData[k] = v
 				}
 			}
 		}
 	case TypeToken:
-		p.Tokens = append(p.Tokens, rec.raw.of(buf))
+		p.Tokens = append(p.Tokens, raw)
 	}
 	p.UpdatedAt = in.at
 }

@@ -54,8 +54,8 @@ type acceptedRecord struct {
 	objectID string
 	ts       int64
 	raw      span
-	// profileData is the raw profileData object of a profile record, for merging into the stored profile.
-	profileData span
+	// hasProfileData marks profile records whose profileData the store merges into the profile.
+	hasProfileData bool
 }
 
 // rejectedRecord is a record CleverTap would list in unprocessed[].
@@ -76,7 +76,6 @@ type RecordWarning struct {
 type span struct{ start, end int }
 
 func (s span) of(buf []byte) []byte { return buf[s.start:s.end] }
-func (s span) empty() bool          { return s.end <= s.start }
 
 // requestError is a whole-request rejection: an HTTP status with CleverTap's envelope, and a diagnosis for humans.
 type requestError struct {
@@ -91,7 +90,7 @@ type uploadBatch struct {
 	accepted []acceptedRecord
 	rejected []rejectedRecord
 	warnings []RecordWarning
-	// buf holds every record's JSON, re-serialised compactly by the parser; spans point into it.
+	// buf is the request body; each record's span points at its bytes as uploaded.
 	buf []byte
 }
 
@@ -101,6 +100,11 @@ var parserPool fastjson.ParserPool
 func validateUpload(body []byte, acct *Account, limits uploadLimits) (*uploadBatch, *requestError) {
 	if !utf8.Valid(body) {
 		return nil, &requestError{status: 400, text: textMalformed, diagnosis: "body is not valid UTF-8 JSON"}
+	}
+	// the parser is lenient (raw control characters in strings, numbers such as "."); CleverTap's is not
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return nil, &requestError{status: 400, text: textMalformed,
+			diagnosis: "expected a JSON object {\"d\":[...]}, but the body is not JSON: " + shorten(err.Error(), 200)}
 	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
@@ -137,14 +141,16 @@ func validateUpload(body []byte, acct *Account, limits uploadLimits) (*uploadBat
 		return nil, &requestError{status: 400, text: fmt.Sprintf(textTooManyRecords, limits.maxTokenRecords),
 			diagnosis: fmt.Sprintf("expected at most %d token records per request, got %d", limits.maxTokenRecords, tokens)}
 	}
-	batch := &uploadBatch{
-		total:    len(records),
-		accepted: make([]acceptedRecord, 0, len(records)),
-		buf:      make([]byte, 0, len(body)+len(records)*8),
+	spans := locateRecords(body)
+	if len(spans) != len(records) {
+		// cannot happen for a body the validator accepted; refuse rather than echo the wrong bytes
+		return nil, &requestError{status: 400, text: textMalformed,
+			diagnosis: fmt.Sprintf("could not delimit the records of \"d\" (%d parsed, %d located)", len(records), len(spans))}
 	}
+	batch := &uploadBatch{total: len(records), accepted: make([]acceptedRecord, 0, len(records)), buf: body}
 	v := recordValidator{acct: acct, limits: limits, batch: batch}
 	for i, rec := range records {
-		v.check(i, rec)
+		v.check(i, rec, spans[i])
 	}
 	return batch, nil
 }
@@ -165,11 +171,8 @@ type recordFields struct {
 	profileData, tokenData      *fastjson.Value
 }
 
-func (v *recordValidator) check(i int, rec *fastjson.Value) {
+func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 	b := v.batch
-	start := len(b.buf)
-	b.buf = rec.MarshalTo(b.buf)
-	raw := span{start, len(b.buf)}
 	reject := func(code int) {
 		b.rejected = append(b.rejected, rejectedRecord{index: i, code: code, raw: raw})
 	}
@@ -371,9 +374,7 @@ func (v *recordValidator) checkProfile(i int, f *recordFields, acc *acceptedReco
 			return c.code
 		}
 	}
-	start := len(v.batch.buf)
-	v.batch.buf = f.profileData.MarshalTo(v.batch.buf)
-	acc.profileData = span{start, len(v.batch.buf)}
+	acc.hasProfileData = data.Len() > 0
 	return 0
 }
 
