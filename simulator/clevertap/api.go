@@ -66,9 +66,6 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	defer release()
-	if !s.pause(r, c) {
-		return
-	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
 	}
@@ -82,6 +79,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		c.diagnose("reading the body failed: %v", err)
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	// the delay comes after the body is read: only then does the server notice a client that hangs up
+	if !s.pause(r, c) {
 		return
 	}
 	batch, reqErr := validateUpload(body, acct, s.uploadLimits())

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeAnswersUploadsAndHealth(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string {
+			return map[string]string{"SIMULATOR_LISTEN": "127.0.0.1:0"}[k]
+		}, &stdout, &stderr)
+	}()
+	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("simulator did not start; stderr: %s", stderr.String())
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for _, want := range []string{"SIM-EU1-0001", "SIM-EU1-SBX1", "SIM-MEC1-0001", "curl -s -X POST " + base + "/eu1/1/upload"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("expected the welcome text to contain %q", want)
+		}
+	}
+	c := clevertap.NewClient(base)
+	resp, _, err := c.Upload(ctx, "aps3", clevertap.Credentials{AccountID: "SIM-APS3-0001", Passcode: "sim-aps3-pass"},
+		map[string]any{"type": "event", "identity": "u", "ts": 1700000000, "evtName": "e", "evtData": map[string]any{}})
+	if err != nil || resp.Status != "success" {
+		t.Fatalf("expected a successful upload over HTTP, got %+v %v", resp, err)
+	}
+	var out syncBuffer
+	if err := run(ctx, []string{"health", "--url", base}, func(string) string { return "" }, &out, &out); err != nil || strings.TrimSpace(out.String()) != "ok" {
+		t.Fatalf("expected health ok, got %v %q", err, out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve should stop cleanly, got %v", err)
+	}
+}
+
+func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
+	getenv := func(string) string { return "" }
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "expected a command: serve or health"},
+		{[]string{"serev"}, `unknown command "serev": expected serve or health`},
+		{[]string{"serve", "--accounts", "/nonexistent.yaml"}, "accounts file: open /nonexistent.yaml"},
+		{[]string{"serve", "--log-level", "loud"}, `--log-level: expected debug, info, warn or error, got "loud"`},
+		{[]string{"serve", "--listen", "256.0.0.1:1"}, "--listen 256.0.0.1:1"},
+		{[]string{"health", "--url", "http://127.0.0.1:1", "--timeout", "200ms"}, "not healthy"},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		err := run(context.Background(), tc.args, getenv, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: expected an error containing %q, got %v", tc.args, tc.want, err)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package simulator
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+accounts:
+  - id: ACME-EU1
+    passcodes: [one, two]
+    region: EU1
+    token: t1
+    discarded_events: [Old]
+    event_property_limit: 100
+piano:
+  sites:
+    - id: "42"
+      domain: acme.pa-cd.com
+      events: [subscription.started]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Accounts) != 1 || cfg.Accounts[0].ID != "ACME-EU1" || len(cfg.Accounts[0].Passcodes) != 2 || len(cfg.Piano.Sites) != 1 {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+}
+
+func TestParseConfigErrorsNameLineAndKey(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\n  - id: B\n    passcodes: [p]\n    region: mars\n",
+			`line 5: accounts[1].region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account B, got "mars"`},
+		{"accounts:\n  - id: A\n    passcode: p\n    region: eu1\n", "field passcode not found"},
+		{"accounts:\n  - id: A\n    region: eu1\n", "line 2: accounts[0].passcodes: expected at least one passcode for account A, got none"},
+		{"", "got an empty file"},
+		{"accounts: []\n", "accounts: expected at least one account, got none"},
+		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\npiano:\n  sites:\n    - id: abc\n      domain: d\n", `line 7: piano.sites[0].id: expected a numeric site id`},
+	}
+	for _, tc := range cases {
+		_, err := ParseConfig([]byte(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("expected an error containing %q, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestSimulatorDispatchesPianoAndCleverTap(t *testing.T) {
+	sim, err := New(Config{}, clevertap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sim.Client()
+	ctx := context.Background()
+	if _, _, err := c.Upload(ctx, "eu1", clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"},
+		map[string]any{"type": "event", "identity": "u", "evtName": "e", "evtData": map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+"/piano/event?s=100001&idclient=x", strings.NewReader(`{"events":[{"name":"TRIAL_STARTED","data":{}}]}`))
+	res, err := c.Do(req)
+	if err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("expected 204 from the Piano collector, got %v %+v", err, res)
+	}
+	res, _ = c.Do(mustGet(c.BaseURL + "/_sim/piano/events?site=100001"))
+	if !strings.Contains(string(res.Body), `"name":"TRIAL_STARTED"`) {
+		t.Fatalf("expected the Piano event at /_sim/piano/events, got %s", res.Body)
+	}
+	if err := c.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(sim.Piano.Hits("", true)) != 0 || len(sim.CleverTap.Events(clevertap.EventFilter{})) != 0 {
+		t.Fatal("/_sim/reset must clear both fakes")
+	}
+}
+
+func mustGet(url string) *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return req
+}
