@@ -133,6 +133,8 @@ func TestRequestLevelErrors(t *testing.T) {
 		{"no d", `{"data":[]}`, "Malformed request"},
 		{"d not an array", `{"d":{"type":"event"}}`, "Malformed request"},
 		{"invalid UTF-8", "{\"d\":[{\"type\":\"event\",\"identity\":\"\xff\"}]}", "Malformed request"},
+		{"100000 nested arrays", `{"d":` + strings.Repeat("[", 100000), "Malformed request"},
+		{"5000 nested objects", `{"d":[` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + "]}", "Malformed request"},
 		{"1001 records", many(1001, event), "Too many records. Maximum allowed records per request is 1000"},
 		{"101 tokens", many(101, token), "Too many records. Maximum allowed records per request is 100"},
 	}

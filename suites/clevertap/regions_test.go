@@ -92,7 +92,9 @@ var _ = Describe("authentication", Label("auth"), func() {
 			notValid401, `no account "W6W-797-865Z"`),
 		Entry("no account header", func() clevertap.Credentials { return clevertap.Credentials{Passcode: "x"} },
 			notValid401, "missing header X-CleverTap-Account-Id"),
-		Entry("wrong passcode", func() clevertap.Credentials { return clevertap.Credentials{AccountID: account("eu1").ID, Passcode: "guess"} },
+		Entry("wrong passcode", func() clevertap.Credentials {
+			return clevertap.Credentials{AccountID: account("eu1").ID, Passcode: "guess"}
+		},
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "wrong X-CleverTap-Passcode"),
 		Entry("no passcode", func() clevertap.Credentials { return clevertap.Credentials{AccountID: account("eu1").ID} },
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "missing header X-CleverTap-Passcode"),
