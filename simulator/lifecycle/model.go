@@ -24,8 +24,8 @@ var Stores = []Store{AppStore, PlayStore, Amazon, Stripe}
 type Environment string
 
 const (
-	Sandbox     Environment = "sandbox"
-	Production  Environment = "production"
+	Sandbox    Environment = "sandbox"
+	Production Environment = "production"
 )
 
 // OfferType is the kind of offer a period runs under.
