@@ -157,8 +157,8 @@ func specialEvent(eventType string, f lifecycle.Fact, cfg Config) map[string]any
 	case VirtualCurrency:
 		e := r.identityFields(VirtualCurrency, f)
 		for k, v := range map[string]any{
-			"adjustments":  []any{map[string]any{"amount": 100, "currency": map[string]any{"code": "GLD", "name": "Gold", "description": "Gold coins"}}},
-			"product_id":   "coins_100", "product_display_name": "100 Gold", "purchase_environment": environmentName(f.Environment),
+			"adjustments": []any{map[string]any{"amount": 100, "currency": map[string]any{"code": "GLD", "name": "Gold", "description": "Gold coins"}}},
+			"product_id":  "coins_100", "product_display_name": "100 Gold", "purchase_environment": environmentName(f.Environment),
 			"source": "in_app_purchase", "store": storeName(f.Store), "transaction_id": f.TransactionID,
 			"virtual_currency_transaction_id": "vct_" + r.ids(f).Hex(20), "country_code": f.User.Country,
 			"subscriber_attributes": r.attributes(f), "experiments": []any{},
