@@ -47,6 +47,7 @@ const usage = `usage: simulator <command> [flags]
 
 commands:
   serve    serve the fake CleverTap (every region) and the fake Piano collector
+  emit     send one RevenueCat, Purchasely or AppsFlyer webhook, as the vendor sends it
   health   exit 0 when a simulator answers /_sim/health (for container health checks)
 
 Run "simulator <command> -h" for a command's flags. Every flag has an environment twin SIMULATOR_<FLAG>.`
@@ -55,11 +56,13 @@ Run "simulator <command> -h" for a command's flags. Every flag has an environmen
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return errors.New("expected a command: serve or health")
+		return errors.New("expected a command: serve, emit or health")
 	}
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "emit":
+		return runEmit(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
@@ -67,5 +70,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q: expected serve or health", args[0])
+	return fmt.Errorf("unknown command %q: expected serve, emit or health", args[0])
 }

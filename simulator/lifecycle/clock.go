@@ -64,6 +64,37 @@ func (WallClock) Advance(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// ScaledWallClock is real time compressed by Factor: Advance(5m) with Factor 0.01 waits 3 s. The emit command uses
+// it to follow a vendor's retry schedule in a watchable time.
+type ScaledWallClock struct {
+	Factor float64
+	start  time.Time
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the start time plus the virtual time advanced so far.
+func (c *ScaledWallClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start.IsZero() {
+		c.start = time.Now().UTC()
+	}
+	return c.start.Add(c.offset)
+}
+
+// Advance waits d × Factor of real time and moves the clock by d.
+func (c *ScaledWallClock) Advance(ctx context.Context, d time.Duration) error {
+	if err := (WallClock{}).Advance(ctx, time.Duration(float64(d)*c.Factor)); err != nil {
+		return err
+	}
+	c.Now()
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+	return nil
+}
+
 // TimeScale says how long a store period really lasts: the production length, or a store's sandbox length.
 type TimeScale string
 

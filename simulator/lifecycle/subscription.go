@@ -33,7 +33,7 @@ type Purchase struct {
 	Offer       Offer
 	// Scale overrides the time scale the store and environment imply.
 	Scale TimeScale
-	// IDs makes transaction ids; nil gives a deterministic generator seeded by the user id.
+	// IDs makes transaction ids; nil gives a deterministic generator seeded by the user id and the start time.
 	IDs *IDs
 }
 
@@ -81,7 +81,7 @@ func Start(clock Clock, p Purchase) (*Subscription, error) {
 		p.Scale = ScaleFor(p.Store, p.Environment)
 	}
 	if p.IDs == nil {
-		p.IDs = NewIDs(p.User.AppUserID + p.User.AnonymousID)
+		p.IDs = NewIDs(p.User.AppUserID + p.User.AnonymousID + ":" + clock.Now().Format(time.RFC3339Nano))
 	}
 	if p.Offer.Type == "" {
 		p.Offer.Type = NoOffer

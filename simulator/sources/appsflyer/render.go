@@ -56,7 +56,7 @@ func Render(facts []lifecycle.Fact, cfg Config) ([]sources.Webhook, error) {
 	if slices.ContainsFunc(restricted, func(m string) bool { return strings.EqualFold(m, cfg.MediaSource) }) {
 		return nil, Skipped{Reason: fmt.Sprintf("no postback: media source %q restricts sharing its data with third parties", cfg.MediaSource)}
 	}
-	ids := lifecycle.NewIDs(Source + ":" + u.CustomerUserID)
+	ids := lifecycle.NewIDs(Source + ":" + u.CustomerUserID + ":" + facts[0].OriginalPurchasedAt.Format(time.RFC3339Nano))
 	installAt := facts[0].At.Add(-time.Hour)
 	r := renderer{cfg: cfg, installAt: installAt, appsflyerID: u.AppsFlyerID, deviceID: ids.UUID()}
 	if r.appsflyerID == "" { // AppsFlyer ids are the install time in ms and 19 digits

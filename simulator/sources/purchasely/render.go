@@ -51,7 +51,7 @@ type renderer struct {
 
 func (r *renderer) ids(f lifecycle.Fact) *lifecycle.IDs {
 	if r.cfg.IDs == nil {
-		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID)
+		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" + f.OriginalPurchasedAt.Format(time.RFC3339Nano))
 	}
 	return r.cfg.IDs
 }

@@ -1,6 +1,8 @@
 package revenuecat
 
 import (
+	"time"
+
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
 )
@@ -25,7 +27,8 @@ type renderer struct{ cfg Config }
 
 func (r *renderer) ids(f lifecycle.Fact) *lifecycle.IDs {
 	if r.cfg.IDs == nil {
-		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID)
+		// seeded by user and story start: the same story gives the same ids, another story other ids
+		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" + f.OriginalPurchasedAt.Format(time.RFC3339Nano))
 	}
 	return r.cfg.IDs
 }

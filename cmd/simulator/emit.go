@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources"
+	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
+	"github.com/ctharness/ctharness/simulator/sources/purchasely"
+	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+)
+
+var sourceNames = []string{revenuecat.Source, purchasely.Source, appsflyer.Source}
+
+// setFlags collects repeated --set path=value.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// emitOptions are the flags of `simulator emit`.
+type emitOptions struct {
+	to, user, anonymousID, clevertapID, atInternetID, customerUserID, email, country string
+	env, store, product, currency, at                                                string
+	price                                                                            float64
+	print, list, retry                                                               bool
+	timeScale                                                                        float64
+	sets                                                                             setFlags
+	// revenuecat
+	auth, periodType, cancelReason, appID string
+	// purchasely
+	secret     string
+	deprecated bool
+	// appsflyer
+	token, tokenHeader, mediaSource, sendRevenue, method string
+	revenue                                              float64
+}
+
+const emitUsage = `usage: simulator emit <source> <event> --to URL [flags]
+       simulator emit <source> --list
+
+sources: revenuecat, purchasely, appsflyer. Examples:
+  simulator emit revenuecat INITIAL_PURCHASE --to http://127.0.0.1:8080/webhooks/revenuecat --user u1 \
+      --clevertap-id ct-1 --period-type TRIAL --env sandbox --auth "Bearer s3cret"
+  simulator emit purchasely TRIAL_STARTED --to http://127.0.0.1:8080/webhooks/purchasely --user u1 --secret S
+  simulator emit appsflyer af_subscribe --to http://127.0.0.1:8080/webhooks/appsflyer --customer-user-id ct-1 --revenue 9.99 EUR`
+
+func runEmit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, emitUsage)
+		return fmt.Errorf("emit: expected a source: %s", strings.Join(sourceNames, ", "))
+	}
+	source := args[0]
+	if !contains(sourceNames, source) {
+		return fmt.Errorf("emit: unknown source %q: expected one of %s", source, strings.Join(sourceNames, ", "))
+	}
+	var event string
+	rest := args[1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		event, rest = rest[0], rest[1:]
+	}
+	var o emitOptions
+	fs := flag.NewFlagSet("simulator emit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, emitUsage); fs.PrintDefaults() }
+	fs.StringVar(&o.to, "to", "", "URL to send the webhook to")
+	fs.BoolVar(&o.print, "print", false, "print the request without sending it")
+	fs.BoolVar(&o.list, "list", false, "list the event types of the source")
+	fs.Var(&o.sets, "set", "override or add a body field, path=value (repeatable), e.g. event.price=4.99")
+	fs.StringVar(&o.user, "user", "user-1", "app user id")
+	fs.StringVar(&o.anonymousID, "anonymous-id", "", "anonymous id ($RCAnonymousID:... for RevenueCat)")
+	fs.StringVar(&o.clevertapID, "clevertap-id", "", "CleverTap id the app set as an attribute")
+	fs.StringVar(&o.atInternetID, "at-internet-id", "", "AT Internet / Piano idclient (Purchasely)")
+	fs.StringVar(&o.customerUserID, "customer-user-id", "", "AppsFlyer customer user id (AppsFlyer sends nothing without it)")
+	fs.StringVar(&o.email, "email", "", "subscriber email")
+	fs.StringVar(&o.country, "country", "US", "storefront country (ISO 3166 alpha-2)")
+	fs.StringVar(&o.env, "env", "production", "sandbox or production")
+	fs.StringVar(&o.store, "store", "app_store", "app_store, play_store, amazon or stripe")
+	fs.StringVar(&o.product, "product", "", "store product id (Play: subscription:base-plan)")
+	fs.Float64Var(&o.price, "price", 0, "product price in --currency (default 9.99)")
+	fs.StringVar(&o.currency, "currency", "", "ISO 4217 currency (default USD)")
+	fs.StringVar(&o.at, "at", "", "event time, RFC 3339 (default now)")
+	fs.BoolVar(&o.retry, "retry", false, "retry as the vendor does on failure (schedule compressed by --time-scale)")
+	fs.Float64Var(&o.timeScale, "time-scale", 0.001, "with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
+	fs.StringVar(&o.auth, "auth", "", "RevenueCat: the Authorization header value configured in the dashboard")
+	fs.StringVar(&o.periodType, "period-type", "", "RevenueCat: TRIAL, INTRO, PROMOTIONAL or NORMAL")
+	fs.StringVar(&o.cancelReason, "cancel-reason", "", "RevenueCat CANCELLATION: UNSUBSCRIBE, BILLING_ERROR or CUSTOMER_SUPPORT")
+	fs.StringVar(&o.appID, "app-id", "", "RevenueCat app id, or AppsFlyer app id")
+	fs.StringVar(&o.secret, "secret", "", "Purchasely: the client shared secret to sign with")
+	fs.BoolVar(&o.deprecated, "deprecated-signature", true, "Purchasely: also send the deprecated X-PURCHASELY-SIGNATURE")
+	fs.StringVar(&o.token, "token", "", "AppsFlyer: the Push API token")
+	fs.StringVar(&o.tokenHeader, "token-header", "Authorization", "AppsFlyer: the header carrying the token (Authorization or X-...)")
+	fs.StringVar(&o.mediaSource, "media-source", "organic", "AppsFlyer: media source that brought the user")
+	fs.StringVar(&o.sendRevenue, "send-revenue", string(appsflyer.ValuesAndRevenue), "AppsFlyer: none, values or values_and_revenue")
+	fs.StringVar(&o.method, "method", "POST", "AppsFlyer: POST or GET")
+	fs.Float64Var(&o.revenue, "revenue", 0, "AppsFlyer: revenue of the event (a currency may follow: --revenue 9.99 EUR)")
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	leftover := fs.Args()
+	// "--revenue 9.99 EUR": a currency code right after the revenue ends flag parsing; take it, then the rest
+	if len(leftover) > 0 && o.revenue != 0 && regexp.MustCompile(`^[A-Z]{3}$`).MatchString(leftover[0]) {
+		o.currency = leftover[0]
+		if err := fs.Parse(leftover[1:]); err != nil {
+			return err
+		}
+		leftover = fs.Args()
+	}
+	if len(leftover) > 0 {
+		return fmt.Errorf("emit: unexpected argument %q: flags go after the event name", leftover[0])
+	}
+	types := map[string][]string{revenuecat.Source: revenuecat.EventTypes, purchasely.Source: purchasely.EventTypes, appsflyer.Source: appsflyer.EventTypes}[source]
+	if o.list {
+		for _, t := range types {
+			fmt.Fprintln(stdout, t)
+		}
+		return nil
+	}
+	if event == "" {
+		return fmt.Errorf("emit %s: expected an event type, one of %s", source, strings.Join(types, ", "))
+	}
+	hook, policy, err := buildWebhook(source, event, o)
+	if err != nil {
+		return fmt.Errorf("emit %s: %w", source, err)
+	}
+	if hook.Body != nil {
+		if hook.Body, err = sources.Set(hook.Body, o.sets); err != nil {
+			return err
+		}
+	} else if err := setQuery(hook.Query, o.sets); err != nil {
+		return err
+	}
+	if o.print {
+		printRequest(stdout, "(not sent)", hook, policy, time.Now())
+		return nil
+	}
+	if o.to == "" {
+		return fmt.Errorf("emit %s: expected --to URL (or --print to only show the request)", source)
+	}
+	if u, err := url.Parse(o.to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("emit: --to: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/%s, got %q", source, o.to)
+	}
+	if !o.retry {
+		policy.Retries = nil
+	}
+	clock := &lifecycle.ScaledWallClock{Factor: o.timeScale}
+	printRequest(stdout, o.to, hook, policy, clock.Now())
+	res, err := sources.Deliverer{Clock: clock}.Deliver(ctx, o.to, hook, policy)
+	for _, a := range res.Attempts {
+		if a.Error != "" {
+			fmt.Fprintf(stdout, "<-- attempt %d: %s\n", a.Number, a.Error)
+			continue
+		}
+		fmt.Fprintf(stdout, "<-- attempt %d: HTTP %d (%s) %s\n", a.Number, a.Status, a.Took.Round(time.Millisecond), a.Response)
+	}
+	if err != nil {
+		return exitError{code: 1, err: err}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func setQuery(q url.Values, sets []string) error {
+	for _, a := range sets {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--set %q: expected name=value", a)
+		}
+		q.Set(k, v)
+	}
+	return nil
+}
+
+func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifecycle.Environment, lifecycle.Product, time.Time, error) {
+	u := lifecycle.User{AppUserID: o.user, AnonymousID: o.anonymousID, CleverTapID: o.clevertapID, ATInternetID: o.atInternetID,
+		CustomerUserID: o.customerUserID, Email: o.email, Country: strings.ToUpper(o.country)}
+	env := lifecycle.Environment(strings.ToLower(o.env))
+	if env != lifecycle.Sandbox && env != lifecycle.Production {
+		return u, "", "", lifecycle.Product{}, time.Time{}, fmt.Errorf("--env: expected sandbox or production, got %q", o.env)
+	}
+	store := lifecycle.Store(strings.ToLower(o.store))
+	if !slicesContains(lifecycle.Stores, store) {
+		return u, "", "", lifecycle.Product{}, time.Time{}, fmt.Errorf("--store: expected app_store, play_store, amazon or stripe, got %q", o.store)
+	}
+	var p lifecycle.Product
+	if o.product != "" || o.price != 0 || o.currency != "" {
+		p = lifecycle.Product{ID: o.product, Period: "P1M", Price: o.price, Currency: strings.ToUpper(o.currency), Entitlement: "premium"}
+		if p.ID == "" {
+			p.ID = "premium.monthly"
+			if store == lifecycle.PlayStore {
+				p.ID = "premium:monthly"
+			}
+		}
+		if p.Price == 0 {
+			p.Price = 9.99
+		}
+		if p.Currency == "" {
+			p.Currency = "USD"
+		}
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	if o.at != "" {
+		t, err := time.Parse(time.RFC3339, o.at)
+		if err != nil {
+			return u, "", "", p, at, fmt.Errorf("--at: expected an RFC 3339 time such as 2026-01-01T00:00:00Z, got %q", o.at)
+		}
+		at = t.UTC()
+	}
+	return u, store, env, p, at, nil
+}
+
+func slicesContains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources.Policy, error) {
+	u, store, env, product, at, err := parseUserAndPurchase(o)
+	if err != nil {
+		return sources.Webhook{}, sources.Policy{}, err
+	}
+	switch source {
+	case revenuecat.Source:
+		h, err := revenuecat.Emit(event, revenuecat.Single{User: u, Store: store, Environment: env, Product: product,
+			PeriodType: o.periodType, CancelReason: o.cancelReason, At: at, Config: revenuecat.Config{AppID: o.appID, OfferingID: "default"}})
+		h.Header = revenuecat.Header(o.auth)
+		return h, revenuecat.Policy(o.auth), err
+	case purchasely.Source:
+		h, err := purchasely.Emit(event, purchasely.Single{User: u, Store: store, Environment: env, Product: product, At: at})
+		h.Header = purchasely.Header()
+		return h, purchasely.Policy(o.secret, o.deprecated), err
+	default:
+		option := appsflyer.SendRevenue(o.sendRevenue)
+		if !slicesContains(appsflyer.SendRevenueOptions, option) {
+			return sources.Webhook{}, sources.Policy{}, fmt.Errorf("--send-revenue: expected none, values or values_and_revenue, got %q", o.sendRevenue)
+		}
+		if m := strings.ToUpper(o.method); m != "GET" && m != "POST" {
+			return sources.Webhook{}, sources.Policy{}, fmt.Errorf("--method: expected GET or POST, got %q", o.method)
+		}
+		h, err := appsflyer.Emit(event, appsflyer.Single{User: u, Store: store, Product: product, Revenue: o.revenue, Currency: strings.ToUpper(o.currency), At: at,
+			Config: appsflyer.Config{AppID: o.appID, MediaSource: o.mediaSource, SendRevenue: option, Method: o.method}})
+		var skipped appsflyer.Skipped
+		if errors.As(err, &skipped) {
+			return h, sources.Policy{}, fmt.Errorf("AppsFlyer would send nothing: %s", skipped.Reason)
+		}
+		h.Header = appsflyer.Header(o.tokenHeader, o.token)
+		return h, appsflyer.Policy(o.retry), err
+	}
+}
+
+// printRequest shows what is sent; credentials are shortened so a terminal log does not keep them.
+func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Policy, now time.Time) {
+	header := h.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if p.Sign != nil {
+		p.Sign(header, h.Body, now)
+	}
+	if len(h.Query) > 0 {
+		target += "?" + h.Query.Encode()
+	}
+	fmt.Fprintf(w, "--> %s %s  [%s %s %s]\n", h.Method, target, h.Source, h.EventType, h.EventID)
+	for _, k := range sortedKeys(header) {
+		v := header.Get(k)
+		if k == "Authorization" || strings.EqualFold(k, "X-Appsflyer-Token") {
+			v = mask(v)
+		}
+		fmt.Fprintf(w, "%s: %s\n", k, v)
+	}
+	if h.Body != nil {
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, h.Body, "", "  ") == nil {
+			fmt.Fprintf(w, "\n%s\n", pretty.String())
+		} else {
+			fmt.Fprintf(w, "\n%s\n", h.Body)
+		}
+	}
+}
+
+func mask(v string) string {
+	if len(v) <= 8 {
+		return strings.Repeat("*", len(v))
+	}
+	return v[:6] + "…(" + strconv.Itoa(len(v)) + " chars)"
+}
+
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
