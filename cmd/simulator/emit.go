@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("emit: expected a source: %s", strings.Join(sourceNames, ", "))
 	}
 	source := args[0]
-	if !contains(sourceNames, source) {
+	if !slices.Contains(sourceNames, source) {
 		return fmt.Errorf("emit: unknown source %q: expected one of %s", source, strings.Join(sourceNames, ", "))
 	}
 	var event string
@@ -171,15 +172,6 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func setQuery(q url.Values, sets []string) error {
 	for _, a := range sets {
 		k, v, ok := strings.Cut(a, "=")
@@ -199,7 +191,7 @@ func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifec
 		return u, "", "", lifecycle.Product{}, time.Time{}, fmt.Errorf("--env: expected sandbox or production, got %q", o.env)
 	}
 	store := lifecycle.Store(strings.ToLower(o.store))
-	if !slicesContains(lifecycle.Stores, store) {
+	if !slices.Contains(lifecycle.Stores, store) {
 		return u, "", "", lifecycle.Product{}, time.Time{}, fmt.Errorf("--store: expected app_store, play_store, amazon or stripe, got %q", o.store)
 	}
 	var p lifecycle.Product
@@ -229,15 +221,6 @@ func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifec
 	return u, store, env, p, at, nil
 }
 
-func slicesContains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources.Policy, error) {
 	u, store, env, product, at, err := parseUserAndPurchase(o)
 	if err != nil {
@@ -255,7 +238,7 @@ func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources
 		return h, purchasely.Policy(o.secret, o.deprecated), err
 	default:
 		option := appsflyer.SendRevenue(o.sendRevenue)
-		if !slicesContains(appsflyer.SendRevenueOptions, option) {
+		if !slices.Contains(appsflyer.SendRevenueOptions, option) {
 			return sources.Webhook{}, sources.Policy{}, fmt.Errorf("--send-revenue: expected none, values or values_and_revenue, got %q", o.sendRevenue)
 		}
 		if m := strings.ToUpper(o.method); m != "GET" && m != "POST" {

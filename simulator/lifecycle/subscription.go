@@ -206,17 +206,23 @@ func (s *Subscription) renew(at time.Time) error {
 			converted, s.previousOffer, s.offerType = s.offerType, s.offerType, NoOffer
 		}
 	}
-	s.price = s.product.Price
+	price := s.product.Price
 	if s.offerType != NoOffer {
-		s.price = s.offer.Price
+		price = s.offer.Price
 	}
-	s.renewal++
-	s.txn = s.ids.Transaction(s.store, s.renewal-1)
-	if err := s.beginPeriod(at); err != nil {
+	if err := s.nextPeriod(at, price); err != nil {
 		return err
 	}
 	s.record(Renewed, func(f *Fact) { f.ConvertedFrom = converted })
 	return nil
+}
+
+// nextPeriod starts a new period from at with a new transaction, at the given price.
+func (s *Subscription) nextPeriod(at time.Time, price float64) error {
+	s.price = price
+	s.renewal++
+	s.txn = s.ids.Transaction(s.store, s.renewal-1)
+	return s.beginPeriod(at)
 }
 
 // Renew renews now, as AdvanceToPeriodEnd does at the period end (for stories that control time themselves).
@@ -271,10 +277,7 @@ func (s *Subscription) RecoverBilling() error {
 	}
 	wasGrace := s.state == StateInGrace
 	s.state = StateActive
-	s.renewal++
-	s.price = s.product.Price
-	s.txn = s.ids.Transaction(s.store, s.renewal-1)
-	if err := s.beginPeriod(s.clock.Now()); err != nil {
+	if err := s.nextPeriod(s.clock.Now(), s.product.Price); err != nil {
 		return err
 	}
 	s.record(Recovered, func(f *Fact) { f.InGrace = wasGrace })
@@ -323,10 +326,8 @@ func (s *Subscription) ChangeProduct(p Product, immediate bool) error {
 		s.pendingProduct = &newProduct
 		return nil
 	}
-	s.product, s.offerType, s.price = p, NoOffer, p.Price
-	s.renewal++
-	s.txn = s.ids.Transaction(s.store, s.renewal-1)
-	if err := s.beginPeriod(s.clock.Now()); err != nil {
+	s.product, s.offerType = p, NoOffer
+	if err := s.nextPeriod(s.clock.Now(), p.Price); err != nil {
 		return err
 	}
 	s.record(Renewed, nil)
@@ -362,10 +363,7 @@ func (s *Subscription) ResumeFromPause(ctx context.Context) error {
 		return err
 	}
 	s.state = StateActive
-	s.renewal++
-	s.price = s.product.Price
-	s.txn = s.ids.Transaction(s.store, s.renewal-1)
-	if err := s.beginPeriod(s.clock.Now()); err != nil {
+	if err := s.nextPeriod(s.clock.Now(), s.product.Price); err != nil {
 		return err
 	}
 	s.record(Resumed, nil)
@@ -388,10 +386,8 @@ func (s *Subscription) Resubscribe() error {
 	if !s.is(StateExpired, StateRefunded) {
 		return s.refuse("resubscribe", StateExpired, StateRefunded)
 	}
-	s.state, s.autoRenew, s.offerType, s.price = StateActive, true, NoOffer, s.product.Price
-	s.renewal++
-	s.txn = s.ids.Transaction(s.store, s.renewal-1)
-	if err := s.beginPeriod(s.clock.Now()); err != nil {
+	s.state, s.autoRenew, s.offerType = StateActive, true, NoOffer
+	if err := s.nextPeriod(s.clock.Now(), s.product.Price); err != nil {
 		return err
 	}
 	s.record(Resubscribed, nil)

@@ -3,7 +3,6 @@ package appsflyer
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -177,18 +176,10 @@ func (r *renderer) inApp(name string, f lifecycle.Fact) sources.Webhook {
 		if f.Price != 0 {
 			m["event_revenue"] = fmt.Sprintf("%.2f", f.Price)
 			m["event_revenue_currency"] = f.Product.Currency
-			m["event_revenue_usd"] = fmt.Sprintf("%.2f", math.Round(f.Price*usd(f.Product.Currency)*100)/100)
+			m["event_revenue_usd"] = fmt.Sprintf("%.2f", lifecycle.Convert(f.Price, f.Product.Currency, "USD"))
 		}
 	}
 	return r.webhook(name, f, m)
-}
-
-func usd(currency string) float64 {
-	rates := map[string]float64{"USD": 1, "EUR": 1.08, "GBP": 1.27, "INR": 0.012, "JPY": 0.0067, "IDR": 0.000064, "AED": 0.27, "KRW": 0.00074, "SGD": 0.74}
-	if r, ok := rates[currency]; ok {
-		return r
-	}
-	return 1
 }
 
 func jsonString(v any) string {

@@ -2,6 +2,7 @@ package appsflyer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ type Single struct {
 
 // Emit builds one postback: an install, a trial start, a subscription payment or a purchase.
 func Emit(eventType string, in Single) (sources.Webhook, error) {
-	if !contains(EventTypes, eventType) {
+	if !slices.Contains(EventTypes, eventType) {
 		return sources.Webhook{}, fmt.Errorf("unknown AppsFlyer event %q: expected one of %s", eventType, strings.Join(EventTypes, ", "))
 	}
 	if in.At.IsZero() {
@@ -65,13 +66,4 @@ func Emit(eventType string, in Single) (sources.Webhook, error) {
 		}
 	}
 	return sources.Webhook{}, fmt.Errorf("%s: the story produced no such postback", eventType)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

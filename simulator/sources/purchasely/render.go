@@ -231,18 +231,9 @@ func (r *renderer) refCurrency() string {
 	return strings.ToLower(r.cfg.ReferenceCurrency)
 }
 
-// toReference converts an amount to the reference currency through USD (rates fixed for reproducible payloads).
+// toReference converts an amount to the reference currency.
 func (r *renderer) toReference(amount float64, currency string) float64 {
-	usd := map[string]float64{"USD": 1, "EUR": 1.08, "GBP": 1.27, "INR": 0.012, "JPY": 0.0067, "IDR": 0.000064, "AED": 0.27, "KRW": 0.00074, "SGD": 0.74}
-	from, ok := usd[currency]
-	if !ok {
-		from = 1
-	}
-	to, ok := usd[strings.ToUpper(r.refCurrency())]
-	if !ok {
-		to = 1
-	}
-	return math.Round(amount*from/to*100) / 100
+	return lifecycle.Convert(amount, currency, strings.ToUpper(r.refCurrency()))
 }
 
 // event renders the flat v3 payload every Purchasely event shares.

@@ -87,10 +87,6 @@ func Body(event map[string]any) []byte {
 	return b
 }
 
-// usdPerUnit converts store prices to the USD `price` field (rates fixed so payloads are reproducible).
-var usdPerUnit = map[string]float64{"USD": 1, "EUR": 1.08, "GBP": 1.27, "INR": 0.012, "JPY": 0.0067, "PHP": 0.018,
-	"BRL": 0.2, "IDR": 0.000064, "AED": 0.27, "KRW": 0.00074, "SGD": 0.74, "CAD": 0.74, "AUD": 0.66}
-
 // taxShare is the VAT/GST share of a tax-inclusive store price by storefront country.
 var taxShare = map[string]float64{"FR": 0.1667, "DE": 0.1597, "GB": 0.1667, "IT": 0.1803, "ES": 0.1736, "NL": 0.1736,
 	"IN": 0.1525, "JP": 0.0909, "ID": 0.0991, "AE": 0.0476, "KR": 0.0909, "SG": 0.0826, "PH": 0.1071}
@@ -99,11 +95,7 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 // USD converts an amount in a currency to US dollars as RevenueCat's `price` reports it.
 func USD(amount float64, currency string) float64 {
-	rate, ok := usdPerUnit[currency]
-	if !ok {
-		rate = 1
-	}
-	return round2(amount * rate)
+	return lifecycle.Convert(amount, currency, "USD")
 }
 
 func commission(store lifecycle.Store) float64 {

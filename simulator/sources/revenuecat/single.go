@@ -3,6 +3,7 @@ package revenuecat
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ type Single struct {
 // Emit builds one webhook of the given type by playing the shortest story that produces it, so its fields are
 // consistent with the flows (a CANCELLATION carries the subscription it cancels).
 func Emit(eventType string, in Single) (sources.Webhook, error) {
-	if !contains(EventTypes, eventType) {
+	if !slices.Contains(EventTypes, eventType) {
 		return sources.Webhook{}, fmt.Errorf("unknown RevenueCat event type %q: expected one of %s", eventType, strings.Join(EventTypes, ", "))
 	}
 	if in.At.IsZero() {
@@ -174,13 +175,4 @@ func specialEvent(eventType string, f lifecycle.Fact, cfg Config) map[string]any
 		return e
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
