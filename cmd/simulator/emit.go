@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -231,7 +232,7 @@ func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources
 		h, err := revenuecat.Emit(event, revenuecat.Single{User: u, Store: store, Environment: env, Product: product,
 			PeriodType: o.periodType, CancelReason: o.cancelReason, At: at, Config: revenuecat.Config{AppID: o.appID, OfferingID: "default"}})
 		h.Header = revenuecat.Header(o.auth)
-		return h, revenuecat.Policy(o.auth), err
+		return h, revenuecat.Policy(), err
 	case purchasely.Source:
 		h, err := purchasely.Emit(event, purchasely.Single{User: u, Store: store, Environment: env, Product: product, At: at})
 		h.Header = purchasely.Header()
@@ -268,7 +269,7 @@ func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Polic
 		target += "?" + h.Query.Encode()
 	}
 	fmt.Fprintf(w, "--> %s %s  [%s %s %s]\n", h.Method, target, h.Source, h.EventType, h.EventID)
-	for _, k := range sortedKeys(header) {
+	for _, k := range slices.Sorted(maps.Keys(header)) {
 		v := header.Get(k)
 		if k == "Authorization" || strings.EqualFold(k, "X-Appsflyer-Token") {
 			v = mask(v)
@@ -290,17 +291,4 @@ func mask(v string) string {
 		return strings.Repeat("*", len(v))
 	}
 	return v[:6] + "…(" + strconv.Itoa(len(v)) + " chars)"
-}
-
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +118,7 @@ var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, Outco
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome"))}
-	if f.Outcome != "" && !containsOutcome(f.Outcome) {
+	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
 		names := make([]string, len(outcomes))
 		for i, o := range outcomes {
 			names[i] = string(o)
@@ -126,15 +127,6 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeAdmin(w, http.StatusOK, map[string]any{"requests": s.journal.find(f)})
-}
-
-func containsOutcome(o Outcome) bool {
-	for _, known := range outcomes {
-		if known == o {
-			return true
-		}
-	}
-	return false
 }
 
 // WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.

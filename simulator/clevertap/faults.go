@@ -3,6 +3,7 @@ package clevertap
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -64,7 +65,7 @@ func (f Fault) Validate() error {
 	if f.Region != "" && !f.Region.Valid() {
 		return fmt.Errorf("region: expected one of %s, got %q", RegionList(), f.Region)
 	}
-	if f.Endpoint != "" && !containsString(endpoints, f.Endpoint) {
+	if f.Endpoint != "" && !slices.Contains(endpoints, f.Endpoint) {
 		return fmt.Errorf("endpoint: expected one of upload, profile, delete, attribution, got %q", f.Endpoint)
 	}
 	return nil

@@ -3,6 +3,7 @@ package clevertap
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -220,7 +221,7 @@ func (s *store) profileFor(account string, region Region, identity, objectID str
 		oidKey := profileKey(account, objectID)
 		if _, linked := s.byObjectID[oidKey]; !linked || identity != "" {
 			s.byObjectID[oidKey] = key
-			if !containsString(p.ObjectIDs, objectID) {
+			if !slices.Contains(p.ObjectIDs, objectID) {
 				p.ObjectIDs = append(p.ObjectIDs, objectID)
 			}
 		}
@@ -239,15 +240,6 @@ func (s *store) forget(key string) {
 		}
 	}
 	delete(s.profiles, key)
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ProfileQuery finds profiles by one identifier; Account is required for lookups through the API.
@@ -270,7 +262,7 @@ func (s *store) findProfiles(q ProfileQuery) []Profile {
 		if (q.Account == "" || q.Account == p.Account) &&
 			(q.Identity == "" || q.Identity == p.Identity) &&
 			(q.Email == "" || q.Email == p.email()) &&
-			(q.ObjectID == "" || containsString(p.ObjectIDs, q.ObjectID)) {
+			(q.ObjectID == "" || slices.Contains(p.ObjectIDs, q.ObjectID)) {
 			out = append(out, p.copy())
 		}
 		return true

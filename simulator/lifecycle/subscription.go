@@ -10,18 +10,20 @@ import (
 type State string
 
 const (
-	StateActive         State = "active"        // paid or offer period, renewing or not
-	StateInGrace        State = "in_grace"      // charge failed, access kept until the grace period ends
-	StateBillingRetry   State = "billing_retry" // charge failed, no access, the store keeps trying
-	StatePauseSchedule  State = "pause_pending" // Play: will pause at period end
-	StatePaused         State = "paused"        // Play: paused, no access
-	StateExpired        State = "expired"       // no access
-	StateTransferred    State = "transferred"   // moved to another user
-	StateNonRenewing    State = "non_renewing"  // a one-time purchase
-	StateRefunded       State = "refunded"      // refunded and revoked
-	defaultGracePeriod        = "P3D"           // App Store billing grace period of 3 days (16 on some plans)
-	defaultBillingRetry       = "P1M"           // how long the store retries billing before giving up (60 days max)
-	defaultPause              = "P1M"           // Play pause length
+	StateActive        State = "active"        // paid or offer period, renewing or not
+	StateInGrace       State = "in_grace"      // charge failed, access kept until the grace period ends
+	StateBillingRetry  State = "billing_retry" // charge failed, no access, the store keeps trying
+	StatePauseSchedule State = "pause_pending" // Play: will pause at period end
+	StatePaused        State = "paused"        // Play: paused, no access
+	StateExpired       State = "expired"       // no access
+	StateTransferred   State = "transferred"   // moved to another user
+	StateNonRenewing   State = "non_renewing"  // a one-time purchase
+	StateRefunded      State = "refunded"      // refunded and revoked
+)
+
+const (
+	defaultGracePeriod Period = "P3D" // App Store billing grace period of 3 days (16 on some plans)
+	defaultPause       Period = "P1M" // Play pause length
 )
 
 // Purchase is how a story starts.

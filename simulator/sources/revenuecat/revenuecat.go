@@ -56,7 +56,7 @@ type Config struct {
 }
 
 // Policy is RevenueCat's delivery: only 200 is success; 5 retries after 5, 10, 20, 40, 80 minutes; 60 s timeout.
-func Policy(authorization string) sources.Policy {
+func Policy() sources.Policy {
 	return sources.Policy{
 		Success: func(status int) bool { return status == http.StatusOK },
 		Retries: []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 80 * time.Minute},

@@ -70,26 +70,17 @@ func TestTrialStoryMatchesTheHandWrittenPayloads(t *testing.T) {
 	// ids are consistent across the story: the conversion continues the trial's transaction
 	var first, second struct {
 		Event struct {
-			ID, TransactionID, OriginalTransactionID string
-		}
+			ID                    string `json:"id"`
+			TransactionID         string `json:"transaction_id"`
+			OriginalTransactionID string `json:"original_transaction_id"`
+		} `json:"event"`
 	}
-	decode(t, hooks[0].Body, &first)
-	decode(t, hooks[1].Body, &second)
+	if json.Unmarshal(hooks[0].Body, &first) != nil || json.Unmarshal(hooks[1].Body, &second) != nil {
+		t.Fatal("bodies are not JSON")
+	}
 	if second.Event.OriginalTransactionID != first.Event.TransactionID || second.Event.TransactionID != first.Event.TransactionID+"..0" || first.Event.ID == second.Event.ID {
 		t.Fatalf("inconsistent ids: %+v then %+v", first.Event, second.Event)
 	}
-}
-
-func decode(t *testing.T, body []byte, v any) {
-	t.Helper()
-	var raw struct {
-		Event map[string]any `json:"event"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"Event": map[string]any{"ID": raw.Event["id"], "TransactionID": raw.Event["transaction_id"], "OriginalTransactionID": raw.Event["original_transaction_id"]}})
-	_ = json.Unmarshal(b, v)
 }
 
 // TestFlows checks the event sequences of RevenueCat's event-flows page.
@@ -273,7 +264,7 @@ func TestDeliveryRetriesOnRevenueCatsScheduleKeepingTheEvent(t *testing.T) {
 	}
 	hook.Header = Header("Bearer s3cret")
 	clock := lifecycle.NewVirtualClock(t0)
-	res, err := sources.Deliverer{Clock: clock}.Deliver(context.Background(), srv.URL, hook, Policy("Bearer s3cret"))
+	res, err := sources.Deliverer{Clock: clock}.Deliver(context.Background(), srv.URL, hook, Policy())
 	if err != nil || !res.Delivered || len(res.Attempts) != 6 {
 		t.Fatalf("expected delivery on the 6th attempt, got %v %+v", err, res)
 	}
@@ -294,7 +285,7 @@ func TestDeliveryGivesUpAfterFiveRetries(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer srv.Close()
 	hook, _ := Emit(Renewal, Single{User: jane, At: t0, Config: cfg})
-	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, hook, Policy(""))
+	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, hook, Policy())
 	if err == nil || res.Delivered || len(res.Attempts) != 6 || !strings.Contains(err.Error(), "after 6 attempt(s)") {
 		t.Fatalf("expected 6 failed attempts, got %v %+v", err, res)
 	}
