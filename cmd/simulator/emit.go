@@ -145,7 +145,7 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if o.print {
-		printRequest(stdout, "(not sent)", hook, policy, time.Now())
+		printRequest(stdout, "(not sent)", hook, policy, time.Now(), o.tokenHeader)
 		return nil
 	}
 	if o.to == "" {
@@ -158,7 +158,7 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 		policy.Retries = nil
 	}
 	clock := &lifecycle.ScaledWallClock{Factor: o.timeScale}
-	printRequest(stdout, o.to, hook, policy, clock.Now())
+	printRequest(stdout, o.to, hook, policy, clock.Now(), o.tokenHeader)
 	res, err := sources.Deliverer{Clock: clock}.Deliver(ctx, o.to, hook, policy)
 	for _, a := range res.Attempts {
 		if a.Error != "" {
@@ -256,8 +256,9 @@ func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources
 	}
 }
 
-// printRequest shows what is sent; credentials are shortened so a terminal log does not keep them.
-func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Policy, now time.Time) {
+// printRequest shows what is sent; credentials (Authorization and the AppsFlyer token header) are shortened so
+// a terminal log does not keep them.
+func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Policy, now time.Time, tokenHeader string) {
 	header := h.Header.Clone()
 	if header == nil {
 		header = http.Header{}
@@ -271,7 +272,7 @@ func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Polic
 	fmt.Fprintf(w, "--> %s %s  [%s %s %s]\n", h.Method, target, h.Source, h.EventType, h.EventID)
 	for _, k := range slices.Sorted(maps.Keys(header)) {
 		v := header.Get(k)
-		if k == "Authorization" || strings.EqualFold(k, "X-Appsflyer-Token") {
+		if k == "Authorization" || strings.EqualFold(k, tokenHeader) {
 			v = mask(v)
 		}
 		fmt.Fprintf(w, "%s: %s\n", k, v)

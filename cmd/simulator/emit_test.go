@@ -91,6 +91,18 @@ func TestEmitAppsFlyerRevenueWithCurrency(t *testing.T) {
 	}
 }
 
+func TestEmitNeverPrintsTheTokenWhateverItsHeader(t *testing.T) {
+	var c captured
+	srv := c.server(t)
+	out, err := emit(t, "appsflyer", "af_subscribe", "--to", srv.URL, "--customer-user-id", "ct-1", "--token-header", "X-Af-Token", "--token", "supersecret-token-value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "supersecret-token-value") || c.requests[0].Header.Get("X-Af-Token") != "supersecret-token-value" {
+		t.Fatalf("expected the token sent but not printed:\n%s", out)
+	}
+}
+
 func TestEmitRetriesAsTheVendorWhenAsked(t *testing.T) {
 	c := captured{statuses: []int{500, 503}}
 	srv := c.server(t)
