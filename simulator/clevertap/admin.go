@@ -45,7 +45,7 @@ func decodeAdmin(r *http.Request, v any) error {
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	stats := s.store.stats()
 	writeAdmin(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version, "accounts": len(s.accounts.list()),
-		"events": stats["events"], "events_dropped": stats["events_dropped"], "profiles": stats["profiles"]})
+		"events": stats.Events, "events_dropped": stats.EventsDropped, "profiles": stats.Profiles})
 }
 
 func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {

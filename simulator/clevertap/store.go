@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -357,13 +356,15 @@ func (s *store) reset() {
 	s.wake()
 }
 
-// stats are the totals the health route reports.
-func (s *store) stats() map[string]string {
+// storeStats are the totals the health route reports.
+type storeStats struct {
+	Events        int    `json:"events"`
+	EventsDropped uint64 `json:"events_dropped"`
+	Profiles      int    `json:"profiles"`
+}
+
+func (s *store) stats() storeStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return map[string]string{
-		"events":         strconv.Itoa(s.events.len()),
-		"events_dropped": strconv.FormatUint(s.events.dropped, 10),
-		"profiles":       strconv.Itoa(len(s.profiles)),
-	}
+	return storeStats{Events: s.events.len(), EventsDropped: s.events.dropped, Profiles: len(s.profiles)}
 }
