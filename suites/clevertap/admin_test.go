@@ -137,7 +137,8 @@ var _ = Describe("admin API", Label("admin"), func() {
 	It("answers health with a version", func(ctx SpecContext) {
 		res := call(ctx, "GET", "", "/_sim/health", clevertap.Credentials{}, "")
 		Expect(res.Status).To(Equal(200))
-		Expect(res.JSON()).To(And(HaveKeyWithValue("status", "ok"), HaveKey("version")))
+		Expect(res.JSON()).To(And(HaveKeyWithValue("status", "ok"), HaveKey("version"),
+			HaveKeyWithValue("events", BeAssignableToTypeOf(float64(0))), HaveKeyWithValue("profiles", BeAssignableToTypeOf(float64(0)))))
 	})
 
 	It("lists the admin routes for an unknown one", func(ctx SpecContext) {
