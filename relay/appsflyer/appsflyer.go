@@ -1,0 +1,335 @@
+// Package appsflyer is the relay's AppsFlyer intake: it checks the token AppsFlyer sends with each message,
+// reads the Push API shaped message (POST JSON or GET query; the real partner postback format is private,
+// reference sources §3.1) and maps it as AppsFlyer's CleverTap partner integration does: installs and mapped
+// in-app events to CleverTap's attribution-partner endpoint with the account id, token and passcode, the region
+// as typed in AppsFlyer (uppercase; lowercase falls back to EU1, exactly as AppsFlyer's page says), nothing
+// without a customer user id or from a restricted media source, and the send-revenue option per event.
+package appsflyer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/relay"
+)
+
+// Name is the source's name and path segment.
+const Name = "appsflyer"
+
+// Destination is the only destination.
+const Destination = "appsflyer/clevertap"
+
+// Send-revenue options of an in-app event postback.
+const (
+	NoValuesNoRevenue = "none"
+	ValuesNoRevenue   = "values"
+	ValuesAndRevenue  = "values_and_revenue"
+)
+
+// Install postback choices.
+const (
+	InstallsAll        = "all" // "All media sources, including organic"
+	InstallsNonOrganic = "non_organic"
+	InstallsNone       = "none"
+)
+
+// DefaultRestrictedMediaSources forbid sharing their data with third parties; configurable.
+var DefaultRestrictedMediaSources = []string{"Facebook Ads", "Twitter", "snapchat_int", "googleadwords_int"}
+
+// DefaultInAppEvents map the standard subscription events to themselves with values and revenue.
+var DefaultInAppEvents = map[string]InAppEvent{
+	"af_start_trial": {SendRevenue: ValuesAndRevenue},
+	"af_subscribe":   {SendRevenue: ValuesAndRevenue},
+	"af_purchase":    {SendRevenue: ValuesAndRevenue},
+}
+
+// regionCodes are the values AppsFlyer's Region field takes; aps3 is "ID" there (Indonesia).
+var regionCodes = map[string]string{"EU1": "eu1", "IN1": "in1", "SG1": "sg1", "US1": "us1", "ID": "aps3", "APS3": "aps3", "MEC1": "mec1", "SK1": "sk1"}
+
+// Settings mirror AppsFlyer's CleverTap partner page and the Push API token.
+type Settings struct {
+	// Token is the authentication token sent with every message, under TokenHeader (default Authorization).
+	Token       string    `yaml:"token"`
+	TokenHeader string    `yaml:"token_header"`
+	CleverTap   CleverTap `yaml:"clevertap"`
+}
+
+// CleverTap is the partner integration.
+type CleverTap struct {
+	// Region as typed in AppsFlyer: EU1, IN1, SG1, US1, ID (aps3), MEC1, SK1. Case-sensitive: lowercase sends
+	// the postback to EU1.
+	Region          string `yaml:"region"`
+	AccountID       string `yaml:"account_id"`
+	AccountToken    string `yaml:"account_token"`
+	AccountPasscode string `yaml:"account_passcode"`
+	// PartnerName is sent as partner_name (default AppsFlyer).
+	PartnerName string `yaml:"partner_name"`
+	// Installs is all (default), non_organic or none.
+	Installs string `yaml:"installs"`
+	// InAppEvents maps SDK event names to their postback; nil uses DefaultInAppEvents.
+	InAppEvents            map[string]InAppEvent `yaml:"in_app_events"`
+	RestrictedMediaSources []string              `yaml:"restricted_media_sources"`
+}
+
+// InAppEvent is one row of "In-app events settings".
+type InAppEvent struct {
+	// PartnerEvent is the name CleverTap receives (default: the SDK event name).
+	PartnerEvent string `yaml:"partner_event"`
+	// SendRevenue is none, values or values_and_revenue (default).
+	SendRevenue string `yaml:"send_revenue"`
+}
+
+// Intake is a configured AppsFlyer source.
+type Intake struct {
+	s      Settings
+	region string
+	// Warnings are things the config does that a user may not mean (a lowercase region).
+	Warnings []string
+}
+
+// New validates the settings, naming the first wrong key under prefix.
+func New(prefix string, s Settings) (*Intake, error) {
+	in := &Intake{s: s}
+	ct := &in.s.CleverTap
+	switch r := strings.TrimSpace(ct.Region); {
+	case r == "":
+		in.region = "eu1"
+	case r != strings.ToUpper(r):
+		in.region = "eu1"
+		in.Warnings = append(in.Warnings, fmt.Sprintf("%s.clevertap.region: %q has lowercase letters; AppsFlyer then sends postbacks to the default server, EU1", prefix, r))
+	default:
+		code, ok := regionCodes[r]
+		if !ok {
+			return nil, fmt.Errorf("%s.clevertap.region: expected one of EU1, IN1, SG1, US1, ID, MEC1, SK1 (uppercase), got %q", prefix, r)
+		}
+		in.region = code
+	}
+	if ct.AccountID == "" && ct.AccountToken == "" && ct.AccountPasscode == "" {
+		return nil, fmt.Errorf("%s.clevertap: expected at least one of account_token, account_passcode, account_id (AppsFlyer sends nothing otherwise), got none", prefix)
+	}
+	if ct.PartnerName == "" {
+		ct.PartnerName = "AppsFlyer"
+	}
+	switch ct.Installs {
+	case "":
+		ct.Installs = InstallsAll
+	case InstallsAll, InstallsNonOrganic, InstallsNone:
+	default:
+		return nil, fmt.Errorf("%s.clevertap.installs: expected %s, %s or %s, got %q", prefix, InstallsAll, InstallsNonOrganic, InstallsNone, ct.Installs)
+	}
+	if ct.InAppEvents == nil {
+		ct.InAppEvents = DefaultInAppEvents
+	}
+	events := map[string]InAppEvent{}
+	for name, e := range ct.InAppEvents {
+		if strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("%s.clevertap.in_app_events: expected SDK event names as keys, got an empty one", prefix)
+		}
+		switch e.SendRevenue {
+		case "":
+			e.SendRevenue = ValuesAndRevenue
+		case NoValuesNoRevenue, ValuesNoRevenue, ValuesAndRevenue:
+		default:
+			return nil, fmt.Errorf("%s.clevertap.in_app_events.%s.send_revenue: expected %s, %s or %s, got %q", prefix, name, NoValuesNoRevenue, ValuesNoRevenue, ValuesAndRevenue, e.SendRevenue)
+		}
+		if e.PartnerEvent == "" {
+			e.PartnerEvent = name
+		}
+		events[name] = e
+	}
+	ct.InAppEvents = events
+	if ct.RestrictedMediaSources == nil {
+		ct.RestrictedMediaSources = DefaultRestrictedMediaSources
+	}
+	if in.s.TokenHeader == "" {
+		in.s.TokenHeader = "Authorization"
+	}
+	return in, nil
+}
+
+// Name implements relay.Source.
+func (in *Intake) Name() string { return Name }
+
+// Methods implements relay.Source: Push API messages come as GET or POST.
+func (in *Intake) Methods() []string { return []string{http.MethodGet, http.MethodPost} }
+
+// Destinations implements relay.Source.
+func (in *Intake) Destinations() map[string]relay.Endpoint {
+	ct := in.s.CleverTap
+	return map[string]relay.Endpoint{Destination: {Kind: relay.KindAttribution, Region: in.region,
+		AccountID: ct.AccountID, Token: ct.AccountToken, Passcode: ct.AccountPasscode}}
+}
+
+// Verify compares the token in constant time.
+func (in *Intake) Verify(r relay.Request) error {
+	if in.s.Token == "" {
+		return nil
+	}
+	got := r.Header.Get(in.s.TokenHeader)
+	if got == "" {
+		return relay.Unauthorized("expected the AppsFlyer token in the %s header, got none", in.s.TokenHeader)
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(in.s.Token)) != 1 {
+		return relay.Unauthorized("the %s header does not match the token configured for AppsFlyer", in.s.TokenHeader)
+	}
+	return nil
+}
+
+// Map implements relay.Source.
+func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
+	msg, err := fields(r)
+	if err != nil {
+		return relay.Mapped{}, err
+	}
+	name := msg["event_name"]
+	if name == "" {
+		return relay.Mapped{}, relay.BadRequest("expected an AppsFlyer message with event_name (Push API fields), got none")
+	}
+	id := msg["event_id"]
+	if id == "" {
+		if msg["appsflyer_id"] == "" || msg["event_time"] == "" {
+			return relay.Mapped{}, relay.BadRequest("expected appsflyer_id and event_time (or event_id) to identify the message, got appsflyer_id %q and event_time %q", msg["appsflyer_id"], msg["event_time"])
+		}
+		id = msg["appsflyer_id"] + "|" + name + "|" + msg["event_time"]
+	}
+	m := relay.Mapped{Source: Name, EventID: id, EventType: name}
+	ct := in.s.CleverTap
+	cuid := msg["customer_user_id"]
+	if cuid == "" {
+		return m, relay.Skipped("no customer user id: AppsFlyer sends no postback to CleverTap without one")
+	}
+	media := msg["media_source"]
+	organic := media == "" || strings.EqualFold(media, "organic")
+	if slices.ContainsFunc(ct.RestrictedMediaSources, func(s string) bool { return strings.EqualFold(s, media) }) {
+		return m, relay.Skipped("media source %q restricts sharing its data with third parties: no postback", media)
+	}
+	params := map[string]string{"partner_name": ct.PartnerName, "device_identifier": cuid}
+	if ts, ok := unixSeconds(msg["event_time"]); ok {
+		params["timestamp"] = strconv.FormatInt(ts, 10)
+	}
+	copyIf(params, "platform", msg["platform"])
+	copyIf(params, "appsflyer_id", msg["appsflyer_id"])
+	if organic {
+		params["utm_source"] = "organic"
+	} else {
+		params["utm_source"] = media
+	}
+	copyIf(params, "utm_campaign", msg["campaign"])
+	copyIf(params, "utm_medium", msg["af_channel"])
+	if isInstall(name) {
+		switch {
+		case ct.Installs == InstallsNone:
+			return m, relay.Skipped("install postbacks are off")
+		case organic && ct.Installs == InstallsNonOrganic:
+			return m, relay.Skipped("organic install and install postbacks are for non-organic media sources only")
+		case organic:
+			params["event_type"] = "organic_install"
+		default:
+			params["event_type"] = "inorganic_install"
+		}
+	} else {
+		e, ok := ct.InAppEvents[name]
+		if !ok {
+			return m, relay.Skipped("in-app event %s is not mapped in the CleverTap postback settings", name)
+		}
+		params["event_type"] = e.PartnerEvent
+		if err := eventValues(params, msg, e.SendRevenue); err != nil {
+			return m, err
+		}
+	}
+	m.Messages = []relay.Message{{Destination: Destination, Kind: relay.KindAttribution, Payload: relay.Record(params)}}
+	return m, nil
+}
+
+func isInstall(name string) bool {
+	return name == "install" || name == "organic-install" || name == "reinstall" || name == "organic-reinstall"
+}
+
+// eventValues adds event_value's parameters (and the revenue) as the send-revenue option allows.
+func eventValues(params, msg map[string]string, option string) error {
+	if option == NoValuesNoRevenue || msg["event_value"] == "" {
+		return nil
+	}
+	var values map[string]any
+	if err := json.Unmarshal([]byte(msg["event_value"]), &values); err != nil {
+		return relay.BadRequest("event_value: expected a JSON object in a string, got %q", shorten(msg["event_value"]))
+	}
+	for k, v := range values {
+		if k == "af_revenue" && option != ValuesAndRevenue {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			params[k] = x
+		default:
+			b, _ := json.Marshal(x)
+			params[k] = string(b)
+		}
+	}
+	if option == ValuesAndRevenue {
+		copyIf(params, "revenue", msg["event_revenue"])
+		copyIf(params, "currency", msg["event_revenue_currency"])
+	}
+	return nil
+}
+
+// fields reads the message: a JSON object for POST, the query string for GET; values as strings.
+func fields(r relay.Request) (map[string]string, error) {
+	out := map[string]string{}
+	if r.Method == http.MethodGet {
+		for k, v := range r.Query {
+			if len(v) > 0 {
+				out[k] = v[0]
+			}
+		}
+		return out, nil
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.Body, &body); err != nil || body == nil {
+		return nil, relay.BadRequest("expected an AppsFlyer Push API message (a JSON object), got invalid JSON: %v", err)
+	}
+	for k, v := range body {
+		switch x := v.(type) {
+		case nil:
+		case string:
+			out[k] = x
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		default:
+			b, _ := json.Marshal(x)
+			out[k] = string(b)
+		}
+	}
+	return out, nil
+}
+
+// unixSeconds reads AppsFlyer's "YYYY-MM-DD HH:MM:SS.mmm" UTC times.
+func unixSeconds(s string) (int64, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05.000", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Unix(), true
+		}
+	}
+	return 0, false
+}
+
+func copyIf(params map[string]string, key, value string) {
+	if value != "" {
+		params[key] = value
+	}
+}
+
+func shorten(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}

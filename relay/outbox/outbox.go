@@ -1,0 +1,321 @@
+// Package outbox is the relay's durable store, an embedded bbolt file: accepted webhooks as jobs (one per
+// message), the event ids seen (dedupe, pruned after a window) and dead letters. Every write is a committed,
+// fsync'd bbolt transaction; concurrent intake writes share one transaction through bbolt's Batch (group
+// commit), so a webhook is acknowledged only once it is on disk, at a throughput far above one fsync per webhook.
+package outbox
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ctharness/ctharness/relay"
+)
+
+var (
+	jobsBucket       = []byte("jobs")
+	seenBucket       = []byte("seen")
+	seenByTimeBucket = []byte("seen_by_time")
+	deadBucket       = []byte("dead")
+)
+
+// Job is one message waiting for delivery.
+type Job struct {
+	ID        uint64 `json:"id"`
+	Source    string `json:"source"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	relay.Message
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// DeadLetter is a job delivery gave up on, with why.
+type DeadLetter struct {
+	Job
+	// Status is the HTTP status of the answer (0 when there was none).
+	Status int `json:"status,omitempty"`
+	// Code is CleverTap's per-record code (e.g. 513), when the record was refused on its own.
+	Code   int       `json:"code,omitempty"`
+	Reason string    `json:"reason"`
+	DeadAt time.Time `json:"dead_at"`
+}
+
+// Options tune the store.
+type Options struct {
+	// BatchDelay is how long a write waits for others to share its commit (default 2ms).
+	BatchDelay time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Store is the open outbox.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// FileName is the database file inside the data dir.
+const FileName = "relay.db"
+
+// Open opens (or creates) the outbox in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	if db.MaxBatchDelay == 0 {
+		db.MaxBatchDelay = 2 * time.Millisecond
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.db.Path() }
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func seenKey(source, eventID string) []byte { return []byte(source + "\x00" + eventID) }
+
+// Accept stores the jobs of one webhook and marks its event id seen, in one durable commit. A webhook whose
+// event id was seen stores nothing and reports duplicate. The jobs get their ids.
+func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err error) {
+	now := s.now().UTC()
+	key := seenKey(source, eventID)
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		seen := tx.Bucket(seenBucket)
+		if seen.Get(key) != nil {
+			duplicate = true
+			return nil
+		}
+		duplicate = false
+		jb := tx.Bucket(jobsBucket)
+		for i := range jobs {
+			id, err := jb.NextSequence()
+			if err != nil {
+				return err
+			}
+			jobs[i].ID, jobs[i].CreatedAt = id, now
+			raw, err := json.Marshal(jobs[i])
+			if err != nil {
+				return err
+			}
+			if err := jb.Put(itob(id), raw); err != nil {
+				return err
+			}
+		}
+		stamp := itob(uint64(now.UnixNano()))
+		if err := seen.Put(key, stamp); err != nil {
+			return err
+		}
+		return tx.Bucket(seenByTimeBucket).Put(append(stamp, key...), nil)
+	})
+	return duplicate, err
+}
+
+// Pending lists the jobs not yet delivered, oldest first.
+func (s *Store) Pending() ([]Job, error) {
+	var out []Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(jobsBucket).ForEach(func(_, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			out = append(out, j)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Done removes delivered jobs.
+func (s *Store) Done(ids []uint64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(jobsBucket)
+		for _, id := range ids {
+			if err := b.Delete(itob(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Update rewrites jobs (their attempts and last error after a failed try).
+func (s *Store) Update(jobs []Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(jobsBucket)
+		for _, j := range jobs {
+			raw, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(itob(j.ID), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Kill moves jobs to the dead letters.
+func (s *Store) Kill(dead []DeadLetter) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	now := s.now().UTC()
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		jb, db := tx.Bucket(jobsBucket), tx.Bucket(deadBucket)
+		for _, d := range dead {
+			if d.DeadAt.IsZero() {
+				d.DeadAt = now
+			}
+			raw, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			if err := jb.Delete(itob(d.ID)); err != nil {
+				return err
+			}
+			if err := db.Put(itob(d.ID), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeadLetters lists the dead letters, oldest first.
+func (s *Store) DeadLetters() ([]DeadLetter, error) {
+	out := []DeadLetter{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(deadBucket).ForEach(func(_, v []byte) error {
+			var d DeadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ErrNotFound is returned for an unknown dead letter id.
+var ErrNotFound = errors.New("no such dead letter")
+
+// Revive moves a dead letter back to the jobs with its attempts reset, for another try.
+func (s *Store) Revive(id uint64) (Job, error) {
+	var job Job
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		db := tx.Bucket(deadBucket)
+		raw := db.Get(itob(id))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var d DeadLetter
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		job = d.Job
+		job.Attempts, job.LastError = 0, ""
+		out, err := json.Marshal(job)
+		if err != nil {
+			return err
+		}
+		if err := db.Delete(itob(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(jobsBucket).Put(itob(id), out)
+	})
+	return job, err
+}
+
+// Prune forgets event ids seen before the cutoff; it returns how many.
+func (s *Store) Prune(before time.Time) (int, error) {
+	limit := itob(uint64(before.UnixNano()))
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		byTime, seen := tx.Bucket(seenByTimeBucket), tx.Bucket(seenBucket)
+		var old [][]byte // collected first: deleting under a bbolt cursor skips keys
+		c := byTime.Cursor()
+		for k, _ := c.First(); k != nil && string(k[:8]) < string(limit); k, _ = c.Next() {
+			old = append(old, append([]byte(nil), k...))
+		}
+		for _, k := range old {
+			if err := seen.Delete(k[8:]); err != nil {
+				return err
+			}
+			if err := byTime.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	return n, err
+}
+
+// Counts are the sizes of the buckets.
+type Counts struct {
+	Pending int `json:"pending"`
+	Dead    int `json:"dead"`
+	Seen    int `json:"seen"`
+}
+
+// Counts reads the bucket sizes.
+func (s *Store) Counts() (Counts, error) {
+	var c Counts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c.Pending = tx.Bucket(jobsBucket).Stats().KeyN
+		c.Dead = tx.Bucket(deadBucket).Stats().KeyN
+		c.Seen = tx.Bucket(seenBucket).Stats().KeyN
+		return nil
+	})
+	return c, err
+}

@@ -1,0 +1,372 @@
+// Package revenuecat is the relay's RevenueCat intake: it checks the Authorization value RevenueCat sends
+// verbatim, parses the webhook and maps it as RevenueCat's CleverTap integration does (reference sources §1.6):
+// default rc_*_event names with the trial rules, optional events a blank name disables, identity from the
+// $clevertapId attribute else the app user id, evtData as in RevenueCat's samples, the sales-reporting revenue
+// mode, refunds as 0 (or negative when configured) and sandbox events to the sandbox account.
+package revenuecat
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/ctharness/ctharness/relay"
+)
+
+// Name is the source's name and path segment.
+const Name = "revenuecat"
+
+// Console event keys, in the order of RevenueCat's CleverTap table.
+const (
+	InitialPurchase         = "initial_purchase"
+	TrialStarted            = "trial_started"
+	TrialConverted          = "trial_converted"
+	TrialCancelled          = "trial_cancelled"
+	Renewal                 = "renewal"
+	Cancellation            = "cancellation"
+	Uncancellation          = "uncancellation"
+	NonSubscriptionPurchase = "non_subscription_purchase"
+	Expiration              = "expiration"
+	BillingIssue            = "billing_issue"
+	ProductChange           = "product_change"
+)
+
+// DefaultEventNames are the integration's default CleverTap event names.
+var DefaultEventNames = map[string]string{
+	InitialPurchase:         "rc_initial_purchase_event",
+	TrialStarted:            "rc_trial_started_event",
+	TrialConverted:          "rc_trial_converted_event",
+	TrialCancelled:          "rc_trial_cancelled_event",
+	Renewal:                 "rc_renewal_event",
+	Cancellation:            "rc_cancellation_event",
+	Uncancellation:          "rc_uncancellation_event",
+	NonSubscriptionPurchase: "rc_non_subscription_purchase_event",
+	Expiration:              "rc_expiration_event",
+	BillingIssue:            "rc_billing_issue_event",
+	ProductChange:           "rc_product_change_event",
+}
+
+// Revenue modes: the console's "sales reporting" choice.
+const (
+	Gross                   = "gross"
+	AfterCommission         = "after_commission"
+	AfterCommissionAndTaxes = "after_commission_and_taxes"
+)
+
+// Identity choices when no $clevertapId attribute is set.
+const (
+	AppUserID         = "app_user_id"
+	OriginalAppUserID = "original_app_user_id"
+)
+
+// Destination names.
+const (
+	Destination        = "revenuecat/clevertap"
+	SandboxDestination = "revenuecat/clevertap-sandbox"
+)
+
+// Settings mirror RevenueCat's webhook and CleverTap integration pages.
+type Settings struct {
+	// Authorization is the header value typed in RevenueCat's webhook settings ("Bearer ...").
+	Authorization string    `yaml:"authorization"`
+	CleverTap     CleverTap `yaml:"clevertap"`
+}
+
+// CleverTap is the integration's configuration.
+type CleverTap struct {
+	relay.CleverTapAccount `yaml:",inline"`
+	SandboxAccountID       string `yaml:"sandbox_account_id"`
+	SandboxPasscode        string `yaml:"sandbox_passcode"`
+	// Events overrides event names by console key; "" disables an event.
+	Events map[string]string `yaml:"events"`
+	// Revenue is gross (default), after_commission or after_commission_and_taxes.
+	Revenue string `yaml:"revenue"`
+	// NegativeRefunds reports refunds as negative amounts, which RevenueCat's own integration cannot do.
+	NegativeRefunds bool `yaml:"negative_refunds"`
+	// Identity is app_user_id (default) or original_app_user_id, used when $clevertapId is not set
+	// (UNCONFIRMED which one RevenueCat uses: its docs say the App User ID, its samples show the original one).
+	Identity string `yaml:"identity"`
+}
+
+// Intake is a configured RevenueCat source.
+type Intake struct {
+	settings Settings
+	names    map[string]string
+}
+
+// New validates the settings, naming the first wrong key under prefix (e.g. "sources.revenuecat").
+func New(prefix string, s Settings) (*Intake, error) {
+	acct, err := s.CleverTap.CleverTapAccount.Validate(prefix + ".clevertap")
+	if err != nil {
+		return nil, err
+	}
+	s.CleverTap.CleverTapAccount = acct
+	if (s.CleverTap.SandboxAccountID == "") != (s.CleverTap.SandboxPasscode == "") {
+		return nil, fmt.Errorf("%s.clevertap.sandbox_passcode: expected both sandbox_account_id and sandbox_passcode or neither, got only one", prefix)
+	}
+	switch s.CleverTap.Revenue {
+	case "":
+		s.CleverTap.Revenue = Gross
+	case Gross, AfterCommission, AfterCommissionAndTaxes:
+	default:
+		return nil, fmt.Errorf("%s.clevertap.revenue: expected %s, %s or %s, got %q", prefix, Gross, AfterCommission, AfterCommissionAndTaxes, s.CleverTap.Revenue)
+	}
+	switch s.CleverTap.Identity {
+	case "":
+		s.CleverTap.Identity = AppUserID
+	case AppUserID, OriginalAppUserID:
+	default:
+		return nil, fmt.Errorf("%s.clevertap.identity: expected %s or %s, got %q", prefix, AppUserID, OriginalAppUserID, s.CleverTap.Identity)
+	}
+	names, err := relay.EventNames(prefix+".clevertap.events", DefaultEventNames, s.CleverTap.Events)
+	if err != nil {
+		return nil, err
+	}
+	return &Intake{settings: s, names: names}, nil
+}
+
+// Name implements relay.Source.
+func (in *Intake) Name() string { return Name }
+
+// Methods implements relay.Source.
+func (in *Intake) Methods() []string { return []string{http.MethodPost} }
+
+// Destinations implements relay.Source.
+func (in *Intake) Destinations() map[string]relay.Endpoint {
+	ct := in.settings.CleverTap
+	out := map[string]relay.Endpoint{Destination: ct.Endpoint()}
+	if ct.SandboxAccountID != "" {
+		out[SandboxDestination] = relay.CleverTapAccount{Region: ct.Region, AccountID: ct.SandboxAccountID, Passcode: ct.SandboxPasscode}.Endpoint()
+	}
+	return out
+}
+
+// Verify compares the Authorization header with the configured value in constant time.
+func (in *Intake) Verify(r relay.Request) error {
+	want := in.settings.Authorization
+	if want == "" {
+		return nil
+	}
+	got := r.Header.Get("Authorization")
+	if got == "" {
+		return relay.Unauthorized("expected the Authorization header set in RevenueCat's webhook settings, got none")
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return relay.Unauthorized("the Authorization header does not match the value configured for RevenueCat")
+	}
+	return nil
+}
+
+// event holds the fields the mapping reads.
+type event struct {
+	ID                       string               `json:"id"`
+	Type                     string               `json:"type"`
+	AppID                    string               `json:"app_id"`
+	EventTimestampMS         *int64               `json:"event_timestamp_ms"`
+	AppUserID                string               `json:"app_user_id"`
+	OriginalAppUserID        string               `json:"original_app_user_id"`
+	ProductID                string               `json:"product_id"`
+	NewProductID             string               `json:"new_product_id"`
+	PeriodType               string               `json:"period_type"`
+	Environment              string               `json:"environment"`
+	IsTrialConversion        bool                 `json:"is_trial_conversion"`
+	CancelReason             string               `json:"cancel_reason"`
+	ExpirationReason         string               `json:"expiration_reason"`
+	GracePeriodExpirationAtMS *int64              `json:"grace_period_expiration_at_ms"`
+	Currency                 *string              `json:"currency"`
+	Price                    *float64             `json:"price"`
+	PriceInPurchasedCurrency *float64             `json:"price_in_purchased_currency"`
+	TaxPercentage            *float64             `json:"tax_percentage"`
+	CommissionPercentage     *float64             `json:"commission_percentage"`
+	SubscriberAttributes     map[string]attribute `json:"subscriber_attributes"`
+}
+
+type attribute struct {
+	Value json.RawMessage `json:"value"`
+}
+
+// Map implements relay.Source.
+func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
+	var envelope struct {
+		APIVersion json.RawMessage `json:"api_version"`
+		Event      json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(r.Body, &envelope); err != nil {
+		return relay.Mapped{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got invalid JSON: %v", err)
+	}
+	if len(envelope.Event) == 0 || envelope.Event[0] != '{' {
+		return relay.Mapped{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got no \"event\" object")
+	}
+	var e event
+	if err := json.Unmarshal(envelope.Event, &e); err != nil {
+		return relay.Mapped{}, relay.BadRequest("event: expected RevenueCat's field types, got %v", err)
+	}
+	if e.ID == "" || e.Type == "" {
+		return relay.Mapped{}, relay.BadRequest("event: expected \"id\" and \"type\" strings, got id %q and type %q", e.ID, e.Type)
+	}
+	m := relay.Mapped{Source: Name, EventID: e.ID, EventType: e.Type}
+	key, skip := consoleEvent(e)
+	if skip != nil {
+		return m, skip
+	}
+	name := in.names[key]
+	if name == "" {
+		return m, relay.Skipped("%s is disabled: its CleverTap event name (%s) is blank", e.Type, key)
+	}
+	dest := Destination
+	if strings.EqualFold(e.Environment, "SANDBOX") {
+		if in.settings.CleverTap.SandboxAccountID == "" {
+			return m, relay.Skipped("sandbox event and no sandbox account configured: RevenueCat sends sandbox events only to a sandbox account")
+		}
+		dest = SandboxDestination
+	}
+	identity := in.identity(e)
+	if identity == "" {
+		return m, relay.Skipped("no identity: no $clevertapId attribute and no app user id")
+	}
+	record := map[string]any{"type": "event", "evtName": name, "identity": identity, "evtData": in.evtData(e)}
+	if e.EventTimestampMS != nil {
+		record["ts"] = *e.EventTimestampMS / 1000
+	}
+	m.Messages = []relay.Message{{Destination: dest, Kind: relay.KindUpload, Payload: relay.Record(record)}}
+	return m, nil
+}
+
+// consoleEvent applies the integration's rules for which webhook is which CleverTap event.
+func consoleEvent(e event) (string, error) {
+	trial := strings.EqualFold(e.PeriodType, "TRIAL")
+	switch e.Type {
+	case "INITIAL_PURCHASE":
+		if trial {
+			return TrialStarted, nil
+		}
+		return InitialPurchase, nil
+	case "RENEWAL":
+		if e.IsTrialConversion {
+			return TrialConverted, nil
+		}
+		return Renewal, nil
+	case "CANCELLATION":
+		if trial {
+			return TrialCancelled, nil
+		}
+		return Cancellation, nil
+	case "UNCANCELLATION":
+		return Uncancellation, nil
+	case "NON_RENEWING_PURCHASE":
+		return NonSubscriptionPurchase, nil
+	case "EXPIRATION":
+		return Expiration, nil
+	case "BILLING_ISSUE":
+		return BillingIssue, nil
+	case "PRODUCT_CHANGE":
+		return ProductChange, nil
+	case "TRANSFER":
+		return "", relay.Skipped("TRANSFER: RevenueCat's CleverTap integration does not send transfer events")
+	case "TEST", "SUBSCRIPTION_PAUSED", "SUBSCRIPTION_EXTENDED", "TEMPORARY_ENTITLEMENT_GRANT", "REFUND_REVERSED",
+		"INVOICE_ISSUANCE", "VIRTUAL_CURRENCY_TRANSACTION", "EXPERIMENT_ENROLLMENT", "SUBSCRIBER_ALIAS":
+		return "", relay.Skipped("%s: not an event of RevenueCat's CleverTap integration", e.Type)
+	}
+	return "", relay.Skipped("%s: unknown RevenueCat event type, acknowledged and skipped", e.Type)
+}
+
+func (in *Intake) identity(e event) string {
+	for _, k := range []string{"$clevertapId", "$cleverTapId"} {
+		if v := attributeString(e.SubscriberAttributes[k].Value); v != "" {
+			return v
+		}
+	}
+	if in.settings.CleverTap.Identity == OriginalAppUserID && e.OriginalAppUserID != "" {
+		return e.OriginalAppUserID
+	}
+	if e.AppUserID != "" {
+		return e.AppUserID
+	}
+	return e.OriginalAppUserID
+}
+
+func attributeString(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func (in *Intake) evtData(e event) map[string]any {
+	data := map[string]any{}
+	for k, a := range e.SubscriberAttributes {
+		if v := attributeString(a.Value); v != "" {
+			data[k] = v
+		}
+	}
+	amount, currency := in.amount(e)
+	data["amount"] = amount
+	if currency != "" {
+		data["currency"] = currency
+	}
+	if e.ProductID != "" {
+		data["product_id"] = e.ProductID
+	}
+	if e.AppID != "" {
+		data["app_id"] = e.AppID
+	}
+	if e.CancelReason != "" {
+		data["cancel_reason"] = e.CancelReason
+	}
+	if e.ExpirationReason != "" {
+		data["expiration_reason"] = e.ExpirationReason
+	}
+	if e.NewProductID != "" {
+		data["new_product_id"] = e.NewProductID
+	}
+	if e.GracePeriodExpirationAtMS != nil {
+		data["grace_period_expiration_at"] = *e.GracePeriodExpirationAtMS
+	}
+	return data
+}
+
+// amount is the price in the purchase currency after the revenue mode, 0 for refunds unless negative refunds
+// are on. Without a local price it is the USD price.
+func (in *Intake) amount(e event) (float64, string) {
+	var base float64
+	currency := ""
+	switch {
+	case e.PriceInPurchasedCurrency != nil:
+		base = *e.PriceInPurchasedCurrency
+		if e.Currency != nil {
+			currency = *e.Currency
+		}
+	case e.Price != nil:
+		base, currency = *e.Price, "USD"
+	case e.Currency != nil:
+		currency = *e.Currency
+	}
+	share := 1.0
+	switch in.settings.CleverTap.Revenue {
+	case AfterCommission:
+		share -= deref(e.CommissionPercentage)
+	case AfterCommissionAndTaxes:
+		share -= deref(e.CommissionPercentage) + deref(e.TaxPercentage)
+	}
+	amount := math.Round(base*share*100) / 100
+	if amount < 0 && !in.settings.CleverTap.NegativeRefunds {
+		amount = 0
+	}
+	return amount + 0, currency // + 0 turns -0 into 0
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,81 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ctharness/ctharness/relay/outbox"
+)
+
+func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if why := s.unready(); why != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": why})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// handleDeadLetters lists dead letters, optionally filtered by source and destination.
+func (s *Service) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
+	all, err := s.store.DeadLetters()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	source, dest := r.URL.Query().Get("source"), r.URL.Query().Get("destination")
+	out := []outbox.DeadLetter{}
+	for _, d := range all {
+		if (source == "" || d.Source == source) && (dest == "" || d.Destination == dest) {
+			out = append(out, d)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deadletters": out})
+}
+
+func (s *Service) handleRetryDeadLetter(w http.ResponseWriter, r *http.Request) {
+	raw := mux.Vars(r)["id"]
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("expected a numeric dead letter id, got %q", raw)})
+		return
+	}
+	job, err := s.RetryDeadLetter(id)
+	switch {
+	case errors.Is(err, outbox.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dead letter %d (GET /admin/deadletters lists them)", id)})
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+	default:
+		s.log.Info("dead letter requeued", "id", id, "destination", job.Destination)
+		writeJSON(w, http.StatusOK, map[string]any{"status": "requeued", "job": job})
+	}
+}
+
+func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	counts, err := s.store.Counts()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts, "destinations": s.built.Endpoints})
+}
+
+func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	names := make([]string, 0, len(s.sources))
+	for n := range s.sources {
+		names = append(names, "/webhooks/"+n)
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), "webhooks": names})
+}
+
+func (s *Service) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
+}

@@ -1,0 +1,115 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/outbox"
+)
+
+// answer is the JSON body of every webhook answer; vendors only look at the status, people read the rest.
+type answer struct {
+	Status  string   `json:"status"`
+	EventID string   `json:"event_id,omitempty"`
+	Records int      `json:"records,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// handleWebhook is one source's intake: size limit, content type, credentials, mapping, durable store, then 200.
+func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
+	name := src.Name()
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		outcome, status, a := s.intake(src, r)
+		s.metrics.Received(name, outcome, time.Since(start))
+		if status != http.StatusOK {
+			s.log.Warn("webhook refused", "source", name, "status", status, "outcome", outcome, "error", a.Error, "remote", r.RemoteAddr)
+		} else {
+			s.log.Debug("webhook", "source", name, "outcome", outcome, "event_id", a.EventID, "records", a.Records, "reason", a.Reason)
+		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		writeJSON(w, status, a)
+	}
+}
+
+func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer) {
+	limit := s.built.Intake.MaxBodyBytes
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "too_large", http.StatusRequestEntityTooLarge, answer{Status: "error", Error: fmt.Sprintf("body larger than %d bytes (intake.max_body_bytes)", limit)}
+		}
+		return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: "could not read the body: " + err.Error()}
+	}
+	if r.Method == http.MethodPost {
+		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+			return "bad_request", http.StatusUnsupportedMediaType, answer{Status: "error", Error: err.Error()}
+		}
+	}
+	req := relay.Request{Method: r.Method, Header: r.Header, Query: r.URL.Query(), Body: body, Now: s.now()}
+	if err := src.Verify(req); err != nil {
+		return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
+	}
+	mapped, err := src.Map(req)
+	var skip *relay.Skip
+	switch {
+	case errors.As(err, &skip):
+		return "skipped", http.StatusOK, answer{Status: "skipped", EventID: mapped.EventID, Reason: skip.Reason, Notes: mapped.Notes}
+	case err != nil:
+		return "bad_request", statusOf(err), answer{Status: "error", Error: err.Error()}
+	}
+	jobs := make([]outbox.Job, len(mapped.Messages))
+	for i, m := range mapped.Messages {
+		jobs[i] = outbox.Job{Source: mapped.Source, EventID: mapped.EventID, EventType: mapped.EventType, Message: m}
+	}
+	duplicate, err := s.store.Accept(mapped.Source, mapped.EventID, jobs)
+	if err != nil {
+		s.noteStoreError(err)
+		s.log.Error("outbox write failed; answering 503 so the vendor retries", "source", mapped.Source, "err", err)
+		return "unavailable", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf("%v: %v; retry later", errStore, err)}
+	}
+	s.noteStoreError(nil)
+	if duplicate {
+		return "duplicate", http.StatusOK, answer{Status: "duplicate", EventID: mapped.EventID, Reason: "event id already accepted; not sent again"}
+	}
+	s.dispatcher.Enqueue(jobs...)
+	return "accepted", http.StatusOK, answer{Status: "accepted", EventID: mapped.EventID, Records: len(jobs), Notes: mapped.Notes}
+}
+
+// checkContentType accepts JSON (and no content type, as some senders omit it).
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return fmt.Errorf("expected Content-Type application/json, got %q", ct)
+}
+
+func statusOf(err error) int {
+	var e *relay.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusBadRequest
+}

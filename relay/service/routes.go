@@ -1,0 +1,24 @@
+package service
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// routes is every route of the relay (design.md "The relay binary").
+func (s *Service) routes() http.Handler {
+	r := mux.NewRouter()
+	for name, src := range s.sources {
+		r.Handle("/webhooks/"+name, s.handleWebhook(src)).Methods(src.Methods()...)
+	}
+	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
+	r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
+	r.HandleFunc("/admin/deadletters", s.handleDeadLetters).Methods(http.MethodGet)
+	r.HandleFunc("/admin/deadletters/{id}/retry", s.handleRetryDeadLetter).Methods(http.MethodPost)
+	r.HandleFunc("/admin/status", s.handleStatus).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(s.handleNotFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
+	return r
+}

@@ -1,0 +1,178 @@
+// Package service assembles the relay: the configured sources, the durable outbox, the dispatcher and the
+// metrics, behind one http.Handler (routes in routes.go). It is what cmd/relay runs and what the suites start
+// in-process.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/delivery"
+	"github.com/ctharness/ctharness/relay/metrics"
+	"github.com/ctharness/ctharness/relay/outbox"
+)
+
+// Options are what the service needs besides its config.
+type Options struct {
+	Config  config.Config
+	DataDir string
+	Logger  *slog.Logger
+	// Client sends to CleverTap and Piano (default: a plain http.Client); tests pass an in-process transport.
+	Client *http.Client
+	// Now is the clock for signature windows (default time.Now).
+	Now func() time.Time
+	// BatchDelay is the outbox's group-commit window (default 2ms).
+	BatchDelay time.Duration
+}
+
+// Service is a running relay.
+type Service struct {
+	built      config.Built
+	sources    map[string]relay.Source
+	store      *outbox.Store
+	dispatcher *delivery.Dispatcher
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	now        func() time.Time
+	handler    http.Handler
+
+	ready      atomic.Bool
+	storeErrMu sync.Mutex
+	storeErr   string
+	storeErrAt time.Time
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open validates the config and opens the outbox; Start begins delivery.
+func Open(opts Options) (*Service, error) {
+	built, err := opts.Config.Build()
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, w := range built.Warnings {
+		log.Warn("config: " + w)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	store, err := outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay})
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now, done: make(chan struct{})}
+	for _, src := range built.Sources {
+		s.sources[src.Name()] = src
+	}
+	var dispatcher *delivery.Dispatcher
+	s.metrics = metrics.New(func() map[string]int { return dispatcher.Depth() })
+	dispatcher = delivery.New(built.Delivery, store, built.Endpoints, opts.Client, log, s.metrics)
+	s.dispatcher = dispatcher
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Start resumes the outbox's pending jobs and starts delivering and pruning.
+func (s *Service) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.dispatcher.Start(ctx); err != nil {
+		s.cancel()
+		return err
+	}
+	go s.prune(ctx)
+	s.ready.Store(true)
+	return nil
+}
+
+// Handler is the HTTP side.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// ServeHTTP makes the service an http.Handler.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close stops delivery, waits for requests in flight (bounded by the delivery timeout) and closes the outbox.
+// What was not delivered stays in the outbox for the next start.
+func (s *Service) Close() error {
+	s.ready.Store(false)
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.dispatcher.Wait()
+	}
+	return s.store.Close()
+}
+
+// prune forgets old event ids once an hour (and once at start).
+func (s *Service) prune(ctx context.Context) {
+	defer close(s.done)
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := s.store.Prune(s.now().Add(-s.built.Intake.DedupeWindow)); err != nil {
+			s.log.Error("pruning seen event ids", "err", err)
+		} else if n > 0 {
+			s.log.Info("forgot event ids older than the dedupe window", "count", n, "window", s.built.Intake.DedupeWindow.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// DeadLetters lists the dead letters.
+func (s *Service) DeadLetters() ([]outbox.DeadLetter, error) { return s.store.DeadLetters() }
+
+// RetryDeadLetter puts a dead letter back in its queue, to be sent with the current credentials.
+func (s *Service) RetryDeadLetter(id uint64) (outbox.Job, error) {
+	job, err := s.store.Revive(id)
+	if err != nil {
+		return job, err
+	}
+	s.dispatcher.Enqueue(job)
+	return job, nil
+}
+
+// Depth reports what waits per destination.
+func (s *Service) Depth() map[string]int { return s.dispatcher.Depth() }
+
+func (s *Service) noteStoreError(err error) {
+	s.storeErrMu.Lock()
+	defer s.storeErrMu.Unlock()
+	if err == nil {
+		s.storeErr = ""
+		return
+	}
+	s.storeErr, s.storeErrAt = err.Error(), s.now()
+}
+
+// unready says why the relay should not get traffic, or "".
+func (s *Service) unready() string {
+	if !s.ready.Load() {
+		return "not started"
+	}
+	s.storeErrMu.Lock()
+	defer s.storeErrMu.Unlock()
+	if s.storeErr != "" {
+		return fmt.Sprintf("the outbox could not store the last webhook (%s): %s", s.storeErrAt.Format(time.RFC3339), s.storeErr)
+	}
+	return ""
+}
+
+// errStore wraps outbox write failures so the answer says what happened.
+var errStore = errors.New("could not store the webhook durably")
