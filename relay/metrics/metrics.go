@@ -40,7 +40,7 @@ func New(depth func() map[string]int) *Metrics {
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_records_dead_lettered_total",
 			Help: "Records moved to the dead letters."}, []string{"destination"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "relay_upload_duration_seconds",
-			Help: "Latency of requests to CleverTap and Piano, by destination and outcome (success, partial, retry, rejected).",
+			Help:    "Latency of requests to CleverTap and Piano, by destination and outcome (success, partial, retry, rejected).",
 			Buckets: prometheus.DefBuckets}, []string{"destination", "outcome"}),
 	}
 	queue := prometheus.NewDesc("relay_queue_depth", "Records waiting or in flight, by destination.", []string{"destination"}, nil)
@@ -67,7 +67,9 @@ func (m *Metrics) Delivered(destination string, n int) {
 }
 
 // Retried implements delivery.Observer.
-func (m *Metrics) Retried(destination string, n int) { m.retried.WithLabelValues(destination).Add(float64(n)) }
+func (m *Metrics) Retried(destination string, n int) {
+	m.retried.WithLabelValues(destination).Add(float64(n))
+}
 
 // DeadLettered implements delivery.Observer.
 func (m *Metrics) DeadLettered(destination string, n int) {

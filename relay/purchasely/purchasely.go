@@ -93,7 +93,7 @@ type CleverTap struct {
 	EventNames map[string]string `yaml:"event_names"`
 	// IDAttribute is the webhook attribute carrying the CleverTap ID (default integration_clevertap_id; where
 	// Purchasely puts it in webhooks is UNCONFIRMED).
-	IDAttribute    string             `yaml:"id_attribute"`
+	IDAttribute    string                `yaml:"id_attribute"`
 	UserProperties UserPropertiesSetting `yaml:"user_properties"`
 }
 

@@ -163,26 +163,26 @@ func (in *Intake) Verify(r relay.Request) error {
 
 // event holds the fields the mapping reads.
 type event struct {
-	ID                       string               `json:"id"`
-	Type                     string               `json:"type"`
-	AppID                    string               `json:"app_id"`
-	EventTimestampMS         *int64               `json:"event_timestamp_ms"`
-	AppUserID                string               `json:"app_user_id"`
-	OriginalAppUserID        string               `json:"original_app_user_id"`
-	ProductID                string               `json:"product_id"`
-	NewProductID             string               `json:"new_product_id"`
-	PeriodType               string               `json:"period_type"`
-	Environment              string               `json:"environment"`
-	IsTrialConversion        bool                 `json:"is_trial_conversion"`
-	CancelReason             string               `json:"cancel_reason"`
-	ExpirationReason         string               `json:"expiration_reason"`
-	GracePeriodExpirationAtMS *int64              `json:"grace_period_expiration_at_ms"`
-	Currency                 *string              `json:"currency"`
-	Price                    *float64             `json:"price"`
-	PriceInPurchasedCurrency *float64             `json:"price_in_purchased_currency"`
-	TaxPercentage            *float64             `json:"tax_percentage"`
-	CommissionPercentage     *float64             `json:"commission_percentage"`
-	SubscriberAttributes     map[string]attribute `json:"subscriber_attributes"`
+	ID                        string               `json:"id"`
+	Type                      string               `json:"type"`
+	AppID                     string               `json:"app_id"`
+	EventTimestampMS          *int64               `json:"event_timestamp_ms"`
+	AppUserID                 string               `json:"app_user_id"`
+	OriginalAppUserID         string               `json:"original_app_user_id"`
+	ProductID                 string               `json:"product_id"`
+	NewProductID              string               `json:"new_product_id"`
+	PeriodType                string               `json:"period_type"`
+	Environment               string               `json:"environment"`
+	IsTrialConversion         bool                 `json:"is_trial_conversion"`
+	CancelReason              string               `json:"cancel_reason"`
+	ExpirationReason          string               `json:"expiration_reason"`
+	GracePeriodExpirationAtMS *int64               `json:"grace_period_expiration_at_ms"`
+	Currency                  *string              `json:"currency"`
+	Price                     *float64             `json:"price"`
+	PriceInPurchasedCurrency  *float64             `json:"price_in_purchased_currency"`
+	TaxPercentage             *float64             `json:"tax_percentage"`
+	CommissionPercentage      *float64             `json:"commission_percentage"`
+	SubscriberAttributes      map[string]attribute `json:"subscriber_attributes"`
 }
 
 type attribute struct {
