@@ -186,11 +186,13 @@ func (d *Dispatcher) queueLocked(name string) *queue {
 	ep, known := d.endpoints[name]
 	q := &queue{name: name, endpoint: ep, known: known, wake: make(chan struct{}, 1)}
 	d.queues[name] = q
-	if _, ok := d.sems[ep.AccountKey()]; !ok {
-		d.sems[ep.AccountKey()] = make(chan struct{}, d.settings.MaxConcurrentPerAccount)
+	sem, ok := d.sems[ep.AccountKey()]
+	if !ok {
+		sem = make(chan struct{}, d.settings.MaxConcurrentPerAccount)
+		d.sems[ep.AccountKey()] = sem
 	}
 	d.wg.Add(1)
-	go d.work(q)
+	go d.work(d.ctx, q, sem)
 	return q
 }
 
@@ -207,10 +209,8 @@ func (d *Dispatcher) Depth() map[string]int {
 
 // work is one destination's loop: wait for jobs and the end of any backoff, take a slot of the account, take a
 // batch, send it in the background.
-func (d *Dispatcher) work(q *queue) {
+func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 	defer d.wg.Done()
-	ctx := d.ctx
-	sem := d.sems[q.endpoint.AccountKey()]
 	for {
 		d.mu.Lock()
 		ready := len(q.jobs) > 0
@@ -248,7 +248,7 @@ func (d *Dispatcher) work(q *queue) {
 		go func() {
 			defer d.wg.Done()
 			defer func() { <-sem }()
-			d.send(q, batch)
+			d.send(ctx, q, batch)
 		}()
 	}
 }
@@ -298,13 +298,13 @@ type outcome struct {
 	err   string // for retries: what went wrong
 }
 
-func (d *Dispatcher) send(q *queue, batch []outbox.Job) {
+func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 	var out outcome
 	if !q.known {
 		out = rejectAll(batch, 0, fmt.Sprintf("destination %q is not configured (the config changed since the webhook was accepted)", q.name))
 	} else {
 		start := time.Now()
-		out = d.request(q.endpoint, batch)
+		out = d.request(ctx, q.endpoint, batch)
 		d.observe.Request(q.name, out.label, time.Since(start))
 	}
 	d.settle(q, len(batch), out)
@@ -390,12 +390,12 @@ func retryAll(batch []outbox.Job, err string) outcome {
 }
 
 // request sends one batch and classifies the answer.
-func (d *Dispatcher) request(ep relay.Endpoint, batch []outbox.Job) outcome {
+func (d *Dispatcher) request(ctx context.Context, ep relay.Endpoint, batch []outbox.Job) outcome {
 	req, err := d.build(ep, batch)
 	if err != nil {
 		return rejectAll(batch, 0, err.Error())
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, d.settings.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.settings.Timeout)
 	defer cancel()
 	resp, err := d.client.Do(req.WithContext(ctx))
 	if err != nil {

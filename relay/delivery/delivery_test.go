@@ -1,0 +1,265 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/outbox"
+	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+// counter is an Observer that counts.
+type counter struct {
+	mu                       sync.Mutex
+	delivered, retried, dead int
+	requests                 map[string]int
+}
+
+func (c *counter) Delivered(_ string, n int) { c.mu.Lock(); c.delivered += n; c.mu.Unlock() }
+func (c *counter) Retried(_ string, n int)   { c.mu.Lock(); c.retried += n; c.mu.Unlock() }
+func (c *counter) DeadLettered(_ string, n int) {
+	c.mu.Lock()
+	c.dead += n
+	c.mu.Unlock()
+}
+func (c *counter) Request(_, outcome string, _ time.Duration) {
+	c.mu.Lock()
+	c.requests[outcome]++
+	c.mu.Unlock()
+}
+
+func (c *counter) snapshot() (int, int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.delivered, c.retried, c.dead
+}
+
+type rig struct {
+	sim   *simulator.Simulator
+	ct    *clevertap.Client
+	store *outbox.Store
+	d     *Dispatcher
+	obs   *counter
+}
+
+func newRig(t *testing.T, edit func(*Settings)) *rig {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{}, clevertap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := outbox.Open(t.TempDir(), outbox.Options{BatchDelay: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Settings{CleverTapEndpoint: "http://sim.test/{region}", PianoEndpoint: "http://sim.test/piano",
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	if edit != nil {
+		edit(&s)
+	}
+	endpoints := map[string]relay.Endpoint{
+		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
+	}
+	obs := &counter{requests: map[string]int{}}
+	d := New(s, store, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}}, slog.New(slog.DiscardHandler), obs)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); d.Wait(); store.Close() })
+	return &rig{sim: sim, ct: sim.Client(), store: store, d: d, obs: obs}
+}
+
+// accept stores n event records for identity and then hands them to the dispatcher together.
+func (r *rig) accept(t *testing.T, identity, name string, n int) {
+	t.Helper()
+	all := make([]outbox.Job, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { // concurrent accepts share commits, as webhooks do
+			job := outbox.Job{Source: "test", EventID: fmt.Sprintf("%s-%s-%d", identity, name, i), Message: relay.Message{Destination: "eu", Kind: relay.KindUpload,
+				Payload: relay.Record(map[string]any{"type": "event", "evtName": name, "identity": identity, "ts": 1767225600 + i, "evtData": map[string]any{"n": i}})}}
+			jobs := []outbox.Job{job}
+			if _, err := r.store.Accept("test", job.EventID, jobs); err != nil {
+				errs <- err
+			}
+			all[i] = jobs[0]
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	r.d.Enqueue(all...)
+}
+
+func (r *rig) wait(t *testing.T, identity string, count int) {
+	t.Helper()
+	if _, err := r.ct.Wait(context.Background(), clevertap.WaitRequest{Identity: identity, Count: count, TimeoutMS: 10000}); err != nil {
+		t.Fatalf("waiting for %d records of %s: %v", count, identity, err)
+	}
+}
+
+func (r *rig) exactly(t *testing.T, identity string, count int) {
+	t.Helper()
+	events, err := r.ct.Events(context.Background(), clevertap.EventFilter{Identity: identity})
+	if err != nil || len(events) != count {
+		t.Fatalf("expected exactly %d records of %s, got %d (%v)", count, identity, len(events), err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if seen[string(e.Record)] {
+			t.Fatalf("a record arrived twice: %s", e.Record)
+		}
+		seen[string(e.Record)] = true
+	}
+}
+
+func (r *rig) fault(t *testing.T, f clevertap.Fault) {
+	t.Helper()
+	if _, err := r.ct.AddFault(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestBatchesUpTo1000RecordsPerUpload(t *testing.T) {
+	r := newRig(t, func(s *Settings) { s.MaxConcurrentPerAccount = 1 })
+	r.fault(t, clevertap.Fault{Action: "delay", DelayMS: 50, Times: 1}) // hold the first upload so the rest queue up
+	r.accept(t, "batch", "e", 2500)
+	r.wait(t, "batch", 2500)
+	r.exactly(t, "batch", 2500)
+	reqs, _ := r.ct.Requests(context.Background(), clevertap.JournalFilter{Outcome: clevertap.OutcomeAccepted})
+	biggest := 0
+	for _, q := range reqs {
+		if q.Records != nil {
+			biggest = max(biggest, q.Records.Total)
+		}
+	}
+	if biggest != 1000 || len(reqs) > 10 {
+		t.Fatalf("expected full batches of 1000 (few requests), got %d requests, the biggest with %d records", len(reqs), biggest)
+	}
+}
+
+func TestRetriesAfter503And429AndResetsThenDeliversOnce(t *testing.T) {
+	for _, f := range []clevertap.Fault{
+		{Action: "respond", Status: 503, Times: 4},
+		{Action: "respond", Status: 429, Times: 3},
+		{Action: "respond", Status: 408, Times: 2},
+		{Action: "reset", Times: 3},
+		{Action: "malformed", Times: 2},
+	} {
+		t.Run(fmt.Sprintf("%s %d", f.Action, f.Status), func(t *testing.T) {
+			r := newRig(t, nil)
+			r.fault(t, f)
+			r.accept(t, "retry", "e", 20)
+			r.wait(t, "retry", 20)
+			r.exactly(t, "retry", 20)
+			waitUntil(t, "delivered counted", func() bool { d, _, _ := r.obs.snapshot(); return d == 20 })
+			if _, retried, dead := r.obs.snapshot(); retried == 0 || dead != 0 {
+				t.Fatalf("expected retries and no dead letters, got retried=%d dead=%d", retried, dead)
+			}
+		})
+	}
+}
+
+func TestPartialAnswerDeadLettersOnlyTheRefusedRecords(t *testing.T) {
+	r := newRig(t, func(s *Settings) { s.MaxConcurrentPerAccount = 1 })
+	acct := clevertap.DefaultAccounts()[0]
+	acct.DiscardedEvents = []string{"discarded_event"}
+	if err := r.ct.PutAccount(context.Background(), acct); err != nil {
+		t.Fatal(err)
+	}
+	r.fault(t, clevertap.Fault{Action: "delay", DelayMS: 30, Times: 1})
+	r.accept(t, "mixed", "kept_event", 5)
+	r.accept(t, "mixed", "discarded_event", 2)
+	r.accept(t, "mixed", "kept_event_2", 3)
+	waitUntil(t, "two dead letters", func() bool { _, _, dead := r.obs.snapshot(); return dead == 2 })
+	r.wait(t, "mixed", 8)
+	r.exactly(t, "mixed", 8)
+	dead, err := r.store.DeadLetters()
+	if err != nil || len(dead) != 2 {
+		t.Fatalf("expected 2 dead letters, got %d %v", len(dead), err)
+	}
+	for _, d := range dead {
+		if d.Code != clevertap.CodeDiscardedEvent || !strings.Contains(d.Reason, "528") || !strings.Contains(string(d.Payload), "discarded_event") {
+			t.Fatalf("expected the discarded records with code 528 and CleverTap's text, got %+v", d)
+		}
+	}
+	pending, _ := r.store.Pending()
+	if len(pending) != 0 {
+		t.Fatalf("processed records must leave the outbox, %d remain", len(pending))
+	}
+}
+
+func TestUnauthorizedGoesToDeadLettersWithoutRetry(t *testing.T) {
+	r := newRig(t, nil)
+	r.d.endpoints["eu"] = relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "wrong"}.Endpoint()
+	r.accept(t, "auth", "e", 3)
+	waitUntil(t, "three dead letters", func() bool { _, _, dead := r.obs.snapshot(); return dead == 3 })
+	dead, _ := r.store.DeadLetters()
+	if len(dead) != 3 || dead[0].Status != 401 || !strings.Contains(dead[0].Reason, "HTTP 401") {
+		t.Fatalf("expected 401 dead letters, got %+v", dead)
+	}
+	if _, retried, _ := r.obs.snapshot(); retried != 0 {
+		t.Fatalf("a 401 must not be retried, got %d retries", retried)
+	}
+}
+
+func TestGivesUpAfterMaxAttempts(t *testing.T) {
+	r := newRig(t, func(s *Settings) { s.MaxAttempts = 3 })
+	r.fault(t, clevertap.Fault{Action: "respond", Status: 500})
+	r.accept(t, "doomed", "e", 1)
+	waitUntil(t, "a dead letter", func() bool { _, _, dead := r.obs.snapshot(); return dead == 1 })
+	dead, _ := r.store.DeadLetters()
+	if len(dead) != 1 || dead[0].Attempts != 3 || !strings.Contains(dead[0].Reason, "gave up after 3 attempts; last: HTTP 500") {
+		t.Fatalf("unexpected dead letter %+v", dead)
+	}
+}
+
+func TestBackoffDoublesWithJitterAndIsCapped(t *testing.T) {
+	d := New(Settings{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}, nil, nil, nil, nil, nil)
+	for failures, upper := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 30: time.Second} {
+		for range 50 {
+			if got := d.backoff(failures); got < upper/2 || got > upper {
+				t.Fatalf("failure %d: backoff %s outside [%s, %s]", failures, got, upper/2, upper)
+			}
+		}
+	}
+}
+
+func TestConcurrencyPerAccountStaysBelowTheCap(t *testing.T) {
+	r := newRig(t, func(s *Settings) { s.MaxConcurrentPerAccount = 2; s.MaxBatch = 1 })
+	acct := clevertap.DefaultAccounts()[0]
+	acct.MaxConcurrentUploads = 2
+	if err := r.ct.PutAccount(context.Background(), acct); err != nil {
+		t.Fatal(err)
+	}
+	r.fault(t, clevertap.Fault{Action: "delay", DelayMS: 2})
+	r.accept(t, "conc", "e", 60)
+	r.wait(t, "conc", 60)
+	reqs, _ := r.ct.Requests(context.Background(), clevertap.JournalFilter{Outcome: clevertap.OutcomeRateLimited})
+	if len(reqs) != 0 {
+		t.Fatalf("the relay exceeded the account's concurrency: %d answers 429", len(reqs))
+	}
+}

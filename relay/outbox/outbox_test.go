@@ -1,0 +1,115 @@
+package outbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctharness/ctharness/relay"
+)
+
+func job(payload string) Job {
+	return Job{Source: "revenuecat", EventType: "RENEWAL", Message: relay.Message{Destination: "d", Kind: relay.KindUpload, Payload: []byte(payload)}}
+}
+
+func TestAcceptIsDurableAndDeduplicated(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []Job{job(`{"a":1}`), job(`{"a":2}`)}
+	if dup, err := s.Accept("revenuecat", "e1", jobs); dup || err != nil {
+		t.Fatalf("first accept: dup=%v err=%v", dup, err)
+	}
+	if jobs[0].ID == 0 || jobs[1].ID == jobs[0].ID {
+		t.Fatalf("jobs need distinct ids, got %d and %d", jobs[0].ID, jobs[1].ID)
+	}
+	if dup, err := s.Accept("revenuecat", "e1", []Job{job(`{"a":3}`)}); !dup || err != nil {
+		t.Fatalf("second accept of e1 must be a duplicate: dup=%v err=%v", dup, err)
+	}
+	if dup, _ := s.Accept("purchasely", "e1", []Job{job(`{"b":1}`)}); dup {
+		t.Fatal("event ids are per source")
+	}
+	s.Close()
+
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pending, err := s.Pending()
+	if err != nil || len(pending) != 3 || string(pending[0].Payload) != `{"a":1}` || pending[0].EventID != "" && pending[0].Source != "revenuecat" {
+		t.Fatalf("after reopening: %v %+v", err, pending)
+	}
+	if dup, _ := s.Accept("revenuecat", "e1", nil); !dup {
+		t.Fatal("seen ids survive a restart")
+	}
+	if err := s.Done([]uint64{pending[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	pending[1].Attempts, pending[1].LastError = 2, "HTTP 503"
+	if err := s.Update([]Job{pending[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill([]DeadLetter{{Job: pending[2], Status: 200, Code: 528, Reason: "discarded"}}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := s.Pending()
+	dead, _ := s.DeadLetters()
+	if len(left) != 1 || left[0].Attempts != 2 || len(dead) != 1 || dead[0].Code != 528 || dead[0].DeadAt.IsZero() {
+		t.Fatalf("pending %+v dead %+v", left, dead)
+	}
+	revived, err := s.Revive(dead[0].ID)
+	if err != nil || revived.Attempts != 0 {
+		t.Fatalf("revive: %v %+v", err, revived)
+	}
+	if _, err := s.Revive(dead[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("reviving twice: expected ErrNotFound, got %v", err)
+	}
+	counts, _ := s.Counts()
+	if counts != (Counts{Pending: 2, Dead: 0, Seen: 2}) {
+		t.Fatalf("counts %+v", counts)
+	}
+}
+
+func TestPruneForgetsOldEventIDs(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Accept("rc", "old", nil)
+	now = now.Add(48 * time.Hour)
+	s.Accept("rc", "new", nil)
+	if n, err := s.Prune(now.Add(-24 * time.Hour)); n != 1 || err != nil {
+		t.Fatalf("expected one pruned id, got %d %v", n, err)
+	}
+	if dup, _ := s.Accept("rc", "old", nil); dup {
+		t.Fatal("a pruned id is accepted again")
+	}
+	if dup, _ := s.Accept("rc", "new", nil); !dup {
+		t.Fatal("a recent id is still a duplicate")
+	}
+}
+
+func TestOpenErrorsSayWhy(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "in use by another relay process") {
+		t.Fatalf("a second opener must be told the outbox is in use, got %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Open(filepath.Join(file, "sub"), Options{}); err == nil || !strings.Contains(err.Error(), "data dir") {
+		t.Fatalf("an unusable data dir must be named, got %v", err)
+	}
+}
