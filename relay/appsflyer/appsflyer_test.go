@@ -41,11 +41,15 @@ func TestMappingTable(t *testing.T) {
 			params: `{"partner_name":"AppsFlyer","event_type":"af_subscribe","device_identifier":"ct-1","timestamp":"1767830400","platform":"ios",` +
 				`"appsflyer_id":"1767222000000-1","utm_source":"tiktokglobal_int","utm_campaign":"winter","af_content_id":"premium","af_currency":"EUR",` +
 				`"af_revenue":"9.99","revenue":"9.99","currency":"EUR"}`},
-		{name: "values without revenue", edit: func(c *CleverTap) { c.InAppEvents = map[string]InAppEvent{"af_subscribe": {PartnerEvent: "subscribed", SendRevenue: ValuesNoRevenue}} },
+		{name: "values without revenue", edit: func(c *CleverTap) {
+			c.InAppEvents = map[string]InAppEvent{"af_subscribe": {PartnerEvent: "subscribed", SendRevenue: ValuesNoRevenue}}
+		},
 			body: subscribe,
 			params: `{"partner_name":"AppsFlyer","event_type":"subscribed","device_identifier":"ct-1","timestamp":"1767830400","platform":"ios",` +
 				`"appsflyer_id":"1767222000000-1","utm_source":"tiktokglobal_int","utm_campaign":"winter","af_content_id":"premium","af_currency":"EUR"}`},
-		{name: "no values no revenue", edit: func(c *CleverTap) { c.InAppEvents = map[string]InAppEvent{"af_subscribe": {SendRevenue: NoValuesNoRevenue}} },
+		{name: "no values no revenue", edit: func(c *CleverTap) {
+			c.InAppEvents = map[string]InAppEvent{"af_subscribe": {SendRevenue: NoValuesNoRevenue}}
+		},
 			body: subscribe,
 			params: `{"partner_name":"AppsFlyer","event_type":"af_subscribe","device_identifier":"ct-1","timestamp":"1767830400","platform":"ios",` +
 				`"appsflyer_id":"1767222000000-1","utm_source":"tiktokglobal_int","utm_campaign":"winter"}`},
