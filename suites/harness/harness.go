@@ -1,19 +1,19 @@
 // Package harness starts the stack the suites run against, or points at one that is already running:
-// HARNESS_MODE=inprocess (default) starts it in this process on 127.0.0.1 ports; HARNESS_MODE=external uses
-// the URLs in HARNESS_SIMULATOR_URL (and, later, HARNESS_RELAY_URL).
+// HARNESS_MODE=inprocess (default) starts the simulator and the relay in this process on 127.0.0.1 ports;
+// HARNESS_MODE=external uses the URLs in HARNESS_SIMULATOR_URL and HARNESS_RELAY_URL (e.g. a docker compose
+// stack).
 package harness
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
-	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/stack"
 )
 
 // Mode is how the suites reach the stack.
@@ -39,10 +39,12 @@ func ModeFromEnv(getenv func(string) string) (Mode, error) {
 	}
 }
 
-// Stack is a running simulator the suites talk to over HTTP.
+// Stack is a running simulator and relay the suites talk to over HTTP.
 type Stack struct {
 	SimulatorURL string
-	stop         func(context.Context) error
+	// RelayURL is empty for an external stack without HARNESS_RELAY_URL (the contract suite needs none).
+	RelayURL string
+	stop     func(context.Context) error
 }
 
 // Stop shuts down what Start started; for an external stack it does nothing.
@@ -58,10 +60,10 @@ func Start(ctx context.Context, mode Mode, getenv func(string) string) (*Stack, 
 	var stack *Stack
 	switch mode {
 	case External:
-		stack = &Stack{SimulatorURL: strings.TrimSuffix(getenv("HARNESS_SIMULATOR_URL"), "/")}
+		stack = &Stack{SimulatorURL: strings.TrimSuffix(getenv("HARNESS_SIMULATOR_URL"), "/"), RelayURL: strings.TrimSuffix(getenv("HARNESS_RELAY_URL"), "/")}
 	default:
 		var err error
-		if stack, err = startInProcess(); err != nil {
+		if stack, err = startInProcess(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -72,18 +74,14 @@ func Start(ctx context.Context, mode Mode, getenv func(string) string) (*Stack, 
 	return stack, nil
 }
 
-func startInProcess() (*Stack, error) {
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{Version: "suite"})
+func startInProcess(ctx context.Context) (*Stack, error) {
+	cfg := config.Default()
+	stack.QuickRetries(&cfg)
+	st, err := stack.Start(ctx, stack.Options{Relay: &cfg, Version: "suite"})
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return &Stack{SimulatorURL: "http://" + ln.Addr().String(), stop: srv.Shutdown}, nil
+	return &Stack{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL, stop: func(context.Context) error { return st.Close() }}, nil
 }
 
 func waitHealthy(ctx context.Context, url string) error {

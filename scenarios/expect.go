@@ -1,0 +1,371 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/piano"
+)
+
+// Received is a record that arrived at the fake CleverTap.
+type Received struct {
+	Account string         `json:"account"`
+	Region  string         `json:"region"`
+	Record  map[string]any `json:"record"`
+	Seq     uint64         `json:"seq"`
+}
+
+func (rc Received) String() string {
+	b, _ := json.Marshal(rc.Record)
+	return fmt.Sprintf("%s/%s %s", rc.Region, rc.Account, b)
+}
+
+// Mismatches lists how a received record differs from an expected one (empty when it matches).
+func (e Record) Mismatches(got Received, account string) []string {
+	var out []string
+	rec := got.Record
+	kind, _ := rec["type"].(string)
+	dataKey := "evtData"
+	if e.Profile {
+		dataKey = "profileData"
+		if kind != "profile" {
+			out = append(out, fmt.Sprintf("type: expected profile, got %v", kind))
+		}
+	} else if name, _ := rec["evtName"].(string); kind != "event" || name != e.Event {
+		out = append(out, fmt.Sprintf("evtName: expected %q, got %q", e.Event, name))
+	}
+	if e.Identity != "" && rec["identity"] != e.Identity {
+		out = append(out, fmt.Sprintf("identity: expected %q, got %v", e.Identity, rec["identity"]))
+	}
+	if e.ObjectID != "" && rec["objectId"] != e.ObjectID {
+		out = append(out, fmt.Sprintf("objectId: expected %q, got %v", e.ObjectID, rec["objectId"]))
+	}
+	if account != "" && got.Account != account {
+		out = append(out, fmt.Sprintf("account: expected %s, got %s", account, got.Account))
+	}
+	if e.Region != "" && got.Region != e.Region {
+		out = append(out, fmt.Sprintf("region: expected %s, got %s", e.Region, got.Region))
+	}
+	data, _ := rec[dataKey].(map[string]any)
+	for _, k := range sortedKeys(e.Data) {
+		want := normalize(e.Data[k])
+		have, ok := data[k]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s.%s: expected %v, missing", dataKey, k, want))
+		case !reflect.DeepEqual(want, have):
+			out = append(out, fmt.Sprintf("%s.%s: expected %v, got %v", dataKey, k, want, have))
+		}
+	}
+	return out
+}
+
+func (e Record) String() string {
+	who := "identity=" + e.Identity
+	if e.ObjectID != "" {
+		who = "objectId=" + e.ObjectID
+	}
+	what := e.Event
+	if e.Profile {
+		what = "profile"
+	}
+	b, _ := json.Marshal(normalize(e.Data))
+	return fmt.Sprintf("%s %s %s %s", e.Account, what, who, b)
+}
+
+// normalize turns YAML values into what JSON decoding gives (numbers as float64, maps with string keys).
+func normalize(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return v
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// MatchRecords pairs expected and received records in any order; unmatched expectations come with their nearest
+// miss, unmatched arrivals are reported as unexpected.
+func MatchRecords(expected []Record, received []Received, defaultAccount string) []string {
+	var problems []string
+	used := make([]bool, len(received))
+	for _, e := range expected {
+		account := e.Account
+		if account == "" {
+			account = defaultAccount
+		}
+		best, bestMiss := -1, []string(nil)
+		for i, got := range received {
+			if used[i] {
+				continue
+			}
+			miss := e.Mismatches(got, account)
+			if len(miss) == 0 {
+				best, bestMiss = i, nil
+				break
+			}
+			if best == -1 || len(miss) < len(bestMiss) {
+				best, bestMiss = i, miss
+			}
+		}
+		switch {
+		case best >= 0 && bestMiss == nil:
+			used[best] = true
+		case best >= 0:
+			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best], strings.Join(bestMiss, "; ")))
+		default:
+			problems = append(problems, fmt.Sprintf("expected %s; nothing (else) arrived", e))
+		}
+	}
+	for i, got := range received {
+		if !used[i] {
+			problems = append(problems, "unexpected record "+got.String())
+		}
+	}
+	return problems
+}
+
+// check waits for what the story expects and compares.
+func (r *run) check(ctx context.Context) error {
+	e := r.s.Expect[r.source]
+	deadline := time.Now().Add(r.target.Timeout)
+	expected := make([]Record, len(e.CleverTap))
+	for i, rec := range e.CleverTap {
+		rec.Identity, rec.ObjectID, rec.Account = r.id(rec.Identity), r.id(rec.ObjectID), r.id(rec.Account)
+		expected[i] = rec
+		r.res.Expected = append(r.res.Expected, rec.String())
+	}
+	if e.Skipped != "" && !strings.Contains(r.skipped, e.Skipped) {
+		r.res.problem("expected nothing sent because %q; got %q", e.Skipped, r.skipped)
+	}
+	if len(e.DeadLetters) > 0 {
+		r.checkDeadLetters(ctx, e.DeadLetters, deadline)
+	}
+	received, err := r.waitRecords(ctx, expected, deadline)
+	if err != nil {
+		return err
+	}
+	if len(e.DeadLetters) == 0 {
+		r.checkDeadLetters(ctx, nil, deadline) // none expected: any is a failure
+	}
+	for _, got := range received {
+		r.res.Received = append(r.res.Received, got.String())
+	}
+	r.res.Problems = append(r.res.Problems, MatchRecords(expected, received, r.id(r.account()))...)
+	if len(e.Piano) > 0 || r.source == "purchasely" {
+		r.checkPiano(ctx, e.Piano, deadline)
+	}
+	return nil
+}
+
+// ids are the run's ids a record can carry.
+func (r *run) ids() []string {
+	var out []string
+	for _, v := range r.ns {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fetch reads every record carrying one of the run's ids, as identity or objectId.
+func (r *run) fetch(ctx context.Context) ([]Received, error) {
+	seen := map[uint64]bool{}
+	var out []Received
+	for _, id := range r.ids() {
+		for _, f := range []clevertap.EventFilter{{Identity: id}, {ObjectID: id}} {
+			events, err := r.ct.Events(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("reading the fake's events: %w", err)
+			}
+			for _, ev := range events {
+				if seen[ev.Seq] {
+					continue
+				}
+				seen[ev.Seq] = true
+				var rec map[string]any
+				_ = json.Unmarshal(ev.Record, &rec)
+				out = append(out, Received{Account: ev.Account, Region: string(ev.Region), Record: rec, Seq: ev.Seq})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// waitRecords blocks on the fake's wait route until the expected records are there, then watches a settle
+// window for any extra one.
+func (r *run) waitRecords(ctx context.Context, expected []Record, deadline time.Time) ([]Received, error) {
+	counts := map[[2]string]int{}
+	for _, e := range expected {
+		if e.ObjectID != "" {
+			counts[[2]string{"objectId", e.ObjectID}]++
+		} else {
+			counts[[2]string{"identity", e.Identity}]++
+		}
+	}
+	for key, n := range counts {
+		req := clevertap.WaitRequest{Count: n, TimeoutMS: max(1, int(time.Until(deadline).Milliseconds()))}
+		if key[0] == "objectId" {
+			req.ObjectID = key[1]
+		} else {
+			req.Identity = key[1]
+		}
+		if _, err := r.ct.Wait(ctx, req); err != nil && !errors.Is(err, clevertap.ErrWaitTimeout) {
+			return nil, err
+		}
+	}
+	// Nothing more may arrive: watch the settle window for one record beyond the expected count.
+	watch := clevertap.WaitRequest{Count: 1, TimeoutMS: int(r.target.Settle.Milliseconds())}
+	switch {
+	case r.user.CleverTapID != "":
+		watch.ObjectID = r.user.CleverTapID
+		watch.Count = counts[[2]string{"objectId", r.user.CleverTapID}] + 1
+		if r.source == "revenuecat" {
+			watch.ObjectID, watch.Identity = "", r.user.CleverTapID
+			watch.Count = counts[[2]string{"identity", r.user.CleverTapID}] + 1
+		}
+	default:
+		watch.Identity = r.user.AppUserID
+		watch.Count = counts[[2]string{"identity", r.user.AppUserID}] + 1
+	}
+	if _, err := r.ct.Wait(ctx, watch); err != nil && !errors.Is(err, clevertap.ErrWaitTimeout) {
+		return nil, err
+	}
+	return r.fetch(ctx)
+}
+
+// checkDeadLetters polls the relay's dead letters for the run's records.
+func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline time.Time) {
+	type dead struct {
+		EventType string          `json:"event_type"`
+		Status    int             `json:"status"`
+		Code      int             `json:"code"`
+		Reason    string          `json:"reason"`
+		Payload   json.RawMessage `json:"payload"`
+	}
+	var mine []dead
+	for {
+		var out struct {
+			DeadLetters []dead `json:"deadletters"`
+		}
+		if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+url.QueryEscape(r.source), &out); err != nil {
+			if len(want) > 0 || !errors.Is(err, errNotFound) {
+				r.res.problem("reading the relay's dead letters: %v", err)
+			}
+			return // a relay without /admin/deadletters cannot be asked
+		}
+		mine = mine[:0]
+		for _, d := range out.DeadLetters {
+			if slices.ContainsFunc(r.ids(), func(id string) bool { return strings.Contains(string(d.Payload), id) }) {
+				mine = append(mine, d)
+			}
+		}
+		if len(mine) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond): // the relay has no blocking wait; poll its admin route
+		}
+	}
+	used := make([]bool, len(mine))
+outer:
+	for _, w := range want {
+		for i, d := range mine {
+			if !used[i] && (w.EventType == "" || w.EventType == d.EventType) && (w.Status == 0 || w.Status == d.Status) && (w.Code == 0 || w.Code == d.Code) {
+				used[i] = true
+				continue outer
+			}
+		}
+		r.res.problem("expected a dead letter %+v; the relay has %d for this run: %+v", w, len(mine), mine)
+	}
+	if len(mine) > len(want) {
+		r.res.problem("expected %d dead letters, the relay has %d", len(want), len(mine))
+	}
+}
+
+// checkPiano polls the fake Piano collector for the run's visitor.
+func (r *run) checkPiano(ctx context.Context, want []PianoEvent, deadline time.Time) {
+	idclient := r.user.ATInternetID
+	if idclient == "" {
+		return
+	}
+	var mine []piano.Hit
+	settleUntil := time.Now().Add(r.target.Settle)
+	for {
+		var out struct {
+			Events []piano.Hit `json:"events"`
+		}
+		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true", &out); err != nil {
+			r.res.problem("reading the fake Piano events: %v", err)
+			return
+		}
+		mine = mine[:0]
+		for _, h := range out.Events {
+			if h.IDClient == idclient {
+				mine = append(mine, h)
+			}
+		}
+		enough := len(want) > 0 && len(mine) >= len(want) || len(want) == 0 && time.Now().After(settleUntil)
+		if enough || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond): // the Piano fake has no blocking wait
+		}
+	}
+	used := make([]bool, len(mine))
+outer:
+	for _, w := range want {
+		site := w.Site
+		if site == "" {
+			site = "100001"
+		}
+		for i, h := range mine {
+			var data map[string]any
+			_ = json.Unmarshal(h.Data, &data)
+			ok := !used[i] && h.Name == w.Event && h.Site == site && h.Ignored == w.Ignored
+			for k, v := range w.Data {
+				ok = ok && reflect.DeepEqual(normalize(v), data[k])
+			}
+			if ok {
+				used[i] = true
+				r.res.Received = append(r.res.Received, fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored))
+				continue outer
+			}
+		}
+		r.res.problem("expected Piano event %s on site %s (ignored=%v, data %v); received %d Piano events for %s", w.Event, site, w.Ignored, w.Data, len(mine), idclient)
+	}
+	for i, h := range mine {
+		if !used[i] {
+			r.res.problem("unexpected Piano event %s on site %s (ignored=%v) %s", h.Name, h.Site, h.Ignored, h.Data)
+		}
+	}
+	for _, w := range want {
+		r.res.Expected = append(r.res.Expected, fmt.Sprintf("piano %s %s ignored=%v", w.Site, w.Event, w.Ignored))
+	}
+}

@@ -1,0 +1,508 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/service"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources"
+	afemit "github.com/ctharness/ctharness/simulator/sources/appsflyer"
+	pyemit "github.com/ctharness/ctharness/simulator/sources/purchasely"
+	rcemit "github.com/ctharness/ctharness/simulator/sources/revenuecat"
+)
+
+// Target is the stack a story plays against.
+type Target struct {
+	// SimulatorURL is the fake CleverTap and Piano (e.g. http://127.0.0.1:8081).
+	SimulatorURL string
+	// RelayURL is a relay running the default config; stories with their own relay config start one in this
+	// process, pointed at SimulatorURL.
+	RelayURL string
+	// HTTP is the client for everything (default http.DefaultClient).
+	HTTP *http.Client
+	// Settle is how long to watch for records beyond the expected ones (default 300ms).
+	Settle time.Duration
+	// Timeout bounds the wait for expected records (default 15s).
+	Timeout time.Duration
+	// FixtureRoot is where webhook files are read from (default: the current directory).
+	FixtureRoot string
+}
+
+// Result is one scenario × source.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	Source   string        `json:"source"`
+	Run      string        `json:"run"`
+	Passed   bool          `json:"passed"`
+	Problems []string      `json:"problems,omitempty"`
+	Webhooks int           `json:"webhooks"`
+	Expected []string      `json:"expected"`
+	Received []string      `json:"received"`
+	Took     time.Duration `json:"took"`
+}
+
+func (r *Result) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// run is one play's state.
+type run struct {
+	s       *Scenario
+	source  string
+	target  Target
+	ns      map[string]string
+	cfg     config.Config
+	relay   string
+	ct      *clevertap.Client
+	clock   *lifecycle.VirtualClock
+	sub     *lifecycle.Subscription
+	user    lifecycle.User
+	sent    []sources.Webhook
+	queued  int // rendered webhooks already sent
+	faults  []string
+	skipped string
+	res     *Result
+}
+
+// Play runs one scenario through one source and compares what arrived with what the scenario expects.
+func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
+	start := time.Now()
+	res := Result{Scenario: s.Name, Source: source, Run: runID()}
+	if t.HTTP == nil {
+		t.HTTP = http.DefaultClient
+	}
+	if t.Settle == 0 {
+		t.Settle = 300 * time.Millisecond
+	}
+	if t.Timeout == 0 {
+		t.Timeout = 15 * time.Second
+	}
+	r := &run{s: s, source: source, target: t, res: &res, clock: lifecycle.NewVirtualClock(s.Start),
+		ct: clevertap.NewClient(t.SimulatorURL)}
+	r.ct.HTTP = t.HTTP
+	if err := r.play(ctx); err != nil {
+		res.problem("%v", err)
+	}
+	res.Passed = len(res.Problems) == 0
+	res.Took = time.Since(start)
+	return res
+}
+
+func runID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// namespace makes the story's user and account ids unique to this run, so runs share a stack safely.
+func (r *run) namespace() {
+	r.ns = map[string]string{}
+	u := r.s.User
+	for _, id := range []string{u.AppUserID, u.CleverTapID, u.ATInternetID, u.CustomerUserID} {
+		if id != "" {
+			r.ns[id] = id + "_" + r.res.Run // CleverTap ids allow letters, digits, - and _
+		}
+	}
+	for _, a := range r.s.Accounts {
+		r.ns[a.ID] = a.ID + "-" + strings.ToUpper(r.res.Run)
+	}
+	r.user = lifecycle.User{AppUserID: r.id(u.AppUserID), CleverTapID: r.id(u.CleverTapID), ATInternetID: r.id(u.ATInternetID),
+		CustomerUserID: r.id(u.CustomerUserID), Email: u.Email, Country: u.Country}
+	if r.user.Country == "" {
+		r.user.Country = "FR"
+	}
+}
+
+// id is the run's version of an id from the scenario.
+func (r *run) id(v string) string {
+	if n, ok := r.ns[v]; ok {
+		return n
+	}
+	return v
+}
+
+func (r *run) play(ctx context.Context) error {
+	r.namespace()
+	for _, a := range r.s.Accounts {
+		acct := clevertap.Account{ID: r.id(a.ID), Region: clevertap.Region(a.Region), Passcodes: []string{a.Passcode}, Token: a.Token, DiscardedEvents: a.DiscardedEvents}
+		if err := r.ct.PutAccount(ctx, acct); err != nil {
+			return fmt.Errorf("creating account %s at the fake: %w", acct.ID, err)
+		}
+	}
+	cfg, err := r.s.RelayConfig()
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
+	r.relay = r.target.RelayURL
+	if r.s.Relay.Custom() {
+		stop, err := r.startRelay(ctx)
+		if err != nil {
+			return fmt.Errorf("starting the story's relay: %w", err)
+		}
+		defer stop()
+	}
+	defer r.removeFaults()
+	for _, st := range r.s.Steps {
+		if err := r.step(ctx, st); err != nil {
+			return fmt.Errorf("step %s (line %d): %w", st.Kind, st.Line, err)
+		}
+	}
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
+	r.res.Webhooks = len(r.sent)
+	return r.check(ctx)
+}
+
+// startRelay runs the story's relay config in this process, pointed at the simulator, with quick retries.
+func (r *run) startRelay(ctx context.Context) (func(), error) {
+	src := r.s.Relay.Sources
+	renamed := renameScalars(&src, r.ns)
+	var srcs config.Sources
+	if err := renamed.Decode(&srcs); err != nil {
+		return nil, err
+	}
+	cfg := config.Default()
+	if srcs.RevenueCat != nil {
+		cfg.Sources.RevenueCat = srcs.RevenueCat
+	}
+	if srcs.Purchasely != nil {
+		cfg.Sources.Purchasely = srcs.Purchasely
+	}
+	if srcs.AppsFlyer != nil {
+		cfg.Sources.AppsFlyer = srcs.AppsFlyer
+	}
+	base := strings.TrimSuffix(r.target.SimulatorURL, "/")
+	cfg.CleverTap.Endpoint, cfg.Piano.Endpoint = base+"/{region}", base+"/piano"
+	cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	r.cfg = cfg
+	dir, err := os.MkdirTemp("", "scenario-relay-")
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Client: r.target.HTTP, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		svc.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	if err := svc.Start(runCtx); err != nil {
+		cancel()
+		svc.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	r.relay = "http://" + ln.Addr().String()
+	return func() {
+		srv.Close()
+		cancel()
+		svc.Close()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// renameScalars returns a copy of the node with scalar values renamed.
+func renameScalars(n *yaml.Node, names map[string]string) *yaml.Node {
+	c := *n
+	if c.Kind == yaml.ScalarNode {
+		if v, ok := names[c.Value]; ok {
+			c.Value = v
+		}
+		return &c
+	}
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, child := range n.Content {
+		c.Content[i] = renameScalars(child, names)
+	}
+	return &c
+}
+
+func (r *run) product(p Product) lifecycle.Product {
+	return lifecycle.Product{ID: p.ID, Group: p.Group, Plan: p.Plan, Period: p.Period, Price: p.Price, Currency: p.Currency, Entitlement: "premium"}
+}
+
+// step applies one step; lifecycle moves record facts, the others deliver what is pending first.
+func (r *run) step(ctx context.Context, st Step) error {
+	if st.Kind != "purchase" && st.Kind != "wait" && r.sub == nil && isLifecycle(st.Kind) {
+		return errors.New("the story has no subscription yet: start with a purchase step")
+	}
+	switch st.Kind {
+	case "purchase":
+		if r.sub != nil {
+			return errors.New("already purchased: use resubscribe after an expiry")
+		}
+		sub, err := lifecycle.Start(r.clock, lifecycle.Purchase{User: r.user, Store: r.s.Store, Environment: r.s.Environment,
+			Product: r.product(r.s.Product), Offer: lifecycle.Offer{Type: r.s.Offer.Type, Period: r.s.Offer.Period, Price: r.s.Offer.Price, Code: r.s.Offer.Code}})
+		r.sub = sub
+		return err
+	case "renew", "expire":
+		return r.sub.AdvanceToPeriodEnd(ctx)
+	case "cancel":
+		return r.sub.DisableAutoRenew()
+	case "uncancel":
+		return r.sub.EnableAutoRenew()
+	case "billing_issue":
+		return r.sub.FailRenewal(ctx, st.Grace)
+	case "recover":
+		return r.sub.RecoverBilling()
+	case "billing_expire":
+		return r.sub.ExpireBilling(ctx)
+	case "refund":
+		return r.sub.Refund()
+	case "change_product":
+		return r.sub.ChangeProduct(r.product(st.Product), st.Immediate)
+	case "pause":
+		return r.sub.SchedulePause("")
+	case "resume":
+		return r.sub.ResumeFromPause(ctx)
+	case "resubscribe":
+		return r.sub.Resubscribe()
+	case "wait":
+		if r.sub != nil {
+			return r.sub.Wait(ctx, st.Wait)
+		}
+		return r.clock.Advance(ctx, st.Wait)
+	case "duplicate":
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		for _, w := range append([]sources.Webhook(nil), r.sent...) {
+			if err := r.deliver(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "fault":
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		return r.addFault(ctx, st.Fault)
+	case "clear_faults":
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		r.removeFaults()
+		return nil
+	case "webhook":
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		if st.Webhook.Source != r.source {
+			return nil // a raw webhook plays only in its source's run
+		}
+		w, err := r.rawWebhook(st.Webhook)
+		if err != nil {
+			return err
+		}
+		return r.deliver(ctx, w)
+	}
+	return fmt.Errorf("unknown step %q", st.Kind)
+}
+
+func isLifecycle(kind string) bool {
+	switch kind {
+	case "duplicate", "fault", "clear_faults", "webhook":
+		return false
+	}
+	return true
+}
+
+// flush renders the facts so far for the source and delivers the webhooks not sent yet.
+func (r *run) flush(ctx context.Context) error {
+	if r.sub == nil {
+		return nil
+	}
+	hooks, err := r.render(r.sub.Facts())
+	if err != nil {
+		var skipped afemit.Skipped
+		if errors.As(err, &skipped) {
+			r.skipped = skipped.Reason
+			return nil
+		}
+		return err
+	}
+	for _, w := range hooks[r.queued:] {
+		if err := r.deliver(ctx, w); err != nil {
+			return err
+		}
+		r.queued++
+	}
+	return nil
+}
+
+func (r *run) render(facts []lifecycle.Fact) ([]sources.Webhook, error) {
+	switch r.source {
+	case "revenuecat":
+		return rcemit.Render(facts, rcemit.Config{AppID: "app_sim", OfferingID: "default"}), nil
+	case "purchasely":
+		return pyemit.Render(facts, pyemit.Config{BundleID: "com.example.app"}), nil
+	default:
+		af := r.s.AppsFlyer
+		return afemit.Render(facts, afemit.Config{AppID: "id1234567890", BundleID: "com.example.app", MediaSource: af.MediaSource,
+			Campaign: af.Campaign, SendInstalls: af.SendInstalls})
+	}
+}
+
+// deliver sends a webhook as its vendor does (headers, signature, success rule, retries on the story clock).
+func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
+	var policy sources.Policy
+	switch r.source {
+	case "revenuecat":
+		auth := ""
+		if s := r.cfg.Sources.RevenueCat; s != nil {
+			auth = s.Authorization
+		}
+		w.Header, policy = rcemit.Header(auth), rcemit.Policy()
+	case "purchasely":
+		secret := ""
+		if s := r.cfg.Sources.Purchasely; s != nil {
+			secret = s.Secret
+		}
+		w.Header, policy = pyemit.Header(), pyemit.Policy(secret, false)
+	default:
+		token, header := "", ""
+		if s := r.cfg.Sources.AppsFlyer; s != nil {
+			token, header = s.Token, s.TokenHeader
+		}
+		w.Header, policy = afemit.Header(header, token), afemit.Policy(true)
+	}
+	d := sources.Deliverer{Client: r.target.HTTP, Clock: r.clock, SignTime: time.Now}
+	res, err := d.Deliver(ctx, strings.TrimSuffix(r.relay, "/")+"/webhooks/"+r.source, w, policy)
+	r.sent = append(r.sent, w)
+	if n := len(res.Attempts); n > 0 {
+		var answer struct {
+			Status, Reason string
+		}
+		if json.Unmarshal([]byte(res.Attempts[n-1].Response), &answer) == nil && answer.Status == "skipped" {
+			r.skipped += answer.Reason + "; "
+		}
+	}
+	if err != nil {
+		last := ""
+		if n := len(res.Attempts); n > 0 {
+			last = res.Attempts[n-1].Response
+		}
+		return fmt.Errorf("%s %s not accepted by the relay: %v %s", r.source, w.EventType, err, last)
+	}
+	return nil
+}
+
+// rawWebhook reads a vendor file, renames the story's ids in it, and applies the assignments.
+func (r *run) rawWebhook(raw RawWebhook) (sources.Webhook, error) {
+	body := []byte(raw.Body)
+	if raw.File != "" {
+		root := r.target.FixtureRoot
+		var err error
+		if body, err = os.ReadFile(filepath.Join(root, raw.File)); err != nil {
+			return sources.Webhook{}, fmt.Errorf("webhook file: %w (run from the repository root or set the fixture root)", err)
+		}
+	}
+	var assign []string
+	for _, k := range sortedKeys(raw.Set) {
+		assign = append(assign, k+"="+r.id(raw.Set[k]))
+	}
+	if len(assign) > 0 {
+		var err error
+		if body, err = sources.Set(body, assign); err != nil {
+			return sources.Webhook{}, err
+		}
+	}
+	w := sources.Webhook{Source: raw.Source, EventType: "raw", Method: http.MethodPost, Body: body}
+	return w, nil
+}
+
+// account is the account a source's CleverTap records go to with the story's relay config.
+func (r *run) account() string {
+	switch r.source {
+	case "revenuecat":
+		if s := r.cfg.Sources.RevenueCat; s != nil {
+			if r.s.Environment == lifecycle.Sandbox && s.CleverTap.SandboxAccountID != "" {
+				return s.CleverTap.SandboxAccountID
+			}
+			return s.CleverTap.AccountID
+		}
+	case "purchasely":
+		if s := r.cfg.Sources.Purchasely; s != nil && s.CleverTap != nil {
+			return s.CleverTap.AccountID
+		}
+	case "appsflyer":
+		if s := r.cfg.Sources.AppsFlyer; s != nil {
+			return s.CleverTap.AccountID
+		}
+	}
+	return ""
+}
+
+func (r *run) addFault(ctx context.Context, f Fault) error {
+	account := r.id(f.Account)
+	if account == "" {
+		account = r.account()
+	}
+	out, err := r.ct.AddFault(ctx, clevertap.Fault{Action: f.Action, Status: f.Status, DelayMS: f.DelayMS, Times: f.Times,
+		Account: account, Region: clevertap.Region(f.Region)})
+	if err != nil {
+		return err
+	}
+	r.faults = append(r.faults, out.ID)
+	return nil
+}
+
+func (r *run) removeFaults() {
+	for _, id := range r.faults {
+		req, _ := http.NewRequest(http.MethodDelete, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/faults/"+id, nil)
+		if resp, err := r.target.HTTP.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	r.faults = nil
+}
+
+var errNotFound = errors.New("not found")
+
+// getJSON reads an admin route.
+func (r *run) getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.target.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return errNotFound
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: HTTP %d %s", url, resp.StatusCode, body)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

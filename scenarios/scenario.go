@@ -1,0 +1,454 @@
+// Package scenarios loads and plays purchase stories written as data (*.yaml in this directory, embedded, or
+// any file a user writes): a user, a store, a product and offer, the relay configuration they need, steps
+// (lifecycle moves, clock advances, raw vendor webhooks, duplicate deliveries, faults at the fake) and, per
+// source, the records expected at CleverTap and Piano, written by hand. Play runs one scenario through one
+// source (emitter → relay → fake) and compares record by record.
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ctharness/ctharness/relay/appsflyer"
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/purchasely"
+	"github.com/ctharness/ctharness/relay/revenuecat"
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+)
+
+//go:embed *.yaml
+var builtIn embed.FS
+
+// Sources are the vendors a scenario can play through.
+var Sources = []string{"revenuecat", "purchasely", "appsflyer"}
+
+// Scenario is one story.
+type Scenario struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Labels      []string `yaml:"labels"`
+	// Sources are the vendors that play the story (default: every source with an expectation).
+	Sources     []string              `yaml:"sources"`
+	User        User                  `yaml:"user"`
+	Store       lifecycle.Store       `yaml:"store"`
+	Environment lifecycle.Environment `yaml:"environment"`
+	Product     Product               `yaml:"product"`
+	Offer       Offer                 `yaml:"offer"`
+	// Start is when the story begins (default 2026-01-01T00:00:00Z).
+	Start time.Time `yaml:"start"`
+	// Accounts are extra CleverTap accounts the story creates at the fake; their ids are made unique per run.
+	Accounts []Account `yaml:"accounts"`
+	// Relay is "default" or a config whose sources replace the default config's (the story then runs with its
+	// own in-process relay).
+	Relay     RelaySetting            `yaml:"relay"`
+	AppsFlyer AppsFlyerSetting        `yaml:"appsflyer"`
+	Steps     []Step                  `yaml:"-"`
+	Expect    map[string]Expectations `yaml:"expect"`
+
+	// File is where the scenario was read from.
+	File string `yaml:"-"`
+}
+
+// User is who buys; every id is made unique per run.
+type User struct {
+	AppUserID      string `yaml:"app_user_id"`
+	CleverTapID    string `yaml:"clevertap_id"`
+	ATInternetID   string `yaml:"at_internet_id"`
+	CustomerUserID string `yaml:"customer_user_id"`
+	Email          string `yaml:"email"`
+	Country        string `yaml:"country"`
+}
+
+// Product is what is sold.
+type Product struct {
+	ID       string           `yaml:"id"`
+	Group    string           `yaml:"group"`
+	Plan     string           `yaml:"plan"`
+	Period   lifecycle.Period `yaml:"period"`
+	Price    float64          `yaml:"price"`
+	Currency string           `yaml:"currency"`
+}
+
+// Offer is the first period's offer.
+type Offer struct {
+	Type   lifecycle.OfferType `yaml:"type"`
+	Period lifecycle.Period    `yaml:"period"`
+	Price  float64             `yaml:"price"`
+	Code   string              `yaml:"code"`
+}
+
+// Account is a CleverTap account the story needs.
+type Account struct {
+	ID       string `yaml:"id"`
+	Region   string `yaml:"region"`
+	Passcode string `yaml:"passcode"`
+	Token    string `yaml:"token"`
+	// DiscardedEvents are discarded in the dashboard (per-record code 528).
+	DiscardedEvents []string `yaml:"discarded_events"`
+}
+
+// AppsFlyerSetting is what the app and AppsFlyer know about the install.
+type AppsFlyerSetting struct {
+	MediaSource  string `yaml:"media_source"`
+	Campaign     string `yaml:"campaign"`
+	SendInstalls bool   `yaml:"send_installs"`
+}
+
+// RelaySetting is a preset name or a config fragment.
+type RelaySetting struct {
+	Preset string
+	// Sources is the YAML of the config's sources key, replacing the default's per source.
+	Sources yaml.Node
+	line    int
+}
+
+// UnmarshalYAML takes "default" or {sources: {...}}.
+func (r *RelaySetting) UnmarshalYAML(n *yaml.Node) error {
+	r.line = n.Line
+	if n.Kind == yaml.ScalarNode {
+		r.Preset = n.Value
+		if r.Preset != "default" {
+			return fmt.Errorf("line %d: relay: expected \"default\" or a config with sources, got %q", n.Line, n.Value)
+		}
+		return nil
+	}
+	var frag struct {
+		Sources yaml.Node `yaml:"sources"`
+	}
+	if err := n.Decode(&frag); err != nil {
+		return err
+	}
+	if frag.Sources.Kind == 0 {
+		return fmt.Errorf("line %d: relay: expected a sources key (per-source settings, as in relay.yaml), got none", n.Line)
+	}
+	r.Sources = frag.Sources
+	return nil
+}
+
+// Custom reports whether the story needs its own relay.
+func (r RelaySetting) Custom() bool { return r.Sources.Kind != 0 }
+
+// Expectations are what one source must produce.
+type Expectations struct {
+	// CleverTap are the records expected at CleverTap, in any order; no others may arrive for the user.
+	CleverTap []Record `yaml:"clevertap"`
+	// Piano are the events expected at the fake Piano collector.
+	Piano []PianoEvent `yaml:"piano"`
+	// DeadLetters are records the relay must give up on, with their code or status.
+	DeadLetters []DeadLetter `yaml:"deadletters"`
+	// Skipped is text the emitter or relay gives for sending nothing (e.g. no customer user id).
+	Skipped string `yaml:"skipped"`
+	line    int
+}
+
+// UnmarshalYAML keeps the line for error messages.
+func (e *Expectations) UnmarshalYAML(n *yaml.Node) error {
+	type plain Expectations
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*e = Expectations(p)
+	e.line = n.Line
+	return nil
+}
+
+// Record is one expected CleverTap record: event name (or profile), identity or objectId, account and region,
+// and the evtData (or profileData) fields that matter.
+type Record struct {
+	Event    string         `yaml:"event"`
+	Profile  bool           `yaml:"profile"`
+	Identity string         `yaml:"identity"`
+	ObjectID string         `yaml:"object_id"`
+	Account  string         `yaml:"account"`
+	Region   string         `yaml:"region"`
+	Data     map[string]any `yaml:"data"`
+	line     int
+}
+
+// UnmarshalYAML keeps the line.
+func (r *Record) UnmarshalYAML(n *yaml.Node) error {
+	type plain Record
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*r = Record(p)
+	r.line = n.Line
+	return nil
+}
+
+// PianoEvent is one expected Piano event.
+type PianoEvent struct {
+	Event    string         `yaml:"event"`
+	IDClient string         `yaml:"idclient"`
+	Site     string         `yaml:"site"`
+	Ignored  bool           `yaml:"ignored"`
+	Data     map[string]any `yaml:"data"`
+}
+
+// DeadLetter is one expected dead letter.
+type DeadLetter struct {
+	EventType string `yaml:"event_type"`
+	Status    int    `yaml:"status"`
+	Code      int    `yaml:"code"`
+}
+
+// LoadBuiltIn reads the embedded scenarios, sorted by name.
+func LoadBuiltIn() ([]*Scenario, error) {
+	var out []*Scenario
+	err := fs.WalkDir(builtIn, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+			return err
+		}
+		data, err := builtIn.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s, err := Parse(data, "scenarios/"+path)
+		if err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// LoadFile reads one scenario file.
+func LoadFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, path)
+}
+
+// LoadPaths reads files and directories (every *.yaml inside).
+func LoadPaths(paths []string) ([]*Scenario, error) {
+	var out []*Scenario
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		files := []string{p}
+		if info.IsDir() {
+			files, _ = filepath.Glob(filepath.Join(p, "*.yaml"))
+		}
+		for _, f := range files {
+			s, err := LoadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Parse reads and checks a scenario; errors carry the file, the line and the valid choices.
+func Parse(data []byte, file string) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: expected a scenario (a mapping with name, user, steps, expect), got an empty or non-mapping document", file)
+	}
+	doc := root.Content[0]
+	var stepsNode *yaml.Node
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "steps" {
+			stepsNode = doc.Content[i+1]
+		}
+	}
+	s := &Scenario{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var withSteps struct {
+		Scenario `yaml:",inline"`
+		Steps    yaml.Node `yaml:"steps"`
+	}
+	if err := dec.Decode(&withSteps); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	*s = withSteps.Scenario
+	s.File = file
+	if stepsNode == nil || stepsNode.Kind != yaml.SequenceNode || len(stepsNode.Content) == 0 {
+		return nil, fmt.Errorf("%s: steps: expected a list of steps (%s), got none", file, strings.Join(StepKinds, ", "))
+	}
+	for _, n := range stepsNode.Content {
+		step, err := parseStep(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		s.Steps = append(s.Steps, step)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	return s, nil
+}
+
+// check validates what YAML decoding cannot.
+func (s *Scenario) check() error {
+	if s.Name == "" {
+		return fmt.Errorf("name: expected a scenario name, got none")
+	}
+	if s.Start.IsZero() {
+		s.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if s.Store == "" {
+		s.Store = lifecycle.AppStore
+	}
+	if !slices.Contains(lifecycle.Stores, s.Store) {
+		return fmt.Errorf("store: expected one of %v, got %q", lifecycle.Stores, s.Store)
+	}
+	switch s.Environment {
+	case "":
+		s.Environment = lifecycle.Production
+	case lifecycle.Production, lifecycle.Sandbox:
+	default:
+		return fmt.Errorf("environment: expected sandbox or production, got %q", s.Environment)
+	}
+	if s.Offer.Type == "" {
+		s.Offer.Type = lifecycle.NoOffer
+	}
+	if !slices.Contains(lifecycle.OfferTypes, s.Offer.Type) {
+		return fmt.Errorf("offer.type: expected one of %v, got %q", lifecycle.OfferTypes, s.Offer.Type)
+	}
+	if s.Product.ID == "" || s.Product.Currency == "" {
+		return fmt.Errorf("product: expected at least id and currency, got %+v", s.Product)
+	}
+	if s.User.AppUserID == "" {
+		return fmt.Errorf("user.app_user_id: expected the app user id, got none")
+	}
+	if s.Relay.Preset == "" && !s.Relay.Custom() {
+		s.Relay.Preset = "default"
+	}
+	if len(s.Expect) == 0 {
+		return fmt.Errorf("expect: expected what each source must produce (%s), got nothing", strings.Join(Sources, ", "))
+	}
+	for src := range s.Expect {
+		if !slices.Contains(Sources, src) {
+			return fmt.Errorf("expect.%s: no such source; expected one of %s", src, strings.Join(Sources, ", "))
+		}
+	}
+	if len(s.Sources) == 0 {
+		for _, src := range Sources {
+			if _, ok := s.Expect[src]; ok {
+				s.Sources = append(s.Sources, src)
+			}
+		}
+	}
+	for _, src := range s.Sources {
+		if !slices.Contains(Sources, src) {
+			return fmt.Errorf("sources: no such source %q; expected one of %s", src, strings.Join(Sources, ", "))
+		}
+		if _, ok := s.Expect[src]; !ok {
+			return fmt.Errorf("expect.%s: the scenario plays %s but says nothing about what it must produce", src, src)
+		}
+	}
+	for src, e := range s.Expect {
+		if !slices.Contains(s.Sources, src) {
+			return fmt.Errorf("line %d: expect.%s: an expectation for a source the scenario does not use (sources: %s)", e.line, src, strings.Join(s.Sources, ", "))
+		}
+	}
+	cfg, err := s.RelayConfig()
+	if err != nil {
+		return err
+	}
+	for src, e := range s.Expect {
+		valid := validEventNames(src, cfg)
+		for _, r := range e.CleverTap {
+			if !r.Profile && !slices.Contains(valid, r.Event) {
+				return fmt.Errorf("line %d: expect.%s.clevertap: unknown event name %q; expected one of %s", r.line, src, r.Event, strings.Join(valid, ", "))
+			}
+			if r.Identity == "" && r.ObjectID == "" {
+				return fmt.Errorf("line %d: expect.%s.clevertap: expected identity or object_id, got neither", r.line, src)
+			}
+		}
+		if len(e.Piano) > 0 && src != "purchasely" {
+			return fmt.Errorf("line %d: expect.%s.piano: only Purchasely sends to Piano", e.line, src)
+		}
+	}
+	return nil
+}
+
+// RelayConfig is the relay configuration the story runs with: the default, with the story's sources replacing
+// the default's.
+func (s *Scenario) RelayConfig() (config.Config, error) {
+	cfg := config.Default()
+	if !s.Relay.Custom() {
+		return cfg, nil
+	}
+	var srcs config.Sources
+	if err := s.Relay.Sources.Decode(&srcs); err != nil {
+		return cfg, fmt.Errorf("line %d: relay.sources: %v", s.Relay.line, err)
+	}
+	if srcs.RevenueCat != nil {
+		cfg.Sources.RevenueCat = srcs.RevenueCat
+	}
+	if srcs.Purchasely != nil {
+		cfg.Sources.Purchasely = srcs.Purchasely
+	}
+	if srcs.AppsFlyer != nil {
+		cfg.Sources.AppsFlyer = srcs.AppsFlyer
+	}
+	if _, err := cfg.Build(); err != nil {
+		return cfg, fmt.Errorf("line %d: relay: %v", s.Relay.line, err)
+	}
+	return cfg, nil
+}
+
+// validEventNames are the CleverTap event names a source can produce with the story's relay config.
+func validEventNames(source string, cfg config.Config) []string {
+	var out []string
+	switch source {
+	case "revenuecat":
+		for _, v := range revenuecat.DefaultEventNames {
+			out = append(out, v)
+		}
+		if s := cfg.Sources.RevenueCat; s != nil {
+			for _, v := range s.CleverTap.Events {
+				out = append(out, v)
+			}
+		}
+	case "purchasely":
+		out = append(out, purchasely.Events...)
+		if s := cfg.Sources.Purchasely; s != nil && s.CleverTap != nil {
+			for _, v := range s.CleverTap.EventNames {
+				out = append(out, v)
+			}
+		}
+	case "appsflyer":
+		out = append(out, "organic_install", "inorganic_install")
+		events := appsflyer.DefaultInAppEvents
+		if s := cfg.Sources.AppsFlyer; s != nil && s.CleverTap.InAppEvents != nil {
+			events = s.CleverTap.InAppEvents
+		}
+		for k, v := range events {
+			out = append(out, k)
+			if v.PartnerEvent != "" {
+				out = append(out, v.PartnerEvent)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// HasLabel reports whether the scenario carries a label.
+func (s *Scenario) HasLabel(l string) bool { return slices.Contains(s.Labels, l) }

@@ -1,0 +1,59 @@
+// The end-to-end suite: every built-in scenario × every source it names is one spec, labelled with the source
+// and the scenario's labels (region, feature), played emitter → relay → fake CleverTap / Piano and compared
+// record by record with what the scenario says. The stack is started once (SynchronizedBeforeSuite) and shared
+// by parallel processes; runs keep apart by their own user and account ids.
+package e2e_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/ctharness/ctharness/scenarios"
+	"github.com/ctharness/ctharness/suites/harness"
+	"github.com/ctharness/ctharness/suites/matchers"
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "e2e scenarios", Label("e2e"))
+}
+
+var target scenarios.Target
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	mode, err := harness.ModeFromEnv(os.Getenv)
+	Expect(err).NotTo(HaveOccurred())
+	stack, err := harness.Start(ctx, mode, os.Getenv)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stack.Stop)
+	Expect(stack.RelayURL).NotTo(BeEmpty(), "the e2e suite needs a relay: set HARNESS_RELAY_URL with HARNESS_MODE=external")
+	out, _ := json.Marshal([]string{stack.SimulatorURL, stack.RelayURL})
+	return out
+}, func(urls []byte) {
+	var u []string
+	Expect(json.Unmarshal(urls, &u)).To(Succeed())
+	target = scenarios.Target{SimulatorURL: u[0], RelayURL: u[1], FixtureRoot: "../.."}
+})
+
+var builtIn = func() []*scenarios.Scenario {
+	all, err := scenarios.LoadBuiltIn()
+	if err != nil {
+		panic(err)
+	}
+	return all
+}()
+
+var _ = Describe("built-in scenarios", func() {
+	for _, s := range builtIn {
+		for _, source := range s.Sources {
+			labels := append([]string{source}, s.Labels...)
+			It(s.Name+" via "+source, Label(labels...), func(ctx SpecContext) {
+				Expect(scenarios.Play(ctx, s, source, target)).To(matchers.Pass())
+			})
+		}
+	}
+})
