@@ -60,6 +60,9 @@ func (e Record) Mismatches(got Received, account string) []string {
 		want := normalize(e.Data[k])
 		have, ok := data[k]
 		switch {
+		case want == nil && ok:
+			out = append(out, fmt.Sprintf("%s.%s: expected absent, got %v", dataKey, k, have))
+		case want == nil:
 		case !ok:
 			out = append(out, fmt.Sprintf("%s.%s: expected %v, missing", dataKey, k, want))
 		case !reflect.DeepEqual(want, have):
@@ -152,6 +155,7 @@ func (r *run) check(ctx context.Context) error {
 	expected := make([]Record, len(e.CleverTap))
 	for i, rec := range e.CleverTap {
 		rec.Identity, rec.ObjectID, rec.Account = r.id(rec.Identity), r.id(rec.ObjectID), r.id(rec.Account)
+		rec.Data = r.renameData(rec.Data)
 		expected[i] = rec
 		r.res.Expected = append(r.res.Expected, rec.String())
 	}
@@ -176,6 +180,21 @@ func (r *run) check(ctx context.Context) error {
 		r.checkPiano(ctx, e.Piano, deadline)
 	}
 	return nil
+}
+
+// renameData gives string values that are story ids their run's name (user_id: u-props → u-props_1a2b3c4d).
+func (r *run) renameData(data map[string]any) map[string]any {
+	if data == nil {
+		return nil
+	}
+	out := make(map[string]any, len(data))
+	for k, v := range data {
+		if s, ok := v.(string); ok {
+			v = r.id(s)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // ids are the run's ids a record can carry.
@@ -236,23 +255,31 @@ func (r *run) waitRecords(ctx context.Context, expected []Record, deadline time.
 		}
 	}
 	// Nothing more may arrive: watch the settle window for one record beyond the expected count.
-	watch := clevertap.WaitRequest{Count: 1, TimeoutMS: int(r.target.Settle.Milliseconds())}
-	switch {
-	case r.user.CleverTapID != "":
-		watch.ObjectID = r.user.CleverTapID
-		watch.Count = counts[[2]string{"objectId", r.user.CleverTapID}] + 1
-		if r.source == "revenuecat" {
-			watch.ObjectID, watch.Identity = "", r.user.CleverTapID
-			watch.Count = counts[[2]string{"identity", r.user.CleverTapID}] + 1
-		}
-	default:
-		watch.Identity = r.user.AppUserID
-		watch.Count = counts[[2]string{"identity", r.user.AppUserID}] + 1
+	field, id := r.primaryKey()
+	watch := clevertap.WaitRequest{Count: counts[[2]string{field, id}] + 1, TimeoutMS: int(r.target.Settle.Milliseconds())}
+	if field == "objectId" {
+		watch.ObjectID = id
+	} else {
+		watch.Identity = id
 	}
 	if _, err := r.ct.Wait(ctx, watch); err != nil && !errors.Is(err, clevertap.ErrWaitTimeout) {
 		return nil, err
 	}
 	return r.fetch(ctx)
+}
+
+// primaryKey is where the source puts the user: RevenueCat's identity is the CleverTap id else the app user id;
+// Purchasely's objectId is the CleverTap id; AppsFlyer's is the customer user id.
+func (r *run) primaryKey() (string, string) {
+	switch {
+	case r.source == "revenuecat" && r.user.CleverTapID != "":
+		return "identity", r.user.CleverTapID
+	case r.source == "revenuecat":
+		return "identity", r.user.AppUserID
+	case r.source == "appsflyer":
+		return "objectId", r.user.CustomerUserID
+	}
+	return "objectId", r.user.CleverTapID
 }
 
 // checkDeadLetters polls the relay's dead letters for the run's records.

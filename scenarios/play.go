@@ -114,12 +114,20 @@ func runID() string {
 // namespace makes the story's user and account ids unique to this run, so runs share a stack safely.
 func (r *run) namespace() {
 	r.ns = map[string]string{}
-	u := r.s.User
-	for _, id := range []string{u.AppUserID, u.CleverTapID, u.ATInternetID, u.CustomerUserID} {
-		if id != "" {
-			r.ns[id] = id + "_" + r.res.Run // CleverTap ids allow letters, digits, - and _
+	users := []User{r.s.User}
+	for _, st := range r.s.Steps {
+		if st.Kind == "transfer" {
+			users = append(users, st.To)
 		}
 	}
+	for _, u := range users {
+		for _, id := range []string{u.AppUserID, u.CleverTapID, u.ATInternetID, u.CustomerUserID} {
+			if id != "" {
+				r.ns[id] = id + "_" + r.res.Run // CleverTap ids allow letters, digits, - and _
+			}
+		}
+	}
+	u := r.s.User
 	for _, a := range r.s.Accounts {
 		r.ns[a.ID] = a.ID + "-" + strings.ToUpper(r.res.Run)
 	}
@@ -283,6 +291,10 @@ func (r *run) step(ctx context.Context, st Step) error {
 		return r.sub.ResumeFromPause(ctx)
 	case "resubscribe":
 		return r.sub.Resubscribe()
+	case "transfer":
+		to := lifecycle.User{AppUserID: r.id(st.To.AppUserID), CleverTapID: r.id(st.To.CleverTapID), ATInternetID: r.id(st.To.ATInternetID),
+			CustomerUserID: r.id(st.To.CustomerUserID), Country: r.user.Country}
+		return r.sub.TransferTo(to)
 	case "wait":
 		if r.sub != nil {
 			return r.sub.Wait(ctx, st.Wait)

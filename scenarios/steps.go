@@ -12,7 +12,7 @@ import (
 // StepKinds are the steps a story can take.
 var StepKinds = []string{
 	"purchase", "renew", "cancel", "uncancel", "expire", "billing_issue", "recover", "billing_expire", "refund",
-	"change_product", "pause", "resume", "resubscribe", "wait", "duplicate", "fault", "clear_faults", "webhook",
+	"change_product", "pause", "resume", "resubscribe", "transfer", "wait", "duplicate", "fault", "clear_faults", "webhook",
 }
 
 // Step is one move of the story.
@@ -30,6 +30,8 @@ type Step struct {
 	Fault Fault
 	// Webhook: a raw vendor webhook.
 	Webhook RawWebhook
+	// To: transfer's receiving user.
+	To User
 }
 
 // Fault is a fault at the fake CleverTap, scoped to the story's account by default.
@@ -99,6 +101,17 @@ func parseStep(n *yaml.Node) (Step, error) {
 			return st, fmt.Errorf("line %d: change_product: expected product with an id, got none", n.Line)
 		}
 		st.Product, st.Immediate = a.Product, a.Immediate
+	case "transfer":
+		var a struct {
+			To User `yaml:"to"`
+		}
+		if err := decode(&a); err != nil {
+			return st, err
+		}
+		if a.To.AppUserID == "" {
+			return st, fmt.Errorf("line %d: transfer: expected to.app_user_id, got none", n.Line)
+		}
+		st.To = a.To
 	case "wait":
 		var s string
 		if err := decode(&s); err != nil {

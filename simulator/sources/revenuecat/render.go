@@ -60,33 +60,40 @@ func (r *renderer) events(f lifecycle.Fact, prev *lifecycle.Fact) []map[string]a
 	case lifecycle.Recovered, lifecycle.Resumed:
 		return []map[string]any{r.subscription(Renewal, f, func(e map[string]any) { e["is_trial_conversion"] = false })}
 	case lifecycle.AutoRenewDisabled:
-		return []map[string]any{r.subscription(Cancellation, f, func(e map[string]any) { e["cancel_reason"] = reason(f.Reason) })}
+		return []map[string]any{r.subscription(Cancellation, f, func(e map[string]any) { noCharge(e); e["cancel_reason"] = reason(f.Reason) })}
 	case lifecycle.AutoRenewEnabled:
-		return []map[string]any{r.subscription(Uncancellation, f, nil)}
+		return []map[string]any{r.subscription(Uncancellation, f, noCharge)}
 	case lifecycle.BillingIssue:
 		out := []map[string]any{
-			r.subscription(BillingIssue, f, func(e map[string]any) { e["grace_period_expiration_at_ms"] = ms(f.GraceExpiresAt) }),
-			r.subscription(Cancellation, f, func(e map[string]any) { e["cancel_reason"] = "BILLING_ERROR" }),
+			r.subscription(BillingIssue, f, func(e map[string]any) { noCharge(e); e["grace_period_expiration_at_ms"] = ms(f.GraceExpiresAt) }),
+			r.subscription(Cancellation, f, func(e map[string]any) { noCharge(e); e["cancel_reason"] = "BILLING_ERROR" }),
 		}
 		if !f.InGrace { // without a grace period access ends at once
-			out = append(out, r.subscription(Expiration, f, func(e map[string]any) { e["expiration_reason"] = "BILLING_ERROR" }))
+			out = append(out, r.subscription(Expiration, f, func(e map[string]any) { noCharge(e); e["expiration_reason"] = "BILLING_ERROR" }))
 		}
 		return out
 	case lifecycle.Expired:
 		if f.Reason == lifecycle.ReasonBillingError && !f.InGrace {
 			return nil // already expired when billing failed
 		}
-		return []map[string]any{r.subscription(Expiration, f, func(e map[string]any) { e["expiration_reason"] = reason(f.Reason) })}
+		return []map[string]any{r.subscription(Expiration, f, func(e map[string]any) { noCharge(e); e["expiration_reason"] = reason(f.Reason) })}
 	case lifecycle.Refunded:
 		return []map[string]any{r.subscription(Cancellation, f, func(e map[string]any) { e["cancel_reason"] = "CUSTOMER_SUPPORT" })}
 	case lifecycle.ProductChanged:
-		return []map[string]any{r.subscription(ProductChange, f, func(e map[string]any) { e["new_product_id"] = f.NewProduct.ID })}
+		return []map[string]any{r.subscription(ProductChange, f, func(e map[string]any) { noCharge(e); e["new_product_id"] = f.NewProduct.ID })}
 	case lifecycle.PauseScheduled:
-		return []map[string]any{r.subscription(SubscriptionPaused, f, func(e map[string]any) { e["auto_resume_at_ms"] = ms(f.AutoResumeAt) })}
+		return []map[string]any{r.subscription(SubscriptionPaused, f, func(e map[string]any) { noCharge(e); e["auto_resume_at_ms"] = ms(f.AutoResumeAt) })}
 	case lifecycle.Transferred:
 		return []map[string]any{r.transfer(f)}
 	}
 	return nil
+}
+
+// noCharge zeroes the price of events that charge nothing: RevenueCat's samples carry price 0 on cancellations,
+// uncancellations, expirations, billing issues, product changes and pauses (only a refund's cancellation carries
+// the refunded amount, negative).
+func noCharge(e map[string]any) {
+	e["price"], e["price_in_purchased_currency"] = 0.0, 0.0
 }
 
 func appUserID(u lifecycle.User) string {
