@@ -1,17 +1,20 @@
-# The harness: fake CleverTap + fake Piano (simulator), and their suites.
+# The harness: fake CleverTap + fake Piano (simulator), the relay, scenarios and their suites.
 GO      ?= go
-GINKGO  := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
+GINKGO  := $(GO) tool ginkgo
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
+# PROCS: Ginkgo processes; the e2e specs mostly wait on I/O, so more than the cores pays off
+PROCS   ?= 6
 
-.PHONY: all build test unit suites lint fuzz bench run clean
+.PHONY: all build test unit suites e2e lint fuzz bench run clean
 
 all: lint test
 
 ## build: static binaries in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/simulator ./cmd/simulator
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/relay ./cmd/relay
 
 ## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on)
 test: lint
@@ -20,7 +23,7 @@ test: lint
 ## suites: only the Ginkgo suites, in parallel, with a JUnit report in reports/
 suites:
 	mkdir -p reports
-	$(GINKGO) -r -p --randomize-all --keep-going --junit-report=junit.xml --output-dir=reports ./suites
+	$(GINKGO) -r --procs=$(PROCS) --randomize-all --keep-going --junit-report=junit.xml --output-dir=reports ./suites
 
 ## lint: gofmt and go vet
 lint:
@@ -41,9 +44,13 @@ bench:
 	      for (k in rate) printf "%-40s %14.0f %8.2f\n", k, rate[k], fake / rate[k] }'
 	@rm -f reports-bench.txt
 
-## run: the simulator on 127.0.0.1:8081
+## run: fake CleverTap + Piano (8081) and the relay (8080) in one process; plays the built-in scenarios, keeps serving
 run:
-	$(GO) run ./cmd/simulator serve
+	$(GO) run ./cmd/simulator up
+
+## e2e: only the e2e scenario suite, in parallel (LABELS='revenuecat && trial' for a slice)
+e2e:
+	$(GINKGO) --procs=$(PROCS) --label-filter='$(LABELS)' ./suites/e2e
 
 clean:
 	rm -rf bin reports

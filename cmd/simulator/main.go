@@ -48,6 +48,8 @@ const usage = `usage: simulator <command> [flags]
 commands:
   serve    serve the fake CleverTap (every region) and the fake Piano collector
   emit     send one RevenueCat, Purchasely or AppsFlyer webhook, as the vendor sends it
+  up       fake CleverTap + Piano + relay in one process; plays the built-in scenarios, then keeps serving
+  run      play scenario files against a running stack (--relay URL --simulator URL)
   health   exit 0 when a simulator answers /_sim/health (for container health checks)
 
 Run "simulator <command> -h" for a command's flags. Every flag has an environment twin SIMULATOR_<FLAG>.`
@@ -56,7 +58,7 @@ Run "simulator <command> -h" for a command's flags. Every flag has an environmen
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return errors.New("expected a command: serve, emit or health")
+		return errors.New("expected a command: serve, emit, up, run or health")
 	}
 	switch args[0] {
 	case "serve":
@@ -65,10 +67,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEmit(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], getenv, stdout, stderr)
+	case "up":
+		return runUp(ctx, args[1:], getenv, stdout, stderr)
+	case "run":
+		return runScenarios(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q: expected serve, emit or health", args[0])
+	return fmt.Errorf("unknown command %q: expected serve, emit, up, run or health", args[0])
 }
