@@ -182,21 +182,9 @@ func (r *run) play(ctx context.Context) error {
 
 // startRelay runs the story's relay config in this process, pointed at the simulator, with quick retries.
 func (r *run) startRelay(ctx context.Context) (func(), error) {
-	src := r.s.Relay.Sources
-	renamed := renameScalars(&src, r.ns)
-	var srcs config.Sources
-	if err := renamed.Decode(&srcs); err != nil {
+	cfg, err := r.s.relayConfig(r.ns)
+	if err != nil {
 		return nil, err
-	}
-	cfg := config.Default()
-	if srcs.RevenueCat != nil {
-		cfg.Sources.RevenueCat = srcs.RevenueCat
-	}
-	if srcs.Purchasely != nil {
-		cfg.Sources.Purchasely = srcs.Purchasely
-	}
-	if srcs.AppsFlyer != nil {
-		cfg.Sources.AppsFlyer = srcs.AppsFlyer
 	}
 	base := strings.TrimSuffix(r.target.SimulatorURL, "/")
 	cfg.CleverTap.Endpoint, cfg.Piano.Endpoint = base+"/{region}", base+"/piano"

@@ -390,12 +390,17 @@ func (s *Scenario) check() error {
 // RelayConfig is the relay configuration the story runs with: the default, with the story's sources replacing
 // the default's.
 func (s *Scenario) RelayConfig() (config.Config, error) {
+	return s.relayConfig(nil)
+}
+
+// relayConfig is RelayConfig with scalar values renamed (a run's account ids).
+func (s *Scenario) relayConfig(names map[string]string) (config.Config, error) {
 	cfg := config.Default()
 	if !s.Relay.Custom() {
 		return cfg, nil
 	}
 	var srcs config.Sources
-	if err := s.Relay.Sources.Decode(&srcs); err != nil {
+	if err := renameScalars(&s.Relay.Sources, names).Decode(&srcs); err != nil {
 		return cfg, fmt.Errorf("line %d: relay.sources: %v", s.Relay.line, err)
 	}
 	if srcs.RevenueCat != nil {

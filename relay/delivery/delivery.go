@@ -479,16 +479,7 @@ func canonical(raw json.RawMessage) string {
 func (d *Dispatcher) build(ep relay.Endpoint, batch []outbox.Job) (*http.Request, error) {
 	switch ep.Kind {
 	case relay.KindUpload:
-		var buf bytes.Buffer
-		buf.WriteString(`{"d":[`)
-		for i, j := range batch {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(j.Payload)
-		}
-		buf.WriteString("]}")
-		req, err := http.NewRequest(http.MethodPost, CleverTapBase(d.settings.CleverTapEndpoint, ep.Region)+"/1/upload", &buf)
+		req, err := http.NewRequest(http.MethodPost, CleverTapBase(d.settings.CleverTapEndpoint, ep.Region)+"/1/upload", envelope("d", batch))
 		if err != nil {
 			return nil, err
 		}
@@ -517,18 +508,9 @@ func (d *Dispatcher) build(ep relay.Endpoint, batch []outbox.Job) (*http.Request
 		}
 		return http.NewRequest(http.MethodGet, CleverTapBase(d.settings.CleverTapEndpoint, ep.Region)+"/attribution?"+q.Encode(), nil)
 	case relay.KindPiano:
-		var buf bytes.Buffer
-		buf.WriteString(`{"events":[`)
-		for i, j := range batch {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.Write(j.Payload)
-		}
-		buf.WriteString("]}")
 		target := strings.ReplaceAll(d.settings.PianoEndpoint, "{domain}", ep.Domain) + "/" + ep.Path +
 			"?s=" + url.QueryEscape(ep.SiteID) + "&idclient=" + url.QueryEscape(batch[0].Group)
-		req, err := http.NewRequest(http.MethodPost, target, &buf)
+		req, err := http.NewRequest(http.MethodPost, target, envelope("events", batch))
 		if err != nil {
 			return nil, err
 		}
@@ -536,6 +518,20 @@ func (d *Dispatcher) build(ep relay.Endpoint, batch []outbox.Job) (*http.Request
 		return req, nil
 	}
 	return nil, fmt.Errorf("unknown delivery kind %q", ep.Kind)
+}
+
+// envelope is {"<key>":[payload,...]}: CleverTap's {"d":[...]} and Piano's {"events":[...]}.
+func envelope(key string, batch []outbox.Job) *bytes.Buffer {
+	var buf bytes.Buffer
+	buf.WriteString(`{"` + key + `":[`)
+	for i, j := range batch {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(j.Payload)
+	}
+	buf.WriteString("]}")
+	return &buf
 }
 
 // CleverTapBase is the template with the region filled in.

@@ -5,7 +5,6 @@
 package e2e_test
 
 import (
-	"encoding/json"
 	"os"
 	"testing"
 
@@ -25,18 +24,14 @@ func TestE2E(t *testing.T) {
 var target scenarios.Target
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	mode, err := harness.ModeFromEnv(os.Getenv)
+	urls, stop, err := harness.StartShared(ctx, os.Getenv, true)
 	Expect(err).NotTo(HaveOccurred())
-	stack, err := harness.Start(ctx, mode, os.Getenv)
+	DeferCleanup(stop)
+	return urls
+}, func(data []byte) {
+	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(stack.Stop)
-	Expect(stack.RelayURL).NotTo(BeEmpty(), "the e2e suite needs a relay: set HARNESS_RELAY_URL with HARNESS_MODE=external")
-	out, _ := json.Marshal([]string{stack.SimulatorURL, stack.RelayURL})
-	return out
-}, func(urls []byte) {
-	var u []string
-	Expect(json.Unmarshal(urls, &u)).To(Succeed())
-	target = scenarios.Target{SimulatorURL: u[0], RelayURL: u[1], FixtureRoot: "../.."}
+	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, FixtureRoot: "../.."}
 })
 
 var builtIn = func() []*scenarios.Scenario {

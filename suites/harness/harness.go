@@ -6,6 +6,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,4 +100,36 @@ func waitHealthy(ctx context.Context, url string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// StartShared is the first function of a SynchronizedBeforeSuite: it starts the stack HARNESS_MODE asks for and
+// returns its URLs, encoded for every parallel process, and the stop function to defer.
+func StartShared(ctx context.Context, getenv func(string) string, needRelay bool) ([]byte, func(context.Context) error, error) {
+	mode, err := ModeFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := Start(ctx, mode, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if needRelay && st.RelayURL == "" {
+		_ = st.Stop(ctx)
+		return nil, nil, errors.New("this suite needs a relay: set HARNESS_RELAY_URL with HARNESS_MODE=external")
+	}
+	data, err := json.Marshal(URLs{Simulator: st.SimulatorURL, Relay: st.RelayURL})
+	return data, st.Stop, err
+}
+
+// URLs are where the shared stack answers.
+type URLs struct {
+	Simulator string `json:"simulator"`
+	Relay     string `json:"relay"`
+}
+
+// SharedURLs decodes what StartShared returned, in every process.
+func SharedURLs(data []byte) (URLs, error) {
+	var u URLs
+	err := json.Unmarshal(data, &u)
+	return u, err
 }

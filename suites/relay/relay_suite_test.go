@@ -34,18 +34,14 @@ var (
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	mode, err := harness.ModeFromEnv(os.Getenv)
+	urls, stop, err := harness.StartShared(ctx, os.Getenv, true)
 	Expect(err).NotTo(HaveOccurred())
-	stack, err := harness.Start(ctx, mode, os.Getenv)
+	DeferCleanup(stop)
+	return urls
+}, func(data []byte) {
+	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(stack.Stop)
-	Expect(stack.RelayURL).NotTo(BeEmpty(), "set HARNESS_RELAY_URL with HARNESS_MODE=external")
-	out, _ := json.Marshal([]string{stack.SimulatorURL, stack.RelayURL})
-	return out
-}, func(urls []byte) {
-	var u []string
-	Expect(json.Unmarshal(urls, &u)).To(Succeed())
-	sim, relayURL = clevertap.NewClient(u[0]), u[1]
+	sim, relayURL = clevertap.NewClient(u.Simulator), u.Relay
 })
 
 // unique keeps parallel processes and repeated runs apart.
