@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,13 +10,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/certs"
 	"github.com/ctharness/ctharness/internal/envflag"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/piano"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -29,6 +33,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
 	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not print the accounts and the example on start")
+	tlsListen := fs.String("tls-listen", "", "also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
+	tlsDir := fs.String("tls-dir", "./certs", "where the harness's CA (ca.pem, to trust) and the server certificate are kept or made")
+	tlsHosts := fs.String("tls-hosts", "localhost,127.0.0.1,simulator", "extra names for the server certificate, comma-separated")
 	if err := envflag.Parse(fs, args, "SIMULATOR", getenv); err != nil {
 		return err
 	}
@@ -55,19 +62,54 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
+	listeners := []net.Listener{ln}
+	if *tlsListen != "" {
+		hosts := append(tlsHostnames(cfg), strings.Split(*tlsHosts, ",")...)
+		pair, err := certs.Ensure(*tlsDir, hosts)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--tls-dir: %w", err)
+		}
+		tln, err := net.Listen("tcp", *tlsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--tls-listen %s: %w", *tlsListen, err)
+		}
+		listeners = append(listeners, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}))
+		fmt.Fprintf(stdout, "simulator %s listening on https://%s for %s (trust %s)\n", version, tln.Addr(), strings.Join(hosts[:3], ", ")+", ...", filepath.Join(*tlsDir, certs.CAFile))
+	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "simulator %s listening on %s\n", version, base)
 	if !*quiet {
 		printWelcome(stdout, base, sim)
 	}
-	return serveUntilDone(ctx, ln, sim)
+	return serveUntilDone(ctx, listeners, sim)
 }
 
-// serveUntilDone serves until the context ends, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler) error {
+// tlsHostnames are CleverTap's API hosts (every region, the legacy ones) and the Piano collection domains.
+func tlsHostnames(cfg simulator.Config) []string {
+	hosts := []string{"api.clevertap.com"}
+	for _, r := range clevertap.Regions {
+		hosts = append(hosts, r.Host())
+	}
+	hosts = append(hosts, "in.api.clevertap.com", "sg.api.clevertap.com", "us.api.clevertap.com")
+	sites := cfg.Piano.Sites
+	if sites == nil {
+		sites = piano.DefaultSites()
+	}
+	for _, s := range sites {
+		hosts = append(hosts, s.Domain)
+	}
+	return hosts
+}
+
+// serveUntilDone serves every listener until the context ends, then shuts down gracefully.
+func serveUntilDone(ctx context.Context, listeners []net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(listeners))
+	for _, ln := range listeners {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
