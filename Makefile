@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 # PROCS: Ginkgo processes; the e2e specs mostly wait on I/O, so more than the cores pays off
 PROCS   ?= 6
 
-.PHONY: all build test unit suites e2e lint fuzz bench run clean
+.PHONY: all build images test unit suites e2e lint fuzz bench run clean
 
 all: lint test
 
@@ -15,6 +15,10 @@ all: lint test
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/simulator ./cmd/simulator
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/relay ./cmd/relay
+
+## images: the ctharness:dev image (both binaries, FROM scratch, legacy builder, no registry needed)
+images: build
+	DOCKER_BUILDKIT=0 docker build -q -t ctharness:dev .
 
 ## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on)
 test: lint

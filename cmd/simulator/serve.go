@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 func tlsHostnames(cfg simulator.Config) []string {
 	hosts := []string{"api.clevertap.com"}
 	for _, r := range clevertap.Regions {
-		hosts = append(hosts, r.Host())
+		hosts = append(hosts, string(r)+".api.clevertap.com") // eu1's Host() is api.clevertap.com; both names serve eu1
 	}
 	hosts = append(hosts, "in.api.clevertap.com", "sg.api.clevertap.com", "us.api.clevertap.com")
 	sites := cfg.Piano.Sites
