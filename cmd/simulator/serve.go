@@ -88,11 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // tlsHostnames are CleverTap's API hosts (every region, the legacy ones) and the Piano collection domains.
 func tlsHostnames(cfg simulator.Config) []string {
-	hosts := []string{"api.clevertap.com"}
-	for _, r := range clevertap.Regions {
-		hosts = append(hosts, string(r)+".api.clevertap.com") // eu1's Host() is api.clevertap.com; both names serve eu1
-	}
-	hosts = append(hosts, "in.api.clevertap.com", "sg.api.clevertap.com", "us.api.clevertap.com")
+	hosts := clevertap.Hostnames()
 	sites := cfg.Piano.Sites
 	if sites == nil {
 		sites = piano.DefaultSites()

@@ -36,12 +36,12 @@ func Ensure(dir string, hosts []string) (tls.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return tls.Certificate{}, fmt.Errorf("certificate dir %s: %w", dir, err)
 	}
+	if pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)); err == nil && covers(pair, hosts) {
+		return pair, nil // made earlier, or handed in without the CA's key (containers)
+	}
 	caCert, caKey, err := loadOrMakeCA(dir)
 	if err != nil {
 		return tls.Certificate{}, err
-	}
-	if pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)); err == nil && covers(pair, hosts) {
-		return pair, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -74,6 +74,9 @@ func Ensure(dir string, hosts []string) (tls.Certificate, error) {
 func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPEM, errC := os.ReadFile(filepath.Join(dir, CAFile))
 	keyPEM, errK := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if errC == nil && errK != nil {
+		return nil, nil, fmt.Errorf("%s: %s is there without its key, so no certificate can be signed; a CA others trust is never replaced (remove it to start over)", dir, CAFile)
+	}
 	if errC == nil && errK == nil {
 		cb, _ := pem.Decode(certPEM)
 		kb, _ := pem.Decode(keyPEM)

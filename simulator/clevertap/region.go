@@ -49,6 +49,16 @@ func (r Region) Host() string {
 	return string(r) + "." + apiDomain
 }
 
+// Hostnames are every name the API answers on: api.clevertap.com, <region>.api.clevertap.com for each region
+// (eu1 included) and the legacy in., sg. and us. hosts; a certificate for the fake covers them all.
+func Hostnames() []string {
+	hosts := []string{apiDomain}
+	for _, r := range Regions {
+		hosts = append(hosts, string(r)+"."+apiDomain)
+	}
+	return append(hosts, "in."+apiDomain, "sg."+apiDomain, "us."+apiDomain)
+}
+
 // RegionList is the comma-separated list of region codes, for error messages.
 func RegionList() string {
 	names := make([]string, len(Regions))

@@ -21,8 +21,9 @@ import (
 type Mode string
 
 const (
-	InProcess Mode = "inprocess"
-	External  Mode = "external"
+	InProcess  Mode = "inprocess"
+	External   Mode = "external"
+	Containers Mode = "containers"
 )
 
 // ModeFromEnv reads HARNESS_MODE.
@@ -35,8 +36,10 @@ func ModeFromEnv(getenv func(string) string) (Mode, error) {
 			return "", errors.New("HARNESS_MODE=external needs HARNESS_SIMULATOR_URL, e.g. http://127.0.0.1:8081")
 		}
 		return External, nil
+	case Containers:
+		return Containers, nil
 	default:
-		return "", fmt.Errorf("HARNESS_MODE=%q: expected inprocess or external", m)
+		return "", fmt.Errorf("HARNESS_MODE=%q: expected inprocess, external or containers", m)
 	}
 }
 
@@ -62,6 +65,11 @@ func Start(ctx context.Context, mode Mode, getenv func(string) string) (*Stack, 
 	switch mode {
 	case External:
 		stack = &Stack{SimulatorURL: strings.TrimSuffix(getenv("HARNESS_SIMULATOR_URL"), "/"), RelayURL: strings.TrimSuffix(getenv("HARNESS_RELAY_URL"), "/")}
+	case Containers:
+		var err error
+		if stack, err = startContainers(ctx); err != nil {
+			return nil, err
+		}
 	default:
 		var err error
 		if stack, err = startInProcess(ctx); err != nil {
