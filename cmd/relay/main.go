@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), *dataDir)
-	for _, name := range []string{"revenuecat", "purchasely", "appsflyer"} {
+	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)
 	}
 	fmt.Fprintf(stdout, "  GET  http://%s/admin/deadletters   GET http://%s/metrics\n", ln.Addr(), ln.Addr())

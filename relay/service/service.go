@@ -135,6 +135,15 @@ func (s *Service) prune(ctx context.Context) {
 	}
 }
 
+// Sources names the sources served, in config order.
+func (s *Service) Sources() []string {
+	out := make([]string, len(s.built.Sources))
+	for i, src := range s.built.Sources {
+		out[i] = src.Name()
+	}
+	return out
+}
+
 // DeadLetters lists the dead letters.
 func (s *Service) DeadLetters() ([]outbox.DeadLetter, error) { return s.store.DeadLetters() }
 
