@@ -35,9 +35,13 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator, the vendor parsers, the
+## Purchasely signature check
+FUZZ_TARGETS := simulator/clevertap:FuzzUpload relay/revenuecat:FuzzMap relay/purchasely:FuzzMap \
+	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap
 fuzz:
-	$(GO) test ./simulator/clevertap -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
+	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## bench: the upload benchmark and its baselines, measured in one run, with the ratios
 bench:
