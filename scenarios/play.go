@@ -26,6 +26,7 @@ import (
 	afemit "github.com/ctharness/ctharness/simulator/sources/appsflyer"
 	pyemit "github.com/ctharness/ctharness/simulator/sources/purchasely"
 	rcemit "github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/stack"
 )
 
 // Target is the stack a story plays against.
@@ -188,7 +189,7 @@ func (r *run) startRelay(ctx context.Context) (func(), error) {
 	}
 	base := strings.TrimSuffix(r.target.SimulatorURL, "/")
 	cfg.CleverTap.Endpoint, cfg.Piano.Endpoint = base+"/{region}", base+"/piano"
-	cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	stack.QuickRetries(&cfg)
 	r.cfg = cfg
 	dir, err := os.MkdirTemp("", "scenario-relay-")
 	if err != nil {

@@ -32,14 +32,14 @@ var (
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	mode, err := harness.ModeFromEnv(os.Getenv)
+	urls, stop, err := harness.StartShared(ctx, os.Getenv, false)
 	Expect(err).NotTo(HaveOccurred())
-	stack, err := harness.Start(ctx, mode, os.Getenv)
+	DeferCleanup(stop)
+	return urls
+}, func(ctx SpecContext, data []byte) {
+	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(stack.Stop)
-	return []byte(stack.SimulatorURL)
-}, func(ctx SpecContext, url []byte) {
-	baseURL = string(url)
+	baseURL = u.Simulator
 	client = clevertap.NewClient(baseURL)
 	for _, r := range clevertap.Regions {
 		Expect(client.PutAccount(ctx, account(r))).To(Succeed())
