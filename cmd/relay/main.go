@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/service"
 )
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	printConfig := fs.Bool("print-config", false, "print the default config and exit")
+	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: relay [flags]   |   relay health [--url URL]\n\nEvery flag has an environment twin RELAY_<FLAG>; flags win.")
 		fs.PrintDefaults()
@@ -66,6 +68,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg, err = config.Load(*configPath); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
+	}
+	if *pprofAddr != "" {
+		stop, err := profiling.Serve(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	svc, err := service.Open(service.Options{Config: cfg, DataDir: *dataDir, Logger: log, Client: &http.Client{}})
 	if err != nil {

@@ -50,6 +50,7 @@ commands:
   emit     send one RevenueCat, Purchasely or AppsFlyer webhook, as the vendor sends it
   up       fake CleverTap + Piano + relay in one process; plays the built-in scenarios, then keeps serving
   run      play scenario files against a running stack (--relay URL --simulator URL)
+  load     send many webhooks of one vendor to a local relay at a rate and report acks and latencies
   health   exit 0 when a simulator answers /_sim/health (for container health checks)
 
 Run "simulator <command> -h" for a command's flags. Every flag has an environment twin SIMULATOR_<FLAG>.`
@@ -58,7 +59,7 @@ Run "simulator <command> -h" for a command's flags. Every flag has an environmen
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return errors.New("expected a command: serve, emit, up, run or health")
+		return errors.New("expected a command: serve, emit, up, run, load or health")
 	}
 	switch args[0] {
 	case "serve":
@@ -71,10 +72,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUp(ctx, args[1:], getenv, stdout, stderr)
 	case "run":
 		return runScenarios(ctx, args[1:], getenv, stdout, stderr)
+	case "load":
+		return runLoad(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q: expected serve, emit, up, run or health", args[0])
+	return fmt.Errorf("unknown command %q: expected serve, emit, up, run, load or health", args[0])
 }

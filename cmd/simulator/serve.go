@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctharness/ctharness/internal/certs"
 	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/piano"
@@ -36,8 +37,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tlsListen := fs.String("tls-listen", "", "also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
 	tlsDir := fs.String("tls-dir", "./certs", "where the harness's CA (ca.pem, to trust) and the server certificate are kept or made")
 	tlsHosts := fs.String("tls-hosts", "localhost,127.0.0.1,simulator", "extra names for the server certificate, comma-separated")
+	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
 	if err := envflag.Parse(fs, args, "SIMULATOR", getenv); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		stop, err := profiling.Serve(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

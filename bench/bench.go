@@ -1,0 +1,150 @@
+// Package bench measures the harness the way issue "performance and resilience" asks: every figure next to a
+// baseline measured in the same run, and their ratio. The fake CleverTap and the relay run as their real
+// binaries (separate processes, so their memory can be read from /proc), the baselines as processes of the bench
+// binary itself, and the load comes from the same generator as `simulator load`.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Figure is one line of the table.
+type Figure struct {
+	Name     string
+	Unit     string
+	Measured float64
+	Baseline float64
+	// BaselineName says what the baseline is.
+	BaselineName string
+	// Goal is the issue's goal in words; Met says whether the figure meets it.
+	Goal string
+	Met  bool
+}
+
+// Ratio is measured / baseline.
+func (f Figure) Ratio() float64 {
+	if f.Baseline == 0 {
+		return 0
+	}
+	return f.Measured / f.Baseline
+}
+
+// Print writes the table.
+func Print(w io.Writer, figures []Figure) {
+	fmt.Fprintf(w, "\n%-46s %14s %14s %7s  %-34s %s\n", "figure", "measured", "baseline", "ratio", "baseline is", "goal")
+	for _, f := range figures {
+		met := "met"
+		if !f.Met {
+			met = "MISSED"
+		}
+		fmt.Fprintf(w, "%-46s %14s %14s %7.2f  %-34s %s (%s)\n", f.Name+" ("+f.Unit+")", format(f.Measured), format(f.Baseline), f.Ratio(),
+			f.BaselineName, f.Goal, met)
+	}
+}
+
+func format(v float64) string {
+	switch {
+	case v >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// process is a child process with its listening address.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *os.File
+}
+
+// freeAddr finds a free loopback port.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// start runs a binary with args, its output in logDir, and waits until url answers 200.
+func start(ctx context.Context, logDir, name, bin string, args []string, health string) (*process, error) {
+	logFile, err := os.Create(filepath.Join(logDir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	p := &process{cmd: cmd, log: logFile}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(health)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%s did not answer %s within 15s (log: %s)", name, health, logFile.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *process) stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.log.Close()
+}
+
+// memory reads a process's resident set (VmRSS) and its peak (VmHWM) in MiB.
+func memory(pid int) (rss, peak float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading memory: %w (the memory figures need Linux /proc)", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if k == "VmRSS" {
+			rss = kb / 1024
+		} else {
+			peak = kb / 1024
+		}
+	}
+	return rss, peak, sc.Err()
+}

@@ -1,0 +1,255 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/simulator/load"
+)
+
+// Options choose what to measure and with what.
+type Options struct {
+	// Simulator and Relay are the binaries to measure (make build puts them in bin/).
+	Simulator, Relay string
+	// Self is this bench binary, started again as the baseline servers ("bench serve ...").
+	Self string
+	// Repo is the repository root, for the e2e suite.
+	Repo string
+	// Uploads is the number of 1000-record uploads of the ingest figure (default 1000: one million records).
+	Uploads int
+	// Webhooks is the number of webhooks of the relay's saturation figure (default 1,000,000).
+	Webhooks int
+	// AckRate and AckDuration are the fixed-rate run of the latency figures (default 2000/s for 10 s).
+	AckRate     float64
+	AckDuration time.Duration
+	// Concurrency is the connections of the saturation runs (default 64).
+	Concurrency int
+	// Procs is the Ginkgo processes of the e2e figure (default 6); Skip names figures to leave out.
+	Procs int
+	Skip  []string
+	// Progress receives a line per step.
+	Progress io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Uploads == 0 {
+		o.Uploads = 1000
+	}
+	if o.Webhooks == 0 {
+		o.Webhooks = 1_000_000
+	}
+	if o.AckRate == 0 {
+		o.AckRate = 2000
+	}
+	if o.AckDuration == 0 {
+		o.AckDuration = 10 * time.Second
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 64
+	}
+	if o.Procs == 0 {
+		o.Procs = 6
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+}
+
+func (o Options) skipped(name string) bool {
+	for _, s := range o.Skip {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Run measures every figure and returns the table's lines.
+func Run(ctx context.Context, o Options) ([]Figure, error) {
+	o.defaults()
+	work, err := os.MkdirTemp("", "ctharness-bench-")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Progress, "bench: logs and data in %s\n", work)
+	var figures []Figure
+	if !o.skipped("ingest") {
+		f, err := o.ingestFigures(ctx, work)
+		if err != nil {
+			return figures, fmt.Errorf("ingest: %w", err)
+		}
+		figures = append(figures, f...)
+	}
+	if !o.skipped("relay") {
+		f, err := o.relayFigures(ctx, work)
+		if err != nil {
+			return figures, fmt.Errorf("relay: %w", err)
+		}
+		figures = append(figures, f...)
+	}
+	if !o.skipped("e2e") {
+		fmt.Fprintf(o.Progress, "bench: e2e suite with %d Ginkgo processes\n", o.Procs)
+		run, err := runSuite(ctx, o.Repo, o.Procs, work)
+		if err != nil {
+			return figures, err
+		}
+		figures = append(figures, Figure{Name: fmt.Sprintf("e2e suite wall time, %d specs, --procs %d", run.specs, o.Procs), Unit: "s",
+			Measured: run.wall.Seconds(), Baseline: run.serial.Seconds(), BaselineName: "sum of the specs' own times",
+			Goal: "< 15 s", Met: run.wall < 15*time.Second})
+	}
+	_ = os.RemoveAll(work)
+	return figures, nil
+}
+
+// ingestFigures: the fake's records/s for 1000-record uploads against the encoding/json baseline, and its memory
+// after a tenth and after all of the records.
+func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, error) {
+	baseAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	base, err := start(ctx, work, "ingest-baseline", o.Self, []string{"serve", "--handler", "ingest", "--listen", baseAddr}, "http://"+baseAddr+"/health")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Progress, "bench: ingest baseline (encoding/json), %d uploads of 1000 records\n", o.Uploads)
+	baseRate, err := ingest(ctx, "http://"+baseAddr+"/eu1/1/upload", o.Uploads, 4, nil)
+	base.stop()
+	if err != nil {
+		return nil, err
+	}
+
+	simAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	sim, err := start(ctx, work, "ingest-simulator", o.Simulator, []string{"serve", "--listen", simAddr, "--quiet"}, "http://"+simAddr+"/_sim/health")
+	if err != nil {
+		return nil, err
+	}
+	defer sim.stop()
+	fmt.Fprintf(o.Progress, "bench: ingest fake CleverTap, %d uploads of 1000 records\n", o.Uploads)
+	var rssTenth float64
+	fakeRate, err := ingest(ctx, "http://"+simAddr+"/eu1/1/upload", o.Uploads, 4, func() { rssTenth, _, _ = memory(sim.cmd.Process.Pid) })
+	if err != nil {
+		return nil, err
+	}
+	_, peak, err := memory(sim.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	records := float64(o.Uploads) * 1000
+	return []Figure{
+		{Name: "fake ingest, 1000-record uploads", Unit: "records/s", Measured: fakeRate, Baseline: baseRate,
+			BaselineName: "encoding/json decode + fixed answer", Goal: "ratio ≥ 1.0 and ≥ 300000/s", Met: fakeRate >= baseRate && fakeRate >= 300000},
+		{Name: fmt.Sprintf("fake peak RSS after %s records", count(records)), Unit: "MiB", Measured: peak, Baseline: rssTenth,
+			BaselineName: fmt.Sprintf("RSS after %s records", count(records/10)), Goal: "bounded: ratio < 2", Met: rssTenth > 0 && peak < 2*rssTenth},
+	}, nil
+}
+
+// relayFigures: webhooks through the relay to the fake against the same webhooks to a no-op endpoint, at a fixed
+// rate (ack latency) and as fast as they go (saturation), and the relay's memory.
+func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error) {
+	noopAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	noop, err := start(ctx, work, "noop", o.Self, []string{"serve", "--handler", "noop", "--listen", noopAddr}, "http://"+noopAddr+"/health")
+	if err != nil {
+		return nil, err
+	}
+	noopURL := "http://" + noopAddr + "/webhooks/revenuecat"
+	fmt.Fprintf(o.Progress, "bench: no-op endpoint at %g/s for %s, then as fast as it goes\n", o.AckRate, o.AckDuration)
+	noopFixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
+	if err != nil {
+		noop.stop()
+		return nil, err
+	}
+	noopSat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Count: min(o.Webhooks, 200_000), Duration: load.MaxDuration,
+		Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
+	noop.stop()
+	if err != nil {
+		return nil, err
+	}
+
+	simAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	sim, err := start(ctx, work, "relay-simulator", o.Simulator, []string{"serve", "--listen", simAddr, "--quiet"}, "http://"+simAddr+"/_sim/health")
+	if err != nil {
+		return nil, err
+	}
+	defer sim.stop()
+	relayAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(work, "relay.yaml")
+	cfg := strings.ReplaceAll(string(config.DefaultYAML), "http://127.0.0.1:8081", "http://"+simAddr)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	rel, err := start(ctx, work, "relay", o.Relay, []string{"--config", cfgPath, "--listen", relayAddr, "--data-dir", filepath.Join(work, "relay-data"),
+		"--log-level", "warn"}, "http://"+relayAddr+"/readyz")
+	if err != nil {
+		return nil, err
+	}
+	defer rel.stop()
+	simURL, relayURL := "http://"+simAddr, "http://"+relayAddr+"/webhooks/revenuecat"
+
+	fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s\n", o.AckRate, o.AckDuration)
+	fixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, simURL, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Progress, "bench: relay as fast as it goes, %d webhooks\n", o.Webhooks)
+	var mu sync.Mutex
+	var relayTenth float64
+	tenth := max(o.Webhooks/10, 1)
+	sat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Count: o.Webhooks, Duration: load.MaxDuration, Users: 1000,
+		Concurrency: o.Concurrency}, simURL, tenth, func() {
+		rss, _, _ := memory(rel.cmd.Process.Pid)
+		mu.Lock()
+		relayTenth = rss
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	_, relayPeak, err := memory(rel.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	webhooks := float64(o.Webhooks)
+	mu.Lock()
+	defer mu.Unlock()
+	return []Figure{
+		{Name: "relay saturation, acked and delivered", Unit: "webhooks/s", Measured: sat.sustained, Baseline: noopSat.sustained,
+			BaselineName: "same load to a no-op endpoint", Goal: "≥ 10000/s", Met: sat.sustained >= 10000},
+		{Name: fmt.Sprintf("relay ack p50 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P50), Baseline: ms(noopFixed.report.Latency.P50),
+			BaselineName: "same load to a no-op endpoint", Goal: "-", Met: true},
+		{Name: fmt.Sprintf("relay ack p99 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P99), Baseline: ms(noopFixed.report.Latency.P99),
+			BaselineName: "same load to a no-op endpoint", Goal: "< 20 ms", Met: fixed.report.Latency.P99 < 20*time.Millisecond},
+		{Name: fmt.Sprintf("relay peak RSS after %s webhooks", count(webhooks)), Unit: "MiB", Measured: relayPeak, Baseline: relayTenth,
+			BaselineName: fmt.Sprintf("RSS after %s webhooks", count(webhooks/10)), Goal: "bounded: ratio < 2", Met: relayTenth > 0 && relayPeak < 2*relayTenth},
+	}, nil
+}
+
+func count(n float64) string {
+	switch {
+	case n >= 1e6 && int(n)%1e6 == 0:
+		return fmt.Sprintf("%dM", int(n/1e6))
+	case n >= 1e3 && int(n)%1e3 == 0:
+		return fmt.Sprintf("%dk", int(n/1e3))
+	}
+	return fmt.Sprintf("%d", int(n))
+}

@@ -1,0 +1,132 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources"
+	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
+	"github.com/ctharness/ctharness/simulator/sources/purchasely"
+	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+)
+
+// The emitters render each event type once for a placeholder user and event id; every webhook of the load is
+// then the template with the placeholders replaced, so making one costs a few appends rather than a story.
+const (
+	userToken  = "LOADUSERTOKEN0000"
+	eventToken = "LOADEVENTTOKEN000"
+)
+
+// template is one event type's body cut at the placeholders.
+type template struct {
+	parts  [][]byte // literal text between placeholders
+	fills  []byte   // 'u' or 'e' after each part but the last
+	header http.Header
+	method string
+	event  string
+}
+
+type generator struct {
+	o         Options
+	templates []template
+	policy    sources.Policy
+}
+
+func newGenerator(o Options) (*generator, error) {
+	g := &generator{o: o}
+	u := lifecycle.User{AppUserID: userToken, CleverTapID: userToken, CustomerUserID: userToken, ATInternetID: userToken,
+		AppsFlyerID: eventToken, Email: userToken + "@example.com", Country: "US"}
+	at := time.Now().UTC().Truncate(time.Second)
+	for _, event := range o.Events {
+		var (
+			w   sources.Webhook
+			err error
+		)
+		switch o.Source {
+		case revenuecat.Source:
+			w, err = revenuecat.Emit(event, revenuecat.Single{User: u, At: at, Config: revenuecat.Config{AppID: "app1234567", OfferingID: "default"}})
+			w.Header, g.policy = revenuecat.Header(o.Credential), revenuecat.Policy()
+		case purchasely.Source:
+			w, err = purchasely.Emit(event, purchasely.Single{User: u, At: at})
+			w.Header, g.policy = purchasely.Header(), purchasely.Policy(o.Credential, false)
+		case appsflyer.Source:
+			w, err = appsflyer.Emit(event, appsflyer.Single{User: u, At: at, Revenue: 9.99, Currency: "USD",
+				Config: appsflyer.Config{AppID: "id1234567890", MediaSource: "organic", SendRevenue: appsflyer.ValuesAndRevenue, Method: http.MethodPost}})
+			w.Header, g.policy = appsflyer.Header("Authorization", o.Credential), appsflyer.Policy(true)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("event %q: %w", event, err)
+		}
+		if w.Body == nil {
+			return nil, fmt.Errorf("event %q: the %s emitter sends it without a body; load sends POST bodies only", event, o.Source)
+		}
+		body := w.Body
+		if w.EventID != "" && w.EventID != eventToken && o.Source != appsflyer.Source {
+			body = bytes.ReplaceAll(body, []byte(w.EventID), []byte(eventToken))
+		}
+		t := cut(body)
+		if !bytes.Contains(body, []byte(eventToken)) {
+			return nil, fmt.Errorf("event %q: the %s webhook carries no event id to vary; every webhook would be a duplicate", event, o.Source)
+		}
+		t.header, t.method, t.event = w.Header, w.Method, event
+		g.templates = append(g.templates, t)
+	}
+	return g, nil
+}
+
+// cut splits a body at the placeholders.
+func cut(body []byte) template {
+	var t template
+	for {
+		iu, ie := bytes.Index(body, []byte(userToken)), bytes.Index(body, []byte(eventToken))
+		if iu < 0 && ie < 0 {
+			t.parts = append(t.parts, body)
+			return t
+		}
+		if iu < 0 || (ie >= 0 && ie < iu) {
+			t.parts, t.fills, body = append(t.parts, body[:ie]), append(t.fills, 'e'), body[ie+len(eventToken):]
+			continue
+		}
+		t.parts, t.fills, body = append(t.parts, body[:iu]), append(t.fills, 'u'), body[iu+len(userToken):]
+	}
+}
+
+// user is the user of webhook seq: load-<run>-u<n>, cycling through Users (or one per webhook).
+func (g *generator) user(seq int) string {
+	n := seq
+	if g.o.Users > 0 {
+		n = seq % g.o.Users
+	}
+	return "load-" + g.o.RunID + "-u" + strconv.Itoa(n)
+}
+
+// eventID is the vendor's event id of webhook seq.
+func (g *generator) eventID(seq int) string {
+	return "load-" + g.o.RunID + "-e" + strconv.Itoa(seq)
+}
+
+// webhook builds webhook seq.
+func (g *generator) webhook(seq int) sources.Webhook {
+	t := &g.templates[seq%len(g.templates)]
+	user, id := g.user(seq), g.eventID(seq)
+	size := len(t.fills) * max(len(user), len(id))
+	for _, p := range t.parts {
+		size += len(p)
+	}
+	body := make([]byte, 0, size)
+	for i, p := range t.parts {
+		body = append(body, p...)
+		if i < len(t.fills) {
+			if t.fills[i] == 'u' {
+				body = append(body, user...)
+			} else {
+				body = append(body, id...)
+			}
+		}
+	}
+	return sources.Webhook{Source: g.o.Source, EventType: t.event, EventID: id, Method: t.method, Body: body, Header: t.header, User: user}
+}

@@ -1,0 +1,355 @@
+// Package load plays a vendor at volume: it sends many distinct webhooks of one source (RevenueCat, Purchasely or
+// AppsFlyer, in their real formats, signed as they sign them) to a loopback target at a fixed rate or as fast as
+// a number of connections allows, optionally retried on the vendor's schedule, and reports what was acknowledged
+// and how fast. It backs `simulator load`, `make bench` and the resilience suite.
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources"
+	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
+	"github.com/ctharness/ctharness/simulator/sources/purchasely"
+	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+)
+
+// Bounds keep a load finite whatever the flags say.
+const (
+	MaxDuration    = 10 * time.Minute
+	MaxCount       = 10_000_000
+	MaxConcurrency = 4096
+	MaxRate        = 1_000_000
+)
+
+// Options describe one load.
+type Options struct {
+	// Source is revenuecat, purchasely or appsflyer.
+	Source string
+	// Target is the webhook URL; only loopback hosts are accepted.
+	Target string
+	// Rate is webhooks per second on a fixed schedule; 0 sends as fast as Concurrency allows.
+	Rate float64
+	// Duration bounds the sending time (default 10 s, at most MaxDuration).
+	Duration time.Duration
+	// Count bounds the number of webhooks (0: Rate × Duration, or no bound but Duration when Rate is 0).
+	Count int
+	// Users is how many distinct users the webhooks belong to, in turn; 0 gives every webhook its own user.
+	Users int
+	// Concurrency is the most webhooks in flight (default 64).
+	Concurrency int
+	// Events are the event types sent in turn (default: DefaultEvents of the source).
+	Events []string
+	// Credential is RevenueCat's Authorization value, Purchasely's shared secret or AppsFlyer's token; empty
+	// means the relay's default config value.
+	Credential string
+	// Retry retries refused webhooks on the vendor's schedule compressed by TimeScale (real seconds per vendor
+	// second, default 0.001: RevenueCat's 5 minutes become 0.3 s).
+	Retry     bool
+	TimeScale float64
+	// RunID makes the event ids and user ids of this load unique (default: random), so reruns are not duplicates.
+	RunID string
+	// Client sends the requests (default: keep-alive transport sized for Concurrency).
+	Client *http.Client
+	// OnResult, when set, is called once per webhook with its final outcome (from many goroutines).
+	OnResult func(Result)
+}
+
+// DefaultEvents are the event types a load cycles through: a plausible production mix, each mapped by the relay's
+// default config to one CleverTap record (Purchasely's also to one Piano event).
+var DefaultEvents = map[string][]string{
+	revenuecat.Source: {revenuecat.InitialPurchase, revenuecat.Renewal, revenuecat.Renewal, revenuecat.Renewal,
+		revenuecat.Cancellation, revenuecat.Expiration},
+	purchasely.Source: {"SUBSCRIPTION_STARTED", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_RENEWED", "RENEWAL_DISABLED",
+		"SUBSCRIPTION_EXPIRED"},
+	appsflyer.Source: {appsflyer.Subscribe, appsflyer.StartTrial, appsflyer.Purchase},
+}
+
+// DefaultCredentials are the relay's default config values.
+var DefaultCredentials = map[string]string{
+	revenuecat.Source: "Bearer sim-revenuecat",
+	purchasely.Source: "sim-purchasely",
+	appsflyer.Source:  "sim-appsflyer",
+}
+
+// Result is one webhook's final outcome.
+type Result struct {
+	Seq      int
+	EventID  string
+	User     string
+	Acked    bool
+	Status   int    // last HTTP status (0 when there was no answer)
+	Error    string // last network error
+	Attempts int
+	// Latency is from the webhook's scheduled time to the first attempt's answer.
+	Latency time.Duration
+}
+
+// Percentiles of the first attempts' answer times.
+type Percentiles struct {
+	P50 time.Duration `json:"p50"`
+	P90 time.Duration `json:"p90"`
+	P99 time.Duration `json:"p99"`
+	Max time.Duration `json:"max"`
+}
+
+// Report is what a load did.
+type Report struct {
+	Source string  `json:"source"`
+	Target string  `json:"target"`
+	RunID  string  `json:"run_id"`
+	Rate   float64 `json:"rate"`
+	// Sent webhooks; Acked got the vendor's success answer (maybe after retries); Refused never did.
+	Sent    int `json:"sent"`
+	Acked   int `json:"acked"`
+	Refused int `json:"refused"`
+	// Retried webhooks needed more than one attempt; Attempts counts every request.
+	Retried  int `json:"retried"`
+	Attempts int `json:"attempts"`
+	// Statuses counts every attempt's answer by HTTP status ("error" when there was none).
+	Statuses map[string]int `json:"statuses"`
+	// Late counts webhooks whose first attempt started more than 10 ms after its scheduled time (the target or
+	// this generator could not keep the rate).
+	Late int `json:"late"`
+	// Elapsed is from the first send to the last answer; Throughput is Acked / Elapsed.
+	Elapsed    time.Duration `json:"elapsed"`
+	Throughput float64       `json:"throughput"`
+	Latency    Percentiles   `json:"latency"`
+}
+
+// Validate checks the options and fills the defaults.
+func (o *Options) Validate() error {
+	templates := DefaultEvents[o.Source]
+	if templates == nil {
+		return fmt.Errorf("source: expected revenuecat, purchasely or appsflyer, got %q", o.Source)
+	}
+	if err := loopbackOnly(o.Target); err != nil {
+		return err
+	}
+	if o.Duration == 0 {
+		o.Duration = 10 * time.Second
+	}
+	switch {
+	case o.Duration < 0 || o.Duration > MaxDuration:
+		return fmt.Errorf("duration: expected more than 0 and at most %s, got %s", MaxDuration, o.Duration)
+	case o.Rate < 0 || o.Rate > MaxRate:
+		return fmt.Errorf("rate: expected 0 (as fast as possible) to %d webhooks/s, got %g", MaxRate, o.Rate)
+	case o.Count < 0 || o.Count > MaxCount:
+		return fmt.Errorf("count: expected 0 (rate × duration) to %d, got %d", MaxCount, o.Count)
+	case o.Users < 0:
+		return fmt.Errorf("users: expected 0 (one per webhook) or more, got %d", o.Users)
+	case o.Concurrency < 0 || o.Concurrency > MaxConcurrency:
+		return fmt.Errorf("concurrency: expected 1 to %d, got %d", MaxConcurrency, o.Concurrency)
+	case o.TimeScale < 0:
+		return fmt.Errorf("time scale: expected a positive factor, got %g", o.TimeScale)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 64
+	}
+	if o.TimeScale == 0 {
+		o.TimeScale = 0.001
+	}
+	if o.Count == 0 && o.Rate > 0 {
+		o.Count = min(int(o.Rate*o.Duration.Seconds()), MaxCount)
+	}
+	if o.Count == 0 {
+		o.Count = MaxCount
+	}
+	if len(o.Events) == 0 {
+		o.Events = templates
+	}
+	if o.Credential == "" {
+		o.Credential = DefaultCredentials[o.Source]
+	}
+	if o.RunID == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		o.RunID = hex.EncodeToString(b[:])
+	}
+	if strings.ContainsAny(o.RunID, "\"\\ ") {
+		return fmt.Errorf("run id: expected letters, digits, - or _, got %q", o.RunID)
+	}
+	return nil
+}
+
+// loopbackOnly refuses targets that are not on this machine: a load generator pointed at a real endpoint is an
+// accident waiting to happen.
+func loopbackOnly(target string) error {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("target: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/revenuecat, got %q", target)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("target: expected a loopback host (127.0.0.1, ::1 or localhost), got %q: load only runs against a local stack", host)
+}
+
+// Run sends the load and reports it. It returns when every webhook has its final outcome or ctx ends.
+func Run(ctx context.Context, o Options) (Report, error) {
+	if err := o.Validate(); err != nil {
+		return Report{}, err
+	}
+	gen, err := newGenerator(o)
+	if err != nil {
+		return Report{}, err
+	}
+	client := o.Client
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency,
+			IdleConnTimeout: 30 * time.Second, DisableCompression: true}}
+		defer client.CloseIdleConnections()
+	}
+	policy := gen.policy
+	if !o.Retry {
+		policy.Retries = nil
+	}
+	deliverer := sources.Deliverer{Client: client, Clock: &lifecycle.ScaledWallClock{Factor: o.TimeScale}, SignTime: time.Now}
+
+	type job struct {
+		seq       int
+		scheduled time.Time
+	}
+	jobs := make(chan job, o.Concurrency)
+	var (
+		mu        sync.Mutex
+		rep       = Report{Source: o.Source, Target: o.Target, RunID: o.RunID, Rate: o.Rate, Statuses: map[string]int{}}
+		latencies = make([]time.Duration, 0, min(o.Count, 1<<20))
+		lastDone  time.Time
+	)
+	start := time.Now()
+	deadline := start.Add(o.Duration)
+
+	worker := func() {
+		for j := range jobs {
+			if o.Rate > 0 && time.Since(j.scheduled) > 10*time.Millisecond {
+				mu.Lock()
+				rep.Late++
+				mu.Unlock()
+			}
+			w := gen.webhook(j.seq)
+			res, _ := deliverer.Deliver(ctx, o.Target, w, policy)
+			r := Result{Seq: j.seq, EventID: gen.eventID(j.seq), User: gen.user(j.seq), Acked: res.Delivered, Attempts: len(res.Attempts)}
+			answered := time.Now()
+			if n := len(res.Attempts); n > 0 {
+				last := res.Attempts[n-1]
+				r.Status, r.Error = last.Status, last.Error
+				if res.Attempts[0].Error == "" {
+					// measured from when the webhook was due, not when it left, so a slow target shows as latency
+					// rather than as a lower send rate
+					r.Latency = answerTime(j.scheduled, res.Attempts[0].Took, n, answered)
+				}
+			}
+			mu.Lock()
+			rep.Sent++
+			rep.Attempts += r.Attempts
+			if r.Attempts > 1 {
+				rep.Retried++
+			}
+			if r.Acked {
+				rep.Acked++
+			} else {
+				rep.Refused++
+			}
+			for _, a := range res.Attempts {
+				if a.Error != "" {
+					rep.Statuses["error"]++
+				} else {
+					rep.Statuses[fmt.Sprint(a.Status)]++
+				}
+			}
+			if len(res.Attempts) > 0 && res.Attempts[0].Error == "" {
+				latencies = append(latencies, r.Latency)
+			}
+			if answered.After(lastDone) {
+				lastDone = answered
+			}
+			mu.Unlock()
+			if o.OnResult != nil {
+				o.OnResult(r)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() { defer wg.Done(); worker() }()
+	}
+
+	var scheduleErr error
+	if o.Rate > 0 {
+		interval := time.Duration(float64(time.Second) / o.Rate)
+	schedule:
+		for seq := 0; seq < o.Count; seq++ {
+			due := start.Add(time.Duration(seq) * interval)
+			if due.After(deadline) {
+				break
+			}
+			if wait := time.Until(due); wait > time.Millisecond {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					scheduleErr = ctx.Err()
+					break schedule
+				}
+			}
+			select {
+			case jobs <- job{seq: seq, scheduled: due}:
+			case <-ctx.Done():
+				scheduleErr = ctx.Err()
+				break schedule
+			}
+		}
+	} else {
+	closed:
+		for seq := 0; seq < o.Count && time.Now().Before(deadline); seq++ {
+			select {
+			case jobs <- job{seq: seq, scheduled: time.Now()}:
+			case <-ctx.Done():
+				scheduleErr = ctx.Err()
+				break closed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	rep.Elapsed = lastDone.Sub(start)
+	if rep.Elapsed > 0 {
+		rep.Throughput = float64(rep.Acked) / rep.Elapsed.Seconds()
+	}
+	rep.Latency = percentiles(latencies)
+	return rep, scheduleErr
+}
+
+// answerTime is the first attempt's answer time counted from when the webhook was due: the wait in the queue plus
+// the attempt. For a webhook answered at once it is exactly answered − scheduled.
+func answerTime(scheduled time.Time, firstTook time.Duration, attempts int, answered time.Time) time.Duration {
+	if attempts == 1 {
+		return answered.Sub(scheduled)
+	}
+	return firstTook
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: d[len(d)-1]}
+}
