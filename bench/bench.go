@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -126,25 +127,72 @@ func (p *process) stop() {
 	p.log.Close()
 }
 
-// memory reads a process's resident set (VmRSS) and its peak (VmHWM) in MiB.
-func memory(pid int) (rss, peak float64, err error) {
+// mem is a process's resident memory in MiB: anonymous (heap, stacks) and file-backed (mapped files: the relay's
+// bbolt outbox is memory-mapped, so its pages count here and are bounded by the outbox file).
+type mem struct{ anon, file, peak float64 }
+
+// memory reads /proc/<pid>/status.
+func memory(pid int) (mem, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading memory: %w (the memory figures need Linux /proc)", err)
+		return mem{}, fmt.Errorf("reading memory: %w (the memory figures need Linux /proc)", err)
 	}
 	defer f.Close()
+	var m mem
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
+		if !ok {
 			continue
 		}
 		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		if k == "VmRSS" {
-			rss = kb / 1024
-		} else {
-			peak = kb / 1024
+		switch k {
+		case "RssAnon":
+			m.anon = kb / 1024
+		case "RssFile":
+			m.file = kb / 1024
+		case "VmHWM":
+			m.peak = kb / 1024
 		}
 	}
-	return rss, peak, sc.Err()
+	return m, sc.Err()
+}
+
+// sampler follows a process's memory every 50 ms and keeps the highest anonymous and file-backed figures.
+type sampler struct {
+	mu   sync.Mutex
+	max  mem
+	stop chan struct{}
+	done chan struct{}
+}
+
+func sample(pid int) *sampler {
+	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if m, err := memory(pid); err == nil {
+				s.mu.Lock()
+				s.max.anon, s.max.file, s.max.peak = max(s.max.anon, m.anon), max(s.max.file, m.file), max(s.max.peak, m.peak)
+				s.mu.Unlock()
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// peak stops sampling and returns the highest figures seen.
+func (s *sampler) peak() mem {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
 }

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Webhooks, "webhooks", 1_000_000, "webhooks of the relay's saturation run")
 	fs.Float64Var(&o.AckRate, "ack-rate", 2000, "rate of the ack latency run, webhooks/s")
 	fs.DurationVar(&o.AckDuration, "ack-duration", 10*time.Second, "length of the ack latency run")
-	fs.IntVar(&o.Concurrency, "concurrency", 64, "connections of the saturation runs")
+	fs.IntVar(&o.Concurrency, "concurrency", 256, "connections of the saturation runs")
 	fs.IntVar(&o.Procs, "procs", 6, "Ginkgo processes of the e2e figure")
 	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, e2e")
 	if err := fs.Parse(args); err != nil {

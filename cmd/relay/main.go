@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +69,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg, err = config.Load(*configPath); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
+	}
+	if getenv("GOGC") == "" {
+		// the relay's live heap is small (queues and a bbolt page cache mapped outside the heap), so collecting
+		// at 5× instead of 2× the live heap costs a few MiB and gives back about a tenth of its CPU at saturation
+		debug.SetGCPercent(400)
 	}
 	if *pprofAddr != "" {
 		stop, err := profiling.Serve(*pprofAddr)

@@ -27,7 +27,8 @@ var (
 
 // Job is one message waiting for delivery.
 type Job struct {
-	ID        uint64 `json:"id"`
+	// ID is the job's key in the outbox (stored as the key, not in the value).
+	ID        uint64 `json:"id,omitempty"`
 	Source    string `json:"source"`
 	EventID   string `json:"event_id"`
 	EventType string `json:"event_type"`
@@ -120,6 +121,13 @@ func seenKey(source, eventID string) []byte { return []byte(source + "\x00" + ev
 func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err error) {
 	now := s.now().UTC()
 	key := seenKey(source, eventID)
+	// encoded before the shared commit, in the webhook's own goroutine: inside Batch it would run serially for
+	// every webhook of the batch under the writer lock
+	raws := make([][]byte, len(jobs))
+	for i := range jobs {
+		jobs[i].ID, jobs[i].CreatedAt = 0, now
+		raws[i] = encodeJob(&jobs[i])
+	}
 	err = s.db.Batch(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(seenBucket)
 		if seen.Get(key) != nil {
@@ -133,12 +141,8 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 			if err != nil {
 				return err
 			}
-			jobs[i].ID, jobs[i].CreatedAt = id, now
-			raw, err := json.Marshal(jobs[i])
-			if err != nil {
-				return err
-			}
-			if err := jb.Put(itob(id), raw); err != nil {
+			jobs[i].ID = id
+			if err := jb.Put(itob(id), raws[i]); err != nil {
 				return err
 			}
 		}
@@ -155,11 +159,12 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 func (s *Store) Pending() ([]Job, error) {
 	var out []Job
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(jobsBucket).ForEach(func(_, v []byte) error {
+		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
 			var j Job
 			if err := json.Unmarshal(v, &j); err != nil {
 				return err
 			}
+			j.ID = binary.BigEndian.Uint64(k)
 			out = append(out, j)
 			return nil
 		})

@@ -24,11 +24,16 @@ func intake(t *testing.T, edit func(*CleverTap)) *Intake {
 	return in
 }
 
-// webhook is a webhook body around the given event fields.
+// webhook is a webhook body around the given event fields (environment PRODUCTION unless the fields set it: a
+// key appears once, as in RevenueCat's bodies).
 func webhook(fields string) []byte {
+	env := `"environment":"PRODUCTION",`
+	if strings.Contains(fields, `"environment"`) {
+		env = ""
+	}
 	return []byte(`{"api_version":"1.0","event":{"id":"e-1","app_id":"app1","event_timestamp_ms":1767225600999,` +
 		`"app_user_id":"user_42","original_app_user_id":"$RCAnonymousID:abc","product_id":"premium.monthly",` +
-		`"environment":"PRODUCTION","currency":"EUR",` + fields + `}}`)
+		env + `"currency":"EUR",` + fields + `}}`)
 }
 
 // TestMappingTable: each row's expected record is written by hand from RevenueCat's CleverTap page.
