@@ -75,4 +75,3 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
-
