@@ -44,7 +44,18 @@ type Settings struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// Timeout bounds one request.
 	Timeout time.Duration `yaml:"timeout"`
+	// AfterCrash is what happens to jobs that were in an upload when the relay stopped without shutting down
+	// (kill -9, power loss): CleverTap may or may not have them, and its upload API has no idempotency key.
+	// "hold" (default) moves them to the dead letters to be checked and retried, so nothing is sent twice;
+	// "resend" sends them again, so nothing waits for a human but some may arrive twice.
+	AfterCrash string `yaml:"after_crash"`
 }
+
+// After-crash policies.
+const (
+	AfterCrashHold   = "hold"
+	AfterCrashResend = "resend"
+)
 
 // Defaults fills what is unset.
 func (s *Settings) Defaults() {
@@ -69,6 +80,9 @@ func (s *Settings) Defaults() {
 	if s.Timeout == 0 {
 		s.Timeout = 30 * time.Second
 	}
+	if s.AfterCrash == "" {
+		s.AfterCrash = AfterCrashHold
+	}
 }
 
 // Validate names the first wrong key under prefix.
@@ -86,6 +100,8 @@ func (s Settings) Validate(prefix string) error {
 		return fmt.Errorf("%s.max_attempts: expected at least 1, got %d", prefix, s.MaxAttempts)
 	case s.Timeout <= 0:
 		return fmt.Errorf("%s.timeout: expected a positive duration, got %s", prefix, s.Timeout)
+	case s.AfterCrash != AfterCrashHold && s.AfterCrash != AfterCrashResend:
+		return fmt.Errorf("%s.after_crash: expected hold or resend, got %q", prefix, s.AfterCrash)
 	}
 	return nil
 }
@@ -144,11 +160,52 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the outbox: %w", err)
 	}
+	inDoubt, err := d.store.InDoubt()
+	if err != nil {
+		return fmt.Errorf("reading the outbox: %w", err)
+	}
+	if len(inDoubt) > 0 {
+		if pending, err = d.settleInDoubt(pending, inDoubt); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
 	if len(pending) > 0 {
 		d.log.Info("resuming deliveries from the outbox", "jobs", len(pending))
 	}
 	d.Enqueue(pending...)
 	return nil
+}
+
+// InDoubtReason is the dead letters' reason for jobs held after an unclean stop.
+const InDoubtReason = "in flight when the relay stopped without shutting down (after_crash: hold): CleverTap may already have it; " +
+	"check the account, then POST /admin/deadletters/{id}/retry if it is missing"
+
+// settleInDoubt applies the after_crash policy to the jobs that were in an upload at an unclean stop and returns
+// the jobs to send.
+func (d *Dispatcher) settleInDoubt(pending []outbox.Job, inDoubt map[uint64]bool) ([]outbox.Job, error) {
+	var rest []outbox.Job
+	var held []outbox.DeadLetter
+	var ids []uint64
+	for _, j := range pending {
+		if !inDoubt[j.ID] {
+			rest = append(rest, j)
+			continue
+		}
+		ids = append(ids, j.ID)
+		if d.settings.AfterCrash == AfterCrashHold {
+			held = append(held, outbox.DeadLetter{Job: j, Reason: InDoubtReason})
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	if d.settings.AfterCrash == AfterCrashHold {
+		d.log.Warn("the last run stopped uncleanly during uploads; their records may or may not have reached CleverTap: held in the dead letters, not resent",
+			"records", len(held), "after_crash", AfterCrashHold)
+		return rest, d.store.Kill(held)
+	}
+	d.log.Warn("the last run stopped uncleanly during uploads; resending their records, some may arrive twice",
+		"records", len(ids), "after_crash", AfterCrashResend)
+	return rest, d.store.ClearSending(ids)
 }
 
 // Wait blocks until the queues and the requests in flight have stopped (after ctx ended).
@@ -248,7 +305,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 		go func() {
 			defer d.wg.Done()
 			defer func() { <-sem }()
-			d.send(ctx, q, batch)
+			// not cancelled at shutdown: an upload already sent is heard out (bounded by the request timeout) and
+			// recorded, so a clean stop leaves nothing in doubt
+			d.send(context.WithoutCancel(ctx), q, batch)
 		}()
 	}
 }
@@ -303,6 +362,17 @@ func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 	if !q.known {
 		out = rejectAll(batch, 0, fmt.Sprintf("destination %q is not configured (the config changed since the webhook was accepted)", q.name))
 	} else {
+		ids := make([]uint64, len(batch))
+		for i, j := range batch {
+			ids[i] = j.ID
+		}
+		if err := d.store.MarkSending(ids); err != nil {
+			// without the mark a crash during the upload could not be told apart; try again later
+			d.log.Error("outbox write failed before an upload; retrying later", "destination", q.name, "err", err)
+			out = outcome{label: "outbox_error", retry: batch, err: err.Error()}
+			d.settle(q, len(batch), out)
+			return
+		}
 		start := time.Now()
 		out = d.request(ctx, q.endpoint, batch)
 		d.observe.Request(q.name, out.label, time.Since(start))

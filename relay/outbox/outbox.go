@@ -23,6 +23,9 @@ var (
 	seenBucket       = []byte("seen")
 	seenByTimeBucket = []byte("seen_by_time")
 	deadBucket       = []byte("dead")
+	// sendingBucket marks the jobs of uploads in flight: a mark that survives a restart means the relay stopped
+	// between sending and hearing back, so CleverTap may or may not have them (see InDoubt).
+	sendingBucket = []byte("sending")
 )
 
 // Job is one message waiting for delivery.
@@ -84,7 +87,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.MaxBatchDelay = 2 * time.Millisecond
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket} {
+		for _, b := range [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -178,7 +181,55 @@ func (s *Store) Done(ids []uint64) error {
 		return nil
 	}
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(jobsBucket)
+		b, sending := tx.Bucket(jobsBucket), tx.Bucket(sendingBucket)
+		for _, id := range ids {
+			if err := b.Delete(itob(id)); err != nil {
+				return err
+			}
+			if err := sending.Delete(itob(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.
+func (s *Store) MarkSending(ids []uint64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sendingBucket)
+		for _, id := range ids {
+			if err := b.Put(itob(id), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// InDoubt lists the pending jobs still marked as sending: after an unclean stop (kill -9, power loss) these were
+// in an upload whose answer the relay never recorded. Their marks stay until the jobs are settled.
+func (s *Store) InDoubt() (map[uint64]bool, error) {
+	out := map[uint64]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		jobs := tx.Bucket(jobsBucket)
+		return tx.Bucket(sendingBucket).ForEach(func(k, _ []byte) error {
+			if jobs.Get(k) != nil {
+				out[binary.BigEndian.Uint64(k)] = true
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ClearSending forgets the marks of jobs that will be sent again.
+func (s *Store) ClearSending(ids []uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sendingBucket)
 		for _, id := range ids {
 			if err := b.Delete(itob(id)); err != nil {
 				return err
@@ -194,8 +245,11 @@ func (s *Store) Update(jobs []Job) error {
 		return nil
 	}
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(jobsBucket)
+		b, sending := tx.Bucket(jobsBucket), tx.Bucket(sendingBucket)
 		for _, j := range jobs {
+			if err := sending.Delete(itob(j.ID)); err != nil {
+				return err
+			}
 			raw, err := json.Marshal(j)
 			if err != nil {
 				return err
@@ -215,8 +269,11 @@ func (s *Store) Kill(dead []DeadLetter) error {
 	}
 	now := s.now().UTC()
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		jb, db := tx.Bucket(jobsBucket), tx.Bucket(deadBucket)
+		jb, db, sending := tx.Bucket(jobsBucket), tx.Bucket(deadBucket), tx.Bucket(sendingBucket)
 		for _, d := range dead {
+			if err := sending.Delete(itob(d.ID)); err != nil {
+				return err
+			}
 			if d.DeadAt.IsZero() {
 				d.DeadAt = now
 			}

@@ -68,6 +68,11 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 	if err := src.Verify(req); err != nil {
 		return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
 	}
+	if r.Method == http.MethodPost {
+		if err := checkJSONBody(body); err != nil {
+			return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: err.Error()}
+		}
+	}
 	mapped, err := src.Map(req)
 	var skip *relay.Skip
 	switch {

@@ -1,0 +1,94 @@
+package service
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
+)
+
+// maxJSONDepth bounds nesting: vendors' webhooks nest four or five levels; a thousand is an attack on the parser.
+const maxJSONDepth = 32
+
+var guardParsers fastjson.ParserPool
+
+// checkJSONBody refuses bodies no vendor sends before any mapping looks at them: empty, not UTF-8, not one JSON
+// object, nested deeper than maxJSONDepth, or with a key repeated in an object (where parsers disagree on which
+// value wins, so a relay and an auditor could read two different events from one body).
+func checkJSONBody(body []byte) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return fmt.Errorf("expected a JSON object body, got an empty body")
+	}
+	if !utf8.Valid(body) {
+		return fmt.Errorf("expected UTF-8 JSON, got an invalid UTF-8 sequence at byte %d", invalidUTF8At(body))
+	}
+	p := guardParsers.Get()
+	defer guardParsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return fmt.Errorf("expected a JSON object, got invalid JSON: %v", err)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return fmt.Errorf("expected a JSON object, got a JSON %s", v.Type())
+	}
+	return checkValue(v, "", 1)
+}
+
+func checkValue(v *fastjson.Value, path string, depth int) error {
+	if depth > maxJSONDepth {
+		return fmt.Errorf("expected at most %d levels of nesting, got more at %s", maxJSONDepth, orRoot(path))
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		var err error
+		seen := make(map[string]struct{}, o.Len())
+		o.Visit(func(k []byte, child *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			key := string(k)
+			if _, dup := seen[key]; dup {
+				err = fmt.Errorf("expected each key once per object, got %q more than once in %s", key, orRoot(path))
+				return
+			}
+			seen[key] = struct{}{}
+			err = checkValue(child, join(path, key), depth+1)
+		})
+		return err
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		for i, item := range items {
+			if err := checkValue(item, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the top-level object"
+	}
+	return path
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}

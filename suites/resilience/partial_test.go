@@ -1,0 +1,144 @@
+package resilience_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/load"
+)
+
+type deadLetter struct {
+	ID        uint64 `json:"id"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	Status    int    `json:"status"`
+	Code      int    `json:"code"`
+	Reason    string `json:"reason"`
+}
+
+func deadLetters(relayURL string) []deadLetter {
+	resp, err := http.Get(relayURL + "/admin/deadletters")
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	var out struct {
+		DeadLetters []deadLetter `json:"deadletters"`
+	}
+	Expect(json.NewDecoder(resp.Body).Decode(&out)).To(Succeed())
+	return out.DeadLetters
+}
+
+var _ = Describe("partial answers", Label("partial"), func() {
+	It("never resends processed records, dead-letters the refused ones with CleverTap's code and text, and delivers them on retry once the account is fixed", func(ctx SpecContext) {
+		simURL, sim := fakeCleverTap()
+		setDiscarded := func(names ...string) {
+			accounts, err := sim.Accounts(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			for _, acct := range accounts {
+				if acct.ID == account {
+					acct.DiscardedEvents = names
+					Expect(sim.PutAccount(ctx, acct)).To(Succeed())
+				}
+			}
+		}
+		// the dashboard discards renewals: CleverTap answers "partial" with code 528 for those records
+		setDiscarded("rc_renewal_event")
+		relay := startRelay(ctx, simURL, 0, quick...)
+
+		var a acks
+		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat", Count: 300,
+			Events: []string{"INITIAL_PURCHASE", "RENEWAL", "CANCELLATION"}, Users: 0, Concurrency: 16, Duration: time.Minute, OnResult: a.record})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Acked).To(Equal(300))
+
+		Eventually(func() int { return len(deadLetters(relay.URL())) }).WithTimeout(20 * time.Second).Should(Equal(100))
+		Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(20 * time.Second).Should(Equal(200))
+		Eventually(func() int { return pending(relay) }).Should(BeZero())
+		for _, d := range deadLetters(relay.URL()) {
+			Expect(d).To(And(
+				HaveField("EventType", "RENEWAL"), HaveField("Status", 200), HaveField("Code", 528),
+				HaveField("Reason", ContainSubstring("ErrorCode: 528 - Discarded event is raised")),
+			), "dead letter %+v", d)
+		}
+		partials := 0
+		for _, e := range uploads(ctx, sim) {
+			if strings.Contains(string(e.Response), `"status":"partial"`) {
+				partials++
+			}
+		}
+		Expect(partials).To(BeNumerically(">", 0), "CleverTap answered partial")
+		Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500 * time.Millisecond).Should(Equal(200),
+			"processed records are never sent again")
+
+		// fix the account, then retry every dead letter
+		setDiscarded()
+		for _, d := range deadLetters(relay.URL()) {
+			resp, err := http.Post(fmt.Sprintf("%s/admin/deadletters/%d/retry", relay.URL(), d.ID), "application/json", nil)
+			Expect(err).NotTo(HaveOccurred())
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			Expect(resp.StatusCode).To(Equal(http.StatusOK), string(body))
+		}
+		t := exactlyOnce(ctx, sim, relay, rep, &a)
+		Expect(t).To(Equal(tally{Sent: 300, Acked: 300, Delivered: 300}))
+		Expect(deadLetters(relay.URL())).To(BeEmpty())
+		renewals, err := sim.Events(ctx, clevertap.EventFilter{Account: account, Name: "rc_renewal_event"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(renewals).To(HaveLen(100))
+	})
+})
+
+var _ = Describe("disk full", Label("disk"), func() {
+	It("answers 503 for what it cannot store, says why on /readyz, and loses nothing once there is room again", func(ctx SpecContext) {
+		simURL, sim := fakeCleverTap()
+		// the outbox may not grow past 512 KiB: the first webhooks fit, then every commit fails as on a full disk
+		relay := startRelay(ctx, simURL, 512, quick...)
+
+		var a acks
+		done := make(chan load.Report, 1)
+		go func() {
+			defer GinkgoRecover()
+			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat",
+				Rate: 2000, Count: 6000, Duration: time.Minute, Users: 0, Concurrency: 32, Retry: true, TimeScale: 0.002,
+				OnResult: a.record})
+			Expect(err).NotTo(HaveOccurred())
+			done <- rep
+		}()
+
+		var why string
+		Eventually(func() int {
+			resp, err := http.Get(relay.URL() + "/readyz")
+			if err != nil {
+				return 0
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			why = string(b)
+			return resp.StatusCode
+		}).WithTimeout(30*time.Second).WithPolling(20*time.Millisecond).Should(Equal(http.StatusServiceUnavailable), "readyz once the outbox cannot grow")
+		Expect(why).To(ContainSubstring("file too large"), "readyz says why")
+		GinkgoWriter.Printf("readyz: %s\n", why)
+		Expect(relay.Logs()).To(ContainSubstring("answering 503 so the vendor retries"))
+		ackedWhileFull := a.count()
+
+		// room again: the relay restarts without the limit, on the same outbox
+		Expect(relay.Stop()).To(Succeed())
+		relay.FileSizeLimitKiB = 0
+		Expect(relay.Start(ctx)).To(Succeed())
+
+		var rep load.Report
+		Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&rep))
+		Expect(rep.Refused).To(BeZero(), "the refused webhooks were acknowledged on a retry: %+v", rep)
+		Expect(rep.Statuses["503"]).To(BeNumerically(">", 0), "the relay answered 503 while its disk was full: %+v", rep.Statuses)
+		AddReportEntry("disk full", map[string]any{"acked_before_full": ackedWhileFull, "answers": rep.Statuses})
+		t := exactlyOnce(ctx, sim, relay, rep, &a)
+		Expect(t).To(Equal(tally{Sent: 6000, Acked: 6000, Retried: rep.Retried, Delivered: 6000}))
+	})
+})
