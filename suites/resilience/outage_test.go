@@ -78,7 +78,7 @@ var _ = Describe("CleverTap outage", Label("outage"), func() {
 		AddReportEntry("outage", map[string]any{"failed_requests": len(failed), "over": outage.String(), "waits": gaps})
 		GinkgoWriter.Printf("outage: %d failed requests over %s, waits %v\n", len(failed), outage, gaps)
 		// A relay without backoff would have sent hundreds of requests in that time.
-		Expect(float64(len(failed)) / outage.Seconds()).To(BeNumerically("<", 60), "requests per second during the outage")
+		Expect(float64(len(failed))/outage.Seconds()).To(BeNumerically("<", 60), "requests per second during the outage")
 	})
 })
 

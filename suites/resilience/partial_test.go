@@ -74,7 +74,7 @@ var _ = Describe("partial answers", Label("partial"), func() {
 			}
 		}
 		Expect(partials).To(BeNumerically(">", 0), "CleverTap answered partial")
-		Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500 * time.Millisecond).Should(Equal(200),
+		Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500*time.Millisecond).Should(Equal(200),
 			"processed records are never sent again")
 
 		// fix the account, then retry every dead letter
