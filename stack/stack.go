@@ -40,6 +40,9 @@ type Stack struct {
 	closers      []func()
 }
 
+// MaxHeaderBytes bounds request headers as the binaries do (64 KiB; beyond it Go answers 431).
+const MaxHeaderBytes = 64 << 10
+
 // QuickRetries shortens the relay's backoff so an injected outage costs milliseconds, not minutes.
 func QuickRetries(cfg *config.Config) {
 	cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff = 5*time.Millisecond, 100*time.Millisecond
@@ -71,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("simulator: %w", err))
 	}
 	s.SimulatorURL = "http://" + simLn.Addr().String()
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: MaxHeaderBytes}
 	go func() { _ = simSrv.Serve(simLn) }()
 	s.closers = append(s.closers, func() { _ = simSrv.Close() })
 
@@ -105,7 +108,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.Relay = svc
 	s.RelayURL = "http://" + relayLn.Addr().String()
-	relaySrv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second}
+	relaySrv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: MaxHeaderBytes}
 	go func() { _ = relaySrv.Serve(relayLn) }()
 	// closed in reverse: the relay's listener, then its delivery, then the simulator
 	s.closers = append(s.closers, func() { cancel(); _ = svc.Close() }, func() { _ = relaySrv.Close() })

@@ -23,6 +23,9 @@ func checkJSONBody(body []byte) error {
 	if !utf8.Valid(body) {
 		return fmt.Errorf("expected UTF-8 JSON, got an invalid UTF-8 sequence at byte %d", invalidUTF8At(body))
 	}
+	if at := tooDeep(body); at >= 0 {
+		return fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
+	}
 	p := guardParsers.Get()
 	defer guardParsers.Put(p)
 	v, err := p.ParseBytes(body)
@@ -66,6 +69,34 @@ func checkValue(v *fastjson.Value, path string, depth int) error {
 		}
 	}
 	return nil
+}
+
+// tooDeep scans for brackets outside strings and returns where nesting passes maxJSONDepth, or -1; it runs
+// before the parser, whose own limit is far higher and whose error for it is a page long.
+func tooDeep(b []byte) int {
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxJSONDepth {
+				return i
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return -1
 }
 
 func join(path, key string) string {

@@ -1,0 +1,315 @@
+// The hostile-input suite: every relay and simulator route fed what no honest sender sends. Each entry expects a
+// clear 4xx naming what was expected, and nothing stored: the relay's outbox counts (accepted ids, jobs, dead
+// letters) and the fake's record count are the same before and after.
+package hostile_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources/purchasely"
+	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/stack"
+)
+
+func TestHostile(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "hostile input", Label("hostile"))
+}
+
+var st *stack.Stack
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	var err error
+	st, err = stack.Start(context.Background(), stack.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(st.Close)
+})
+
+// hostile is one request and the answer expected.
+type hostile struct {
+	method, path string
+	header       map[string]string
+	body         []byte
+	status       int
+	says         string // part of the answer's text
+}
+
+// stored is what the stack has kept: the relay's outbox counts and the fake's records.
+func stored() string {
+	var relay struct {
+		Outbox json.RawMessage `json:"outbox"`
+	}
+	get(st.RelayURL+"/admin/status", &relay)
+	var sim struct {
+		Events, EventsDropped, Profiles int
+	}
+	get(st.SimulatorURL+"/_sim/health", &sim)
+	return fmt.Sprintf("outbox %s, fake %+v", relay.Outbox, sim)
+}
+
+func get(url string, v any) {
+	resp, err := http.Get(url)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	Expect(json.NewDecoder(resp.Body).Decode(v)).To(Succeed())
+}
+
+func send(h hostile) {
+	before := stored()
+	base := st.RelayURL
+	if strings.HasPrefix(h.path, "/_sim") || strings.HasPrefix(h.path, "/eu1") || strings.HasPrefix(h.path, "/piano") {
+		base = st.SimulatorURL
+	}
+	req, err := http.NewRequest(h.method, base+h.path, bytes.NewReader(h.body))
+	Expect(err).NotTo(HaveOccurred())
+	for k, v := range h.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	Expect(resp.StatusCode).To(Equal(h.status), "answer: %s", body)
+	Expect(string(body)).To(ContainSubstring(h.says))
+	Expect(stored()).To(Equal(before), "nothing stored")
+}
+
+var (
+	rcAuth = map[string]string{"Content-Type": "application/json", "Authorization": "Bearer sim-revenuecat"}
+	afAuth = map[string]string{"Content-Type": "application/json", "Authorization": "sim-appsflyer"}
+	ctAuth = map[string]string{"Content-Type": "application/json", "X-CleverTap-Account-Id": "SIM-EU1-0001", "X-CleverTap-Passcode": "sim-eu1-pass"}
+)
+
+func with(h map[string]string, k, v string) map[string]string {
+	out := map[string]string{}
+	for a, b := range h {
+		out[a] = b
+	}
+	if v == "" {
+		delete(out, k)
+	} else {
+		out[k] = v
+	}
+	return out
+}
+
+func rcBody() []byte {
+	w, err := revenuecat.Emit("RENEWAL", revenuecat.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano())}})
+	Expect(err).NotTo(HaveOccurred())
+	return w.Body
+}
+
+func pyBody() []byte {
+	w, err := purchasely.Emit("SUBSCRIPTION_STARTED", purchasely.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano()),
+		CleverTapID: "ct-hostile"}})
+	Expect(err).NotTo(HaveOccurred())
+	return w.Body
+}
+
+// pySigned is a Purchasely request signed with secret at a time.
+func pySigned(secret string, at time.Time) (map[string]string, []byte) {
+	body := pyBody()
+	h := http.Header{}
+	purchasely.Policy(secret, false).Sign(h, body, at)
+	out := map[string]string{"Content-Type": "application/json"}
+	for k := range h {
+		out[k] = h.Get(k)
+	}
+	return out, body
+}
+
+func nested(depth int) []byte {
+	return []byte(`{"api_version":"1.0","event":` + strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth) + `}`)
+}
+
+var huge = []byte(`{"api_version":"1.0","event":{"id":"x","padding":"` + strings.Repeat("x", 2<<20) + `"}}`)
+var longHeader = strings.Repeat("h", 100<<10)
+
+var _ = Describe("every route refuses hostile input with a clear 4xx and stores nothing", func() {
+	DescribeTable("relay: RevenueCat webhooks", func(h func() hostile) { send(h()) },
+		Entry("empty body", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, nil, 400, "expected a JSON object body, got an empty body"}
+		}),
+		Entry("truncated body", func() hostile {
+			b := rcBody()
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b[:len(b)/2], 400, "invalid JSON"}
+		}),
+		Entry("huge body", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, huge, 413, "body larger than 1048576 bytes"}
+		}),
+		Entry("wrong content type", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "text/plain"), rcBody(), 415, `expected Content-Type application/json, got \"text/plain\"`}
+		}),
+		Entry("form content type", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "application/x-www-form-urlencoded"), []byte("a=b"), 415, "expected Content-Type application/json"}
+		}),
+		Entry("deep nesting", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, nested(1000), 400, "expected at most 32 levels of nesting, got more at byte"}
+		}),
+		Entry("invalid UTF-8", func() hostile {
+			b := bytes.Replace(rcBody(), []byte(`"RENEWAL"`), []byte("\"RENEW\xff\xfeAL\""), 1)
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "expected UTF-8 JSON, got an invalid UTF-8 sequence at byte"}
+		}),
+		Entry("duplicate keys", func() hostile {
+			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":"RENEWAL","type":"TEST"`), 1)
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, `expected each key once per object, got \"type\" more than once in event`}
+		}),
+		Entry("a JSON array", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, []byte(`[{"event":{}}]`), 400, "expected a JSON object, got a JSON array"}
+		}),
+		Entry("wrong field type", func() hostile {
+			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":42`), 1)
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "type: expected a string, got number 42"}
+		}),
+		Entry("missing Authorization", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", ""), rcBody(), 401, "expected the Authorization header"}
+		}),
+		Entry("wrong Authorization", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", "Bearer guess"), rcBody(), 401, "does not match"}
+		}),
+		Entry("oversize header", func() hostile {
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "X-Padding", longHeader), rcBody(), 431, ""}
+		}),
+		Entry("wrong method", func() hostile {
+			return hostile{"GET", "/webhooks/revenuecat", nil, nil, 405, "GET is not allowed on /webhooks/revenuecat"}
+		}),
+	)
+
+	DescribeTable("relay: Purchasely webhooks", func(h func() hostile) { send(h()) },
+		Entry("missing signature", func() hostile {
+			return hostile{"POST", "/webhooks/purchasely", map[string]string{"Content-Type": "application/json"}, pyBody(), 401, "X-PURCHASELY"}
+		}),
+		Entry("wrong signature", func() hostile {
+			h, b := pySigned("not-the-secret", time.Now())
+			return hostile{"POST", "/webhooks/purchasely", h, b, 401, "X-PURCHASELY-REQUEST-SIGNATURE does not match"}
+		}),
+		Entry("stale timestamp (a replay of an old request)", func() hostile {
+			h, b := pySigned("sim-purchasely", time.Now().Add(-time.Hour))
+			return hostile{"POST", "/webhooks/purchasely", h, b, 401, "from this relay's clock; the replay window is 5m0s"}
+		}),
+		Entry("future timestamp", func() hostile {
+			h, b := pySigned("sim-purchasely", time.Now().Add(time.Hour))
+			return hostile{"POST", "/webhooks/purchasely", h, b, 401, "from this relay's clock; the replay window is 5m0s"}
+		}),
+		Entry("body changed after signing", func() hostile {
+			h, b := pySigned("sim-purchasely", time.Now())
+			return hostile{"POST", "/webhooks/purchasely", h, bytes.Replace(b, []byte("SUBSCRIPTION_STARTED"), []byte("SUBSCRIPTION_EXPIRED"), 1), 401, "X-PURCHASELY-REQUEST-SIGNATURE does not match"}
+		}),
+		Entry("signed, but duplicate keys", func() hostile {
+			body := []byte(`{"event_name":"SUBSCRIPTION_STARTED","event_name":"SUBSCRIPTION_EXPIRED","event_id":"e-dup"}`)
+			hd := http.Header{}
+			purchasely.Policy("sim-purchasely", false).Sign(hd, body, time.Now())
+			h := map[string]string{"Content-Type": "application/json"}
+			for k := range hd {
+				h[k] = hd.Get(k)
+			}
+			return hostile{"POST", "/webhooks/purchasely", h, body, 400, `\"event_name\" more than once`}
+		}),
+	)
+
+	DescribeTable("relay: AppsFlyer postbacks and the admin routes", func(h func() hostile) { send(h()) },
+		Entry("missing token", func() hostile {
+			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", ""), []byte(`{"event_name":"af_subscribe"}`), 401, "token"}
+		}),
+		Entry("wrong token", func() hostile {
+			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", "guess"), []byte(`{"event_name":"af_subscribe"}`), 401, "token"}
+		}),
+		Entry("empty body", func() hostile {
+			return hostile{"POST", "/webhooks/appsflyer", afAuth, []byte("  "), 400, "got an empty body"}
+		}),
+		Entry("deep nesting", func() hostile {
+			return hostile{"POST", "/webhooks/appsflyer", afAuth, []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), 400, "expected at most 32 levels of nesting, got more at byte 32"}
+		}),
+		Entry("dead letter id not a number", func() hostile {
+			return hostile{"POST", "/admin/deadletters/abc/retry", nil, nil, 400, `expected a numeric dead letter id, got \"abc\"`}
+		}),
+		Entry("unknown dead letter", func() hostile {
+			return hostile{"POST", "/admin/deadletters/999999/retry", nil, nil, 404, "no dead letter 999999"}
+		}),
+		Entry("unknown route", func() hostile {
+			return hostile{"POST", "/webhooks/stripe", afAuth, []byte(`{}`), 404, "no route POST /webhooks/stripe"}
+		}),
+	)
+
+	DescribeTable("simulator: the CleverTap API answers as CleverTap does", func(h func() hostile) { send(h()) },
+		Entry("empty upload", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", ctAuth, nil, 400, `"error":"Malformed request"`}
+		}),
+		Entry("truncated upload", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":[{"type":"event","identity":"u"`), 400, `"error":"Malformed request"`}
+		}),
+		Entry("upload not UTF-8", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte("\xff\xfe{}"), 400, `"error":"Malformed request"`}
+		}),
+		Entry("upload deeply nested", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), 400, `"error":"Malformed request"`}
+		}),
+		Entry("upload without passcode", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", ""), []byte(`{"d":[]}`), 401, `"code":401`}
+		}),
+		Entry("upload with a wrong passcode", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", "guess"), []byte(`{"d":[]}`), 401, `"code":401`}
+		}),
+		Entry("oversize header", func() hostile {
+			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-Padding", longHeader), []byte(`{"d":[]}`), 431, ""}
+		}),
+	)
+
+	DescribeTable("simulator: the admin API and the Piano collector", func(h func() hostile) { send(h()) },
+		Entry("wait with a body that is not JSON", func() hostile {
+			return hostile{"POST", "/_sim/wait", nil, []byte("x"), 400, "wait: expected a JSON object of the documented fields"}
+		}),
+		Entry("account truncated", func() hostile {
+			return hostile{"POST", "/_sim/accounts", nil, []byte(`{"id":`), 400, "account: expected a JSON object of the documented fields"}
+		}),
+		Entry("fault with an unknown action", func() hostile {
+			return hostile{"POST", "/_sim/faults", nil, []byte(`{"action":"explode"}`), 400, `expected one of respond, delay, reset, malformed, got \"explode\"`}
+		}),
+		Entry("Piano event that is not JSON", func() hostile {
+			return hostile{"POST", "/piano/event?s=100001", map[string]string{"Content-Type": "text/plain"}, []byte("x"), 400, "expected a body"}
+		}),
+	)
+
+	It("acknowledges a replayed event as a duplicate (vendors must stop retrying) and stores it once", func() {
+		h, b := pySigned("sim-purchasely", time.Now())
+		post := func() (int, string) {
+			req, _ := http.NewRequest(http.MethodPost, st.RelayURL+"/webhooks/purchasely", bytes.NewReader(b))
+			for k, v := range h {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		status, body := post()
+		Expect(status).To(Equal(200), body)
+		Expect(body).To(ContainSubstring(`"status":"accepted"`))
+		// the first one's records reach the fake (CleverTap and Piano) before the count is taken
+		Eventually(func() int {
+			var s struct {
+				Outbox struct{ Pending int } `json:"outbox"`
+			}
+			get(st.RelayURL+"/admin/status", &s)
+			return s.Outbox.Pending
+		}).Should(BeZero())
+		before := stored()
+		status, body = post()
+		Expect(status).To(Equal(200), body)
+		Expect(body).To(ContainSubstring(`"status":"duplicate"`))
+		Expect(stored()).To(Equal(before), "the replay stored nothing")
+	})
+})
