@@ -38,19 +38,17 @@ lint:
 ## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator, the vendor parsers, the
 ## Purchasely signature check
 FUZZ_TARGETS := simulator/clevertap:FuzzUpload relay/revenuecat:FuzzMap relay/purchasely:FuzzMap \
-	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap
+	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
-## bench: the upload benchmark and its baselines, measured in one run, with the ratios
-bench:
-	$(GO) test ./simulator/clevertap -run '^$$' -bench 'BenchmarkUpload' -benchtime 3s | tee reports-bench.txt | \
-	awk '/records\/s/ { for (i = 1; i <= NF; i++) if ($$(i+1) == "records/s") rate[$$1] = $$i } \
-	END { fake = rate["BenchmarkUpload/fake-2"]; if (fake == "") for (k in rate) if (k ~ /fake/) fake = rate[k]; \
-	      printf "\n%-40s %14s %8s\n", "upload, 1000-record bodies", "records/s", "ratio"; \
-	      for (k in rate) printf "%-40s %14.0f %8.2f\n", k, rate[k], fake / rate[k] }'
-	@rm -f reports-bench.txt
+## bench: the performance table (bench/): fake ingest, relay throughput and ack latency, e2e wall time and memory,
+## each against a baseline measured in the same run (BENCH_FLAGS="--webhooks 200000 --skip e2e" for a shorter run)
+BENCH_FLAGS ?=
+bench: build
+	$(GO) build -o bin/bench ./cmd/bench
+	bin/bench --procs $(PROCS) $(BENCH_FLAGS)
 
 ## run: fake CleverTap + Piano (8081) and the relay (8080) in one process; plays the built-in scenarios, keeps serving
 run:

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 func TestUpOncePlaysAndReports(t *testing.T) {
@@ -30,5 +33,38 @@ func TestRunRejectsABadScenarioFile(t *testing.T) {
 	err := run(context.Background(), []string{"run", path}, func(string) string { return "" }, &out, &out)
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), path+`: line 4: unknown step "refnd"; expected one of purchase`) {
 		t.Fatalf("expected the file, line and choices, got %v", err)
+	}
+}
+
+// A full run (every built-in scenario: outages, dead letters, refused credentials, debug logging) never writes a
+// configured secret: not the vendors' credentials, not CleverTap's passcodes and tokens.
+func TestFullRunLogsNoSecret(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"up", "--once", "--listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0", "--log-level", "debug", "--fixtures", "../.."},
+		func(string) string { return "" }, &out, &errOut)
+	if err != nil {
+		t.Fatalf("up --once: %v\n%s", err, out.String())
+	}
+	logs := out.String() + errOut.String()
+	if !strings.Contains(logs, "passed") || !strings.Contains(logs, "level=") {
+		t.Fatalf("expected the report and debug logs, got:\n%.2000s", logs)
+	}
+	secrets := config.Default().Secrets()
+	for _, a := range clevertap.DefaultAccounts() {
+		secrets = append(secrets, a.Passcodes...)
+		secrets = append(secrets, a.Token)
+	}
+	checked := 0
+	for _, s := range secrets {
+		if len(s) < 4 {
+			continue
+		}
+		checked++
+		if i := strings.Index(logs, s); i >= 0 {
+			t.Errorf("secret %q in the logs: …%s…", s, logs[max(0, i-120):min(len(logs), i+40)])
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("expected the vendors' credentials and the accounts' passcodes to check, got %d secrets", checked)
 	}
 }
