@@ -5,6 +5,8 @@
 package relay
 
 import (
+	"github.com/valyala/fastjson"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -57,6 +59,9 @@ type Request struct {
 	Header http.Header
 	Query  url.Values
 	Body   []byte
+	// Doc is Body already parsed and checked by the intake (nil for a GET), valid until Map returns: a source may
+	// read it instead of parsing the body again.
+	Doc *fastjson.Value
 	// Now is the receiver's time, for signature windows.
 	Now time.Time
 }

@@ -190,13 +190,16 @@ type event struct {
 // at saturation).
 var parsers fastjson.ParserPool
 
-// decode reads a RevenueCat webhook; errors name the field, what was expected and what arrived.
-func decode(body []byte) (event, error) {
-	p := parsers.Get()
-	defer parsers.Put(p)
-	root, err := p.ParseBytes(body)
-	if err != nil {
-		return event{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got invalid JSON: %v", err)
+// decode reads a RevenueCat webhook (root is the body the intake already parsed, or nil); errors name the
+// field, what was expected and what arrived.
+func decode(body []byte, root *fastjson.Value) (event, error) {
+	if root == nil {
+		p := parsers.Get()
+		defer parsers.Put(p)
+		var err error
+		if root, err = p.ParseBytes(body); err != nil {
+			return event{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got invalid JSON: %v", err)
+		}
 	}
 	ev := root.Get("event")
 	if root.Type() != fastjson.TypeObject || ev == nil || ev.Type() != fastjson.TypeObject {
@@ -319,7 +322,7 @@ func (f *fields) boolean(key string) bool {
 
 // Map implements relay.Source.
 func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
-	e, err := decode(r.Body)
+	e, err := decode(r.Body, r.Doc)
 	if err != nil {
 		return relay.Mapped{}, err
 	}

@@ -69,9 +69,13 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 		return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
 	}
 	if r.Method == http.MethodPost {
-		if err := checkJSONBody(body); err != nil {
+		p := guardParsers.Get()
+		defer guardParsers.Put(p)
+		doc, err := checkJSONBody(p, body)
+		if err != nil {
 			return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: err.Error()}
 		}
+		req.Doc = doc
 	}
 	mapped, err := src.Map(req)
 	var skip *relay.Skip

@@ -16,26 +16,25 @@ var guardParsers fastjson.ParserPool
 // checkJSONBody refuses bodies no vendor sends before any mapping looks at them: empty, not UTF-8, not one JSON
 // object, nested deeper than maxJSONDepth, or with a key repeated in an object (where parsers disagree on which
 // value wins, so a relay and an auditor could read two different events from one body).
-func checkJSONBody(body []byte) error {
+// The parsed value is returned for the mapping to read (valid until p is reused).
+func checkJSONBody(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return fmt.Errorf("expected a JSON object body, got an empty body")
+		return nil, fmt.Errorf("expected a JSON object body, got an empty body")
 	}
 	if !utf8.Valid(body) {
-		return fmt.Errorf("expected UTF-8 JSON, got an invalid UTF-8 sequence at byte %d", invalidUTF8At(body))
+		return nil, fmt.Errorf("expected UTF-8 JSON, got an invalid UTF-8 sequence at byte %d", invalidUTF8At(body))
 	}
 	if at := tooDeep(body); at >= 0 {
-		return fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
+		return nil, fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
 	}
-	p := guardParsers.Get()
-	defer guardParsers.Put(p)
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return fmt.Errorf("expected a JSON object, got invalid JSON: %v", err)
+		return nil, fmt.Errorf("expected a JSON object, got invalid JSON: %v", err)
 	}
 	if v.Type() != fastjson.TypeObject {
-		return fmt.Errorf("expected a JSON object, got a JSON %s", v.Type())
+		return nil, fmt.Errorf("expected a JSON object, got a JSON %s", v.Type())
 	}
-	return checkValue(v, "", 1)
+	return v, checkValue(v, "", 1)
 }
 
 func checkValue(v *fastjson.Value, path string, depth int) error {
@@ -46,18 +45,22 @@ func checkValue(v *fastjson.Value, path string, depth int) error {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		var err error
-		seen := make(map[string]struct{}, o.Len())
+		// webhook objects have a few dozen keys: comparing with the earlier ones costs less than a map
+		keys := make([][]byte, 0, o.Len())
 		o.Visit(func(k []byte, child *fastjson.Value) {
 			if err != nil {
 				return
 			}
-			key := string(k)
-			if _, dup := seen[key]; dup {
-				err = fmt.Errorf("expected each key once per object, got %q more than once in %s", key, orRoot(path))
-				return
+			for _, earlier := range keys {
+				if string(earlier) == string(k) {
+					err = fmt.Errorf("expected each key once per object, got %q more than once in %s", k, orRoot(path))
+					return
+				}
 			}
-			seen[key] = struct{}{}
-			err = checkValue(child, join(path, key), depth+1)
+			keys = append(keys, k)
+			if t := child.Type(); t == fastjson.TypeObject || t == fastjson.TypeArray {
+				err = checkValue(child, join(path, string(k)), depth+1)
+			}
 		})
 		return err
 	case fastjson.TypeArray:
