@@ -3,29 +3,12 @@ package clevertap
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
-)
 
-// uploadBody builds a realistic 1000-record body: RevenueCat-like events with seven properties.
-func uploadBody(records int) []byte {
-	var b strings.Builder
-	b.WriteString(`{"d":[`)
-	for i := 0; i < records; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"type":"event","identity":"$RCAnonymousID:%032x","ts":%d,"evtName":"rc_renewal_event",`+
-			`"evtData":{"amount":4.99,"currency":"USD","product_id":"monthly.sub.1","app_id":"1234567890",`+
-			`"$email":"user%d@example.com","$clevertapId":"12345678-1234-1234-1234-%012d","store":"APP_STORE"}}`,
-			i, 1700000000+i, i, i)
-	}
-	b.WriteString(`]}`)
-	return []byte(b.String())
-}
+	"github.com/ctharness/ctharness/bench"
+)
 
 type discardWriter struct{ h http.Header }
 
@@ -53,7 +36,7 @@ func decodeThenSucceed(w http.ResponseWriter, r *http.Request) {
 // the baseline in the same run; compare records/s (make bench prints the ratio).
 func BenchmarkUpload(b *testing.B) {
 	const records = 1000
-	body := uploadBody(records)
+	body := bench.UploadBody(records)
 	s, err := New(Options{})
 	if err != nil {
 		b.Fatal(err)
