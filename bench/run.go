@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,14 +63,7 @@ func (o *Options) defaults() {
 	}
 }
 
-func (o Options) skipped(name string) bool {
-	for _, s := range o.Skip {
-		if s == name {
-			return true
-		}
-	}
-	return false
-}
+func (o Options) skipped(name string) bool { return slices.Contains(o.Skip, name) }
 
 // Run measures every figure and returns the table's lines.
 func Run(ctx context.Context, o Options) ([]Figure, error) {

@@ -250,11 +250,7 @@ func (s *Store) Update(jobs []Job) error {
 			if err := sending.Delete(itob(j.ID)); err != nil {
 				return err
 			}
-			raw, err := json.Marshal(j)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(itob(j.ID), raw); err != nil {
+			if err := b.Put(itob(j.ID), encodeJob(&j)); err != nil {
 				return err
 			}
 		}
@@ -326,14 +322,10 @@ func (s *Store) Revive(id uint64) (Job, error) {
 		}
 		job = d.Job
 		job.Attempts, job.LastError = 0, ""
-		out, err := json.Marshal(job)
-		if err != nil {
-			return err
-		}
 		if err := db.Delete(itob(id)); err != nil {
 			return err
 		}
-		return tx.Bucket(jobsBucket).Put(itob(id), out)
+		return tx.Bucket(jobsBucket).Put(itob(id), encodeJob(&job))
 	})
 	return job, err
 }

@@ -34,13 +34,11 @@ func checkJSONBody(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	if v.Type() != fastjson.TypeObject {
 		return nil, fmt.Errorf("expected a JSON object, got a JSON %s", v.Type())
 	}
-	return v, checkValue(v, "", 1)
+	return v, checkKeys(v, "")
 }
 
-func checkValue(v *fastjson.Value, path string, depth int) error {
-	if depth > maxJSONDepth {
-		return fmt.Errorf("expected at most %d levels of nesting, got more at %s", maxJSONDepth, orRoot(path))
-	}
+// checkKeys refuses a key repeated in any object (nesting was bounded by tooDeep before parsing).
+func checkKeys(v *fastjson.Value, path string) error {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -58,20 +56,28 @@ func checkValue(v *fastjson.Value, path string, depth int) error {
 				}
 			}
 			keys = append(keys, k)
-			if t := child.Type(); t == fastjson.TypeObject || t == fastjson.TypeArray {
-				err = checkValue(child, join(path, string(k)), depth+1)
+			if isContainer(child) {
+				err = checkKeys(child, join(path, string(k)))
 			}
 		})
 		return err
 	case fastjson.TypeArray:
 		items, _ := v.Array()
 		for i, item := range items {
-			if err := checkValue(item, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+			if !isContainer(item) {
+				continue
+			}
+			if err := checkKeys(item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func isContainer(v *fastjson.Value) bool {
+	t := v.Type()
+	return t == fastjson.TypeObject || t == fastjson.TypeArray
 }
 
 // tooDeep scans for brackets outside strings and returns where nesting passes maxJSONDepth, or -1; it runs
