@@ -38,7 +38,7 @@ lint:
 ## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator, the vendor parsers, the
 ## Purchasely signature check
 FUZZ_TARGETS := simulator/clevertap:FuzzUpload relay/revenuecat:FuzzMap relay/purchasely:FuzzMap \
-	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob
+	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob relay:FuzzRecord
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done

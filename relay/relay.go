@@ -176,15 +176,6 @@ func (a CleverTapAccount) Endpoint() Endpoint {
 	return Endpoint{Kind: KindUpload, Region: a.Region, AccountID: a.AccountID, Passcode: a.Passcode}
 }
 
-// Record marshals an upload record (or any payload) compactly; the mapping's values are always encodable.
-func Record(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("relay: payload not encodable: %v", err))
-	}
-	return b
-}
-
 // EventNames resolves console event names: a default per event, an override map where "" disables an event,
 // and an error naming the key for an override of an event that does not exist.
 func EventNames(prefix string, defaults map[string]string, overrides map[string]string) (map[string]string, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/bench"
+	"github.com/ctharness/ctharness/internal/profiling"
 )
 
 func main() {
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Self, o.Progress = self, stderr
+	// this process is the load generator; the baselines ("bench serve") keep Go's default
+	profiling.RelaxGC(os.Getenv)
 	figures, err := bench.Run(ctx, o)
 	bench.Print(stdout, figures)
 	return err

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -70,11 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("config: %w", err)
 		}
 	}
-	if getenv("GOGC") == "" {
-		// the relay's live heap is small (queues and a bbolt page cache mapped outside the heap), so collecting
-		// at 5× instead of 2× the live heap costs a few MiB and gives back about a tenth of its CPU at saturation
-		debug.SetGCPercent(400)
-	}
+	// the relay's live heap is small (queues; bbolt's pages are mapped outside the heap)
+	profiling.RelaxGC(getenv)
 	if *pprofAddr != "" {
 		stop, err := profiling.Serve(*pprofAddr)
 		if err != nil {

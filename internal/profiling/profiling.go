@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"time"
 )
 
@@ -33,4 +34,13 @@ func Serve(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// RelaxGC collects at 5× the live heap instead of 2× unless GOGC is set: the relay and the load generator keep
+// small live heaps and allocate per request, so this costs a few MiB and gives back about a tenth of their CPU
+// under load.
+func RelaxGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }

@@ -1,8 +1,8 @@
 package service
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -18,61 +18,109 @@ var guardParsers fastjson.ParserPool
 // value wins, so a relay and an auditor could read two different events from one body).
 // The parsed value is returned for the mapping to read (valid until p is reused).
 func checkJSONBody(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fmt.Errorf("expected a JSON object body, got an empty body")
 	}
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("expected UTF-8 JSON, got an invalid UTF-8 sequence at byte %d", invalidUTF8At(body))
 	}
-	if at := tooDeep(body); at >= 0 {
-		return nil, fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
-	}
+	// the parser bounds nesting itself (at 300 levels, so its recursion is safe); the stricter bound is checked
+	// on the parsed tree, and the byte scan that locates the offence runs only for a body that breaks it
 	v, err := p.ParseBytes(body)
 	if err != nil {
+		if at := tooDeep(body); at >= 0 {
+			return nil, errTooDeep(at)
+		}
 		return nil, fmt.Errorf("expected a JSON object, got invalid JSON: %v", err)
 	}
-	if v.Type() != fastjson.TypeObject {
+	var w keyWalker
+	bad, tooDeeply := w.walk(v, 1)
+	switch {
+	case tooDeeply:
+		return nil, errTooDeep(tooDeep(body))
+	case v.Type() != fastjson.TypeObject:
 		return nil, fmt.Errorf("expected a JSON object, got a JSON %s", v.Type())
+	case bad != nil:
+		return nil, bad
 	}
-	return v, checkKeys(v, "")
+	return v, nil
 }
 
-// checkKeys refuses a key repeated in any object (nesting was bounded by tooDeep before parsing).
-func checkKeys(v *fastjson.Value, path string) error {
+func errTooDeep(at int) error {
+	return fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
+}
+
+// keyWalker checks the containers of a parsed body, keeping the path to where it is for error messages only.
+type keyWalker struct {
+	// trail[d] is the step from nesting level d-1 to level d: an object key, or an array index when key is nil
+	trail [maxJSONDepth + 2]struct {
+		key   []byte
+		index int
+	}
+}
+
+// path spells out where level depth is, e.g. subscriber_attributes.$email or items[2].
+func (w *keyWalker) path(depth int) string {
+	if depth <= 1 {
+		return "the top-level object"
+	}
+	var b []byte
+	for _, s := range w.trail[2 : depth+1] {
+		switch {
+		case s.key == nil:
+			b = fmt.Appendf(b, "[%d]", s.index)
+		case len(b) > 0:
+			b = append(append(b, '.'), s.key...)
+		default:
+			b = append(b, s.key...)
+		}
+	}
+	return string(b)
+}
+
+// walk checks the containers under v (at nesting level depth) and reports a key repeated in an object, or that
+// nesting passes maxJSONDepth.
+func (w *keyWalker) walk(v *fastjson.Value, depth int) (bad error, tooDeeply bool) {
+	if depth > maxJSONDepth {
+		return nil, true
+	}
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		var err error
-		// webhook objects have a few dozen keys: comparing with the earlier ones costs less than a map
-		keys := make([][]byte, 0, o.Len())
+		// webhook objects have a few dozen keys: comparing with the earlier ones costs less than a map, and the
+		// array keeps them off the heap
+		var room [48][]byte
+		keys := room[:0]
 		o.Visit(func(k []byte, child *fastjson.Value) {
-			if err != nil {
+			if bad != nil || tooDeeply {
 				return
 			}
 			for _, earlier := range keys {
 				if string(earlier) == string(k) {
-					err = fmt.Errorf("expected each key once per object, got %q more than once in %s", k, orRoot(path))
+					bad = fmt.Errorf("expected each key once per object, got %q more than once in %s", k, w.path(depth))
 					return
 				}
 			}
 			keys = append(keys, k)
 			if isContainer(child) {
-				err = checkKeys(child, join(path, string(k)))
+				w.trail[depth+1].key = k
+				bad, tooDeeply = w.walk(child, depth+1)
 			}
 		})
-		return err
+		return bad, tooDeeply
 	case fastjson.TypeArray:
 		items, _ := v.Array()
 		for i, item := range items {
 			if !isContainer(item) {
 				continue
 			}
-			if err := checkKeys(item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+			w.trail[depth+1].key, w.trail[depth+1].index = nil, i
+			if bad, tooDeeply = w.walk(item, depth+1); bad != nil || tooDeeply {
+				return bad, tooDeeply
 			}
 		}
 	}
-	return nil
+	return nil, false
 }
 
 func isContainer(v *fastjson.Value) bool {
@@ -80,8 +128,8 @@ func isContainer(v *fastjson.Value) bool {
 	return t == fastjson.TypeObject || t == fastjson.TypeArray
 }
 
-// tooDeep scans for brackets outside strings and returns where nesting passes maxJSONDepth, or -1; it runs
-// before the parser, whose own limit is far higher and whose error for it is a page long.
+// tooDeep scans for brackets outside strings and returns where nesting passes maxJSONDepth, or -1: the byte
+// offset for the error message.
 func tooDeep(b []byte) int {
 	depth, inString, escaped := 0, false, false
 	for i, c := range b {
@@ -106,20 +154,6 @@ func tooDeep(b []byte) int {
 		}
 	}
 	return -1
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func orRoot(path string) string {
-	if path == "" {
-		return "the top-level object"
-	}
-	return path
 }
 
 func invalidUTF8At(b []byte) int {
