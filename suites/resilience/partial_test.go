@@ -60,7 +60,7 @@ var _ = Describe("partial answers", Label("partial"), func() {
 
 		Eventually(func() int { return len(deadLetters(relay.URL())) }).WithTimeout(20 * time.Second).Should(Equal(100))
 		Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(20 * time.Second).Should(Equal(200))
-		Eventually(func() int { return pending(relay) }).Should(BeZero())
+		Eventually(func() int { return pending(relay) }).WithTimeout(10 * time.Second).Should(BeZero())
 		for _, d := range deadLetters(relay.URL()) {
 			Expect(d).To(And(
 				HaveField("EventType", "RENEWAL"), HaveField("Status", 200), HaveField("Code", 528),
