@@ -59,7 +59,8 @@ type Options struct {
 	TimeScale float64
 	// RunID makes the event ids and user ids of this load unique (default: random), so reruns are not duplicates.
 	RunID string
-	// Client sends the requests (default: keep-alive transport sized for Concurrency).
+	// Client sends the requests (default: a lean keep-alive transport, one connection per webhook in flight, see
+	// transport.go; net/http's for https targets).
 	Client *http.Client
 	// OnResult, when set, is called once per webhook with its final outcome (from many goroutines).
 	OnResult func(Result)
@@ -210,8 +211,12 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	client := o.Client
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency,
-			IdleConnTimeout: 30 * time.Second, DisableCompression: true}}
+		var transport http.RoundTripper = newConnTransport(o.Concurrency)
+		if strings.HasPrefix(o.Target, "https:") {
+			transport = &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency, IdleConnTimeout: 30 * time.Second,
+				DisableCompression: true}
+		}
+		client = &http.Client{Transport: transport}
 		defer client.CloseIdleConnections()
 	}
 	policy := gen.policy
