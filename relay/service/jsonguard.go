@@ -27,6 +27,11 @@ func checkJSONBody(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	// the parser bounds nesting itself (at 300 levels, so its recursion is safe); the stricter bound is checked
 	// on the parsed tree, and the byte scan that locates the offence runs only for a body that breaks it
 	v, err := p.ParseBytes(body)
+	if err == nil {
+		// the parser is lenient (it reads "1.2.3" and NaN as numbers, raw control characters in strings); the
+		// validator is strict, and safe to run once the parse has bounded the nesting
+		err = fastjson.ValidateBytes(body)
+	}
 	if err != nil {
 		if at := tooDeep(body); at >= 0 {
 			return nil, errTooDeep(at)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,11 @@ func TestCheckJSONBody(t *testing.T) {
 		{"invalid UTF-8", "{\"a\":\"\xff\"}", "expected UTF-8 JSON, got an invalid UTF-8 sequence at byte 6"},
 		{"truncated", `{"a":`, "expected a JSON object, got invalid JSON"},
 		{"array at the top", `[1,2]`, "expected a JSON object, got a JSON array"},
+		// the parser alone would read these (found by FuzzCheckJSONBody)
+		{"a dot for a number", `{"a":{"b":.}}`, "expected a JSON object, got invalid JSON"},
+		{"two decimal points", `{"a":1.2.3}`, "expected a JSON object, got invalid JSON"},
+		{"NaN", `{"a":NaN}`, "expected a JSON object, got invalid JSON"},
+		{"a raw newline in a string", "{\"a\":\"x\ny\"}", "expected a JSON object, got invalid JSON"},
 		{"string at the top", `"x"`, "expected a JSON object, got a JSON string"},
 		// levels counted from 1 at the top object: level 33 opens at byte 5×32 = 160
 		{"33 levels", nestedObjects(33), "expected at most 32 levels of nesting, got more at byte 160"},
@@ -84,4 +90,32 @@ func BenchmarkCheckJSONBody(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzCheckJSONBody: whatever arrives, the guard answers without panicking, and it never passes a body that
+// encoding/json cannot read as one object.
+func FuzzCheckJSONBody(f *testing.F) {
+	f.Add([]byte(`{"event":{"id":"x","type":"RENEWAL","subscriber_attributes":{"$email":{"value":"a@b.c"}}}}`))
+	f.Add([]byte(nestedObjects(33)))
+	f.Add([]byte(`{"a":1,"\u0061":2}`))
+	f.Add([]byte("{\"a\":\"\xff\"}"))
+	f.Add([]byte(`[[[[]]]]`))
+	f.Add([]byte(`{"a":[{"b":1},{"b":1,"b":2}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p fastjson.Parser
+		doc, err := checkJSONBody(&p, body)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "expected ") {
+				t.Fatalf("expected an error that says what was expected, got %q", err)
+			}
+			return
+		}
+		var v map[string]any
+		if jerr := json.Unmarshal(body, &v); jerr != nil {
+			t.Fatalf("the guard passed %q, which encoding/json refuses as an object: %v", body, jerr)
+		}
+		if doc == nil || doc.Type() != fastjson.TypeObject {
+			t.Fatalf("the guard passed %q without the parsed object", body)
+		}
+	})
 }
