@@ -166,6 +166,10 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":"RENEWAL","type":"TEST"`), 1)
 			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, `expected each key once per object, got \"type\" more than once in event`}
 		}),
+		Entry("a number JSON does not allow, in a field the mapping does not read", func() hostile {
+			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":"RENEWAL","not_read":1.2.3`), 1)
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "expected a JSON object, got invalid JSON"}
+		}),
 		Entry("a JSON array", func() hostile {
 			return hostile{"POST", "/webhooks/revenuecat", rcAuth, []byte(`[{"event":{}}]`), 400, "expected a JSON object, got a JSON array"}
 		}),
