@@ -57,10 +57,11 @@ func errTooDeep(at int) error {
 
 // keyWalker checks the containers of a parsed body, keeping the path to where it is for error messages only.
 type keyWalker struct {
-	// trail[d] is the step from nesting level d-1 to level d: an object key, or an array index when key is nil
+	// trail[d] is the step from nesting level d-1 to level d: an object key, or an array index
 	trail [maxJSONDepth + 2]struct {
-		key   []byte
-		index int
+		key     []byte
+		index   int
+		inArray bool
 	}
 }
 
@@ -72,7 +73,7 @@ func (w *keyWalker) path(depth int) string {
 	var b []byte
 	for _, s := range w.trail[2 : depth+1] {
 		switch {
-		case s.key == nil:
+		case s.inArray:
 			b = fmt.Appendf(b, "[%d]", s.index)
 		case len(b) > 0:
 			b = append(append(b, '.'), s.key...)
@@ -108,7 +109,7 @@ func (w *keyWalker) walk(v *fastjson.Value, depth int) (bad error, tooDeeply boo
 			}
 			keys = append(keys, k)
 			if isContainer(child) {
-				w.trail[depth+1].key = k
+				w.trail[depth+1].key, w.trail[depth+1].inArray = k, false
 				bad, tooDeeply = w.walk(child, depth+1)
 			}
 		})
@@ -119,7 +120,7 @@ func (w *keyWalker) walk(v *fastjson.Value, depth int) (bad error, tooDeeply boo
 			if !isContainer(item) {
 				continue
 			}
-			w.trail[depth+1].key, w.trail[depth+1].index = nil, i
+			w.trail[depth+1].index, w.trail[depth+1].inArray = i, true
 			if bad, tooDeeply = w.walk(item, depth+1); bad != nil || tooDeeply {
 				return bad, tooDeeply
 			}

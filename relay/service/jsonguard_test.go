@@ -42,6 +42,7 @@ func TestCheckJSONBody(t *testing.T) {
 		{"brackets inside strings do not count", `{"a":"` + strings.Repeat("[{", 100) + `"}`, ""},
 		{"repeated top-level key", `{"id":1,"x":2,"id":3}`, `expected each key once per object, got "id" more than once in the top-level object`},
 		{"repeated nested key", `{"event":{"items":[{"a":1},{"b":1,"b":2}]}}`, `got "b" more than once in event.items[1]`},
+		{"repeated key under an empty key", `{"":[{"":{"a":1,"a":2}}]}`, `got "a" more than once in [0].`},
 		{"repeated key after an escape", `{"a":1,"\u0061":2}`, `got "a" more than once in the top-level object`},
 	}
 	for _, tt := range tests {

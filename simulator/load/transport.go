@@ -105,10 +105,7 @@ func (t *connTransport) CloseIdleConnections() {
 
 // roundTrip sends req and reads the whole answer, so the connection is free for the next request at once.
 func (cc *clientConn) roundTrip(req *http.Request) (*http.Response, error) {
-	deadline, ok := req.Context().Deadline()
-	if !ok {
-		deadline = time.Time{}
-	}
+	deadline, _ := req.Context().Deadline() // zero (none) without one
 	if err := cc.conn.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
