@@ -9,15 +9,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/harness"
 )
 
 // Figure is one line of the table.
@@ -64,67 +63,23 @@ func format(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// process is a child process with its listening address.
-type process struct {
-	cmd  *exec.Cmd
-	addr string
-	log  *os.File
-}
-
-// freeAddr finds a free loopback port.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// start runs a binary with args, its output in logDir, and waits until url answers 200.
-func start(ctx context.Context, logDir, name, bin string, args []string, health string) (*process, error) {
-	logFile, err := os.Create(filepath.Join(logDir, name+".log"))
+// start runs a program as a process of the bench on a free loopback port (its arguments get the address through
+// "{addr}"), with its output in logDir, and waits until its health path answers.
+func start(ctx context.Context, logDir, name, bin string, args []string, health string) (*harness.Process, error) {
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+	args = slices.Clone(args)
+	for i, a := range args {
+		args[i] = strings.ReplaceAll(a, "{addr}", addr)
 	}
-	p := &process{cmd: cmd, log: logFile}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(health)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("%s did not answer %s within 15s (log: %s)", name, health, logFile.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
+	p := &harness.Process{Name: name, Bin: bin, Args: args, Addr: addr, Health: health, LogDir: logDir,
+		StopTimeout: 10 * time.Second}
+	if err := p.Start(ctx); err != nil {
+		return nil, err
 	}
-}
-
-func (p *process) stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-	p.log.Close()
+	return p, nil
 }
 
 // mem is a process's resident memory in MiB: anonymous (heap, stacks) and file-backed (mapped files: the relay's

@@ -7,11 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -105,34 +104,31 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 // ingestFigures: the fake's records/s for 1000-record uploads against the encoding/json baseline, and its memory
 // after a tenth and after all of the records.
 func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, error) {
-	baseAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	base, err := start(ctx, work, "ingest-baseline", o.Self, []string{"serve", "--handler", "ingest", "--listen", baseAddr}, "http://"+baseAddr+"/health")
+	base, err := start(ctx, work, "ingest-baseline", o.Self, []string{"serve", "--handler", "ingest", "--listen", "{addr}"},
+		"/health")
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Progress, "bench: ingest baseline (encoding/json), %d uploads of 1000 records\n", o.Uploads)
-	baseRate, err := ingest(ctx, "http://"+baseAddr+"/eu1/1/upload", o.Uploads, 4, nil)
-	base.stop()
+	baseRate, err := ingest(ctx, base.URL()+"/eu1/1/upload", o.Uploads, 4, nil)
+	_ = base.Close()
 	if err != nil {
 		return nil, err
 	}
 
-	simAddr, err := freeAddr()
+	sim, err := start(ctx, work, "ingest-simulator", o.Simulator, []string{"serve", "--listen", "{addr}", "--quiet"},
+		"/_sim/health")
 	if err != nil {
 		return nil, err
 	}
-	sim, err := start(ctx, work, "ingest-simulator", o.Simulator, []string{"serve", "--listen", simAddr, "--quiet"}, "http://"+simAddr+"/_sim/health")
-	if err != nil {
-		return nil, err
-	}
-	defer sim.stop()
+	defer sim.Close()
 	fmt.Fprintf(o.Progress, "bench: ingest fake CleverTap, %d uploads of 1000 records\n", o.Uploads)
 	var tenth mem
-	fakeMem := sample(sim.cmd.Process.Pid)
-	fakeRate, err := ingest(ctx, "http://"+simAddr+"/eu1/1/upload", o.Uploads, 4, func() { tenth = fakeMem.peak(); fakeMem = sample(sim.cmd.Process.Pid) })
+	fakeMem := sample(sim.Pid())
+	fakeRate, err := ingest(ctx, sim.URL()+"/eu1/1/upload", o.Uploads, 4, func() {
+		tenth = fakeMem.peak()
+		fakeMem = sample(sim.Pid())
+	})
 	if err != nil {
 		fakeMem.peak()
 		return nil, err
@@ -150,53 +146,41 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 // relayFigures: webhooks through the relay to the fake against the same webhooks to a no-op endpoint, at a fixed
 // rate (ack latency) and as fast as they go (saturation), and the relay's memory.
 func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error) {
-	noopAddr, err := freeAddr()
+	noop, err := start(ctx, work, "noop", o.Self, []string{"serve", "--handler", "noop", "--listen", "{addr}"}, "/health")
 	if err != nil {
 		return nil, err
 	}
-	noop, err := start(ctx, work, "noop", o.Self, []string{"serve", "--handler", "noop", "--listen", noopAddr}, "http://"+noopAddr+"/health")
-	if err != nil {
-		return nil, err
-	}
-	noopURL := "http://" + noopAddr + "/webhooks/revenuecat"
+	noopURL := noop.URL() + "/webhooks/revenuecat"
 	fmt.Fprintf(o.Progress, "bench: no-op endpoint at %g/s for %s, then as fast as it goes\n", o.AckRate, o.AckDuration)
 	noopFixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
 	if err != nil {
-		noop.stop()
+		_ = noop.Close()
 		return nil, err
 	}
 	noopSat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Count: min(o.Webhooks, 200_000), Duration: load.MaxDuration,
 		Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
-	noop.stop()
+	_ = noop.Close()
 	if err != nil {
 		return nil, err
 	}
 
-	simAddr, err := freeAddr()
+	sim, err := start(ctx, work, "relay-simulator", o.Simulator, []string{"serve", "--listen", "{addr}", "--quiet"},
+		"/_sim/health")
 	if err != nil {
 		return nil, err
 	}
-	sim, err := start(ctx, work, "relay-simulator", o.Simulator, []string{"serve", "--listen", simAddr, "--quiet"}, "http://"+simAddr+"/_sim/health")
+	defer sim.Close()
+	cfgPath, err := harness.WriteRelayConfig(work, sim.URL())
 	if err != nil {
 		return nil, err
 	}
-	defer sim.stop()
-	relayAddr, err := freeAddr()
+	rel, err := start(ctx, work, "relay", o.Relay, []string{"--config", cfgPath, "--listen", "{addr}",
+		"--data-dir", filepath.Join(work, "relay-data"), "--log-level", "warn"}, "/readyz")
 	if err != nil {
 		return nil, err
 	}
-	cfgPath := filepath.Join(work, "relay.yaml")
-	cfg := strings.ReplaceAll(string(config.DefaultYAML), "http://127.0.0.1:8081", "http://"+simAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	rel, err := start(ctx, work, "relay", o.Relay, []string{"--config", cfgPath, "--listen", relayAddr, "--data-dir", filepath.Join(work, "relay-data"),
-		"--log-level", "warn"}, "http://"+relayAddr+"/readyz")
-	if err != nil {
-		return nil, err
-	}
-	defer rel.stop()
-	simURL, relayURL := "http://"+simAddr, "http://"+relayAddr+"/webhooks/revenuecat"
+	defer rel.Close()
+	simURL, relayURL := sim.URL(), rel.URL()+"/webhooks/revenuecat"
 
 	fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s\n", o.AckRate, o.AckDuration)
 	fixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, simURL, 0, nil)
@@ -206,11 +190,11 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	fmt.Fprintf(o.Progress, "bench: relay as fast as it goes, %d webhooks\n", o.Webhooks)
 	var mu sync.Mutex
 	var relayTenth mem
-	relayMem := sample(rel.cmd.Process.Pid)
+	relayMem := sample(rel.Pid())
 	sat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Count: o.Webhooks, Duration: load.MaxDuration, Users: 1000,
 		Concurrency: o.Concurrency}, simURL, max(o.Webhooks/10, 1), func() {
 		mu.Lock()
-		relayTenth, relayMem = relayMem.peak(), sample(rel.cmd.Process.Pid)
+		relayTenth, relayMem = relayMem.peak(), sample(rel.Pid())
 		mu.Unlock()
 	})
 	mu.Lock()

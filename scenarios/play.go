@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,15 +16,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/relay/config"
-	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
 	afemit "github.com/ctharness/ctharness/simulator/sources/appsflyer"
 	pyemit "github.com/ctharness/ctharness/simulator/sources/purchasely"
 	rcemit "github.com/ctharness/ctharness/simulator/sources/revenuecat"
-	"github.com/ctharness/ctharness/stack"
 )
 
 // Target is the stack a story plays against.
@@ -187,41 +184,15 @@ func (r *run) startRelay(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimSuffix(r.target.SimulatorURL, "/")
-	cfg.CleverTap.Endpoint, cfg.Piano.Endpoint = base+"/{region}", base+"/piano"
-	stack.QuickRetries(&cfg)
+	harness.QuickRetries(&cfg)
+	relay, err := harness.StartRelay(ctx, harness.RelayOptions{Config: cfg, SimulatorURL: r.target.SimulatorURL,
+		Client: r.target.HTTP})
+	if err != nil {
+		return nil, err
+	}
 	r.cfg = cfg
-	dir, err := os.MkdirTemp("", "scenario-relay-")
-	if err != nil {
-		return nil, err
-	}
-	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Client: r.target.HTTP, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		svc.Close()
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	if err := svc.Start(runCtx); err != nil {
-		cancel()
-		svc.Close()
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	r.relay = "http://" + ln.Addr().String()
-	return func() {
-		srv.Close()
-		cancel()
-		svc.Close()
-		os.RemoveAll(dir)
-	}, nil
+	r.relay = relay.URL
+	return func() { _ = relay.Close() }, nil
 }
 
 // renameScalars returns a copy of the node with scalar values renamed.

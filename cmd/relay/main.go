@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		svc.Close()
 		return err
 	}
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv := service.NewHTTPServer(svc)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), *dataDir)

@@ -110,7 +110,7 @@ func tlsHostnames(cfg simulator.Config) []string {
 
 // serveUntilDone serves every listener until the context ends, then shuts down gracefully.
 func serveUntilDone(ctx context.Context, listeners []net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv := simulator.NewHTTPServer(h)
 	errc := make(chan error, len(listeners))
 	for _, ln := range listeners {
 		go func() { errc <- srv.Serve(ln) }()

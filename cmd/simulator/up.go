@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/envflag"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
-	"github.com/ctharness/ctharness/stack"
 )
 
 // runUp starts the fake CleverTap + Piano and the relay in this process, plays the built-in scenarios once
@@ -40,8 +40,8 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	cfg := config.Default()
-	stack.QuickRetries(&cfg)
-	st, err := stack.Start(ctx, stack.Options{SimulatorAddr: *simAddr, RelayAddr: *relayAddr, DataDir: *dataDir, Relay: &cfg,
+	harness.QuickRetries(&cfg)
+	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: *simAddr, RelayAddr: *relayAddr, DataDir: *dataDir, Relay: &cfg,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), Version: version})
 	if err != nil {
 		return err

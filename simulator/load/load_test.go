@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/load"
-	"github.com/ctharness/ctharness/stack"
+	"github.com/ctharness/ctharness/harness"
 )
 
 // events lists what the fake stored for account SIM-EU1-0001.
@@ -49,7 +49,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // Every source's load reaches the fake through the relay: one record per webhook, each user as expected.
 func TestLoadThroughTheRelay(t *testing.T) {
-	st, err := stack.Start(context.Background(), stack.Options{})
+	st, err := harness.StartInProcess(context.Background(), harness.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
-	"github.com/ctharness/ctharness/suites/harness"
+	"github.com/ctharness/ctharness/harness"
+	_ "github.com/ctharness/ctharness/harness/containers" // HARNESS_MODE=containers
 )
 
 func TestCleverTapContract(t *testing.T) {

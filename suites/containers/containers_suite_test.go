@@ -15,7 +15,8 @@ import (
 
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator/clevertap"
-	"github.com/ctharness/ctharness/suites/harness"
+	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/harness/containers"
 	"github.com/ctharness/ctharness/suites/matchers"
 )
 
@@ -29,7 +30,7 @@ const unavailable = "unavailable: "
 var target scenarios.Target
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	if err := harness.DockerAvailable(ctx); err != nil {
+	if err := containers.DockerAvailable(ctx); err != nil {
 		return []byte(unavailable + "no Docker daemon answers (" + err.Error() + "); the container specs need one")
 	}
 	getenv := func(k string) string {

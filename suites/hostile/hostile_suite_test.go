@@ -20,7 +20,7 @@ import (
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources/purchasely"
 	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
-	"github.com/ctharness/ctharness/stack"
+	"github.com/ctharness/ctharness/harness"
 )
 
 func TestHostile(t *testing.T) {
@@ -28,11 +28,11 @@ func TestHostile(t *testing.T) {
 	RunSpecs(t, "hostile input", Label("hostile"))
 }
 
-var st *stack.Stack
+var st *harness.Stack
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
-	st, err = stack.Start(context.Background(), stack.Options{})
+	st, err = harness.StartInProcess(context.Background(), harness.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(st.Close)
 })

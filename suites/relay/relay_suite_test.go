@@ -19,7 +19,8 @@ import (
 
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator/clevertap"
-	"github.com/ctharness/ctharness/suites/harness"
+	"github.com/ctharness/ctharness/harness"
+	_ "github.com/ctharness/ctharness/harness/containers" // HARNESS_MODE=containers
 	"github.com/ctharness/ctharness/suites/matchers"
 )
 

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -18,10 +17,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/load"
-	"github.com/ctharness/ctharness/suites/harness"
 )
 
 func TestResilience(t *testing.T) {
@@ -36,7 +35,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	dir, err := os.MkdirTemp("", "ctharness-resilience-")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { os.RemoveAll(dir) })
-	bin, err := harness.BuildRelay(ctx, dir)
+	bin, err := harness.Build(ctx, dir, "relay")
 	Expect(err).NotTo(HaveOccurred())
 	return []byte(bin)
 }, func(data []byte) {
@@ -47,25 +46,21 @@ const account = "SIM-EU1-0001"
 
 // fakeCleverTap serves a fresh fake on a loopback port for one spec.
 func fakeCleverTap() (string, *clevertap.Client) {
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{EventLimit: 200_000, JournalLimit: 50_000})
+	sim, err := harness.StartSimulator(simulator.Config{}, clevertap.Options{EventLimit: 200_000, JournalLimit: 50_000}, "")
 	Expect(err).NotTo(HaveOccurred())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	DeferCleanup(srv.Close)
-	url := "http://" + ln.Addr().String()
-	return url, clevertap.NewClient(url)
+	DeferCleanup(sim.Close)
+	return sim.URL, sim.Client()
 }
 
 // startRelay runs the relay binary against the fake with the default config and the given replacements.
-func startRelay(ctx context.Context, simulatorURL string, limitKiB int, replace ...string) *harness.RelayProcess {
+func startRelay(ctx context.Context, simulatorURL string, limitKiB int, replace ...string) *harness.Process {
 	dir := GinkgoT().TempDir()
-	cfg, err := harness.RelayConfig(dir, simulatorURL, replace...)
+	cfg, err := harness.WriteRelayConfig(dir, simulatorURL, replace...)
 	Expect(err).NotTo(HaveOccurred())
 	addr, err := harness.FreeAddr()
 	Expect(err).NotTo(HaveOccurred())
-	p := &harness.RelayProcess{Bin: relayBin, Config: cfg, DataDir: dir + "/data", Addr: addr, FileSizeLimitKiB: limitKiB}
+	p := harness.RelayProcess(relayBin, cfg, dir+"/data", addr)
+	p.FileSizeLimitKiB = limitKiB
 	Expect(p.Start(ctx)).To(Succeed())
 	DeferCleanup(func() {
 		_ = p.Kill()
@@ -134,7 +129,7 @@ type tally struct {
 
 // exactlyOnce waits until every acknowledged webhook reached the fake, checks none arrives twice (also over a
 // settle window once the relay's outbox is empty) and returns the figures.
-func exactlyOnce(ctx context.Context, sim *clevertap.Client, relay *harness.RelayProcess, rep load.Report, a *acks) tally {
+func exactlyOnce(ctx context.Context, sim *clevertap.Client, relay *harness.Process, rep load.Report, a *acks) tally {
 	want := a.count()
 	Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(60*time.Second).WithPolling(100*time.Millisecond).
 		Should(BeNumerically(">=", want), "records at the fake")
@@ -172,7 +167,7 @@ func total(m map[string]int) int {
 }
 
 // pending is the number of jobs in the relay's outbox.
-func pending(relay *harness.RelayProcess) int {
+func pending(relay *harness.Process) int {
 	resp, err := http.Get(relay.URL() + "/admin/status")
 	if err != nil {
 		return -1

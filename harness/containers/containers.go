@@ -1,4 +1,8 @@
-package harness
+// Package containers starts the stack as containers with testcontainers-go: the image built from the working tree,
+// the simulator answering on CleverTap's real hostnames over HTTPS, the relay with the production host template.
+// Importing it registers HARNESS_MODE=containers with package harness; it is its own package so that nothing
+// else pulls testcontainers and the Docker client into a build.
+package containers
 
 import (
 	"context"
@@ -15,6 +19,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/certs"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/piano"
@@ -22,6 +27,12 @@ import (
 
 // Image is the tag the containers mode builds from the working tree.
 const Image = "ctharness:containers"
+
+func init() {
+	harness.RegisterMode(harness.Containers, func(ctx context.Context, _ func(string) string) (*harness.Stack, error) {
+		return Start(ctx)
+	})
+}
 
 // DockerAvailable says whether a Docker daemon answers, and why not. HARNESS_DOCKER=off says no without asking.
 func DockerAvailable(ctx context.Context) error {
@@ -50,24 +61,6 @@ func disableReaper() {
 	}
 }
 
-// repoRoot finds the module root from the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // buildContext builds static binaries from the working tree and lays out the image's build context.
 func buildContext(ctx context.Context, root string) (string, error) {
 	dir, err := os.MkdirTemp("", "ctharness-image-")
@@ -75,10 +68,8 @@ func buildContext(ctx context.Context, root string) (string, error) {
 		return "", err
 	}
 	for _, bin := range []string{"simulator", "relay"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bin", bin), "./cmd/"+bin)
-		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return dir, fmt.Errorf("go build ./cmd/%s: %v\n%s", bin, err, out)
+		if _, err := harness.Build(ctx, filepath.Join(dir, "bin"), bin); err != nil {
+			return dir, err
 		}
 	}
 	cp := exec.CommandContext(ctx, "cp", "-r", filepath.Join(root, "Dockerfile"), filepath.Join(root, "docker"), dir)
@@ -106,12 +97,12 @@ func logTail(c tc.Container) string {
 	return "\ncontainer output:\n" + out
 }
 
-// startContainers builds the image from the working tree and starts the simulator (with CleverTap's hostnames
+// Start builds the image from the working tree and starts the simulator (with CleverTap's hostnames
 // and the Piano domain as network aliases, HTTPS with the harness CA) and the relay (docker/relay.yaml: the
 // production host templates, trusting the CA).
-func startContainers(ctx context.Context) (*Stack, error) {
+func Start(ctx context.Context) (*harness.Stack, error) {
 	disableReaper()
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +124,7 @@ func startContainers(ctx context.Context) (*Stack, error) {
 		}
 		return errors.Join(errs...)
 	}
-	fail := func(err error) (*Stack, error) {
+	fail := func(err error) (*harness.Stack, error) {
 		_ = stop(context.Background())
 		return nil, err
 	}
@@ -190,5 +181,5 @@ func startContainers(ctx context.Context) (*Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Stack{SimulatorURL: simURL, RelayURL: relayURL, stop: stop}, nil
+	return harness.NewStack(simURL, relayURL, stop), nil
 }

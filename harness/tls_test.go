@@ -1,4 +1,4 @@
-package stack
+package harness
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/ctharness/ctharness/internal/certs"
 	"github.com/ctharness/ctharness/relay/config"
-	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
@@ -39,7 +38,7 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	srv := simulator.NewHTTPServer(sim)
 	go srv.Serve(ln)
 	defer srv.Close()
 	pool, err := certs.Pool(dir)
@@ -61,20 +60,13 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	cfg.Sources.RevenueCat.CleverTap.Region, cfg.Sources.RevenueCat.CleverTap.AccountID, cfg.Sources.RevenueCat.CleverTap.Passcode = "in1", "SIM-IN1-0001", "sim-in1-pass"
 	cfg.Sources.Purchasely.CleverTap.Region = "SG1" // SIM-EU1-0001 does not live in sg1
 	QuickRetries(&cfg)
-	svc, err := service.Open(service.Options{Config: cfg, DataDir: t.TempDir(), Client: client})
+	ctx := context.Background()
+	relay, err := StartRelay(ctx, RelayOptions{Config: cfg, Client: client})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); svc.Close() }()
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	relaySrv := &http.Server{Handler: svc}
-	relayLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	go relaySrv.Serve(relayLn)
-	defer relaySrv.Close()
-	relayURL := "http://" + relayLn.Addr().String()
+	defer relay.Close()
+	relayURL := relay.URL
 
 	body := `{"api_version":"1.0","event":{"id":"tls-1","type":"RENEWAL","event_timestamp_ms":1767225600000,"app_user_id":"tls-user","price_in_purchased_currency":1,"currency":"INR"}}`
 	req, _ := http.NewRequest(http.MethodPost, relayURL+"/webhooks/revenuecat", strings.NewReader(body))

@@ -1,0 +1,185 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/service"
+	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+// Options say where an in-process stack listens and how its relay is configured.
+type Options struct {
+	// SimulatorAddr and RelayAddr default to 127.0.0.1:0 (any free port); `simulator up` uses :8081 and :8080.
+	SimulatorAddr string
+	RelayAddr     string
+	// DataDir is the relay's outbox directory; empty makes a temporary one removed on Close.
+	DataDir string
+	// Relay is the relay config (default: the default config); its endpoints are pointed at the simulator.
+	Relay *config.Config
+	// Logger receives the relay's logs (default: discarded).
+	Logger  *slog.Logger
+	Version string
+}
+
+// QuickRetries shortens the relay's backoff so an injected outage costs milliseconds, not minutes.
+func QuickRetries(cfg *config.Config) {
+	cfg.Delivery.MinBackoff, cfg.Delivery.MaxBackoff = 5*time.Millisecond, 100*time.Millisecond
+}
+
+// StartInProcess brings up the simulator and the relay in this process.
+func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
+	sim, err := StartSimulator(simulator.Config{}, clevertap.Options{Version: opts.Version}, opts.SimulatorAddr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Default()
+	if opts.Relay != nil {
+		cfg = *opts.Relay
+	}
+	relay, err := StartRelay(ctx, RelayOptions{Config: cfg, SimulatorURL: sim.URL, Addr: opts.RelayAddr,
+		DataDir: opts.DataDir, Logger: opts.Logger})
+	if err != nil {
+		_ = sim.Close()
+		return nil, err
+	}
+	stop := func(context.Context) error {
+		err := relay.Close()
+		_ = sim.Close()
+		return err
+	}
+	return &Stack{SimulatorURL: sim.URL, RelayURL: relay.URL, Simulator: sim.Simulator, Relay: relay.Service,
+		stop: stop}, nil
+}
+
+// Simulator is the fake CleverTap and Piano serving in this process.
+type Simulator struct {
+	URL       string
+	Simulator *simulator.Simulator
+	stop      func()
+}
+
+// StartSimulator builds a simulator from an accounts config and CleverTap options and serves it on addr (default
+// any free loopback port).
+func StartSimulator(cfg simulator.Config, opts clevertap.Options, addr string) (*Simulator, error) {
+	sim, err := simulator.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	url, stop, err := serve(sim, simulator.NewHTTPServer, addr)
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	return &Simulator{URL: url, Simulator: sim, stop: stop}, nil
+}
+
+// Client talks to the simulator over HTTP.
+func (s *Simulator) Client() *clevertap.Client { return clevertap.NewClient(s.URL) }
+
+// Close stops serving.
+func (s *Simulator) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+	return nil
+}
+
+// serve listens on addr (default any free loopback port) and serves h through the server newServer builds.
+func serve(h http.Handler, newServer func(http.Handler) *http.Server, addr string) (string, func(), error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := newServer(h)
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// RelayOptions describe a relay run in this process.
+type RelayOptions struct {
+	Config config.Config
+	// SimulatorURL, when set, points the config's CleverTap and Piano endpoints at a simulator.
+	SimulatorURL string
+	// Addr defaults to any free loopback port.
+	Addr string
+	// DataDir is the outbox directory; empty makes a temporary one removed on Close.
+	DataDir string
+	// Client sends to CleverTap and Piano (default: a client with a 30 s timeout).
+	Client *http.Client
+	// Logger receives the relay's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// Relay is a relay serving in this process.
+type Relay struct {
+	URL     string
+	Service *service.Service
+	close   []func()
+}
+
+// StartRelay opens the relay's outbox, starts its delivery and serves it; the relay lives until Close, whatever
+// becomes of ctx.
+func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
+	cfg := o.Config
+	if o.SimulatorURL != "" {
+		base := strings.TrimSuffix(o.SimulatorURL, "/")
+		cfg.CleverTap.Endpoint, cfg.Piano.Endpoint = base+"/{region}", base+"/piano"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	r := &Relay{}
+	fail := func(err error) (*Relay, error) {
+		_ = r.Close()
+		return nil, err
+	}
+	dir := o.DataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "ctharness-relay-"); err != nil {
+			return nil, err
+		}
+		r.close = append(r.close, func() { _ = os.RemoveAll(dir) })
+	}
+	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Logger: o.Logger, Client: o.Client})
+	if err != nil {
+		return fail(err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.close = append(r.close, func() { cancel(); _ = svc.Close() })
+	if err := svc.Start(runCtx); err != nil {
+		return fail(err)
+	}
+	url, stop, err := serve(svc, service.NewHTTPServer, o.Addr)
+	if err != nil {
+		return fail(fmt.Errorf("relay: %w", err))
+	}
+	r.URL, r.Service = url, svc
+	r.close = append(r.close, stop)
+	return r, nil
+}
+
+// Close stops serving, then delivery (what was not delivered stays in the outbox), then removes a temporary
+// outbox.
+func (r *Relay) Close() error {
+	for i := len(r.close) - 1; i >= 0; i-- {
+		r.close[i]()
+	}
+	r.close = nil
+	return nil
+}

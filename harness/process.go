@@ -1,0 +1,241 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ctharness/ctharness/relay/config"
+)
+
+// Process is a program run as its own process (the real binaries, so they can be killed with -9, restarted on the
+// same data, limited with ulimit and measured from /proc): the bench and the resilience suite run them this way.
+type Process struct {
+	// Name is used in messages and as the log file's name.
+	Name string
+	Bin  string
+	Args []string
+	// Addr is where the process listens; Health is a path (or URL) that answers 200 once it serves.
+	Addr   string
+	Health string
+	// FileSizeLimitKiB, when set, runs the process under `ulimit -f` (KiB): its files cannot grow past it, as on
+	// a full disk.
+	FileSizeLimitKiB int
+	// LogDir, when set, receives the output in <LogDir>/<Name>.log; otherwise it is kept in memory (Logs).
+	LogDir string
+	// StartTimeout bounds the wait for Health (default 15 s); StopTimeout the wait for a clean exit after SIGTERM
+	// before SIGKILL (default 30 s).
+	StartTimeout, StopTimeout time.Duration
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  lockedBuffer
+	file *os.File
+}
+
+// URL is the process's base URL.
+func (p *Process) URL() string { return "http://" + p.Addr }
+
+// Logs is everything every run of the process wrote (with LogDir: the log file's path).
+func (p *Process) Logs() string {
+	if p.LogDir != "" {
+		return filepath.Join(p.LogDir, p.Name+".log")
+	}
+	return p.log.String()
+}
+
+// Pid is the running process's id (0 when it is not running).
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Start runs the process and waits until its health URL answers 200.
+func (p *Process) Start(ctx context.Context) error {
+	var cmd *exec.Cmd
+	if p.FileSizeLimitKiB > 0 {
+		script := fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, p.FileSizeLimitKiB)
+		cmd = exec.Command("bash", append([]string{"-c", script, p.Bin}, p.Args...)...)
+	} else {
+		cmd = exec.Command(p.Bin, p.Args...)
+	}
+	var out io.Writer = &p.log
+	if p.LogDir != "" {
+		if p.file == nil {
+			f, err := os.Create(filepath.Join(p.LogDir, p.Name+".log"))
+			if err != nil {
+				return err
+			}
+			p.file = f
+		}
+		out = p.file
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", p.Name, err)
+	}
+	p.mu.Lock()
+	p.cmd = cmd
+	p.mu.Unlock()
+	health := p.Health
+	if !strings.HasPrefix(health, "http") {
+		health = p.URL() + health
+	}
+	timeout := p.StartTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, health, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = p.Kill()
+			return fmt.Errorf("%s did not answer %s within %s; its log:\n%s", p.Name, health, timeout, p.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Kill sends SIGKILL (no shutdown, no flush) and waits for the process to be gone.
+func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and waits for a clean exit (SIGKILL after StopTimeout).
+func (p *Process) Stop() error { return p.signal(syscall.SIGTERM) }
+
+// Close stops the process and closes its log file.
+func (p *Process) Close() error {
+	err := p.Stop()
+	if p.file != nil {
+		p.file.Close()
+		p.file = nil
+	}
+	return err
+}
+
+func (p *Process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.cmd = nil
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	timeout := p.StopTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	return nil
+}
+
+// lockedBuffer collects a process's output written from exec's copying goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// RelayProcess is the relay binary as a process with a config file, a data dir and an address.
+func RelayProcess(bin, configPath, dataDir, addr string) *Process {
+	return &Process{Name: "relay", Bin: bin, Addr: addr, Health: "/healthz",
+		Args: []string{"--config", configPath, "--listen", addr, "--data-dir", dataDir, "--log-level", "info"}}
+}
+
+// Build builds a command of this module (e.g. "relay" for ./cmd/relay) from the working tree into dir.
+func Build(ctx context.Context, dir, command string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, command)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+command)
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", command, err, out)
+	}
+	return bin, nil
+}
+
+// RepoRoot finds the module root from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// FreeAddr is a free loopback address.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// WriteRelayConfig writes the relay's default config pointed at a simulator into dir, with replacements applied
+// ("key: old" → "key: new" lines of the default YAML); it fails when a replacement does not apply.
+func WriteRelayConfig(dir, simulatorURL string, replace ...string) (string, error) {
+	cfg := strings.ReplaceAll(string(config.DefaultYAML), "http://127.0.0.1:8081", simulatorURL)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(cfg, replace[i]) {
+			return "", fmt.Errorf("relay config: %q is not in the default config", replace[i])
+		}
+		cfg = strings.Replace(cfg, replace[i], replace[i+1], 1)
+	}
+	path := filepath.Join(dir, "relay.yaml")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
