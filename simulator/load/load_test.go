@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctharness/ctharness/simulator/load"
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/simulator/load"
 )
 
 // events lists what the fake stored for account SIM-EU1-0001.

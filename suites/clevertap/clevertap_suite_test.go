@@ -17,9 +17,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/harness"
 	_ "github.com/ctharness/ctharness/harness/containers" // HARNESS_MODE=containers
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 func TestCleverTapContract(t *testing.T) {

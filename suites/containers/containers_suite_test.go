@@ -13,10 +13,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ctharness/ctharness/scenarios"
-	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/harness/containers"
+	"github.com/ctharness/ctharness/scenarios"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/suites/matchers"
 )
 

@@ -11,9 +11,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/harness"
 	_ "github.com/ctharness/ctharness/harness/containers" // HARNESS_MODE=containers
+	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/suites/matchers"
 )
 

@@ -17,10 +17,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources/purchasely"
 	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
-	"github.com/ctharness/ctharness/harness"
 )
 
 func TestHostile(t *testing.T) {
