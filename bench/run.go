@@ -143,6 +143,9 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 	}, nil
 }
 
+// vendor is whose webhooks the relay figures send: RevenueCat's mix maps each webhook to one CleverTap record.
+const vendor = "revenuecat"
+
 // relayFigures: webhooks through the relay to the fake against the same webhooks to a no-op endpoint, at a fixed
 // rate (ack latency) and as fast as they go (saturation), and the relay's memory.
 func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error) {
@@ -150,15 +153,26 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	if err != nil {
 		return nil, err
 	}
-	noopURL := noop.URL() + "/webhooks/revenuecat"
+	base := load.Options{Source: vendor, Credential: harness.DefaultCredential(vendor), Users: 1000,
+		Concurrency: o.Concurrency}
+	fixedRate := func(target string) load.Options {
+		lo := base
+		lo.Target, lo.Rate, lo.Duration = target, o.AckRate, o.AckDuration
+		return lo
+	}
+	asFastAsItGoes := func(target string, count int) load.Options {
+		lo := base
+		lo.Target, lo.Count, lo.Duration = target, count, load.MaxDuration
+		return lo
+	}
+	noopURL := noop.URL() + "/webhooks/" + vendor
 	fmt.Fprintf(o.Progress, "bench: no-op endpoint at %g/s for %s, then as fast as it goes\n", o.AckRate, o.AckDuration)
-	noopFixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
+	noopFixed, err := runLoad(ctx, fixedRate(noopURL), "", 0, nil)
 	if err != nil {
 		_ = noop.Close()
 		return nil, err
 	}
-	noopSat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: noopURL, Count: min(o.Webhooks, 200_000), Duration: load.MaxDuration,
-		Users: 1000, Concurrency: o.Concurrency}, "", 0, nil)
+	noopSat, err := runLoad(ctx, asFastAsItGoes(noopURL, min(o.Webhooks, 200_000)), "", 0, nil)
 	_ = noop.Close()
 	if err != nil {
 		return nil, err
@@ -180,10 +194,10 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 		return nil, err
 	}
 	defer rel.Close()
-	simURL, relayURL := sim.URL(), rel.URL()+"/webhooks/revenuecat"
+	simURL, relayURL := sim.URL(), rel.URL()+"/webhooks/"+vendor
 
 	fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s\n", o.AckRate, o.AckDuration)
-	fixed, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Rate: o.AckRate, Duration: o.AckDuration, Users: 1000, Concurrency: o.Concurrency}, simURL, 0, nil)
+	fixed, err := runLoad(ctx, fixedRate(relayURL), simURL, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +205,7 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	var mu sync.Mutex
 	var relayTenth mem
 	relayMem := sample(rel.Pid())
-	sat, err := runLoad(ctx, load.Options{Source: "revenuecat", Target: relayURL, Count: o.Webhooks, Duration: load.MaxDuration, Users: 1000,
-		Concurrency: o.Concurrency}, simURL, max(o.Webhooks/10, 1), func() {
+	sat, err := runLoad(ctx, asFastAsItGoes(relayURL, o.Webhooks), simURL, max(o.Webhooks/10, 1), func() {
 		mu.Lock()
 		relayTenth, relayMem = relayMem.peak(), sample(rel.Pid())
 		mu.Unlock()

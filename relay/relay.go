@@ -108,6 +108,31 @@ type Source interface {
 	Map(r Request) (Mapped, error)
 	// Destinations are the endpoints the mapping may name.
 	Destinations() map[string]Endpoint
+	// Credential is what the vendor must send (for emitters and tests that play the vendor).
+	Credential() Credential
+	// EventNames are the CleverTap event names the mapping can produce with these settings.
+	EventNames() []string
+	// Account is the CleverTap account a webhook's records go to, for sandbox or production events ("" for
+	// none).
+	Account(sandbox bool) string
+	// Warnings are legal settings a user may not mean (an empty credential, say).
+	Warnings() []string
+}
+
+// Settings are one vendor's console settings as the config file holds them (relay/config's Sources has one
+// field per vendor: that struct is the relay's registry of vendors).
+type Settings interface {
+	// Build validates the settings, naming the first wrong key under prefix, and makes the source.
+	Build(prefix string) (Source, error)
+	// Secrets are every credential in the settings, for tests that check logs never contain one.
+	Secrets() []string
+}
+
+// Credential is what a vendor's console holds to prove a webhook is the vendor's: RevenueCat's Authorization
+// value, Purchasely's shared secret, AppsFlyer's token; Header is the header carrying it where one can choose.
+type Credential struct {
+	Value  string
+	Header string
 }
 
 // Endpoint is where a destination's messages go.

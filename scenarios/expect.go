@@ -176,7 +176,7 @@ func (r *run) check(ctx context.Context) error {
 		r.res.Received = append(r.res.Received, got.String())
 	}
 	r.res.Problems = append(r.res.Problems, MatchRecords(expected, received, r.id(r.account()))...)
-	if len(e.Piano) > 0 || r.source == "purchasely" {
+	if len(e.Piano) > 0 || sendsToPiano(r.relaySource) {
 		r.checkPiano(ctx, e.Piano, deadline)
 	}
 	return nil
@@ -268,19 +268,8 @@ func (r *run) waitRecords(ctx context.Context, expected []Record, deadline time.
 	return r.fetch(ctx)
 }
 
-// primaryKey is where the source puts the user: RevenueCat's identity is the CleverTap id else the app user id;
-// Purchasely's objectId is the CleverTap id; AppsFlyer's is the customer user id.
-func (r *run) primaryKey() (string, string) {
-	switch {
-	case r.source == "revenuecat" && r.user.CleverTapID != "":
-		return "identity", r.user.CleverTapID
-	case r.source == "revenuecat":
-		return "identity", r.user.AppUserID
-	case r.source == "appsflyer":
-		return "objectId", r.user.CustomerUserID
-	}
-	return "objectId", r.user.CleverTapID
-}
+// primaryKey is where the vendor's integration files the user at CleverTap.
+func (r *run) primaryKey() (string, string) { return r.emitter.UserKey(r.user) }
 
 // checkDeadLetters polls the relay's dead letters for the run's records.
 func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline time.Time) {

@@ -17,13 +17,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
-	afemit "github.com/ctharness/ctharness/simulator/sources/appsflyer"
-	pyemit "github.com/ctharness/ctharness/simulator/sources/purchasely"
-	rcemit "github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
 // Target is the stack a story plays against.
@@ -64,19 +63,22 @@ func (r *Result) problem(format string, args ...any) {
 type run struct {
 	s       *Scenario
 	source  string
+	emitter sources.Emitter
 	target  Target
 	ns      map[string]string
 	cfg     config.Config
-	relay   string
-	ct      *clevertap.Client
-	clock   *lifecycle.VirtualClock
-	sub     *lifecycle.Subscription
-	user    lifecycle.User
-	sent    []sources.Webhook
-	queued  int // rendered webhooks already sent
-	faults  []string
-	skipped string
-	res     *Result
+	// relaySource is the relay's source for the run's vendor with the story's config (nil when not served).
+	relaySource relay.Source
+	relay       string
+	ct          *clevertap.Client
+	clock       *lifecycle.VirtualClock
+	sub         *lifecycle.Subscription
+	user        lifecycle.User
+	sent        []sources.Webhook
+	queued      int // rendered webhooks already sent
+	faults      []string
+	skipped     string
+	res         *Result
 }
 
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
@@ -95,7 +97,10 @@ func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
 	r := &run{s: s, source: source, target: t, res: &res, clock: lifecycle.NewVirtualClock(s.Start),
 		ct: clevertap.NewClient(t.SimulatorURL)}
 	r.ct.HTTP = t.HTTP
-	if err := r.play(ctx); err != nil {
+	var err error
+	if r.emitter, err = vendors.Lookup(source); err != nil {
+		res.problem("%v", err)
+	} else if err := r.play(ctx); err != nil {
 		res.problem("%v", err)
 	}
 	res.Passed = len(res.Problems) == 0
@@ -165,6 +170,11 @@ func (r *run) play(ctx context.Context) error {
 		}
 		defer stop()
 	}
+	built, err := r.cfg.Build()
+	if err != nil {
+		return err
+	}
+	r.relaySource = built.Source(r.source)
 	defer r.removeFaults()
 	for _, st := range r.s.Steps {
 		if err := r.step(ctx, st); err != nil {
@@ -312,7 +322,7 @@ func (r *run) flush(ctx context.Context) error {
 	}
 	hooks, err := r.render(r.sub.Facts())
 	if err != nil {
-		var skipped afemit.Skipped
+		var skipped sources.Skipped
 		if errors.As(err, &skipped) {
 			r.skipped = skipped.Reason
 			return nil
@@ -329,41 +339,15 @@ func (r *run) flush(ctx context.Context) error {
 }
 
 func (r *run) render(facts []lifecycle.Fact) ([]sources.Webhook, error) {
-	switch r.source {
-	case "revenuecat":
-		return rcemit.Render(facts, rcemit.Config{AppID: "app_sim", OfferingID: "default"}), nil
-	case "purchasely":
-		return pyemit.Render(facts, pyemit.Config{BundleID: "com.example.app"}), nil
-	default:
-		af := r.s.AppsFlyer
-		return afemit.Render(facts, afemit.Config{AppID: "id1234567890", BundleID: "com.example.app", MediaSource: af.MediaSource,
-			Campaign: af.Campaign, SendInstalls: af.SendInstalls})
-	}
+	af := r.s.AppsFlyer
+	return r.emitter.Render(facts, sources.Story{MediaSource: af.MediaSource, Campaign: af.Campaign,
+		SendInstalls: af.SendInstalls})
 }
 
 // deliver sends a webhook as its vendor does (headers, signature, success rule, retries on the story clock).
 func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 	var policy sources.Policy
-	switch r.source {
-	case "revenuecat":
-		auth := ""
-		if s := r.cfg.Sources.RevenueCat; s != nil {
-			auth = s.Authorization
-		}
-		w.Header, policy = rcemit.Header(auth), rcemit.Policy()
-	case "purchasely":
-		secret := ""
-		if s := r.cfg.Sources.Purchasely; s != nil {
-			secret = s.Secret
-		}
-		w.Header, policy = pyemit.Header(), pyemit.Policy(secret, false)
-	default:
-		token, header := "", ""
-		if s := r.cfg.Sources.AppsFlyer; s != nil {
-			token, header = s.Token, s.TokenHeader
-		}
-		w.Header, policy = afemit.Header(header, token), afemit.Policy(true)
-	}
+	w.Header, policy = r.emitter.Delivery(harness.Credential(r.relaySource), nil)
 	d := sources.Deliverer{Client: r.target.HTTP, Clock: r.clock, SignTime: time.Now}
 	res, err := d.Deliver(ctx, strings.TrimSuffix(r.relay, "/")+"/webhooks/"+r.source, w, policy)
 	r.sent = append(r.sent, w)
@@ -411,24 +395,10 @@ func (r *run) rawWebhook(raw RawWebhook) (sources.Webhook, error) {
 
 // account is the account a source's CleverTap records go to with the story's relay config.
 func (r *run) account() string {
-	switch r.source {
-	case "revenuecat":
-		if s := r.cfg.Sources.RevenueCat; s != nil {
-			if r.s.Environment == lifecycle.Sandbox && s.CleverTap.SandboxAccountID != "" {
-				return s.CleverTap.SandboxAccountID
-			}
-			return s.CleverTap.AccountID
-		}
-	case "purchasely":
-		if s := r.cfg.Sources.Purchasely; s != nil && s.CleverTap != nil {
-			return s.CleverTap.AccountID
-		}
-	case "appsflyer":
-		if s := r.cfg.Sources.AppsFlyer; s != nil {
-			return s.CleverTap.AccountID
-		}
+	if r.relaySource == nil {
+		return ""
 	}
-	return ""
+	return r.relaySource.Account(r.s.Environment == lifecycle.Sandbox)
 }
 
 func (r *run) addFault(ctx context.Context, f Fault) error {

@@ -19,18 +19,17 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ctharness/ctharness/relay/appsflyer"
+	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
-	"github.com/ctharness/ctharness/relay/purchasely"
-	"github.com/ctharness/ctharness/relay/revenuecat"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
 //go:embed *.yaml
 var builtIn embed.FS
 
-// Sources are the vendors a scenario can play through.
-var Sources = []string{"revenuecat", "purchasely", "appsflyer"}
+// Sources are the vendors a scenario can play through: the registry's.
+var Sources = vendors.Names()
 
 // Scenario is one story.
 type Scenario struct {
@@ -370,21 +369,43 @@ func (s *Scenario) check() error {
 	if err != nil {
 		return err
 	}
+	built, err := cfg.Build()
+	if err != nil {
+		return fmt.Errorf("line %d: relay: %v", s.Relay.line, err)
+	}
 	for src, e := range s.Expect {
-		valid := validEventNames(src, cfg)
+		relaySource := built.Source(src)
+		var valid []string
+		if relaySource != nil {
+			valid = relaySource.EventNames()
+		}
 		for _, r := range e.CleverTap {
 			if !r.Profile && !slices.Contains(valid, r.Event) {
-				return fmt.Errorf("line %d: expect.%s.clevertap: unknown event name %q; expected one of %s", r.line, src, r.Event, strings.Join(valid, ", "))
+				return fmt.Errorf("line %d: expect.%s.clevertap: unknown event name %q; expected one of %s", r.line, src,
+					r.Event, strings.Join(valid, ", "))
 			}
 			if r.Identity == "" && r.ObjectID == "" {
 				return fmt.Errorf("line %d: expect.%s.clevertap: expected identity or object_id, got neither", r.line, src)
 			}
 		}
-		if len(e.Piano) > 0 && src != "purchasely" {
-			return fmt.Errorf("line %d: expect.%s.piano: only Purchasely sends to Piano", e.line, src)
+		if len(e.Piano) > 0 && !sendsToPiano(relaySource) {
+			return fmt.Errorf("line %d: expect.%s.piano: %s sends nothing to Piano with this relay config", e.line, src, src)
 		}
 	}
 	return nil
+}
+
+// sendsToPiano reports whether a relay source has a Piano destination.
+func sendsToPiano(src relay.Source) bool {
+	if src == nil {
+		return false
+	}
+	for _, ep := range src.Destinations() {
+		if ep.Kind == relay.KindPiano {
+			return true
+		}
+	}
+	return false
 }
 
 // RelayConfig is the relay configuration the story runs with: the default, with the story's sources replacing
@@ -403,56 +424,11 @@ func (s *Scenario) relayConfig(names map[string]string) (config.Config, error) {
 	if err := renameScalars(&s.Relay.Sources, names).Decode(&srcs); err != nil {
 		return cfg, fmt.Errorf("line %d: relay.sources: %v", s.Relay.line, err)
 	}
-	if srcs.RevenueCat != nil {
-		cfg.Sources.RevenueCat = srcs.RevenueCat
-	}
-	if srcs.Purchasely != nil {
-		cfg.Sources.Purchasely = srcs.Purchasely
-	}
-	if srcs.AppsFlyer != nil {
-		cfg.Sources.AppsFlyer = srcs.AppsFlyer
-	}
+	cfg.Sources.Merge(srcs)
 	if _, err := cfg.Build(); err != nil {
 		return cfg, fmt.Errorf("line %d: relay: %v", s.Relay.line, err)
 	}
 	return cfg, nil
-}
-
-// validEventNames are the CleverTap event names a source can produce with the story's relay config.
-func validEventNames(source string, cfg config.Config) []string {
-	var out []string
-	switch source {
-	case "revenuecat":
-		for _, v := range revenuecat.DefaultEventNames {
-			out = append(out, v)
-		}
-		if s := cfg.Sources.RevenueCat; s != nil {
-			for _, v := range s.CleverTap.Events {
-				out = append(out, v)
-			}
-		}
-	case "purchasely":
-		out = append(out, purchasely.Events...)
-		if s := cfg.Sources.Purchasely; s != nil && s.CleverTap != nil {
-			for _, v := range s.CleverTap.EventNames {
-				out = append(out, v)
-			}
-		}
-	case "appsflyer":
-		out = append(out, "organic_install", "inorganic_install")
-		events := appsflyer.DefaultInAppEvents
-		if s := cfg.Sources.AppsFlyer; s != nil && s.CleverTap.InAppEvents != nil {
-			events = s.CleverTap.InAppEvents
-		}
-		for k, v := range events {
-			out = append(out, k)
-			if v.PartnerEvent != "" {
-				out = append(out, v.PartnerEvent)
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 // HasLabel reports whether the scenario carries a label.

@@ -19,12 +19,8 @@ import (
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
-	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
-	"github.com/ctharness/ctharness/simulator/sources/purchasely"
-	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
-
-var sourceNames = []string{revenuecat.Source, purchasely.Source, appsflyer.Source}
 
 // setFlags collects repeated --set path=value.
 type setFlags []string
@@ -32,7 +28,7 @@ type setFlags []string
 func (s *setFlags) String() string     { return strings.Join(*s, ",") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-// emitOptions are the flags of `simulator emit`.
+// emitOptions are the flags of `simulator emit` every vendor shares; each vendor adds its credential and options.
 type emitOptions struct {
 	to, user, anonymousID, clevertapID, atInternetID, customerUserID, email, country string
 	env, store, product, currency, at                                                string
@@ -40,14 +36,8 @@ type emitOptions struct {
 	print, list, retry                                                               bool
 	timeScale                                                                        float64
 	sets                                                                             setFlags
-	// revenuecat
-	auth, periodType, cancelReason, appID string
-	// purchasely
-	secret     string
-	deprecated bool
-	// appsflyer
-	token, tokenHeader, mediaSource, sendRevenue, method string
-	revenue                                              float64
+	credential                                                                       string
+	vendor                                                                           map[string]*string
 }
 
 const emitUsage = `usage: simulator emit <source> <event> --to URL [flags]
@@ -62,19 +52,20 @@ sources: revenuecat, purchasely, appsflyer. Examples:
 func runEmit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, emitUsage)
-		return fmt.Errorf("emit: expected a source: %s", strings.Join(sourceNames, ", "))
+		return fmt.Errorf("emit: expected a source: %s", strings.Join(vendors.Names(), ", "))
 	}
-	source := args[0]
-	if !slices.Contains(sourceNames, source) {
-		return fmt.Errorf("emit: unknown source %q: expected one of %s", source, strings.Join(sourceNames, ", "))
+	emitter, err := vendors.Lookup(args[0])
+	if err != nil {
+		return fmt.Errorf("emit: %w", err)
 	}
+	source := emitter.Name()
 	var event string
 	rest := args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		event, rest = rest[0], rest[1:]
 	}
 	var o emitOptions
-	fs := flag.NewFlagSet("simulator emit", flag.ContinueOnError)
+	fs := flag.NewFlagSet("simulator emit "+source, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, emitUsage); fs.PrintDefaults() }
 	fs.StringVar(&o.to, "to", "", "URL to send the webhook to")
@@ -85,7 +76,8 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&o.anonymousID, "anonymous-id", "", "anonymous id ($RCAnonymousID:... for RevenueCat)")
 	fs.StringVar(&o.clevertapID, "clevertap-id", "", "CleverTap id the app set as an attribute")
 	fs.StringVar(&o.atInternetID, "at-internet-id", "", "AT Internet / Piano idclient (Purchasely)")
-	fs.StringVar(&o.customerUserID, "customer-user-id", "", "AppsFlyer customer user id (AppsFlyer sends nothing without it)")
+	fs.StringVar(&o.customerUserID, "customer-user-id", "",
+		"AppsFlyer customer user id (AppsFlyer sends nothing without it)")
 	fs.StringVar(&o.email, "email", "", "subscriber email")
 	fs.StringVar(&o.country, "country", "US", "storefront country (ISO 3166 alpha-2)")
 	fs.StringVar(&o.env, "env", "production", "sandbox or production")
@@ -95,25 +87,31 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&o.currency, "currency", "", "ISO 4217 currency (default USD)")
 	fs.StringVar(&o.at, "at", "", "event time, RFC 3339 (default now)")
 	fs.BoolVar(&o.retry, "retry", false, "retry as the vendor does on failure (schedule compressed by --time-scale)")
-	fs.Float64Var(&o.timeScale, "time-scale", 0.001, "with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
-	fs.StringVar(&o.auth, "auth", "", "RevenueCat: the Authorization header value configured in the dashboard")
-	fs.StringVar(&o.periodType, "period-type", "", "RevenueCat: TRIAL, INTRO, PROMOTIONAL or NORMAL")
-	fs.StringVar(&o.cancelReason, "cancel-reason", "", "RevenueCat CANCELLATION: UNSUBSCRIBE, BILLING_ERROR or CUSTOMER_SUPPORT")
-	fs.StringVar(&o.appID, "app-id", "", "RevenueCat app id, or AppsFlyer app id")
-	fs.StringVar(&o.secret, "secret", "", "Purchasely: the client shared secret to sign with")
-	fs.BoolVar(&o.deprecated, "deprecated-signature", true, "Purchasely: also send the deprecated X-PURCHASELY-SIGNATURE")
-	fs.StringVar(&o.token, "token", "", "AppsFlyer: the Push API token")
-	fs.StringVar(&o.tokenHeader, "token-header", "Authorization", "AppsFlyer: the header carrying the token (Authorization or X-...)")
-	fs.StringVar(&o.mediaSource, "media-source", "organic", "AppsFlyer: media source that brought the user")
-	fs.StringVar(&o.sendRevenue, "send-revenue", string(appsflyer.ValuesAndRevenue), "AppsFlyer: none, values or values_and_revenue")
-	fs.StringVar(&o.method, "method", "POST", "AppsFlyer: POST or GET")
-	fs.Float64Var(&o.revenue, "revenue", 0, "AppsFlyer: revenue of the event (a currency may follow: --revenue 9.99 EUR)")
+	fs.Float64Var(&o.timeScale, "time-scale", 0.001,
+		"with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
+	cred := emitter.Credential()
+	fs.StringVar(&o.credential, cred.Name, "", cred.Usage)
+	o.vendor = map[string]*string{}
+	for _, opt := range emitter.Options() {
+		v := new(string)
+		*v = opt.Default
+		o.vendor[opt.Name] = v
+		if opt.Bool {
+			fs.BoolFunc(opt.Name, opt.Usage+" (default "+opt.Default+")", func(s string) error {
+				*v = s
+				return nil
+			})
+		} else {
+			fs.StringVar(v, opt.Name, opt.Default, opt.Usage)
+		}
+	}
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
 	leftover := fs.Args()
 	// "--revenue 9.99 EUR": a currency code right after the revenue ends flag parsing; take it, then the rest
-	if len(leftover) > 0 && o.revenue != 0 && regexp.MustCompile(`^[A-Z]{3}$`).MatchString(leftover[0]) {
+	if rev := o.vendor["revenue"]; rev != nil && *rev != "" && len(leftover) > 0 &&
+		regexp.MustCompile(`^[A-Z]{3}$`).MatchString(leftover[0]) {
 		o.currency = leftover[0]
 		if err := fs.Parse(leftover[1:]); err != nil {
 			return err
@@ -123,20 +121,21 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	if len(leftover) > 0 {
 		return fmt.Errorf("emit: unexpected argument %q: flags go after the event name", leftover[0])
 	}
-	types := map[string][]string{revenuecat.Source: revenuecat.EventTypes, purchasely.Source: purchasely.EventTypes, appsflyer.Source: appsflyer.EventTypes}[source]
 	if o.list {
-		for _, t := range types {
+		for _, t := range emitter.EventTypes() {
 			fmt.Fprintln(stdout, t)
 		}
 		return nil
 	}
 	if event == "" {
-		return fmt.Errorf("emit %s: expected an event type, one of %s", source, strings.Join(types, ", "))
+		return fmt.Errorf("emit %s: expected an event type, one of %s", source,
+			strings.Join(emitter.EventTypes(), ", "))
 	}
-	hook, policy, err := buildWebhook(source, event, o)
+	hook, header, policy, err := buildWebhook(emitter, event, o)
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", source, err)
 	}
+	hook.Header = header
 	if hook.Body != nil {
 		if hook.Body, err = sources.Set(hook.Body, o.sets); err != nil {
 			return err
@@ -144,28 +143,34 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	} else if err := setQuery(hook.Query, o.sets); err != nil {
 		return err
 	}
+	secretHeader := "Authorization"
+	if th := o.vendor["token-header"]; th != nil {
+		secretHeader = *th
+	}
 	if o.print {
-		printRequest(stdout, "(not sent)", hook, policy, time.Now(), o.tokenHeader)
+		printRequest(stdout, "(not sent)", hook, policy, time.Now(), secretHeader)
 		return nil
 	}
 	if o.to == "" {
 		return fmt.Errorf("emit %s: expected --to URL (or --print to only show the request)", source)
 	}
 	if u, err := url.Parse(o.to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("emit: --to: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/%s, got %q", source, o.to)
+		return fmt.Errorf("emit: --to: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/%s, got %q",
+			source, o.to)
 	}
 	if !o.retry {
 		policy.Retries = nil
 	}
 	clock := &lifecycle.ScaledWallClock{Factor: o.timeScale}
-	printRequest(stdout, o.to, hook, policy, clock.Now(), o.tokenHeader)
+	printRequest(stdout, o.to, hook, policy, clock.Now(), secretHeader)
 	res, err := sources.Deliverer{Clock: clock}.Deliver(ctx, o.to, hook, policy)
 	for _, a := range res.Attempts {
 		if a.Error != "" {
 			fmt.Fprintf(stdout, "<-- attempt %d: %s\n", a.Number, a.Error)
 			continue
 		}
-		fmt.Fprintf(stdout, "<-- attempt %d: HTTP %d (%s) %s\n", a.Number, a.Status, a.Took.Round(time.Millisecond), a.Response)
+		fmt.Fprintf(stdout, "<-- attempt %d: HTTP %d (%s) %s\n", a.Number, a.Status, a.Took.Round(time.Millisecond),
+			a.Response)
 	}
 	if err != nil {
 		return exitError{code: 1, err: err}
@@ -222,38 +227,25 @@ func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifec
 	return u, store, env, p, at, nil
 }
 
-func buildWebhook(source, event string, o emitOptions) (sources.Webhook, sources.Policy, error) {
+// buildWebhook makes the webhook, its fixed headers and the vendor's delivery policy.
+func buildWebhook(e sources.Emitter, event string, o emitOptions) (sources.Webhook, http.Header, sources.Policy,
+	error) {
 	u, store, env, product, at, err := parseUserAndPurchase(o)
 	if err != nil {
-		return sources.Webhook{}, sources.Policy{}, err
+		return sources.Webhook{}, nil, sources.Policy{}, err
 	}
-	switch source {
-	case revenuecat.Source:
-		h, err := revenuecat.Emit(event, revenuecat.Single{User: u, Store: store, Environment: env, Product: product,
-			PeriodType: o.periodType, CancelReason: o.cancelReason, At: at, Config: revenuecat.Config{AppID: o.appID, OfferingID: "default"}})
-		h.Header = revenuecat.Header(o.auth)
-		return h, revenuecat.Policy(), err
-	case purchasely.Source:
-		h, err := purchasely.Emit(event, purchasely.Single{User: u, Store: store, Environment: env, Product: product, At: at})
-		h.Header = purchasely.Header()
-		return h, purchasely.Policy(o.secret, o.deprecated), err
-	default:
-		option := appsflyer.SendRevenue(o.sendRevenue)
-		if !slices.Contains(appsflyer.SendRevenueOptions, option) {
-			return sources.Webhook{}, sources.Policy{}, fmt.Errorf("--send-revenue: expected none, values or values_and_revenue, got %q", o.sendRevenue)
-		}
-		if m := strings.ToUpper(o.method); m != "GET" && m != "POST" {
-			return sources.Webhook{}, sources.Policy{}, fmt.Errorf("--method: expected GET or POST, got %q", o.method)
-		}
-		h, err := appsflyer.Emit(event, appsflyer.Single{User: u, Store: store, Product: product, Revenue: o.revenue, Currency: strings.ToUpper(o.currency), At: at,
-			Config: appsflyer.Config{AppID: o.appID, MediaSource: o.mediaSource, SendRevenue: option, Method: o.method}})
-		var skipped appsflyer.Skipped
-		if errors.As(err, &skipped) {
-			return h, sources.Policy{}, fmt.Errorf("AppsFlyer would send nothing: %s", skipped.Reason)
-		}
-		h.Header = appsflyer.Header(o.tokenHeader, o.token)
-		return h, appsflyer.Policy(o.retry), err
+	options := map[string]string{}
+	for k, v := range o.vendor {
+		options[k] = *v
 	}
+	h, err := e.Emit(event, sources.Single{User: u, Store: store, Environment: env, Product: product, At: at,
+		Options: options})
+	var skipped sources.Skipped
+	if errors.As(err, &skipped) {
+		return h, nil, sources.Policy{}, fmt.Errorf("%s would send nothing: %s", e.Name(), skipped.Reason)
+	}
+	header, policy := e.Delivery(sources.Credential{Value: o.credential}, options)
+	return h, header, policy, err
 }
 
 // printRequest shows what is sent; credentials (Authorization and the AppsFlyer token header) are shortened so

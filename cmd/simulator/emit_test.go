@@ -131,7 +131,7 @@ func TestEmitBadInput(t *testing.T) {
 		{[]string{"stripe", "x"}, `unknown source "stripe": expected one of revenuecat, purchasely, appsflyer`},
 		{[]string{"revenuecat", "PURCHASE", "--print"}, `unknown RevenueCat event type "PURCHASE": expected one of TEST, INITIAL_PURCHASE`},
 		{[]string{"purchasely", "TRIAL_BEGAN", "--print"}, `unknown Purchasely event "TRIAL_BEGAN": expected one of ACTIVATE`},
-		{[]string{"appsflyer", "af_subscribe", "--print"}, "AppsFlyer would send nothing: no postback: the app set no AppsFlyer customer user id"},
+		{[]string{"appsflyer", "af_subscribe", "--print"}, "would send nothing: no postback: the app set no AppsFlyer customer user id"},
 		{[]string{"revenuecat", "RENEWAL", "--print", "--set", "event..price=1"}, "expected path=value"},
 		{[]string{"revenuecat", "RENEWAL", "--to", "not a url"}, `--to: expected an http(s) URL`},
 		{[]string{"revenuecat", "RENEWAL", "--to", "http://127.0.0.1:1/webhooks/revenuecat"}, "not delivered after 1 attempt(s)"},

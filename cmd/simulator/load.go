@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/envflag"
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/simulator/load"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
 const loadUsage = `usage: simulator load --source S [--to URL] [--rate R] [--duration D] [--users N] [flags]
@@ -38,7 +40,8 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.IntVar(&o.Users, "users", 1000, "distinct users the webhooks belong to, in turn (0: one per webhook)")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "webhooks in flight at most")
 	fs.StringVar(&events, "events", "", "comma-separated event types to send in turn (default: a production mix for the source)")
-	fs.StringVar(&o.Credential, "credential", "", "RevenueCat Authorization value, Purchasely secret or AppsFlyer token (default: the relay's default config)")
+	fs.StringVar(&o.Credential.Value, "credential", "",
+		"RevenueCat Authorization value, Purchasely secret or AppsFlyer token (default: the relay's default config)")
 	fs.BoolVar(&o.Retry, "retry", true, "retry refused webhooks on the vendor's schedule, compressed by --time-scale")
 	fs.Float64Var(&o.TimeScale, "time-scale", 0.001, "real seconds per vendor second for retries (0.001: RevenueCat's 5 minutes take 0.3 s)")
 	fs.StringVar(&o.RunID, "run-id", "", "suffix of event and user ids (default random, so reruns are not duplicates)")
@@ -49,8 +52,11 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return fmt.Errorf("load: unexpected argument %q", fs.Arg(0))
 	}
-	if !slices.Contains(sourceNames, o.Source) {
-		return fmt.Errorf("load: --source: expected one of %s, got %q", strings.Join(sourceNames, ", "), o.Source)
+	if _, err := vendors.Lookup(o.Source); err != nil {
+		return fmt.Errorf("load: --source: %w", err)
+	}
+	if o.Credential.Value == "" {
+		o.Credential = harness.DefaultCredential(o.Source)
 	}
 	o.Target = *to
 	if o.Target == "" {

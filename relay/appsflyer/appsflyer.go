@@ -89,8 +89,8 @@ type InAppEvent struct {
 type Intake struct {
 	s      Settings
 	region string
-	// Warnings are things the config does that a user may not mean (a lowercase region).
-	Warnings []string
+	// warnings are things the config does that a user may not mean (a lowercase region).
+	warnings []string
 }
 
 // New validates the settings, naming the first wrong key under prefix.
@@ -102,7 +102,7 @@ func New(prefix string, s Settings) (*Intake, error) {
 		in.region = "eu1"
 	case r != strings.ToUpper(r):
 		in.region = "eu1"
-		in.Warnings = append(in.Warnings, fmt.Sprintf("%s.clevertap.region: %q has lowercase letters; AppsFlyer then sends postbacks to the default server, EU1", prefix, r))
+		in.warnings = append(in.warnings, fmt.Sprintf("%s.clevertap.region: %q has lowercase letters; AppsFlyer then sends postbacks to the default server, EU1", prefix, r))
 	default:
 		code, ok := regionCodes[r]
 		if !ok {
@@ -150,8 +150,40 @@ func New(prefix string, s Settings) (*Intake, error) {
 	if in.s.TokenHeader == "" {
 		in.s.TokenHeader = "Authorization"
 	}
+	if in.s.Token == "" {
+		in.warnings = append(in.warnings, prefix+".token is empty: any request is accepted as AppsFlyer")
+	}
 	return in, nil
 }
+
+// Build implements relay.Settings.
+func (s Settings) Build(prefix string) (relay.Source, error) { return New(prefix, s) }
+
+// Secrets implements relay.Settings.
+func (s Settings) Secrets() []string {
+	return []string{s.Token, s.CleverTap.AccountToken, s.CleverTap.AccountPasscode}
+}
+
+// Credential implements relay.Source: the token and its header.
+func (in *Intake) Credential() relay.Credential {
+	return relay.Credential{Value: in.s.Token, Header: in.s.TokenHeader}
+}
+
+// EventNames implements relay.Source: the installs and every mapped SDK event, with its partner name.
+func (in *Intake) EventNames() []string {
+	out := []string{"organic_install", "inorganic_install"}
+	for name, e := range in.s.CleverTap.InAppEvents {
+		out = append(out, name, e.PartnerEvent)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Account implements relay.Source: AppsFlyer has no sandbox account.
+func (in *Intake) Account(bool) string { return in.s.CleverTap.AccountID }
+
+// Warnings implements relay.Source.
+func (in *Intake) Warnings() []string { return in.warnings }
 
 // Name implements relay.Source.
 func (in *Intake) Name() string { return Name }

@@ -102,8 +102,8 @@ func TestRegionAsAppsFlyerTakesIt(t *testing.T) {
 		if got := in.Destinations()[Destination].Region; got != want {
 			t.Errorf("region %q: expected %s, got %s", typed, want, got)
 		}
-		if lower := typed != strings.ToUpper(typed); lower != (len(in.Warnings) == 1) {
-			t.Errorf("region %q: warnings %v", typed, in.Warnings)
+		if lower := typed != strings.ToUpper(typed); lower != (len(in.Warnings()) == 1) {
+			t.Errorf("region %q: warnings %v", typed, in.Warnings())
 		}
 	}
 	if _, err := New("sources.appsflyer", Settings{CleverTap: CleverTap{Region: "EU2", AccountID: "A"}}); err == nil || !strings.Contains(err.Error(), `sources.appsflyer.clevertap.region: expected one of EU1, IN1, SG1, US1, ID, MEC1, SK1 (uppercase), got "EU2"`) {

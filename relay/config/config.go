@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -57,11 +58,55 @@ type Intake struct {
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 }
 
-// Sources are the vendors; a missing one is not served.
+// Sources are the vendors, one field each: this struct is the relay's registry of vendors (a field's YAML key is
+// the vendor's name). A missing one is not served.
 type Sources struct {
 	RevenueCat *revenuecat.Settings `yaml:"revenuecat"`
 	Purchasely *purchasely.Settings `yaml:"purchasely"`
 	AppsFlyer  *appsflyer.Settings  `yaml:"appsflyer"`
+}
+
+// namedSettings is one configured vendor.
+type namedSettings struct {
+	name     string
+	settings relay.Settings
+}
+
+// configured lists the vendors that have settings, in the struct's order.
+func (s Sources) configured() []namedSettings {
+	var out []namedSettings
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		if f := v.Field(i); !f.IsNil() {
+			out = append(out, namedSettings{name: sourceName(v.Type().Field(i)), settings: f.Interface().(relay.Settings)})
+		}
+	}
+	return out
+}
+
+// Merge replaces the vendors other configures, keeping the rest (a story's relay over the default config).
+func (s *Sources) Merge(other Sources) {
+	dst, src := reflect.ValueOf(s).Elem(), reflect.ValueOf(other)
+	for i := range src.NumField() {
+		if f := src.Field(i); !f.IsNil() {
+			dst.Field(i).Set(f)
+		}
+	}
+}
+
+// SourceNames are the vendors the relay knows, as the config's keys.
+func SourceNames() []string {
+	t := reflect.TypeFor[Sources]()
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = sourceName(t.Field(i))
+	}
+	return out
+}
+
+func sourceName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return name
 }
 
 // Default is the parsed default config.
@@ -126,6 +171,16 @@ type Built struct {
 	Warnings []string
 }
 
+// Source is the built source with that name, or nil when the config does not serve it.
+func (b Built) Source(name string) relay.Source {
+	for _, s := range b.Sources {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // Build validates everything and builds the sources; errors name the key.
 func (c Config) Build() (Built, error) {
 	b := Built{Endpoints: map[string]relay.Endpoint{}, Intake: c.Intake}
@@ -149,45 +204,19 @@ func (c Config) Build() (Built, error) {
 	}
 	b.Delivery = c.Delivery
 	b.Delivery.CleverTapEndpoint, b.Delivery.PianoEndpoint = c.CleverTap.Endpoint, c.Piano.Endpoint
-	add := func(s relay.Source) {
-		b.Sources = append(b.Sources, s)
-		for k, v := range s.Destinations() {
+	for _, v := range c.Sources.configured() {
+		in, err := v.settings.Build("sources." + v.name)
+		if err != nil {
+			return b, err
+		}
+		b.Sources = append(b.Sources, in)
+		b.Warnings = append(b.Warnings, in.Warnings()...)
+		for k, v := range in.Destinations() {
 			b.Endpoints[k] = v
 		}
 	}
-	if s := c.Sources.RevenueCat; s != nil {
-		in, err := revenuecat.New("sources.revenuecat", *s)
-		if err != nil {
-			return b, err
-		}
-		if s.Authorization == "" {
-			b.Warnings = append(b.Warnings, "sources.revenuecat.authorization is empty: any request is accepted as RevenueCat")
-		}
-		add(in)
-	}
-	if s := c.Sources.Purchasely; s != nil {
-		in, err := purchasely.New("sources.purchasely", *s)
-		if err != nil {
-			return b, err
-		}
-		if s.Secret == "" {
-			b.Warnings = append(b.Warnings, "sources.purchasely.secret is empty: signatures are not checked")
-		}
-		add(in)
-	}
-	if s := c.Sources.AppsFlyer; s != nil {
-		in, err := appsflyer.New("sources.appsflyer", *s)
-		if err != nil {
-			return b, err
-		}
-		b.Warnings = append(b.Warnings, in.Warnings...)
-		if s.Token == "" {
-			b.Warnings = append(b.Warnings, "sources.appsflyer.token is empty: any request is accepted as AppsFlyer")
-		}
-		add(in)
-	}
 	if len(b.Sources) == 0 {
-		return b, errors.New("sources: expected at least one of revenuecat, purchasely, appsflyer, got none")
+		return b, fmt.Errorf("sources: expected at least one of %s, got none", strings.Join(SourceNames(), ", "))
 	}
 	return b, nil
 }
@@ -203,23 +232,12 @@ func checkTemplate(key, template string) error {
 // Secrets lists every credential in the config, for tests that check logs never contain one.
 func (c Config) Secrets() []string {
 	var out []string
-	if s := c.Sources.RevenueCat; s != nil {
-		out = append(out, s.Authorization, s.CleverTap.Passcode, s.CleverTap.SandboxPasscode)
-	}
-	if s := c.Sources.Purchasely; s != nil {
-		out = append(out, s.Secret)
-		if s.CleverTap != nil {
-			out = append(out, s.CleverTap.Passcode)
+	for _, v := range c.Sources.configured() {
+		for _, secret := range v.settings.Secrets() {
+			if secret != "" {
+				out = append(out, secret)
+			}
 		}
 	}
-	if s := c.Sources.AppsFlyer; s != nil {
-		out = append(out, s.Token, s.CleverTap.AccountToken, s.CleverTap.AccountPasscode)
-	}
-	var nonEmpty []string
-	for _, s := range out {
-		if s != "" {
-			nonEmpty = append(nonEmpty, s)
-		}
-	}
-	return nonEmpty
+	return out
 }

@@ -119,6 +119,7 @@ type Piano struct {
 // Intake is a configured Purchasely source.
 type Intake struct {
 	s             Settings
+	warnings      []string
 	window        time.Duration
 	ctEvents      map[string]string // enabled event → name
 	pianoEvents   map[string]string
@@ -181,8 +182,49 @@ func New(prefix string, s Settings) (*Intake, error) {
 			p.IDAttribute = "integration_at_internet_id_client"
 		}
 	}
+	if s.Secret == "" {
+		in.warnings = append(in.warnings, prefix+".secret is empty: signatures are not checked")
+	}
 	return in, nil
 }
+
+// Build implements relay.Settings.
+func (s Settings) Build(prefix string) (relay.Source, error) { return New(prefix, s) }
+
+// Secrets implements relay.Settings.
+func (s Settings) Secrets() []string {
+	out := []string{s.Secret}
+	if s.CleverTap != nil {
+		out = append(out, s.CleverTap.Passcode)
+	}
+	return out
+}
+
+// Credential implements relay.Source: the shared secret webhooks are signed with.
+func (in *Intake) Credential() relay.Credential { return relay.Credential{Value: in.s.Secret} }
+
+// EventNames implements relay.Source: every Purchasely event and the configured names.
+func (in *Intake) EventNames() []string {
+	out := slices.Clone(Events)
+	if ct := in.s.CleverTap; ct != nil {
+		for _, v := range ct.EventNames {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Account implements relay.Source.
+func (in *Intake) Account(bool) string {
+	if ct := in.s.CleverTap; ct != nil {
+		return ct.AccountID
+	}
+	return ""
+}
+
+// Warnings implements relay.Source.
+func (in *Intake) Warnings() []string { return in.warnings }
 
 // enabledEvents checks the toggles and overrides against the catalogue.
 func enabledEvents(prefix string, enabled []string, names map[string]string) (map[string]string, error) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -96,6 +97,7 @@ type CleverTap struct {
 type Intake struct {
 	settings Settings
 	names    map[string]string
+	warnings []string
 }
 
 // New validates the settings, naming the first wrong key under prefix (e.g. "sources.revenuecat").
@@ -126,8 +128,51 @@ func New(prefix string, s Settings) (*Intake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Intake{settings: s, names: names}, nil
+	in := &Intake{settings: s, names: names}
+	if s.Authorization == "" {
+		in.warnings = append(in.warnings, prefix+".authorization is empty: any request is accepted as RevenueCat")
+	}
+	return in, nil
 }
+
+// Build implements relay.Settings.
+func (s Settings) Build(prefix string) (relay.Source, error) { return New(prefix, s) }
+
+// Secrets implements relay.Settings.
+func (s Settings) Secrets() []string {
+	return []string{s.Authorization, s.CleverTap.Passcode, s.CleverTap.SandboxPasscode}
+}
+
+// Credential implements relay.Source: the Authorization value.
+func (in *Intake) Credential() relay.Credential {
+	return relay.Credential{Value: in.settings.Authorization}
+}
+
+// EventNames implements relay.Source: the default names and the overrides.
+func (in *Intake) EventNames() []string {
+	var out []string
+	for _, v := range DefaultEventNames {
+		out = append(out, v)
+	}
+	for _, v := range in.names {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Account implements relay.Source: sandbox events go to the sandbox account when there is one.
+func (in *Intake) Account(sandbox bool) string {
+	if ct := in.settings.CleverTap; sandbox && ct.SandboxAccountID != "" {
+		return ct.SandboxAccountID
+	}
+	return in.settings.CleverTap.AccountID
+}
+
+// Warnings implements relay.Source.
+func (in *Intake) Warnings() []string { return in.warnings }
 
 // Name implements relay.Source.
 func (in *Intake) Name() string { return Name }

@@ -1,4 +1,4 @@
-package clevertap
+package clevertap_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ctharness/ctharness/bench"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 type discardWriter struct{ h http.Header }
@@ -37,7 +38,7 @@ func decodeThenSucceed(w http.ResponseWriter, r *http.Request) {
 func BenchmarkUpload(b *testing.B) {
 	const records = 1000
 	body := bench.UploadBody(records)
-	s, err := New(Options{})
+	s, err := clevertap.New(clevertap.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

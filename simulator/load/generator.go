@@ -9,9 +9,7 @@ import (
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
-	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
-	"github.com/ctharness/ctharness/simulator/sources/purchasely"
-	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
 // The emitters render each event type once for a placeholder user and event id; every webhook of the load is
@@ -25,7 +23,6 @@ const (
 type template struct {
 	parts  [][]byte // literal text between placeholders
 	fills  []byte   // 'u' or 'e' after each part but the last
-	header http.Header
 	method string
 	event  string
 }
@@ -33,6 +30,7 @@ type template struct {
 type generator struct {
 	o         Options
 	templates []template
+	header    http.Header
 	policy    sources.Policy
 }
 
@@ -41,23 +39,13 @@ func newGenerator(o Options) (*generator, error) {
 	u := lifecycle.User{AppUserID: userToken, CleverTapID: userToken, CustomerUserID: userToken, ATInternetID: userToken,
 		AppsFlyerID: eventToken, Email: userToken + "@example.com", Country: "US"}
 	at := time.Now().UTC().Truncate(time.Second)
+	emitter, err := vendors.Lookup(o.Source)
+	if err != nil {
+		return nil, err
+	}
+	g.header, g.policy = emitter.Delivery(o.Credential, nil)
 	for _, event := range o.Events {
-		var (
-			w   sources.Webhook
-			err error
-		)
-		switch o.Source {
-		case revenuecat.Source:
-			w, err = revenuecat.Emit(event, revenuecat.Single{User: u, At: at, Config: revenuecat.Config{AppID: "app1234567", OfferingID: "default"}})
-			w.Header, g.policy = revenuecat.Header(o.Credential), revenuecat.Policy()
-		case purchasely.Source:
-			w, err = purchasely.Emit(event, purchasely.Single{User: u, At: at})
-			w.Header, g.policy = purchasely.Header(), purchasely.Policy(o.Credential, false)
-		case appsflyer.Source:
-			w, err = appsflyer.Emit(event, appsflyer.Single{User: u, At: at, Revenue: 9.99, Currency: "USD",
-				Config: appsflyer.Config{AppID: "id1234567890", MediaSource: "organic", SendRevenue: appsflyer.ValuesAndRevenue, Method: http.MethodPost}})
-			w.Header, g.policy = appsflyer.Header("Authorization", o.Credential), appsflyer.Policy(true)
-		}
+		w, err := emitter.Emit(event, sources.Single{User: u, At: at})
 		if err != nil {
 			return nil, fmt.Errorf("event %q: %w", event, err)
 		}
@@ -65,14 +53,14 @@ func newGenerator(o Options) (*generator, error) {
 			return nil, fmt.Errorf("event %q: the %s emitter sends it without a body; load sends POST bodies only", event, o.Source)
 		}
 		body := w.Body
-		if w.EventID != "" && w.EventID != eventToken && o.Source != appsflyer.Source {
+		if w.EventID != "" && w.EventID != eventToken { // AppsFlyer's event id is derived, not in the body
 			body = bytes.ReplaceAll(body, []byte(w.EventID), []byte(eventToken))
 		}
 		t := cut(body)
 		if !bytes.Contains(body, []byte(eventToken)) {
 			return nil, fmt.Errorf("event %q: the %s webhook carries no event id to vary; every webhook would be a duplicate", event, o.Source)
 		}
-		t.header, t.method, t.event = w.Header, w.Method, event
+		t.method, t.event = w.Method, event
 		g.templates = append(g.templates, t)
 	}
 	return g, nil
@@ -128,5 +116,5 @@ func (g *generator) webhook(seq int) sources.Webhook {
 			}
 		}
 	}
-	return sources.Webhook{Source: g.o.Source, EventType: t.event, EventID: id, Method: t.method, Body: body, Header: t.header, User: user}
+	return sources.Webhook{Source: g.o.Source, EventType: t.event, EventID: id, Method: t.method, Body: body, Header: g.header, User: user}
 }

@@ -19,9 +19,7 @@ import (
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
-	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
-	"github.com/ctharness/ctharness/simulator/sources/purchasely"
-	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
+	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
 // Bounds keep a load finite whatever the flags say.
@@ -48,11 +46,11 @@ type Options struct {
 	Users int
 	// Concurrency is the most webhooks in flight (default 64).
 	Concurrency int
-	// Events are the event types sent in turn (default: DefaultEvents of the source).
+	// Events are the event types sent in turn (default: the vendor's load mix).
 	Events []string
-	// Credential is RevenueCat's Authorization value, Purchasely's shared secret or AppsFlyer's token; empty
-	// means the relay's default config value.
-	Credential string
+	// Credential is RevenueCat's Authorization value, Purchasely's shared secret or AppsFlyer's token (and its
+	// header), as the target relay is configured.
+	Credential sources.Credential
 	// Retry retries refused webhooks on the vendor's schedule compressed by TimeScale (real seconds per vendor
 	// second, default 0.001: RevenueCat's 5 minutes become 0.3 s).
 	Retry     bool
@@ -64,23 +62,6 @@ type Options struct {
 	Client *http.Client
 	// OnResult, when set, is called once per webhook with its final outcome (from many goroutines).
 	OnResult func(Result)
-}
-
-// DefaultEvents are the event types a load cycles through: a plausible production mix, each mapped by the relay's
-// default config to one CleverTap record (Purchasely's also to one Piano event).
-var DefaultEvents = map[string][]string{
-	revenuecat.Source: {revenuecat.InitialPurchase, revenuecat.Renewal, revenuecat.Renewal, revenuecat.Renewal,
-		revenuecat.Cancellation, revenuecat.Expiration},
-	purchasely.Source: {"SUBSCRIPTION_STARTED", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_RENEWED", "RENEWAL_DISABLED",
-		"SUBSCRIPTION_EXPIRED"},
-	appsflyer.Source: {appsflyer.Subscribe, appsflyer.StartTrial, appsflyer.Purchase},
-}
-
-// DefaultCredentials are the relay's default config values.
-var DefaultCredentials = map[string]string{
-	revenuecat.Source: "Bearer sim-revenuecat",
-	purchasely.Source: "sim-purchasely",
-	appsflyer.Source:  "sim-appsflyer",
 }
 
 // Result is one webhook's final outcome.
@@ -130,9 +111,9 @@ type Report struct {
 
 // Validate checks the options and fills the defaults.
 func (o *Options) Validate() error {
-	templates := DefaultEvents[o.Source]
-	if templates == nil {
-		return fmt.Errorf("source: expected revenuecat, purchasely or appsflyer, got %q", o.Source)
+	emitter, err := vendors.Lookup(o.Source)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
 	if err := loopbackOnly(o.Target); err != nil {
 		return err
@@ -167,10 +148,7 @@ func (o *Options) Validate() error {
 		o.Count = MaxCount
 	}
 	if len(o.Events) == 0 {
-		o.Events = templates
-	}
-	if o.Credential == "" {
-		o.Credential = DefaultCredentials[o.Source]
+		o.Events = emitter.LoadMix()
 	}
 	if o.RunID == "" {
 		var b [4]byte

@@ -62,7 +62,8 @@ func TestLoadThroughTheRelay(t *testing.T) {
 			var mu sync.Mutex
 			acked := map[string]bool{}
 			rep, err := load.Run(context.Background(), load.Options{Source: source, Target: st.RelayURL + "/webhooks/" + source,
-				Count: 150, Users: 0, Concurrency: 8, Duration: 30 * time.Second,
+				Credential: harness.DefaultCredential(source),
+				Count:      150, Users: 0, Concurrency: 8, Duration: 30 * time.Second,
 				OnResult: func(r load.Result) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -165,7 +166,7 @@ func TestLoadRefusesWhatItShouldNotDo(t *testing.T) {
 	}{
 		{load.Options{Source: "revenuecat", Target: "https://api.revenuecat.com/hook"}, `expected a loopback host (127.0.0.1, ::1 or localhost), got "api.revenuecat.com"`},
 		{load.Options{Source: "revenuecat", Target: "http://10.0.0.1:8080/"}, `got "10.0.0.1"`},
-		{load.Options{Source: "stripe", Target: "http://127.0.0.1:8080/"}, `source: expected revenuecat, purchasely or appsflyer, got "stripe"`},
+		{load.Options{Source: "stripe", Target: "http://127.0.0.1:8080/"}, `source: unknown source "stripe": expected one of revenuecat, purchasely, appsflyer`},
 		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Duration: time.Hour}, "duration: expected more than 0 and at most 10m0s, got 1h0m0s"},
 		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Count: 20_000_000}, "count: expected 0 (rate × duration) to 10000000, got 20000000"},
 		{load.Options{Source: "appsflyer", Target: "http://[::1]:8080/", Events: []string{"install"}}, ""},

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -22,7 +23,7 @@ var _ = Describe("kill -9 under load", Label("kill"), func() {
 			defer GinkgoRecover()
 			// 20,000 webhooks, one user each, retried on RevenueCat's schedule (5, 10, 20, 40, 80 min) compressed
 			// 1000×: what the relay refuses or drops while it is down comes back 0.3 s later, and again
-			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat",
+			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat",
 				Rate: 4000, Count: 20_000, Duration: time.Minute, Users: 0, Concurrency: 64, Retry: true, TimeScale: 0.001,
 				OnResult: a.record})
 			Expect(err).NotTo(HaveOccurred())

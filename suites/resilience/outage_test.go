@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/load"
 )
@@ -46,7 +47,7 @@ var _ = Describe("CleverTap outage", Label("outage"), func() {
 		_, err := sim.AddFault(ctx, clevertap.Fault{Action: "respond", Status: 503, Endpoint: "upload"})
 		Expect(err).NotTo(HaveOccurred())
 		var a acks
-		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat", Count: 500,
+		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat", Count: 500,
 			Users: 0, Concurrency: 16, Duration: time.Minute, OnResult: a.record})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Acked).To(Equal(500), "the relay acknowledges what it stored, CleverTap down or not")
@@ -106,7 +107,7 @@ var _ = Describe("429 storm", Label("429"), func() {
 		relay := startRelay(ctx, simURL, 0, append(quick, "max_batch: 1000", "max_batch: 20")...)
 
 		var a acks
-		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat", Count: 3000,
+		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat", Count: 3000,
 			Users: 0, Concurrency: 64, Duration: time.Minute, OnResult: a.record})
 		Expect(err).NotTo(HaveOccurred())
 		t := exactlyOnce(ctx, sim, relay, rep, &a)

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/load"
 )
@@ -53,7 +54,7 @@ var _ = Describe("partial answers", Label("partial"), func() {
 		relay := startRelay(ctx, simURL, 0, quick...)
 
 		var a acks
-		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat", Count: 300,
+		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat", Count: 300,
 			Events: []string{"INITIAL_PURCHASE", "RENEWAL", "CANCELLATION"}, Users: 0, Concurrency: 16, Duration: time.Minute, OnResult: a.record})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Acked).To(Equal(300))
@@ -105,7 +106,7 @@ var _ = Describe("disk full", Label("disk"), func() {
 		done := make(chan load.Report, 1)
 		go func() {
 			defer GinkgoRecover()
-			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Target: relay.URL() + "/webhooks/revenuecat",
+			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat",
 				Rate: 2000, Count: 6000, Duration: time.Minute, Users: 0, Concurrency: 32, Retry: true, TimeScale: 0.002,
 				OnResult: a.record})
 			Expect(err).NotTo(HaveOccurred())

@@ -33,11 +33,7 @@ type Config struct {
 }
 
 // Skipped says why AppsFlyer sent nothing for a user.
-type Skipped struct {
-	Reason string
-}
-
-func (s Skipped) Error() string { return s.Reason }
+type Skipped = sources.Skipped
 
 // Render turns a story's facts into AppsFlyer's postbacks, or says why there are none.
 func Render(facts []lifecycle.Fact, cfg Config) ([]sources.Webhook, error) {
