@@ -15,7 +15,6 @@ import (
 type Simulator struct {
 	CleverTap *clevertap.Server
 	Piano     *piano.Collector
-	admin     http.Handler
 }
 
 // New builds both fakes from the accounts file's config (zero Config: the defaults) and CleverTap options.
@@ -35,16 +34,14 @@ func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Simulator{CleverTap: ct, Piano: p}
-	s.admin = s.pianoAdminRoutes()
-	return s, nil
+	return &Simulator{CleverTap: ct, Piano: p}, nil
 }
 
 // ServeHTTP dispatches a request to the fake it is for.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/_sim/piano/"):
-		s.admin.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, piano.AdminPrefix):
+		s.Piano.ServeHTTP(w, r)
 	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
 		s.Piano.Reset()
 		s.CleverTap.ServeHTTP(w, r)

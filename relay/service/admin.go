@@ -8,26 +8,27 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
 
 func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if why := s.unready(); why != "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": why})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": why})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // handleDeadLetters lists dead letters, optionally filtered by source and destination.
 func (s *Service) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	all, err := s.store.DeadLetters()
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
 	source, dest := r.URL.Query().Get("source"), r.URL.Query().Get("destination")
@@ -37,35 +38,35 @@ func (s *Service) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 			out = append(out, d)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deadletters": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"deadletters": out})
 }
 
 func (s *Service) handleRetryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	raw := mux.Vars(r)["id"]
 	id, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("expected a numeric dead letter id, got %q", raw)})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("expected a numeric dead letter id, got %q", raw)})
 		return
 	}
 	job, err := s.RetryDeadLetter(id)
 	switch {
 	case errors.Is(err, outbox.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dead letter %d (GET /admin/deadletters lists them)", id)})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dead letter %d (GET /admin/deadletters lists them)", id)})
 	case err != nil:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	default:
 		s.log.Info("dead letter requeued", "id", id, "destination", job.Destination)
-		writeJSON(w, http.StatusOK, map[string]any{"status": "requeued", "job": job})
+		httpjson.Write(w, http.StatusOK, map[string]any{"status": "requeued", "job": job})
 	}
 }
 
 func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	counts, err := s.store.Counts()
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts, "destinations": s.built.Endpoints})
+	httpjson.Write(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts, "destinations": s.built.Endpoints})
 }
 
 func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
@@ -73,9 +74,9 @@ func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	for n := range s.sources {
 		names = append(names, "/webhooks/"+n)
 	}
-	writeJSON(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), "webhooks": names})
+	httpjson.Write(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), "webhooks": names})
 }
 
 func (s *Service) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
+	httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
 }

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -23,12 +23,6 @@ type answer struct {
 	Reason  string   `json:"reason,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 	Error   string   `json:"error,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // handleWebhook is one source's intake: size limit, content type, credentials, mapping, durable store, then 200.
@@ -46,7 +40,7 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
 		}
-		writeJSON(w, status, a)
+		httpjson.Write(w, status, a)
 	}
 }
 

@@ -1,69 +1,41 @@
 package clevertap
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/gorilla/mux"
 )
 
 // The admin API: JSON in and out, errors as {"error": "..."} naming what was expected and what arrived.
 
-func writeAdmin(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"error":"encoding the answer failed"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-func adminError(w http.ResponseWriter, status int, format string, args ...any) {
-	writeAdmin(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
-}
-
-// decodeAdmin reads a JSON body strictly: unknown fields are errors, so a typo in a fault is not silently ignored.
-func decodeAdmin(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if err == io.EOF {
-			return fmt.Errorf("expected a JSON object in the body, got an empty body")
-		}
-		return fmt.Errorf("expected a JSON object of the documented fields: %v", err)
-	}
-	return nil
-}
-
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	stats := s.store.stats()
-	writeAdmin(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version, "accounts": len(s.accounts.list()),
+	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version, "accounts": len(s.accounts.list()),
 		"events": stats.Events, "events_dropped": stats.EventsDropped, "profiles": stats.Profiles})
 }
 
 func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
-	writeAdmin(w, http.StatusOK, map[string]any{"accounts": s.accounts.list()})
+	httpjson.Write(w, http.StatusOK, map[string]any{"accounts": s.accounts.list()})
 }
 
 func (s *Server) handlePutAccount(w http.ResponseWriter, r *http.Request) {
 	var a Account
-	if err := decodeAdmin(r, &a); err != nil {
-		adminError(w, http.StatusBadRequest, "account: %v", err)
+	if err := httpjson.Decode(r, &a); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "account: %v", err)
 		return
 	}
 	if err := s.accounts.put(a); err != nil {
-		adminError(w, http.StatusBadRequest, "account: %v", err)
+		httpjson.Error(w, http.StatusBadRequest, "account: %v", err)
 		return
 	}
 	stored, _ := s.accounts.get(a.ID)
-	writeAdmin(w, http.StatusOK, stored)
+	httpjson.Write(w, http.StatusOK, stored)
 }
 
 // parseEventFilter reads account, region, identity, objectId, name, type and since (a sequence number or an
@@ -98,10 +70,10 @@ func parseEventFilter(q map[string][]string) (EventFilter, error) {
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	f, err := parseEventFilter(r.URL.Query())
 	if err != nil {
-		adminError(w, http.StatusBadRequest, "%v", err)
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	writeAdmin(w, http.StatusOK, map[string]any{"events": s.store.findEvents(f)})
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": s.store.findEvents(f)})
 }
 
 func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
@@ -110,7 +82,7 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 	if profiles == nil {
 		profiles = []Profile{}
 	}
-	writeAdmin(w, http.StatusOK, map[string]any{"profiles": profiles})
+	httpjson.Write(w, http.StatusOK, map[string]any{"profiles": profiles})
 }
 
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest, OutcomeRateLimited, OutcomeFault, OutcomeNotFound}
@@ -123,10 +95,10 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		for i, o := range outcomes {
 			names[i] = string(o)
 		}
-		adminError(w, http.StatusBadRequest, "outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
+		httpjson.Error(w, http.StatusBadRequest, "outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
 		return
 	}
-	writeAdmin(w, http.StatusOK, map[string]any{"requests": s.journal.find(f)})
+	httpjson.Write(w, http.StatusOK, map[string]any{"requests": s.journal.find(f)})
 }
 
 // WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.
@@ -148,12 +120,12 @@ const (
 
 func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 	var req WaitRequest
-	if err := decodeAdmin(r, &req); err != nil {
-		adminError(w, http.StatusBadRequest, "wait: %v", err)
+	if err := httpjson.Decode(r, &req); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "wait: %v", err)
 		return
 	}
 	if req.Count < 1 {
-		adminError(w, http.StatusBadRequest, "wait: count: expected a positive number of records to wait for, got %d", req.Count)
+		httpjson.Error(w, http.StatusBadRequest, "wait: count: expected a positive number of records to wait for, got %d", req.Count)
 		return
 	}
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
@@ -167,46 +139,46 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		status = http.StatusRequestTimeout
 	}
-	writeAdmin(w, status, map[string]any{"events": events})
+	httpjson.Write(w, status, map[string]any{"events": events})
 }
 
 func (s *Server) handleListFaults(w http.ResponseWriter, r *http.Request) {
-	writeAdmin(w, http.StatusOK, map[string]any{"faults": s.faults.list()})
+	httpjson.Write(w, http.StatusOK, map[string]any{"faults": s.faults.list()})
 }
 
 func (s *Server) handleAddFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
-	if err := decodeAdmin(r, &f); err != nil {
-		adminError(w, http.StatusBadRequest, "fault: %v", err)
+	if err := httpjson.Decode(r, &f); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "fault: %v", err)
 		return
 	}
 	added, err := s.faults.add(f)
 	if err != nil {
-		adminError(w, http.StatusBadRequest, "fault: %v", err)
+		httpjson.Error(w, http.StatusBadRequest, "fault: %v", err)
 		return
 	}
-	writeAdmin(w, http.StatusCreated, added)
+	httpjson.Write(w, http.StatusCreated, added)
 }
 
 func (s *Server) handleClearFaults(w http.ResponseWriter, r *http.Request) {
 	s.faults.clear()
-	writeAdmin(w, http.StatusOK, map[string]any{"faults": []Fault{}})
+	httpjson.Write(w, http.StatusOK, map[string]any{"faults": []Fault{}})
 }
 
 func (s *Server) handleDeleteFault(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	if !s.faults.remove(id) {
-		adminError(w, http.StatusNotFound, "fault: no fault with id %q (it may have run out of times)", id)
+		httpjson.Error(w, http.StatusNotFound, "fault: no fault with id %q (it may have run out of times)", id)
 		return
 	}
-	writeAdmin(w, http.StatusOK, map[string]string{"deleted": id})
+	httpjson.Write(w, http.StatusOK, map[string]string{"deleted": id})
 }
 
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	s.Reset()
-	writeAdmin(w, http.StatusOK, map[string]string{"status": "reset"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "reset"})
 }
 
 func (s *Server) handleAdminNotFound(w http.ResponseWriter, r *http.Request) {
-	adminError(w, http.StatusNotFound, "no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, GET /_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, POST /_sim/reset", r.Method, r.URL.Path)
+	httpjson.Error(w, http.StatusNotFound, "no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, GET /_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, POST /_sim/reset", r.Method, r.URL.Path)
 }

@@ -3,9 +3,13 @@ package clevertap
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Fault actions.
@@ -142,4 +146,115 @@ func (b *faultBook) take(endpoint, account string, region Region) (Fault, bool) 
 		return taken, true
 	}
 	return Fault{}, false
+}
+
+// applyFault answers the request with an injected fault when one matches; it reports whether it did. A delay
+// fault is remembered and served by pause, an after-processing one by breakAfterProcessing.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) bool {
+	f, ok := s.faults.take(c.entry.Endpoint, c.entry.Account, c.entry.Region)
+	if !ok {
+		return false
+	}
+	c.fault = &f
+	if f.Action == FaultDelay || f.AfterProcessing {
+		return false
+	}
+	c.entry.Fault = f.ID
+	c.diagnose("fault %s: %s", f.ID, f.Action)
+	switch f.Action {
+	case FaultRespond:
+		body := []byte(f.Body)
+		if f.Body == "" {
+			body = envelope(f.Status, faultText(f.Status))
+		}
+		c.entry.Outcome, c.entry.Status, c.entry.Response = OutcomeFault, f.Status, body
+		w.Header().Set("X-Simulator-Request-Id", c.entry.RequestID)
+		w.Header().Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
+		s.record(c)
+		writeJSON(w, f.Status, body)
+	case FaultReset:
+		c.entry.Outcome = OutcomeFault
+		s.record(c)
+		resetConnection(w)
+	case FaultMalformed:
+		c.entry.Outcome, c.entry.Status = OutcomeFault, http.StatusOK
+		s.record(c)
+		writeMalformed(w)
+	}
+	return true
+}
+
+// pause serves a delay fault; it returns false when the client went away first.
+func (s *Server) pause(r *http.Request, c *call) bool {
+	if c.fault == nil || c.fault.Action != FaultDelay {
+		return true
+	}
+	c.entry.Fault = c.fault.ID
+	c.diagnose("fault %s: delayed %d ms", c.fault.ID, c.fault.DelayMS)
+	t := time.NewTimer(time.Duration(c.fault.DelayMS) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func faultText(status int) string {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return textServiceUnavailable
+	case http.StatusTooManyRequests:
+		return textTooManyConcurrent
+	case http.StatusUnauthorized:
+		return textAccountInvalid
+	}
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+// breakAfterProcessing serves a reset or malformed fault marked after_processing: the request was processed and
+// stored, and the client never hears so. It reports whether it answered.
+func (s *Server) breakAfterProcessing(w http.ResponseWriter, c *call, status int) bool {
+	f := c.fault
+	if f == nil || !f.AfterProcessing || (f.Action != FaultReset && f.Action != FaultMalformed) {
+		return false
+	}
+	c.entry.Fault = f.ID
+	c.entry.Diagnosis = append(c.entry.Diagnosis, fmt.Sprintf(
+		"fault %s: %s after the request was processed (real answer was HTTP %d)", f.ID, f.Action, status))
+	s.record(c)
+	if f.Action == FaultReset {
+		resetConnection(w)
+		return true
+	}
+	writeMalformed(w)
+	return true
+}
+
+// malformedBody is the first half of a success answer: what a client reads when the connection breaks mid-body.
+const malformedBody = `{"status":"success","proc`
+
+func writeMalformed(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, []byte(malformedBody))
+}
+
+// resetConnection drops the TCP connection with a RST where it can, so the client sees "connection reset by peer".
+func resetConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if wrapped, ok := conn.(interface{ NetConn() net.Conn }); ok {
+				conn = wrapped.NetConn()
+			}
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				_ = tcp.SetLinger(0)
+			}
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
 }

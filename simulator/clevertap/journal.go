@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/internal/ring"
 )
 
 // Outcome classifies a journaled request, for filtering with /_sim/requests?outcome=.
@@ -62,10 +64,10 @@ const maxJournaledResponse = 64 << 10
 // journal is the bounded request log.
 type journal struct {
 	mu      sync.Mutex
-	entries *ring[JournalEntry]
+	entries *ring.Ring[JournalEntry]
 }
 
-func newJournal(limit int) *journal { return &journal{entries: newRing[JournalEntry](limit)} }
+func newJournal(limit int) *journal { return &journal{entries: ring.New[JournalEntry](limit)} }
 
 func (j *journal) add(e JournalEntry) {
 	if len(e.Response) > maxJournaledResponse || !json.Valid(e.Response) {
@@ -76,7 +78,7 @@ func (j *journal) add(e JournalEntry) {
 		}
 	}
 	j.mu.Lock()
-	j.entries.push(e)
+	j.entries.Push(e)
 	j.mu.Unlock()
 }
 
@@ -90,7 +92,7 @@ func (j *journal) find(f JournalFilter) []JournalEntry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	out := []JournalEntry{}
-	j.entries.each(func(e *JournalEntry) bool {
+	j.entries.Each(func(e *JournalEntry) bool {
 		if (f.Account == "" || f.Account == e.Account) && (f.Outcome == "" || f.Outcome == e.Outcome) {
 			out = append(out, *e)
 		}
@@ -101,6 +103,6 @@ func (j *journal) find(f JournalFilter) []JournalEntry {
 
 func (j *journal) reset() {
 	j.mu.Lock()
-	j.entries.clear()
+	j.entries.Clear()
 	j.mu.Unlock()
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/internal/ring"
 )
 
 // Event is one accepted upload record as the admin API returns it: records of every type (event, profile, token)
@@ -78,10 +80,10 @@ func (p *Profile) email() string {
 type store struct {
 	mu       sync.Mutex
 	seq      uint64
-	events   *ring[Event]
+	events   *ring.Ring[Event]
 	profiles map[string]*Profile
 	// profileOrder remembers creation order so the oldest profile goes first when the limit is reached.
-	profileOrder *ring[string]
+	profileOrder *ring.Ring[string]
 	profileLimit int
 	// byObjectID maps account+objectId to the key of the profile it belongs to.
 	byObjectID map[string]string
@@ -91,9 +93,9 @@ type store struct {
 
 func newStore(eventLimit, profileLimit int) *store {
 	return &store{
-		events:       newRing[Event](eventLimit),
+		events:       ring.New[Event](eventLimit),
 		profiles:     map[string]*Profile{},
-		profileOrder: newRing[string](profileLimit),
+		profileOrder: ring.New[string](profileLimit),
 		profileLimit: profileLimit,
 		byObjectID:   map[string]string{},
 		arrived:      make(chan struct{}),
@@ -126,7 +128,7 @@ func (s *store) add(in storedBatch) {
 	defer s.mu.Unlock()
 	for i, rec := range in.batch.accepted {
 		s.seq++
-		s.events.push(Event{
+		s.events.Push(Event{
 			Seq: s.seq, Account: in.account, Region: in.region, ReceivedAt: in.at, RequestID: in.requestID,
 			Record: records[i], kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID,
 		})
@@ -140,7 +142,7 @@ func (s *store) addAttribution(account string, region Region, requestID string, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	s.events.push(Event{Seq: s.seq, Account: account, Region: region, ReceivedAt: at, RequestID: requestID,
+	s.events.Push(Event{Seq: s.seq, Account: account, Region: region, ReceivedAt: at, RequestID: requestID,
 		Record: record, kind: TypeEvent, name: name, objectID: deviceID})
 	p := s.profileFor(account, region, "", deviceID, at)
 	p.countEvent(name, at)
@@ -208,13 +210,13 @@ func (s *store) profileFor(account string, region Region, identity, objectID str
 		p = &Profile{Account: account, Region: region, Identity: identity, ProfileData: map[string]any{},
 			Events: map[string]EventSummary{}, CreatedAt: at, UpdatedAt: at}
 		s.profiles[key] = p
-		if s.profileOrder.len() == s.profileLimit {
-			s.profileOrder.each(func(oldest *string) bool {
+		if s.profileOrder.Len() == s.profileLimit {
+			s.profileOrder.Each(func(oldest *string) bool {
 				s.forget(*oldest)
 				return false
 			})
 		}
-		s.profileOrder.push(key)
+		s.profileOrder.Push(key)
 	}
 	if objectID != "" {
 		oidKey := profileKey(account, objectID)
@@ -253,7 +255,7 @@ func (s *store) findProfiles(q ProfileQuery) []Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Profile
-	s.profileOrder.each(func(key *string) bool {
+	s.profileOrder.Each(func(key *string) bool {
 		p, ok := s.profiles[*key]
 		if !ok {
 			return true
@@ -309,7 +311,7 @@ func (s *store) findEvents(f EventFilter) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Event{}
-	s.events.each(func(e *Event) bool {
+	s.events.Each(func(e *Event) bool {
 		if f.matches(e) {
 			out = append(out, *e)
 		}
@@ -325,7 +327,7 @@ func (s *store) waitFor(ctx context.Context, f EventFilter, count int, timeout t
 	for {
 		s.mu.Lock()
 		n := 0
-		s.events.each(func(e *Event) bool {
+		s.events.Each(func(e *Event) bool {
 			if f.matches(e) {
 				n++
 			}
@@ -349,9 +351,9 @@ func (s *store) waitFor(ctx context.Context, f EventFilter, count int, timeout t
 func (s *store) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events.clear()
+	s.events.Clear()
 	s.profiles = map[string]*Profile{}
-	s.profileOrder.clear()
+	s.profileOrder.Clear()
 	s.byObjectID = map[string]string{}
 	s.wake()
 }
@@ -366,5 +368,5 @@ type storeStats struct {
 func (s *store) stats() storeStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return storeStats{Events: s.events.len(), EventsDropped: s.events.dropped, Profiles: len(s.profiles)}
+	return storeStats{Events: s.events.Len(), EventsDropped: s.events.Dropped(), Profiles: len(s.profiles)}
 }

@@ -67,37 +67,6 @@ var standardEvents = []string{
 // maxPropertyKey is Piano's property key limit.
 const maxPropertyKey = 40
 
-// Hit is one event the collector received.
-type Hit struct {
-	Seq        uint64          `json:"seq"`
-	Site       string          `json:"site"`
-	IDClient   string          `json:"idclient"`
-	Path       string          `json:"path"`
-	ReceivedAt time.Time       `json:"received_at"`
-	RequestID  string          `json:"request_id"`
-	Name       string          `json:"name"`
-	Data       json.RawMessage `json:"data"`
-	// Ignored events are accepted on the wire but dropped by Piano; Reason says why.
-	Ignored bool   `json:"ignored,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	// Unexpected lists property keys that are not declared (Piano keeps them with status "Unexpected").
-	Unexpected []string `json:"unexpected_properties,omitempty"`
-}
-
-// Request is one journaled call to the collector.
-type Request struct {
-	RequestID  string    `json:"request_id"`
-	ReceivedAt time.Time `json:"received_at"`
-	Method     string    `json:"method"`
-	Host       string    `json:"host"`
-	Path       string    `json:"path"`
-	Site       string    `json:"site,omitempty"`
-	Status     int       `json:"status"`
-	Accepted   int       `json:"accepted"`
-	Ignored    int       `json:"ignored"`
-	Diagnosis  []string  `json:"diagnosis,omitempty"`
-}
-
 // Options configure a Collector.
 type Options struct {
 	Sites []Site
@@ -113,12 +82,9 @@ type Collector struct {
 	mu      sync.Mutex
 	sites   map[string]Site
 	domains map[string]bool
-	seq     uint64
 	reqs    uint64
-	hits    []Hit
-	journal []Request
-	limit   int
-	jlimit  int
+	store   *store
+	admin   http.Handler
 }
 
 // New builds a collector; it fails on an invalid site.
@@ -135,7 +101,9 @@ func New(opts Options) (*Collector, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Collector{now: opts.Now, sites: map[string]Site{}, domains: map[string]bool{}, limit: opts.Limit, jlimit: opts.JournalLimit}
+	c := &Collector{now: opts.Now, sites: map[string]Site{}, domains: map[string]bool{},
+		store: newStore(opts.Limit, opts.JournalLimit)}
+	c.admin = c.adminRoutes()
 	for i, s := range opts.Sites {
 		if err := c.PutSite(s); err != nil {
 			return nil, fmt.Errorf("piano.sites[%d]: %w", i, err)
@@ -192,8 +160,20 @@ type collectedEvent struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// ServeHTTP is the collection endpoint.
+// AdminPrefix is where the collector's admin routes live, on any host.
+const AdminPrefix = "/_sim/piano/"
+
+// ServeHTTP serves the admin routes under AdminPrefix and the collection endpoint everywhere else.
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
+		c.admin.ServeHTTP(w, r)
+		return
+	}
+	c.collect(w, r)
+}
+
+// collect is the collection endpoint.
+func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.reqs++
 	req := Request{RequestID: "piano-" + strconv.FormatUint(c.reqs, 10), ReceivedAt: c.now().UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path}
@@ -202,7 +182,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, format string, args ...any) {
 		req.Status = status
 		req.Diagnosis = append(req.Diagnosis, fmt.Sprintf(format, args...))
-		c.record(req, nil)
+		c.store.record(req, nil)
 		w.Header().Set("X-Simulator-Diagnosis", req.Diagnosis[len(req.Diagnosis)-1])
 		http.Error(w, req.Diagnosis[len(req.Diagnosis)-1], status)
 	}
@@ -290,55 +270,11 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hits = append(hits, h)
 	}
 	req.Status = http.StatusNoContent
-	c.record(req, hits)
+	c.store.record(req, hits)
 	if len(req.Diagnosis) > 0 {
 		w.Header().Set("X-Simulator-Diagnosis", strings.Join(req.Diagnosis, "; "))
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (c *Collector) record(req Request, hits []Hit) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, h := range hits {
-		c.seq++
-		h.Seq = c.seq
-		c.hits = append(c.hits, h)
-	}
-	if over := len(c.hits) - c.limit; over > 0 {
-		c.hits = slices.Delete(c.hits, 0, over)
-	}
-	c.journal = append(c.journal, req)
-	if over := len(c.journal) - c.jlimit; over > 0 {
-		c.journal = slices.Delete(c.journal, 0, over)
-	}
-}
-
-// Hits returns what the collector received for a site ("" for all), without ignored events unless asked.
-func (c *Collector) Hits(site string, includeIgnored bool) []Hit {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := []Hit{}
-	for _, h := range c.hits {
-		if (site == "" || h.Site == site) && (includeIgnored || !h.Ignored) {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-// Requests returns the collector's journal.
-func (c *Collector) Requests() []Request {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.journal)
-}
-
-// Reset clears hits and journal; sites stay.
-func (c *Collector) Reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.hits, c.journal = nil, nil
 }
 
 func hostOnly(host string) string {

@@ -1,47 +1,47 @@
-package clevertap
+package ring
 
 import (
 	"slices"
 	"testing"
 )
 
-func ringContents(r *ring[int]) []int {
+func ringContents(r *Ring[int]) []int {
 	var out []int
-	r.each(func(v *int) bool { out = append(out, *v); return true })
+	r.Each(func(v *int) bool { out = append(out, *v); return true })
 	return out
 }
 
 func TestRingKeepsTheNewestUpToItsLimit(t *testing.T) {
-	r := newRing[int](3)
+	r := New[int](3)
 	for i := 1; i <= 2; i++ {
-		r.push(i)
+		r.Push(i)
 	}
 	if got := ringContents(r); !slices.Equal(got, []int{1, 2}) {
 		t.Fatalf("before the limit: expected [1 2], got %v", got)
 	}
 	for i := 3; i <= 7; i++ {
-		r.push(i)
+		r.Push(i)
 	}
 	if got := ringContents(r); !slices.Equal(got, []int{5, 6, 7}) {
 		t.Fatalf("after wrapping: expected [5 6 7], got %v", got)
 	}
-	if r.dropped != 4 {
+	if r.Dropped() != 4 {
 		t.Fatalf("expected 4 dropped items, got %d", r.dropped)
 	}
-	r.clear()
-	r.push(9)
+	r.Clear()
+	r.Push(9)
 	if got := ringContents(r); !slices.Equal(got, []int{9}) {
 		t.Fatalf("after clear: expected [9], got %v", got)
 	}
 }
 
 func TestRingEachStopsWhenAsked(t *testing.T) {
-	r := newRing[int](5)
+	r := New[int](5)
 	for i := 1; i <= 5; i++ {
-		r.push(i)
+		r.Push(i)
 	}
 	var seen []int
-	r.each(func(v *int) bool { seen = append(seen, *v); return len(seen) < 2 })
+	r.Each(func(v *int) bool { seen = append(seen, *v); return len(seen) < 2 })
 	if !slices.Equal(seen, []int{1, 2}) {
 		t.Fatalf("expected to stop after [1 2], got %v", seen)
 	}

@@ -3,7 +3,6 @@ package clevertap
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -12,123 +11,15 @@ import (
 	"strings"
 )
 
-// handleAPI resolves the region of a CleverTap request and dispatches it to its endpoint.
-func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
-	rt := resolveRoute(r.Host, r.URL.Path)
-	name, methods, handle := s.apiEndpoint(rt.path)
-	if name == "" {
-		name = "unknown"
-	}
-	c := s.newCall(r, name, rt)
-	if rt.note != "" {
-		c.diagnose("%s", rt.note)
-	}
-	if rt.unknownHost != "" {
-		c.diagnose("host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s", rt.unknownHost, RegionList())
-		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
-		return
-	}
-	if handle == nil {
-		c.diagnose("no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST /1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
-		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
-		return
-	}
-	if !slices.Contains(methods, r.Method) {
-		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(methods, " or "))
-		w.Header().Set("Allow", strings.Join(methods, ", "))
-		s.fail(w, c, OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
-		return
-	}
-	if s.applyFault(w, r, c) {
-		return
-	}
-	handle(w, r, c)
-}
-
-func (s *Server) uploadLimits() uploadLimits {
-	return uploadLimits{
-		maxRecords: s.opts.MaxRecords, maxTokenRecords: s.opts.MaxTokenRecords,
-		maxTimestamp: s.opts.MaxTimestamp, requireEvtData: s.opts.RequireEvtData,
-	}
-}
-
-// handleUpload is POST /1/upload: auth, concurrency, body, validation, store (unless dryRun=1), answer.
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
-	acct, authErr := s.authenticate(c, r)
-	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
-		return
-	}
-	release, ok := s.acquireUploadSlot(acct)
-	if !ok {
-		c.diagnose("account %s already has its limit of upload requests in flight", acct.ID)
-		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
-		return
-	}
-	defer release()
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
-			s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
-			return
-		}
-		c.diagnose("reading the body failed: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
-		return
-	}
-	// the delay comes after the body is read: only then does the server notice a client that hangs up
-	if !s.pause(r, c) {
-		return
-	}
-	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
-	if reqErr != nil {
-		c.diagnose("%s", reqErr.diagnosis)
-		s.fail(w, c, OutcomeBadRequest, reqErr.status, reqErr.text)
-		return
-	}
-	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
-	if !c.entry.DryRun {
-		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt, batch: batch})
-	} else {
-		c.diagnose("dryRun=1: validated, nothing stored")
-	}
-	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{}, Warnings: batch.warnings}
-	for _, rej := range batch.rejected {
-		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code, Error: RecordErrorText(rej.code, rej.index)})
-	}
-	c.entry.Records = summary
-	outcome := OutcomeAccepted
-	switch {
-	case len(batch.rejected) == 0:
-	case len(batch.accepted) == 0:
-		outcome = OutcomeRejected
-	default:
-		outcome = OutcomePartial
-	}
-	for i, warning := range batch.warnings {
-		if i == maxDiagnosedWarnings {
-			c.diagnose("%d more warning(s) in records.warnings of /_sim/requests", len(batch.warnings)-i)
-			break
-		}
-		c.diagnose("record %d: %s", warning.Index+1, warning.Warning)
-	}
-	s.finish(w, c, outcome, http.StatusOK, appendUploadResponse(make([]byte, 0, 64), batch))
-}
-
-// maxDiagnosedWarnings is how many record warnings the X-Simulator-Diagnosis header spells out.
-const maxDiagnosedWarnings = 3
-
 // handleProfile is GET /1/profile.json with exactly one of identity, email or objectId. The response shape
 // beyond {"status","record"} and the not-found answer are UNCONFIRMED.
 func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) {
 	acct, authErr := s.authenticate(c, r)
 	if acct == nil {
 		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	if s.applyFault(w, r, c) {
 		return
 	}
 	if !s.pause(r, c) {
@@ -179,6 +70,9 @@ func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c 
 	acct, authErr := s.authenticate(c, r)
 	if acct == nil {
 		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	if s.applyFault(w, r, c) {
 		return
 	}
 	if !s.pause(r, c) {
@@ -255,6 +149,9 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	c.entry.Account = acct.ID
+	if s.applyFault(w, r, c) {
+		return
+	}
 	if !s.pause(r, c) {
 		return
 	}

@@ -1,0 +1,44 @@
+// Package httpjson writes and reads the JSON of the harness's own HTTP APIs (the relay's answers and admin
+// routes, the simulator's admin API): one way to answer, one way to say what went wrong, one strict reader.
+// CleverTap's own answers are not written here; the fake writes those byte for byte as CleverTap does.
+package httpjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Write answers with v as JSON and a trailing newline (an error answer when v cannot be encoded).
+func Write(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// Error answers {"error": text}; the text names what was expected and what arrived.
+func Error(w http.ResponseWriter, status int, format string, args ...any) {
+	Write(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// MaxBody bounds what Decode reads.
+const MaxBody = 1 << 20
+
+// Decode reads a JSON object strictly: unknown fields are errors, so a typo is not silently ignored.
+func Decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("expected a JSON object in the body, got an empty body")
+		}
+		return fmt.Errorf("expected a JSON object of the documented fields: %v", err)
+	}
+	return nil
+}

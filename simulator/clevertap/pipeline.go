@@ -1,0 +1,284 @@
+package clevertap
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// The request pipeline: one CleverTap request through the fake reads top to bottom here, from the route to the
+// answer. An upload: handleAPI (route → region, endpoint) → handleUpload (credentials → faults → concurrency →
+// body → validate → store) → finish (journal → answer).
+
+// handleAPI is where every CleverTap request starts: the route gives the region (host or path prefix) and the
+// endpoint; the endpoint's handler goes on from there.
+func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
+	rt := resolveRoute(r.Host, r.URL.Path)
+	name, methods, handle := s.apiEndpoint(rt.path)
+	if name == "" {
+		name = "unknown"
+	}
+	c := s.newCall(r, name, rt)
+	if rt.note != "" {
+		c.diagnose("%s", rt.note)
+	}
+	if rt.unknownHost != "" {
+		c.diagnose("host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s", rt.unknownHost, RegionList())
+		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+		return
+	}
+	if handle == nil {
+		c.diagnose("no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST /1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
+		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+		return
+	}
+	if !slices.Contains(methods, r.Method) {
+		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(methods, " or "))
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		s.fail(w, c, OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
+		return
+	}
+	handle(w, r, c)
+}
+
+func (s *Server) uploadLimits() uploadLimits {
+	return uploadLimits{
+		maxRecords: s.opts.MaxRecords, maxTokenRecords: s.opts.MaxTokenRecords,
+		maxTimestamp: s.opts.MaxTimestamp, requireEvtData: s.opts.RequireEvtData,
+	}
+}
+
+// handleUpload is POST /1/upload, top to bottom: region (from the route) and credentials, injected faults, the
+// account's concurrency slot, the body, validation, store (unless dryRun=1), then the journal and the answer
+// (finish).
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
+	acct, authErr := s.authenticate(c, r)
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return
+	}
+	if s.applyFault(w, r, c) {
+		return
+	}
+	release, ok := s.acquireUploadSlot(acct)
+	if !ok {
+		c.diagnose("account %s already has its limit of upload requests in flight", acct.ID)
+		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
+		return
+	}
+	defer release()
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
+			s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
+			return
+		}
+		c.diagnose("reading the body failed: %v", err)
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	// the delay comes after the body is read: only then does the server notice a client that hangs up
+	if !s.pause(r, c) {
+		return
+	}
+	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
+	if reqErr != nil {
+		c.diagnose("%s", reqErr.diagnosis)
+		s.fail(w, c, OutcomeBadRequest, reqErr.status, reqErr.text)
+		return
+	}
+	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
+	if !c.entry.DryRun {
+		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt, batch: batch})
+	} else {
+		c.diagnose("dryRun=1: validated, nothing stored")
+	}
+	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{}, Warnings: batch.warnings}
+	for _, rej := range batch.rejected {
+		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code, Error: RecordErrorText(rej.code, rej.index)})
+	}
+	c.entry.Records = summary
+	outcome := OutcomeAccepted
+	switch {
+	case len(batch.rejected) == 0:
+	case len(batch.accepted) == 0:
+		outcome = OutcomeRejected
+	default:
+		outcome = OutcomePartial
+	}
+	for i, warning := range batch.warnings {
+		if i == maxDiagnosedWarnings {
+			c.diagnose("%d more warning(s) in records.warnings of /_sim/requests", len(batch.warnings)-i)
+			break
+		}
+		c.diagnose("record %d: %s", warning.Index+1, warning.Warning)
+	}
+	s.finish(w, c, outcome, http.StatusOK, appendUploadResponse(make([]byte, 0, 64), batch))
+}
+
+// maxDiagnosedWarnings is how many record warnings the X-Simulator-Diagnosis header spells out.
+const maxDiagnosedWarnings = 3
+
+// call is one request to a CleverTap route on its way through the fake: what the journal will say of it.
+type call struct {
+	entry JournalEntry
+	start time.Time
+	fault *Fault
+}
+
+func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
+	now := s.opts.Now()
+	id := "sim-" + strconv.FormatUint(s.requests.Add(1), 10)
+	return &call{
+		start: time.Now(),
+		entry: JournalEntry{
+			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
+			Query: redactQuery(r.URL.Query()), Endpoint: endpoint, Region: rt.region,
+			Account: r.Header.Get("X-CleverTap-Account-Id"),
+		},
+	}
+}
+
+func (c *call) diagnose(format string, args ...any) {
+	c.entry.Diagnosis = append(c.entry.Diagnosis, fmt.Sprintf(format, args...))
+}
+
+// authenticate checks the two CleverTap headers against the account book and the region the request went to.
+// Every failure is CleverTap's 401; what went wrong is said in the diagnosis only.
+func (s *Server) authenticate(c *call, r *http.Request) (*Account, string) {
+	id := r.Header.Get("X-CleverTap-Account-Id")
+	passcode := r.Header.Get("X-CleverTap-Passcode")
+	if id == "" {
+		c.diagnose("missing header X-CleverTap-Account-Id: expected the account id, e.g. SIM-EU1-0001")
+		return nil, textAccountInvalid
+	}
+	acct, ok := s.accounts.get(id)
+	if !ok {
+		c.diagnose("no account %q in the simulator; accounts in %s: %s", id, c.entry.Region, s.accountIDsIn(c.entry.Region))
+		return nil, textAccountInvalid
+	}
+	if acct.Region != c.entry.Region {
+		c.diagnose("account %s lives in %s; this request went to %s (use https://%s or the /%s/ path prefix)",
+			acct.ID, acct.Region, c.entry.Region, acct.Region.Host(), acct.Region)
+		return nil, textAccountInvalid
+	}
+	if passcode == "" {
+		c.diagnose("missing header X-CleverTap-Passcode for account %s", acct.ID)
+		return nil, s.opts.WrongPasscodeError
+	}
+	if !acct.acceptsPasscode(passcode) {
+		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not one of them)", acct.ID, len(acct.Passcodes))
+		return nil, s.opts.WrongPasscodeError
+	}
+	return acct, ""
+}
+
+func (s *Server) accountIDsIn(r Region) string {
+	var ids []string
+	for _, a := range s.accounts.list() {
+		if a.Region == r {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// acquireUploadSlot enforces CleverTap's concurrent-request limit per account.
+func (s *Server) acquireUploadSlot(acct *Account) (release func(), ok bool) {
+	limit := s.opts.MaxConcurrentUploads
+	if acct.MaxConcurrentUploads > 0 {
+		limit = acct.MaxConcurrentUploads
+	}
+	v, _ := s.inFlight.LoadOrStore(acct.ID, new(atomic.Int32))
+	counter := v.(*atomic.Int32)
+	if counter.Add(1) > int32(limit) {
+		counter.Add(-1)
+		return nil, false
+	}
+	return func() { counter.Add(-1) }, true
+}
+
+// finish writes the real response (or the fault that replaces it after processing), adds the simulator's
+// headers, and journals the call.
+func (s *Server) finish(w http.ResponseWriter, c *call, outcome Outcome, status int, body []byte) {
+	h := w.Header()
+	h.Set("X-Simulator-Request-Id", c.entry.RequestID)
+	if len(c.entry.Diagnosis) > 0 {
+		h.Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
+	}
+	c.entry.Outcome, c.entry.Status, c.entry.Response = outcome, status, body
+	if s.breakAfterProcessing(w, c, status) {
+		return
+	}
+	s.record(c)
+	writeJSON(w, status, body)
+}
+
+func (s *Server) record(c *call) {
+	c.entry.DurationMS = float64(time.Since(c.start).Microseconds()) / 1000
+	s.journal.add(c.entry)
+	s.opts.Logger.Info("request", "id", c.entry.RequestID, "endpoint", c.entry.Endpoint, "region", c.entry.Region,
+		"account", c.entry.Account, "status", c.entry.Status, "outcome", c.entry.Outcome)
+}
+
+// fail answers with CleverTap's error envelope.
+func (s *Server) fail(w http.ResponseWriter, c *call, outcome Outcome, status int, text string) {
+	s.finish(w, c, outcome, status, envelope(status, text))
+}
+
+func envelope(status int, text string) []byte {
+	return fmt.Appendf(nil, `{"status":"fail","error":%s,"code":%d}`, strconv.Quote(text), status)
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, text string) {
+	writeJSON(w, status, envelope(status, text))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// redactQuery keeps the query for the journal without the credentials the attribution endpoint carries.
+func redactQuery(q map[string][]string) string {
+	if len(q) == 0 {
+		return ""
+	}
+	clean := make(map[string][]string, len(q))
+	for k, v := range q {
+		switch strings.ToLower(k) {
+		case "account_passcode", "account_token", "passcode", "token":
+			clean[k] = []string{"REDACTED"}
+		default:
+			clean[k] = v
+		}
+	}
+	return url.Values(clean).Encode()
+}
+
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

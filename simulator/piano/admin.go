@@ -1,0 +1,55 @@
+package piano
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ctharness/ctharness/internal/httpjson"
+)
+
+// adminRoutes is the Piano part of the simulator's admin API (under AdminPrefix).
+func (c *Collector) adminRoutes() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/_sim/piano/events", c.handleEvents).Methods(http.MethodGet)
+	r.HandleFunc("/_sim/piano/requests", c.handleRequests).Methods(http.MethodGet)
+	r.HandleFunc("/_sim/piano/sites", c.handleSites).Methods(http.MethodGet)
+	r.HandleFunc("/_sim/piano/sites", c.handlePutSite).Methods(http.MethodPost)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "no admin route %s %s; routes: GET /_sim/piano/events?site=&include_ignored=true, "+
+			"GET /_sim/piano/requests, GET|POST /_sim/piano/sites", r.Method, r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = r.NotFoundHandler
+	return r
+}
+
+func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	include := q.Get("include_ignored")
+	if include != "" && include != "true" && include != "false" {
+		httpjson.Error(w, http.StatusBadRequest, "include_ignored: expected true or false, got %q", include)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": c.Hits(q.Get("site"), include == "true")})
+}
+
+func (c *Collector) handleRequests(w http.ResponseWriter, r *http.Request) {
+	httpjson.Write(w, http.StatusOK, map[string]any{"requests": c.Requests()})
+}
+
+func (c *Collector) handleSites(w http.ResponseWriter, r *http.Request) {
+	httpjson.Write(w, http.StatusOK, map[string]any{"sites": c.Sites()})
+}
+
+func (c *Collector) handlePutSite(w http.ResponseWriter, r *http.Request) {
+	var site Site
+	if err := httpjson.Decode(r, &site); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "site: expected a JSON object {\"id\",\"domain\",\"events\",\"properties\"}: %v", err)
+		return
+	}
+	if err := c.PutSite(site); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "site: %v", err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, site)
+}
