@@ -13,10 +13,10 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
@@ -265,7 +265,7 @@ func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Polic
 	for _, k := range slices.Sorted(maps.Keys(header)) {
 		v := header.Get(k)
 		if k == "Authorization" || strings.EqualFold(k, tokenHeader) {
-			v = mask(v)
+			v = clip.Secret(v)
 		}
 		fmt.Fprintf(w, "%s: %s\n", k, v)
 	}
@@ -277,11 +277,4 @@ func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Polic
 			fmt.Fprintf(w, "\n%s\n", h.Body)
 		}
 	}
-}
-
-func mask(v string) string {
-	if len(v) <= 8 {
-		return strings.Repeat("*", len(v))
-	}
-	return v[:6] + "…(" + strconv.Itoa(len(v)) + " chars)"
 }

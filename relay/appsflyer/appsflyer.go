@@ -16,7 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay"
+	"github.com/valyala/fastjson"
 )
 
 // Name is the source's name and path segment.
@@ -290,7 +292,7 @@ func eventValues(params, msg map[string]string, option string) error {
 	}
 	var values map[string]any
 	if err := json.Unmarshal([]byte(msg["event_value"]), &values); err != nil {
-		return relay.BadRequest("event_value: expected a JSON object in a string, got %q", shorten(msg["event_value"]))
+		return relay.BadRequest("event_value: expected a JSON object in a string, got %q", clip.Text(msg["event_value"], 60))
 	}
 	for k, v := range values {
 		if k == "af_revenue" && option != ValuesAndRevenue {
@@ -311,7 +313,8 @@ func eventValues(params, msg map[string]string, option string) error {
 	return nil
 }
 
-// fields reads the message: a JSON object for POST, the query string for GET; values as strings.
+// fields reads the message: the JSON object the intake parsed for POST, the query string for GET; values as
+// strings.
 func fields(r relay.Request) (map[string]string, error) {
 	out := map[string]string{}
 	if r.Method == http.MethodGet {
@@ -322,24 +325,28 @@ func fields(r relay.Request) (map[string]string, error) {
 		}
 		return out, nil
 	}
-	var body map[string]any
-	if err := json.Unmarshal(r.Body, &body); err != nil || body == nil {
+	doc, done, err := r.Parse()
+	defer done()
+	if err == nil && doc.Type() != fastjson.TypeObject {
+		err = fmt.Errorf("a JSON %s", doc.Type())
+	}
+	if err != nil {
 		return nil, relay.BadRequest("expected an AppsFlyer Push API message (a JSON object), got invalid JSON: %v", err)
 	}
-	for k, v := range body {
-		switch x := v.(type) {
-		case nil:
-		case string:
-			out[k] = x
-		case float64:
-			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			out[k] = strconv.FormatBool(x)
+	doc.GetObject().Visit(func(key []byte, v *fastjson.Value) {
+		switch v.Type() {
+		case fastjson.TypeNull:
+		case fastjson.TypeString:
+			out[string(key)] = string(v.GetStringBytes())
+		case fastjson.TypeNumber:
+			f, _ := v.Float64()
+			out[string(key)] = strconv.FormatFloat(f, 'f', -1, 64)
+		case fastjson.TypeTrue, fastjson.TypeFalse:
+			out[string(key)] = strconv.FormatBool(v.Type() == fastjson.TypeTrue)
 		default:
-			b, _ := json.Marshal(x)
-			out[k] = string(b)
+			out[string(key)] = v.String()
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -357,11 +364,4 @@ func copyIf(params map[string]string, key, value string) {
 	if value != "" {
 		params[key] = value
 	}
-}
-
-func shorten(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }

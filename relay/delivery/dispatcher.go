@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -335,9 +336,9 @@ func (d *Dispatcher) request(ctx context.Context, q *queue, batch []outbox.Job) 
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode >= 500:
-		return retryAll(batch, fmt.Sprintf("HTTP %d %s", resp.StatusCode, shorten(body)))
+		return retryAll(batch, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
 	case resp.StatusCode >= 300:
-		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d %s", resp.StatusCode, shorten(body)))
+		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
 	case readErr != nil:
 		// The answer was cut: nothing says the records were processed, so they are sent again.
 		return retryAll(batch, "answer cut short: "+readErr.Error())
@@ -352,14 +353,6 @@ func scrub(s string, ep relay.Endpoint) string {
 			s = strings.ReplaceAll(s, url.QueryEscape(secret), "***")
 			s = strings.ReplaceAll(s, secret, "***")
 		}
-	}
-	return s
-}
-
-func shorten(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 300 {
-		return s[:300] + "..."
 	}
 	return s
 }

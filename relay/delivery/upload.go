@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -46,7 +47,7 @@ type uploadAnswer struct {
 func (upload) answer(batch []outbox.Job, status int, body []byte) outcome {
 	var a uploadAnswer
 	if err := json.Unmarshal(body, &a); err != nil || a.Status == "" {
-		return retryAll(batch, fmt.Sprintf("HTTP %d with an unreadable answer %s", status, shorten(body)))
+		return retryAll(batch, fmt.Sprintf("HTTP %d with an unreadable answer %s", status, clip.Text(string(body), 300)))
 	}
 	if a.Status == "success" && len(a.Unprocessed) == 0 {
 		return outcome{done: batch, label: "success"}

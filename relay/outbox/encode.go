@@ -3,7 +3,8 @@ package outbox
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/ctharness/ctharness/internal/jsonenc"
 )
 
 // encodeJob writes a job as the same JSON encoding/json would (it reads it back), without reflection and without
@@ -18,18 +19,18 @@ func encodeJob(j *Job) []byte {
 	} else {
 		b = append(b, `{"source":`...)
 	}
-	b = appendString(b, j.Source)
+	b = jsonenc.AppendString(b, j.Source)
 	b = append(b, `,"event_id":`...)
-	b = appendString(b, j.EventID)
+	b = jsonenc.AppendString(b, j.EventID)
 	b = append(b, `,"event_type":`...)
-	b = appendString(b, j.EventType)
+	b = jsonenc.AppendString(b, j.EventType)
 	b = append(b, `,"destination":`...)
-	b = appendString(b, j.Destination)
+	b = jsonenc.AppendString(b, j.Destination)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, string(j.Kind))
+	b = jsonenc.AppendString(b, string(j.Kind))
 	if j.Group != "" {
 		b = append(b, `,"group":`...)
-		b = appendString(b, j.Group)
+		b = jsonenc.AppendString(b, j.Group)
 	}
 	b = append(b, `,"payload":`...)
 	if len(j.Payload) == 0 {
@@ -44,34 +45,7 @@ func encodeJob(j *Job) []byte {
 	b = append(b, '"')
 	if j.LastError != "" {
 		b = append(b, `,"last_error":`...)
-		b = appendString(b, j.LastError)
+		b = jsonenc.AppendString(b, j.LastError)
 	}
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString quotes s as a JSON string (valid UTF-8 is kept, control characters and invalid bytes escaped).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		case c < 0x80:
-			b = append(b, c)
-		default:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size - 1
-		}
-	}
-	return append(b, '"')
 }

@@ -11,7 +11,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,7 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay"
+	"github.com/valyala/fastjson"
 )
 
 // Name is the source's name and path segment.
@@ -303,7 +304,7 @@ func VerifySignature(secret string, window time.Duration, acceptDeprecated bool,
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return relay.Unauthorized("%s: expected unix seconds, got %q", HeaderTimestamp, shorten(ts))
+		return relay.Unauthorized("%s: expected unix seconds, got %q", HeaderTimestamp, clip.Text(ts, 40))
 	}
 	got := strings.ToLower(r.Header.Get(HeaderSignature))
 	want := ""
@@ -331,31 +332,26 @@ func VerifySignature(secret string, window time.Duration, acceptDeprecated bool,
 	return nil
 }
 
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
-
-// Map implements relay.Source.
+// Map implements relay.Source: it reads the body the intake already parsed.
 func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
-	var body map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(r.Body)))
-	dec.UseNumber()
-	if err := dec.Decode(&body); err != nil || body == nil {
+	doc, done, err := r.Parse()
+	defer done()
+	if err != nil || doc.Type() != fastjson.TypeObject {
+		if err == nil {
+			err = fmt.Errorf("a JSON %s", doc.Type())
+		}
 		return relay.Mapped{}, relay.BadRequest("expected a Purchasely v3 webhook (a flat JSON object with event_name and event_id), got invalid JSON: %v", err)
 	}
-	name, _ := body["event_name"].(string)
-	id, _ := body["event_id"].(string)
+	body := webhook{doc}
+	name, id := body.str("event_name"), body.str("event_id")
 	if name == "" || id == "" {
-		return relay.Mapped{}, relay.BadRequest("expected event_name and event_id strings, got event_name %s and event_id %s", describe(body["event_name"]), describe(body["event_id"]))
+		return relay.Mapped{}, relay.BadRequest("expected event_name and event_id strings, got event_name %s and event_id %s", body.describe("event_name"), body.describe("event_id"))
 	}
 	m := relay.Mapped{Source: Name, EventID: id, EventType: name}
 	if !slices.Contains(Events, name) {
 		return m, relay.Skipped("%s: unknown Purchasely event, acknowledged and skipped", name)
 	}
-	ts, _ := number(body["event_created_at_ms"])
+	ts, _ := body.number("event_created_at_ms")
 	if ct := in.s.CleverTap; ct != nil {
 		in.mapCleverTap(&m, ct, body, name, int64(ts)/1000)
 	}
@@ -368,14 +364,66 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 	return m, nil
 }
 
-func (in *Intake) mapCleverTap(m *relay.Mapped, ct *CleverTap, body map[string]any, name string, ts int64) {
+// webhook reads a parsed Purchasely webhook's flat attributes.
+type webhook struct{ obj *fastjson.Value }
+
+// str is a string attribute ("" when missing or not a string).
+func (w webhook) str(key string) string {
+	v := w.obj.Get(key)
+	if v == nil || v.Type() != fastjson.TypeString {
+		return ""
+	}
+	return string(v.GetStringBytes())
+}
+
+// number is a numeric attribute.
+func (w webhook) number(key string) (float64, bool) {
+	v := w.obj.Get(key)
+	if v == nil || v.Type() != fastjson.TypeNumber {
+		return 0, false
+	}
+	f, err := v.Float64()
+	return f, err == nil
+}
+
+// scalar is a non-empty string, a boolean or a number.
+func (w webhook) scalar(key string) (any, bool) {
+	v := w.obj.Get(key)
+	if v == nil {
+		return nil, false
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		s := string(v.GetStringBytes())
+		return s, s != ""
+	case fastjson.TypeTrue:
+		return true, true
+	case fastjson.TypeFalse:
+		return false, true
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		return f, err == nil
+	}
+	return nil, false
+}
+
+// describe shows what arrived for a key, for an error message.
+func (w webhook) describe(key string) string {
+	v := w.obj.Get(key)
+	if v == nil {
+		return "missing"
+	}
+	return clip.Text(v.String(), 40)
+}
+
+func (in *Intake) mapCleverTap(m *relay.Mapped, ct *CleverTap, body webhook, name string, ts int64) {
 	evtName, enabled := in.ctEvents[name]
 	profile := ct.UserProperties.Enabled && slices.Contains(lifecycleEvents, name)
 	if !enabled && !profile {
 		m.Notes = append(m.Notes, "CleverTap: "+name+" is not enabled")
 		return
 	}
-	objectID, _ := body[ct.IDAttribute].(string)
+	objectID := body.str(ct.IDAttribute)
 	if objectID == "" {
 		m.Notes = append(m.Notes, fmt.Sprintf("CleverTap: no CleverTap ID (%s) on the event; the app must call Purchasely.setAttribute(.clevertapId)", ct.IDAttribute))
 		return
@@ -396,13 +444,13 @@ func (in *Intake) mapCleverTap(m *relay.Mapped, ct *CleverTap, body map[string]a
 	}
 }
 
-func (in *Intake) mapPiano(m *relay.Mapped, p *Piano, body map[string]any, name string) {
+func (in *Intake) mapPiano(m *relay.Mapped, p *Piano, body webhook, name string) {
 	eventName, enabled := in.pianoEvents[name]
 	if !enabled {
 		m.Notes = append(m.Notes, "Piano: "+name+" is not enabled")
 		return
 	}
-	idclient, _ := body[p.IDAttribute].(string)
+	idclient := body.str(p.IDAttribute)
 	if idclient == "" {
 		m.Notes = append(m.Notes, fmt.Sprintf("Piano: no AT Internet client id (%s) on the event; the app must call Purchasely.setAttribute(.atInternetIdClient)", p.IDAttribute))
 		return
@@ -420,73 +468,43 @@ var eventKeys = []string{"user_id", "anonymous_user_id", "product", "plan", "sto
 
 // eventProperties are the event's properties: the attributes above, plus price (plan price), amount (the
 // transaction amount, TRANSACTION_PROCESSED only) and currency, in the customer's currency.
-func eventProperties(body map[string]any) map[string]any {
+func eventProperties(body webhook) map[string]any {
 	out := map[string]any{}
 	for _, k := range eventKeys {
-		if v, ok := scalar(body[k]); ok {
+		if v, ok := body.scalar(k); ok {
 			out[k] = v
 		}
 	}
-	if v, ok := number(body["plan_price_in_customer_currency"]); ok {
+	if v, ok := body.number("plan_price_in_customer_currency"); ok {
 		out["price"] = v
 	}
-	if v, ok := number(body["amount_in_customer_currency"]); ok {
+	if v, ok := body.number("amount_in_customer_currency"); ok {
 		out["amount"] = v
 	}
-	if v, ok := body["customer_currency"].(string); ok && v != "" {
+	if v := body.str("customer_currency"); v != "" {
 		out["currency"] = v
 	}
 	return out
 }
 
 // userProperties are the profile properties; dates in CleverTap's "$D_<seconds>" form.
-func (in *Intake) userProperties(body map[string]any) map[string]any {
+func (in *Intake) userProperties(body webhook) map[string]any {
 	out := map[string]any{}
 	put := func(k string, v any) { out[in.propertyNames[k]] = v }
 	for _, k := range UserProperties {
 		switch k {
 		case "has_active_subscription":
-			status, _ := body["subscription_status"].(string)
+			status := body.str("subscription_status")
 			put(k, slices.Contains([]string{"AUTO_RENEWING", "AUTO_RENEWING_CANCELED", "IN_GRACE_PERIOD"}, status))
 		case "original_purchased_at", "effective_next_renewal_at", "purchased_at":
-			if ms, ok := number(body[k+"_ms"]); ok {
+			if ms, ok := body.number(k + "_ms"); ok {
 				put(k, fmt.Sprintf("$D_%d", int64(ms)/1000))
 			}
 		default:
-			if v, ok := scalar(body[k]); ok {
+			if v, ok := body.scalar(k); ok {
 				put(k, v)
 			}
 		}
 	}
 	return out
-}
-
-func scalar(v any) (any, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, x != ""
-	case bool:
-		return x, true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return nil, false
-}
-
-func number(v any) (float64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	f, err := n.Float64()
-	return f, err == nil
-}
-
-func describe(v any) string {
-	if v == nil {
-		return "missing"
-	}
-	b, _ := json.Marshal(v)
-	return shorten(string(b))
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctharness/ctharness/internal/clip"
 )
 
 // Client talks to a fake CleverTap, in-process (Server.Client) or over HTTP (NewClient): it uploads as a
@@ -78,7 +80,7 @@ func (c *Client) Upload(ctx context.Context, region Region, creds Credentials, r
 	}
 	var out UploadResponse
 	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return nil, res, fmt.Errorf("upload answer is not CleverTap JSON (HTTP %d): %w: %s", res.StatusCode, err, shorten(string(res.Body), 200))
+		return nil, res, fmt.Errorf("upload answer is not CleverTap JSON (HTTP %d): %w: %s", res.StatusCode, err, clip.Text(string(res.Body), 200))
 	}
 	return &out, res, nil
 }
@@ -266,7 +268,7 @@ func (c *Client) adminStatus(ctx context.Context, method, path string, in, out a
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, firstNonEmpty(e.Error, shorten(string(raw), 200)))
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, firstNonEmpty(e.Error, clip.Text(string(raw), 200)))
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

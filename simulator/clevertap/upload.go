@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/valyala/fastjson"
 )
 
@@ -157,7 +158,7 @@ func validateUpload(body []byte, acct *Account, limits uploadLimits) (*uploadBat
 
 func notJSON(err error) *requestError {
 	return &requestError{status: 400, text: textMalformed,
-		diagnosis: "expected a JSON object {\"d\":[...]}, but the body is not JSON: " + shorten(err.Error(), 200)}
+		diagnosis: "expected a JSON object {\"d\":[...]}, but the body is not JSON: " + clip.Text(err.Error(), 200)}
 }
 
 // recordValidator holds what checking one record needs; check appends the record to the batch.
@@ -515,13 +516,6 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // appendUploadResponse writes CleverTap's answer: success when nothing was rejected, fail when nothing was

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/internal/clip"
 )
 
 // Site is one Piano site and its data model.
@@ -225,7 +227,7 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	}
 	var events []collectedEvent
 	if err := json.Unmarshal(raw, &events); err != nil || len(raw) == 0 {
-		fail(http.StatusBadRequest, "expected \"events\" to be an array of {\"name\",\"data\"}, got %s", shorten(string(raw), 120))
+		fail(http.StatusBadRequest, "expected \"events\" to be an array of {\"name\",\"data\"}, got %s", clip.Text(string(raw), 120))
 		return
 	}
 	if idclient == "" {
@@ -282,11 +284,4 @@ func hostOnly(host string) string {
 		return h
 	}
 	return host
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
