@@ -48,7 +48,8 @@ func Print(w io.Writer, figures []Figure) {
 		if !f.Met {
 			met = "MISSED"
 		}
-		fmt.Fprintf(w, "%-46s %14s %14s %7.2f  %-34s %s (%s)\n", f.Name+" ("+f.Unit+")", format(f.Measured), format(f.Baseline), f.Ratio(),
+		fmt.Fprintf(w, "%-46s %14s %14s %7.2f  %-34s %s (%s)\n", f.Name+" ("+f.Unit+")", format(f.Measured),
+			format(f.Baseline), f.Ratio(),
 			f.BaselineName, f.Goal, met)
 	}
 }

@@ -13,7 +13,8 @@ import (
 func TestPrintShowsRatioAndWhetherTheGoalIsMet(t *testing.T) {
 	var out bytes.Buffer
 	Print(&out, []Figure{
-		{Name: "relay saturation", Unit: "webhooks/s", Measured: 15000, Baseline: 30000, BaselineName: "no-op", Goal: "≥ 10000/s", Met: true},
+		{Name: "relay saturation", Unit: "webhooks/s", Measured: 15000, Baseline: 30000, BaselineName: "no-op",
+			Goal: "≥ 10000/s", Met: true},
 		{Name: "ack p99", Unit: "ms", Measured: 25.5, Baseline: 1.5, BaselineName: "no-op", Goal: "< 20 ms", Met: false},
 		{Name: "no baseline", Unit: "s", Measured: 1.234, Goal: "-", Met: true},
 	})
@@ -55,7 +56,8 @@ func TestMemoryReadsProc(t *testing.T) {
 func TestBaselines(t *testing.T) {
 	ingest := IngestBaseline()
 	rec := httptest.NewRecorder()
-	ingest.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/eu1/1/upload", strings.NewReader(`{"d":[{"type":"event"}]}`)))
+	ingest.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/eu1/1/upload",
+		strings.NewReader(`{"d":[{"type":"event"}]}`)))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"success"`) {
 		t.Fatalf("ingest baseline: expected 200 with a success answer, got %d %s", rec.Code, rec.Body)
 	}
@@ -65,7 +67,8 @@ func TestBaselines(t *testing.T) {
 		t.Fatalf("ingest baseline: expected 400 for a truncated body (it must decode what it answers), got %d", rec.Code)
 	}
 	rec = httptest.NewRecorder()
-	NoOpWebhook().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/revenuecat", strings.NewReader(`not even JSON`)))
+	NoOpWebhook().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/revenuecat",
+		strings.NewReader(`not even JSON`)))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("no-op webhook: expected 200 whatever the body, got %d", rec.Code)
 	}

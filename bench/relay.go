@@ -38,7 +38,9 @@ func waitStored(ctx context.Context, simulatorURL string, want int, timeout time
 			return time.Now(), nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("after %s the fake holds %d records, expected %d: the relay did not deliver everything it acknowledged", timeout, n, want)
+			return time.Time{},
+				fmt.Errorf("after %s the fake holds %d records, expected %d: the relay did not deliver everything it acknowledged",
+					timeout, n, want)
 		}
 		select {
 		case <-ctx.Done():
@@ -80,7 +82,8 @@ func runLoad(ctx context.Context, o load.Options, simulatorURL string, at int, o
 		return relayRun{}, err
 	}
 	if rep.Refused > 0 {
-		return relayRun{}, fmt.Errorf("%d of %d webhooks to %s were not acknowledged (answers %v)", rep.Refused, rep.Sent, o.Target, rep.Statuses)
+		return relayRun{}, fmt.Errorf("%d of %d webhooks to %s were not acknowledged (answers %v)", rep.Refused, rep.Sent,
+			o.Target, rep.Statuses)
 	}
 	end := start.Add(rep.Elapsed)
 	if simulatorURL != "" {

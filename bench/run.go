@@ -93,7 +93,8 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		if err != nil {
 			return figures, err
 		}
-		figures = append(figures, Figure{Name: fmt.Sprintf("e2e suite wall time, %d specs, --procs %d", run.specs, o.Procs), Unit: "s",
+		figures = append(figures, Figure{Name: fmt.Sprintf("e2e suite wall time, %d specs, --procs %d", run.specs, o.Procs),
+			Unit:     "s",
 			Measured: run.wall.Seconds(), Baseline: run.serial.Seconds(), BaselineName: "sum of the specs' own times",
 			Goal: "< 15 s", Met: run.wall < 15*time.Second})
 	}
@@ -104,7 +105,8 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 // ingestFigures: the fake's records/s for 1000-record uploads against the encoding/json baseline, and its memory
 // after a tenth and after all of the records.
 func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, error) {
-	base, err := start(ctx, work, "ingest-baseline", o.Self, []string{"serve", "--handler", "ingest", "--listen", "{addr}"},
+	base, err := start(ctx, work, "ingest-baseline", o.Self, []string{"serve", "--handler", "ingest", "--listen",
+		"{addr}"},
 		"/health")
 	if err != nil {
 		return nil, err
@@ -137,9 +139,12 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 	records := float64(o.Uploads) * 1000
 	return []Figure{
 		{Name: "fake ingest, 1000-record uploads", Unit: "records/s", Measured: fakeRate, Baseline: baseRate,
-			BaselineName: "encoding/json decode + fixed answer", Goal: "ratio ≥ 1.0 and ≥ 300000/s", Met: fakeRate >= baseRate && fakeRate >= 300000},
-		{Name: fmt.Sprintf("fake peak RSS, records %s to %s", count(records/10), count(records)), Unit: "MiB", Measured: peak.anon + peak.file, Baseline: tenth.anon + tenth.file,
-			BaselineName: fmt.Sprintf("peak RSS over the first %s", count(records/10)), Goal: "bounded: ratio < 1.5", Met: tenth.anon > 0 && peak.anon+peak.file < 1.5*(tenth.anon+tenth.file)},
+			BaselineName: "encoding/json decode + fixed answer", Goal: "ratio ≥ 1.0 and ≥ 300000/s",
+			Met: fakeRate >= baseRate && fakeRate >= 300000},
+		{Name: fmt.Sprintf("fake peak RSS, records %s to %s", count(records/10), count(records)), Unit: "MiB",
+			Measured: peak.anon + peak.file, Baseline: tenth.anon + tenth.file,
+			BaselineName: fmt.Sprintf("peak RSS over the first %s", count(records/10)), Goal: "bounded: ratio < 1.5",
+			Met: tenth.anon > 0 && peak.anon+peak.file < 1.5*(tenth.anon+tenth.file)},
 	}, nil
 }
 
@@ -225,15 +230,21 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	mu.Lock()
 	defer mu.Unlock()
 	return []Figure{
-		{Name: "relay saturation, acked and delivered", Unit: "webhooks/s", Measured: sat.sustained, Baseline: noopSat.sustained,
+		{Name: "relay saturation, acked and delivered", Unit: "webhooks/s", Measured: sat.sustained,
+			Baseline:     noopSat.sustained,
 			BaselineName: "same load to a no-op endpoint", Goal: "≥ 10000/s", Met: sat.sustained >= 10000},
-		{Name: fmt.Sprintf("relay ack p50 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P50), Baseline: ms(noopFixed.report.Latency.P50),
+		{Name: fmt.Sprintf("relay ack p50 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P50),
+			Baseline:     ms(noopFixed.report.Latency.P50),
 			BaselineName: "same load to a no-op endpoint", Goal: "-", Met: true},
-		{Name: fmt.Sprintf("relay ack p99 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P99), Baseline: ms(noopFixed.report.Latency.P99),
+		{Name: fmt.Sprintf("relay ack p99 at %g/s", o.AckRate), Unit: "ms", Measured: ms(fixed.report.Latency.P99),
+			Baseline:     ms(noopFixed.report.Latency.P99),
 			BaselineName: "same load to a no-op endpoint", Goal: "< 20 ms", Met: fixed.report.Latency.P99 < 20*time.Millisecond},
-		{Name: fmt.Sprintf("relay peak heap RSS, webhooks %s to %s", count(webhooks/10), count(webhooks)), Unit: "MiB", Measured: relayPeak.anon, Baseline: relayTenth.anon,
-			BaselineName: fmt.Sprintf("peak over the first %s", count(webhooks/10)), Goal: "bounded: ratio < 1.5", Met: relayTenth.anon > 0 && relayPeak.anon < 1.5*relayTenth.anon},
-		{Name: fmt.Sprintf("relay peak mapped-outbox RSS, %s webhooks", count(webhooks)), Unit: "MiB", Measured: relayPeak.file, Baseline: outboxSize,
+		{Name: fmt.Sprintf("relay peak heap RSS, webhooks %s to %s", count(webhooks/10), count(webhooks)), Unit: "MiB",
+			Measured: relayPeak.anon, Baseline: relayTenth.anon,
+			BaselineName: fmt.Sprintf("peak over the first %s", count(webhooks/10)), Goal: "bounded: ratio < 1.5",
+			Met: relayTenth.anon > 0 && relayPeak.anon < 1.5*relayTenth.anon},
+		{Name: fmt.Sprintf("relay peak mapped-outbox RSS, %s webhooks", count(webhooks)), Unit: "MiB",
+			Measured: relayPeak.file, Baseline: outboxSize,
 			BaselineName: "outbox file size (dedupe window)", Goal: "≤ outbox file", Met: relayPeak.file <= outboxSize+16},
 	}, nil
 }

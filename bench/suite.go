@@ -21,7 +21,8 @@ type suiteRun struct {
 // runSuite runs the in-process e2e suite with Ginkgo in `procs` processes from the repository at dir.
 func runSuite(ctx context.Context, dir string, procs int, logDir string) (suiteRun, error) {
 	report := filepath.Join(logDir, "e2e-report.json")
-	cmd := exec.CommandContext(ctx, "go", "tool", "ginkgo", "--procs="+strconv.Itoa(procs), "--json-report="+report, "./suites/e2e")
+	cmd := exec.CommandContext(ctx, "go", "tool", "ginkgo", "--procs="+strconv.Itoa(procs), "--json-report="+report,
+		"./suites/e2e")
 	cmd.Dir = dir
 	logFile, err := os.Create(filepath.Join(logDir, "e2e.log"))
 	if err != nil {

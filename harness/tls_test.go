@@ -57,7 +57,8 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	}}
 	cfg := config.Default()
 	cfg.CleverTap.Endpoint = config.ProductionCleverTap
-	cfg.Sources.RevenueCat.CleverTap.Region, cfg.Sources.RevenueCat.CleverTap.AccountID, cfg.Sources.RevenueCat.CleverTap.Passcode = "in1", "SIM-IN1-0001", "sim-in1-pass"
+	cfg.Sources.RevenueCat.CleverTap.Region, cfg.Sources.RevenueCat.CleverTap.AccountID,
+		cfg.Sources.RevenueCat.CleverTap.Passcode = "in1", "SIM-IN1-0001", "sim-in1-pass"
 	cfg.Sources.Purchasely.CleverTap.Region = "SG1" // SIM-EU1-0001 does not live in sg1
 	QuickRetries(&cfg)
 	ctx := context.Background()
@@ -68,7 +69,8 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	defer relay.Close()
 	relayURL := relay.URL
 
-	body := `{"api_version":"1.0","event":{"id":"tls-1","type":"RENEWAL","event_timestamp_ms":1767225600000,"app_user_id":"tls-user","price_in_purchased_currency":1,"currency":"INR"}}`
+	body := `{"api_version":"1.0","event":{"id":"tls-1","type":"RENEWAL","event_timestamp_ms":1767225600000,` +
+		`"app_user_id":"tls-user","price_in_purchased_currency":1,"currency":"INR"}}`
 	req, _ := http.NewRequest(http.MethodPost, relayURL+"/webhooks/revenuecat", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer sim-revenuecat")
 	resp, err := http.DefaultClient.Do(req)
@@ -95,7 +97,9 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 		return b
 	}
 	// Purchasely is configured for sg1 with an eu1 account: CleverTap's 401 for an unknown account.
-	pBody := []byte(`{"api_version":3,"event_name":"SUBSCRIPTION_STARTED","event_id":"tls-p1","event_created_at_ms":1767225600000,"integration_clevertap_id":"ct-tls"}`)
+	pBody := []byte(
+		`{"api_version":3,"event_name":"SUBSCRIPTION_STARTED","event_id":"tls-p1","event_created_at_ms":1767225600000,` +
+			`"integration_clevertap_id":"ct-tls"}`)
 	preq, _ := http.NewRequest(http.MethodPost, relayURL+"/webhooks/purchasely", strings.NewReader(string(pBody)))
 	preq.Header.Set("Content-Type", "application/json")
 	signPurchasely(preq, pBody)

@@ -12,13 +12,17 @@ func TestRecordWritesWhatEncodingJSONWrites(t *testing.T) {
 		v    any
 		want string // written by hand
 	}{
-		{"sorted keys and plain types", map[string]any{"type": "event", "ts": int64(1658726405), "evtData": map[string]any{"amount": 9.99, "z": true, "a": nil}},
+		{"sorted keys and plain types", map[string]any{"type": "event", "ts": int64(1658726405),
+			"evtData": map[string]any{"amount": 9.99, "z": true, "a": nil}},
 			`{"evtData":{"a":null,"amount":9.99,"z":true},"ts":1658726405,"type":"event"}`},
-		{"HTML and control characters", map[string]any{"s": "<a href=\"x\">&\n\t\x01"}, `{"s":"\u003ca href=\"x\"\u003e\u0026\n\t\u0001"}`},
+		{"HTML and control characters", map[string]any{"s": "<a href=\"x\">&\n\t\x01"},
+			`{"s":"\u003ca href=\"x\"\u003e\u0026\n\t\u0001"}`},
 		{"invalid UTF-8 and line separators", map[string]any{"s": "a\xffb\u2028c\u2029"}, `{"s":"a\ufffdb\u2028c\u2029"}`},
-		{"floats at the format's edges", map[string]any{"a": 1e21, "b": 1e-7, "c": 123456789.5, "d": math.Copysign(0, -1), "e": 0.000001},
+		{"floats at the format's edges", map[string]any{"a": 1e21, "b": 1e-7, "c": 123456789.5, "d": math.Copysign(0, -1),
+			"e": 0.000001},
 			`{"a":1e+21,"b":1e-7,"c":123456789.5,"d":-0,"e":0.000001}`},
-		{"lists and other types", map[string]any{"l": []any{"x", 1, []string{"y"}}, "n": json.Number("12"), "u": uint8(7), "nil list": []any(nil)},
+		{"lists and other types", map[string]any{"l": []any{"x", 1, []string{"y"}}, "n": json.Number("12"), "u": uint8(7),
+			"nil list": []any(nil)},
 			`{"l":["x",1,["y"]],"n":12,"nil list":null,"u":7}`},
 		{"a struct goes to encoding/json", struct {
 			A string `json:"a"`
@@ -48,7 +52,8 @@ func FuzzRecord(f *testing.F) {
 	f.Add("", "a\"b\\c", 1e21, int64(0), true)
 	f.Add("k", "k", math.Inf(1), int64(1), false)
 	f.Fuzz(func(t *testing.T, s1, s2 string, x float64, n int64, b bool) {
-		v := map[string]any{"type": "event", s1: s2, "ts": n, "evtData": map[string]any{s2: x, "b": b, "list": []any{s1, x, nil, n}, "nested": map[string]any{s1: s2}}}
+		v := map[string]any{"type": "event", s1: s2, "ts": n, "evtData": map[string]any{s2: x, "b": b, "list": []any{s1, x,
+			nil, n}, "nested": map[string]any{s1: s2}}}
 		want, err := json.Marshal(v)
 		if err != nil {
 			defer func() {
@@ -64,8 +69,10 @@ func FuzzRecord(f *testing.F) {
 }
 
 func BenchmarkRecord(b *testing.B) {
-	record := map[string]any{"type": "event", "evtName": "RevenueCat Subscription Renewed", "identity": "user-123", "ts": int64(1658726405),
-		"evtData": map[string]any{"amount": 9.99, "currency": "USD", "product_id": "com.subscription.weekly", "app_id": "1234", "$email": "a@example.com"}}
+	record := map[string]any{"type": "event", "evtName": "RevenueCat Subscription Renewed", "identity": "user-123",
+		"ts": int64(1658726405),
+		"evtData": map[string]any{"amount": 9.99, "currency": "USD", "product_id": "com.subscription.weekly",
+			"app_id": "1234", "$email": "a@example.com"}}
 	b.Run("Record", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

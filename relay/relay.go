@@ -227,7 +227,8 @@ func EventNames(prefix string, defaults map[string]string, overrides map[string]
 	}
 	for k, v := range overrides {
 		if _, ok := defaults[k]; !ok {
-			return nil, fmt.Errorf("%s.%s: no such event; expected one of %s", prefix, k, strings.Join(sortedKeys(defaults), ", "))
+			return nil, fmt.Errorf("%s.%s: no such event; expected one of %s", prefix, k, strings.Join(sortedKeys(defaults),
+				", "))
 		}
 		out[k] = strings.TrimSpace(v)
 	}

@@ -135,7 +135,8 @@ func MatchRecords(expected []Record, received []Received, defaultAccount string)
 		case best >= 0 && bestMiss == nil:
 			used[best] = true
 		case best >= 0:
-			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best], strings.Join(bestMiss, "; ")))
+			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best], strings.Join(bestMiss,
+				"; ")))
 		default:
 			problems = append(problems, fmt.Sprintf("expected %s; nothing (else) arrived", e))
 		}
@@ -285,7 +286,8 @@ func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline 
 		var out struct {
 			DeadLetters []dead `json:"deadletters"`
 		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+url.QueryEscape(r.source), &out); err != nil {
+		if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+url.QueryEscape(r.source),
+			&out); err != nil {
 			if len(want) > 0 || !errors.Is(err, errNotFound) {
 				r.res.problem("reading the relay's dead letters: %v", err)
 			}
@@ -310,7 +312,8 @@ func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline 
 outer:
 	for _, w := range want {
 		for i, d := range mine {
-			if !used[i] && (w.EventType == "" || w.EventType == d.EventType) && (w.Status == 0 || w.Status == d.Status) && (w.Code == 0 || w.Code == d.Code) {
+			if !used[i] && (w.EventType == "" || w.EventType == d.EventType) && (w.Status == 0 || w.Status == d.Status) &&
+				(w.Code == 0 || w.Code == d.Code) {
 				used[i] = true
 				continue outer
 			}
@@ -334,7 +337,8 @@ func (r *run) checkPiano(ctx context.Context, want []PianoEvent, deadline time.T
 		var out struct {
 			Events []piano.Hit `json:"events"`
 		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true", &out); err != nil {
+		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true",
+			&out); err != nil {
 			r.res.problem("reading the fake Piano events: %v", err)
 			return
 		}
@@ -374,7 +378,8 @@ outer:
 				continue outer
 			}
 		}
-		r.res.problem("expected Piano event %s on site %s (ignored=%v, data %v); received %d Piano events for %s", w.Event, site, w.Ignored, w.Data, len(mine), idclient)
+		r.res.problem("expected Piano event %s on site %s (ignored=%v, data %v); received %d Piano events for %s", w.Event,
+			site, w.Ignored, w.Data, len(mine), idclient)
 	}
 	for i, h := range mine {
 		if !used[i] {

@@ -134,7 +134,8 @@ func (r *run) namespace() {
 	for _, a := range r.s.Accounts {
 		r.ns[a.ID] = a.ID + "-" + strings.ToUpper(r.res.Run)
 	}
-	r.user = lifecycle.User{AppUserID: r.id(u.AppUserID), CleverTapID: r.id(u.CleverTapID), ATInternetID: r.id(u.ATInternetID),
+	r.user = lifecycle.User{AppUserID: r.id(u.AppUserID), CleverTapID: r.id(u.CleverTapID),
+		ATInternetID:   r.id(u.ATInternetID),
 		CustomerUserID: r.id(u.CustomerUserID), Email: u.Email, Country: u.Country}
 	if r.user.Country == "" {
 		r.user.Country = "FR"
@@ -152,7 +153,8 @@ func (r *run) id(v string) string {
 func (r *run) play(ctx context.Context) error {
 	r.namespace()
 	for _, a := range r.s.Accounts {
-		acct := clevertap.Account{ID: r.id(a.ID), Region: clevertap.Region(a.Region), Passcodes: []string{a.Passcode}, Token: a.Token, DiscardedEvents: a.DiscardedEvents}
+		acct := clevertap.Account{ID: r.id(a.ID), Region: clevertap.Region(a.Region), Passcodes: []string{a.Passcode},
+			Token: a.Token, DiscardedEvents: a.DiscardedEvents}
 		if err := r.ct.PutAccount(ctx, acct); err != nil {
 			return fmt.Errorf("creating account %s at the fake: %w", acct.ID, err)
 		}
@@ -222,7 +224,8 @@ func renameScalars(n *yaml.Node, names map[string]string) *yaml.Node {
 }
 
 func (r *run) product(p Product) lifecycle.Product {
-	return lifecycle.Product{ID: p.ID, Group: p.Group, Plan: p.Plan, Period: p.Period, Price: p.Price, Currency: p.Currency, Entitlement: "premium"}
+	return lifecycle.Product{ID: p.ID, Group: p.Group, Plan: p.Plan, Period: p.Period, Price: p.Price,
+		Currency: p.Currency, Entitlement: "premium"}
 }
 
 // step applies one step; lifecycle moves record facts, the others deliver what is pending first.
@@ -236,7 +239,8 @@ func (r *run) step(ctx context.Context, st Step) error {
 			return errors.New("already purchased: use resubscribe after an expiry")
 		}
 		sub, err := lifecycle.Start(r.clock, lifecycle.Purchase{User: r.user, Store: r.s.Store, Environment: r.s.Environment,
-			Product: r.product(r.s.Product), Offer: lifecycle.Offer{Type: r.s.Offer.Type, Period: r.s.Offer.Period, Price: r.s.Offer.Price, Code: r.s.Offer.Code}})
+			Product: r.product(r.s.Product), Offer: lifecycle.Offer{Type: r.s.Offer.Type, Period: r.s.Offer.Period,
+				Price: r.s.Offer.Price, Code: r.s.Offer.Code}})
 		r.sub = sub
 		return err
 	case "renew", "expire":
@@ -262,7 +266,8 @@ func (r *run) step(ctx context.Context, st Step) error {
 	case "resubscribe":
 		return r.sub.Resubscribe()
 	case "transfer":
-		to := lifecycle.User{AppUserID: r.id(st.To.AppUserID), CleverTapID: r.id(st.To.CleverTapID), ATInternetID: r.id(st.To.ATInternetID),
+		to := lifecycle.User{AppUserID: r.id(st.To.AppUserID), CleverTapID: r.id(st.To.CleverTapID),
+			ATInternetID:   r.id(st.To.ATInternetID),
 			CustomerUserID: r.id(st.To.CustomerUserID), Country: r.user.Country}
 		return r.sub.TransferTo(to)
 	case "wait":

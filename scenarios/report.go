@@ -20,7 +20,8 @@ func Report(w io.Writer, results []Result) bool {
 		if r.Passed {
 			status, passed = "pass", passed+1
 		}
-		fmt.Fprintf(w, "%-*s  %-10s  %-6s  %8d  %7s\n", width, r.Scenario, r.Source, status, r.Webhooks, r.Took.Round(time.Millisecond))
+		fmt.Fprintf(w, "%-*s  %-10s  %-6s  %8d  %7s\n", width, r.Scenario, r.Source, status, r.Webhooks,
+			r.Took.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "\n%d of %d passed\n", passed, len(results))
 	for _, r := range results {

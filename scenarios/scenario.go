@@ -264,7 +264,9 @@ func Parse(data []byte, file string) (*Scenario, error) {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: expected a scenario (a mapping with name, user, steps, expect), got an empty or non-mapping document", file)
+		return nil,
+			fmt.Errorf(
+				"%s: expected a scenario (a mapping with name, user, steps, expect), got an empty or non-mapping document", file)
 	}
 	doc := root.Content[0]
 	var stepsNode *yaml.Node
@@ -362,7 +364,8 @@ func (s *Scenario) check() error {
 	}
 	for src, e := range s.Expect {
 		if !slices.Contains(s.Sources, src) {
-			return fmt.Errorf("line %d: expect.%s: an expectation for a source the scenario does not use (sources: %s)", e.line, src, strings.Join(s.Sources, ", "))
+			return fmt.Errorf("line %d: expect.%s: an expectation for a source the scenario does not use (sources: %s)", e.line,
+				src, strings.Join(s.Sources, ", "))
 		}
 	}
 	cfg, err := s.RelayConfig()

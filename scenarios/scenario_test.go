@@ -61,8 +61,10 @@ func TestBuiltInScenariosCoverWhatTheyMust(t *testing.T) {
 			t.Errorf("no scenario expects records in region %s", r)
 		}
 	}
-	for _, l := range []string{"sandbox", "overrides", "disabled", "revenue", "wrong_region", "wrong_passcode", "appsflyer_cuid",
-		"appsflyer_region", "piano", "duplicates", "outage", "refund", "billing", "grace", "pause", "transfer", "product_change"} {
+	for _, l := range []string{"sandbox", "overrides", "disabled", "revenue", "wrong_region", "wrong_passcode",
+		"appsflyer_cuid",
+		"appsflyer_region", "piano", "duplicates", "outage", "refund", "billing", "grace", "pause", "transfer",
+		"product_change"} {
 		if !labels[l] {
 			t.Errorf("no scenario is labelled %s", l)
 		}
@@ -76,17 +78,24 @@ func TestMistakesAreRejectedWithFileLineAndChoices(t *testing.T) {
 	cases := []struct{ yaml, want []string }{
 		{[]string{head + "steps: [purchase, renw]\nexpect:\n  revenuecat:\n    clevertap: []\n"},
 			[]string{"my.yaml: line 4: unknown step \"renw\"; expected one of purchase, renew, cancel"}},
-		{[]string{head + "steps: [purchase]\nexpect:\n  revenuecat:\n    clevertap:\n      - {event: rc_trial_start, identity: c}\n"},
-			[]string{"my.yaml: line 8: expect.revenuecat.clevertap: unknown event name \"rc_trial_start\"; expected one of", "rc_trial_started_event"}},
-		{[]string{head + "sources: [revenuecat]\nsteps: [purchase]\nexpect:\n  revenuecat: {clevertap: []}\n  appsflyer:\n    clevertap: []\n"},
-			[]string{"my.yaml: line 9: expect.appsflyer: an expectation for a source the scenario does not use (sources: revenuecat)"}},
+		{[]string{head +
+			"steps: [purchase]\nexpect:\n  revenuecat:\n    clevertap:\n      - {event: rc_trial_start, identity: c}\n"},
+			[]string{"my.yaml: line 8: expect.revenuecat.clevertap: unknown event name \"rc_trial_start\"; expected one of",
+				"rc_trial_started_event"}},
+		{[]string{head +
+			"sources: [revenuecat]\nsteps: [purchase]\nexpect:\n  revenuecat: {clevertap: []}\n  appsflyer:\n    clevertap: " +
+			"[]\n"},
+			[]string{
+				"my.yaml: line 9: expect.appsflyer: an expectation for a source the scenario does not use (sources: revenuecat)"}},
 		{[]string{head + "steps: [purchase]\nexpect:\n  revenucat: {clevertap: []}\n"},
 			[]string{"expect.revenucat: no such source; expected one of revenuecat, purchasely, appsflyer"}},
 		{[]string{head + "stepz: [purchase]\nsteps: [purchase]\nexpect: {revenuecat: {}}\n"},
 			[]string{"line 4: field stepz not found"}},
 		{[]string{head + "steps:\n  - fault: {action: explode}\nexpect: {revenuecat: {}}\n"},
 			[]string{"line 5: fault.action: expected respond, delay, reset or malformed, got \"explode\""}},
-		{[]string{head + "steps: [purchase]\nrelay:\n  sources:\n    revenuecat: {clevertap: {region: eu9, account_id: A, passcode: p}}\nexpect: {revenuecat: {}}\n"},
+		{[]string{head +
+			"steps: [purchase]\nrelay:\n  sources:\n    revenuecat: {clevertap: {region: eu9, account_id: A, passcode: " +
+			"p}}\nexpect: {revenuecat: {}}\n"},
 			[]string{"line 6: relay: sources.revenuecat.clevertap.region: expected one of eu1"}},
 	}
 	for _, c := range cases {
@@ -106,14 +115,18 @@ func TestMistakesAreRejectedWithFileLineAndChoices(t *testing.T) {
 func TestMatchRecordsNamesTheNearestMiss(t *testing.T) {
 	expected := []Record{{Event: "rc_renewal_event", Identity: "u", Data: map[string]any{"amount": 9.99}}}
 	received := []Received{
-		{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "rc_cancellation_event", "identity": "u", "evtData": map[string]any{}}},
-		{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "rc_renewal_event", "identity": "u", "evtData": map[string]any{"amount": 4.99}}},
+		{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "rc_cancellation_event",
+			"identity": "u", "evtData": map[string]any{}}},
+		{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "rc_renewal_event", "identity": "u",
+			"evtData": map[string]any{"amount": 4.99}}},
 	}
 	problems := MatchRecords(expected, received, "A")
-	if len(problems) != 3 || !strings.Contains(problems[0], "nearest miss") || !strings.Contains(problems[0], "evtData.amount: expected 9.99, got 4.99") {
+	if len(problems) != 3 || !strings.Contains(problems[0], "nearest miss") || !strings.Contains(problems[0],
+		"evtData.amount: expected 9.99, got 4.99") {
 		t.Fatalf("expected the renewal as nearest miss and two unexpected records, got %q", problems)
 	}
-	if p := MatchRecords(expected, received[1:2], "B"); len(p) == 0 || !strings.Contains(p[0], "account: expected B, got A") {
+	if p := MatchRecords(expected, received[1:2], "B"); len(p) == 0 || !strings.Contains(p[0],
+		"account: expected B, got A") {
 		t.Fatalf("the account is part of the match: %q", p)
 	}
 	received[1].Record["evtData"] = map[string]any{"amount": 9.99}

@@ -12,7 +12,8 @@ import (
 // StepKinds are the steps a story can take.
 var StepKinds = []string{
 	"purchase", "renew", "cancel", "uncancel", "expire", "billing_issue", "recover", "billing_expire", "refund",
-	"change_product", "pause", "resume", "resubscribe", "transfer", "wait", "duplicate", "fault", "clear_faults", "webhook",
+	"change_product", "pause", "resume", "resubscribe", "transfer", "wait", "duplicate", "fault", "clear_faults",
+	"webhook",
 }
 
 // Step is one move of the story.
@@ -60,7 +61,8 @@ func parseStep(n *yaml.Node) (Step, error) {
 		st.Kind = n.Value
 	case yaml.MappingNode:
 		if len(n.Content) != 2 {
-			return st, fmt.Errorf("line %d: a step is one key (%s), got %d keys", n.Line, strings.Join(StepKinds, ", "), len(n.Content)/2)
+			return st, fmt.Errorf("line %d: a step is one key (%s), got %d keys", n.Line, strings.Join(StepKinds, ", "),
+				len(n.Content)/2)
 		}
 		st.Kind, arg = n.Content[0].Value, n.Content[1]
 	default:
@@ -127,17 +129,20 @@ func parseStep(n *yaml.Node) (Step, error) {
 			return st, err
 		}
 		if !slices.Contains([]string{"respond", "delay", "reset", "malformed"}, st.Fault.Action) {
-			return st, fmt.Errorf("line %d: fault.action: expected respond, delay, reset or malformed, got %q", n.Line, st.Fault.Action)
+			return st, fmt.Errorf("line %d: fault.action: expected respond, delay, reset or malformed, got %q", n.Line,
+				st.Fault.Action)
 		}
 	case "webhook":
 		if err := decode(&st.Webhook); err != nil {
 			return st, err
 		}
 		if !slices.Contains(Sources, st.Webhook.Source) {
-			return st, fmt.Errorf("line %d: webhook.source: expected one of %s, got %q", n.Line, strings.Join(Sources, ", "), st.Webhook.Source)
+			return st, fmt.Errorf("line %d: webhook.source: expected one of %s, got %q", n.Line, strings.Join(Sources, ", "),
+				st.Webhook.Source)
 		}
 		if (st.Webhook.File == "") == (st.Webhook.Body == "") {
-			return st, fmt.Errorf("line %d: webhook: expected file or body, got %s", n.Line, map[bool]string{true: "both", false: "neither"}[st.Webhook.File != ""])
+			return st, fmt.Errorf("line %d: webhook: expected file or body, got %s", n.Line, map[bool]string{true: "both",
+				false: "neither"}[st.Webhook.File != ""])
 		}
 	default:
 		if arg != nil && !(arg.Kind == yaml.MappingNode && len(arg.Content) == 0) {

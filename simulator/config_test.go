@@ -27,7 +27,8 @@ piano:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Accounts) != 1 || cfg.Accounts[0].ID != "ACME-EU1" || len(cfg.Accounts[0].Passcodes) != 2 || len(cfg.Piano.Sites) != 1 {
+	if len(cfg.Accounts) != 1 || cfg.Accounts[0].ID != "ACME-EU1" || len(cfg.Accounts[0].Passcodes) != 2 ||
+		len(cfg.Piano.Sites) != 1 {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 }
@@ -37,10 +38,12 @@ func TestParseConfigErrorsNameLineAndKey(t *testing.T) {
 		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\n  - id: B\n    passcodes: [p]\n    region: mars\n",
 			`line 5: accounts[1].region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account B, got "mars"`},
 		{"accounts:\n  - id: A\n    passcode: p\n    region: eu1\n", "field passcode not found"},
-		{"accounts:\n  - id: A\n    region: eu1\n", "line 2: accounts[0].passcodes: expected at least one passcode for account A, got none"},
+		{"accounts:\n  - id: A\n    region: eu1\n",
+			"line 2: accounts[0].passcodes: expected at least one passcode for account A, got none"},
 		{"", "got an empty file"},
 		{"accounts: []\n", "accounts: expected at least one account, got none"},
-		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\npiano:\n  sites:\n    - id: abc\n      domain: d\n", `line 7: piano.sites[0].id: expected a numeric site id`},
+		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\npiano:\n  sites:\n    - id: abc\n      domain: d\n",
+			`line 7: piano.sites[0].id: expected a numeric site id`},
 	}
 	for _, tc := range cases {
 		_, err := ParseConfig([]byte(tc.yaml))
@@ -61,7 +64,8 @@ func TestSimulatorDispatchesPianoAndCleverTap(t *testing.T) {
 		map[string]any{"type": "event", "identity": "u", "evtName": "e", "evtData": map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+"/piano/event?s=100001&idclient=x", strings.NewReader(`{"events":[{"name":"TRIAL_STARTED","data":{}}]}`))
+	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+"/piano/event?s=100001&idclient=x",
+		strings.NewReader(`{"events":[{"name":"TRIAL_STARTED","data":{}}]}`))
 	res, err := c.Do(req)
 	if err != nil || res.StatusCode != http.StatusNoContent {
 		t.Fatalf("expected 204 from the Piano collector, got %v %+v", err, res)

@@ -30,7 +30,8 @@ func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
 	if cfg.Piano.Sites != nil {
 		sites = cfg.Piano.Sites
 	}
-	p, err := piano.New(piano.Options{Sites: sites, Limit: opts.EventLimit, JournalLimit: opts.JournalLimit, Now: opts.Now})
+	p, err := piano.New(piano.Options{Sites: sites, Limit: opts.EventLimit, JournalLimit: opts.JournalLimit,
+		Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}

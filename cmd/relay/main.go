@@ -41,15 +41,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML config file (default: the built-in config for the simulator's default accounts)")
+	configPath := fs.String("config", "",
+		"YAML config file (default: the built-in config for the simulator's default accounts)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve webhooks, /metrics and /admin on")
 	dataDir := fs.String("data-dir", "./data", "directory of the durable outbox")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	printConfig := fs.Bool("print-config", false, "print the default config and exit")
-	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
+	pprofAddr := fs.String("pprof", "",
+		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: relay [flags]   |   relay health [--url URL]\n\nEvery flag has an environment twin RELAY_<FLAG>; flags win.")
+		fmt.Fprintln(stderr,
+			"usage: relay [flags]   |   relay health [--url URL]\n\nEvery flag has an environment twin RELAY_<FLAG>; flags win.")
 		fs.PrintDefaults()
 	}
 	if err := envflag.Parse(fs, args, "RELAY", getenv); err != nil {

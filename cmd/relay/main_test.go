@@ -14,10 +14,12 @@ func noEnv(string) string { return "" }
 
 func TestConfigMistakeStopsStartUpNamingTheKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.yaml")
-	os.WriteFile(path, []byte("sources:\n  revenuecat:\n    clevertap: {region: eu2, account_id: A, passcode: p}\n"), 0o600)
+	os.WriteFile(path, []byte("sources:\n  revenuecat:\n    clevertap: {region: eu2, account_id: A, passcode: p}\n"),
+		0o600)
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"--config", path, "--data-dir", t.TempDir()}, noEnv, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), `sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1, got "eu2"`) {
+	if err == nil || !strings.Contains(err.Error(),
+		`sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1, got "eu2"`) {
 		t.Fatalf("expected the key in the error, got %v", err)
 	}
 }
@@ -56,14 +58,16 @@ func TestServesUntilCancelledAndHealthSaysOK(t *testing.T) {
 		t.Fatalf("the relay did not say where it listens: %q", syncString(&out))
 	}
 	var hout bytes.Buffer
-	if err := run(context.Background(), []string{"health", "--url", "http://" + addr}, noEnv, &hout, &hout); err != nil || strings.TrimSpace(hout.String()) != "ok" {
+	if err := run(context.Background(), []string{"health", "--url", "http://" + addr}, noEnv, &hout,
+		&hout); err != nil || strings.TrimSpace(hout.String()) != "ok" {
 		t.Fatalf("health: %v %q", err, hout.String())
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("expected a clean stop, got %v", err)
 	}
-	if err := run(context.Background(), []string{"health", "--url", "http://" + addr, "--timeout", "200ms"}, noEnv, &hout, &hout); err == nil {
+	if err := run(context.Background(), []string{"health", "--url", "http://" + addr, "--timeout", "200ms"}, noEnv, &hout,
+		&hout); err == nil {
 		t.Fatal("health must fail once the relay is gone")
 	}
 }

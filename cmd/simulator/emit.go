@@ -189,8 +189,10 @@ func setQuery(q url.Values, sets []string) error {
 	return nil
 }
 
-func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifecycle.Environment, lifecycle.Product, time.Time, error) {
-	u := lifecycle.User{AppUserID: o.user, AnonymousID: o.anonymousID, CleverTapID: o.clevertapID, ATInternetID: o.atInternetID,
+func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifecycle.Environment, lifecycle.Product,
+	time.Time, error) {
+	u := lifecycle.User{AppUserID: o.user, AnonymousID: o.anonymousID, CleverTapID: o.clevertapID,
+		ATInternetID:   o.atInternetID,
 		CustomerUserID: o.customerUserID, Email: o.email, Country: strings.ToUpper(o.country)}
 	env := lifecycle.Environment(strings.ToLower(o.env))
 	if env != lifecycle.Sandbox && env != lifecycle.Production {
@@ -198,11 +200,13 @@ func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifec
 	}
 	store := lifecycle.Store(strings.ToLower(o.store))
 	if !slices.Contains(lifecycle.Stores, store) {
-		return u, "", "", lifecycle.Product{}, time.Time{}, fmt.Errorf("--store: expected app_store, play_store, amazon or stripe, got %q", o.store)
+		return u, "", "", lifecycle.Product{}, time.Time{},
+			fmt.Errorf("--store: expected app_store, play_store, amazon or stripe, got %q", o.store)
 	}
 	var p lifecycle.Product
 	if o.product != "" || o.price != 0 || o.currency != "" {
-		p = lifecycle.Product{ID: o.product, Period: "P1M", Price: o.price, Currency: strings.ToUpper(o.currency), Entitlement: "premium"}
+		p = lifecycle.Product{ID: o.product, Period: "P1M", Price: o.price, Currency: strings.ToUpper(o.currency),
+			Entitlement: "premium"}
 		if p.ID == "" {
 			p.ID = "premium.monthly"
 			if store == lifecycle.PlayStore {

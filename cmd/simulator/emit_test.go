@@ -60,7 +60,8 @@ func TestEmitRevenueCatSendsTheAuthorizationValue(t *testing.T) {
 		Event map[string]any `json:"event"`
 	}
 	_ = json.Unmarshal(c.bodies[0], &body)
-	if c.requests[0].Header.Get("Authorization") != "Bearer s3cret" || body.Event["period_type"] != "TRIAL" || body.Event["environment"] != "SANDBOX" ||
+	if c.requests[0].Header.Get("Authorization") != "Bearer s3cret" || body.Event["period_type"] != "TRIAL" ||
+		body.Event["environment"] != "SANDBOX" ||
 		body.Event["subscriber_attributes"].(map[string]any)["$clevertapId"].(map[string]any)["value"] != "ct-1" {
 		t.Fatalf("unexpected request %v %s", c.requests[0].Header, c.bodies[0])
 	}
@@ -81,12 +82,14 @@ func TestEmitPurchaselySigns(t *testing.T) {
 func TestEmitAppsFlyerRevenueWithCurrency(t *testing.T) {
 	var c captured
 	srv := c.server(t)
-	if out, err := emit(t, "appsflyer", "af_subscribe", "--to", srv.URL, "--customer-user-id", "ct-1", "--token", "tok", "--revenue", "9.99", "EUR"); err != nil {
+	if out, err := emit(t, "appsflyer", "af_subscribe", "--to", srv.URL, "--customer-user-id", "ct-1", "--token", "tok",
+		"--revenue", "9.99", "EUR"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	var m map[string]any
 	_ = json.Unmarshal(c.bodies[0], &m)
-	if m["event_revenue"] != "9.99" || m["event_revenue_currency"] != "EUR" || m["customer_user_id"] != "ct-1" || c.requests[0].Header.Get("Authorization") != "tok" {
+	if m["event_revenue"] != "9.99" || m["event_revenue_currency"] != "EUR" || m["customer_user_id"] != "ct-1" ||
+		c.requests[0].Header.Get("Authorization") != "tok" {
 		t.Fatalf("unexpected postback %v %s", c.requests[0].Header, c.bodies[0])
 	}
 }
@@ -94,11 +97,13 @@ func TestEmitAppsFlyerRevenueWithCurrency(t *testing.T) {
 func TestEmitNeverPrintsTheTokenWhateverItsHeader(t *testing.T) {
 	var c captured
 	srv := c.server(t)
-	out, err := emit(t, "appsflyer", "af_subscribe", "--to", srv.URL, "--customer-user-id", "ct-1", "--token-header", "X-Af-Token", "--token", "supersecret-token-value")
+	out, err := emit(t, "appsflyer", "af_subscribe", "--to", srv.URL, "--customer-user-id", "ct-1", "--token-header",
+		"X-Af-Token", "--token", "supersecret-token-value")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(out, "supersecret-token-value") || c.requests[0].Header.Get("X-Af-Token") != "supersecret-token-value" {
+	if strings.Contains(out,
+		"supersecret-token-value") || c.requests[0].Header.Get("X-Af-Token") != "supersecret-token-value" {
 		t.Fatalf("expected the token sent but not printed:\n%s", out)
 	}
 }
@@ -129,13 +134,18 @@ func TestEmitBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"stripe", "x"}, `unknown source "stripe": expected one of revenuecat, purchasely, appsflyer`},
-		{[]string{"revenuecat", "PURCHASE", "--print"}, `unknown RevenueCat event type "PURCHASE": expected one of TEST, INITIAL_PURCHASE`},
-		{[]string{"purchasely", "TRIAL_BEGAN", "--print"}, `unknown Purchasely event "TRIAL_BEGAN": expected one of ACTIVATE`},
-		{[]string{"appsflyer", "af_subscribe", "--print"}, "would send nothing: no postback: the app set no AppsFlyer customer user id"},
+		{[]string{"revenuecat", "PURCHASE", "--print"},
+			`unknown RevenueCat event type "PURCHASE": expected one of TEST, INITIAL_PURCHASE`},
+		{[]string{"purchasely", "TRIAL_BEGAN", "--print"},
+			`unknown Purchasely event "TRIAL_BEGAN": expected one of ACTIVATE`},
+		{[]string{"appsflyer", "af_subscribe", "--print"},
+			"would send nothing: no postback: the app set no AppsFlyer customer user id"},
 		{[]string{"revenuecat", "RENEWAL", "--print", "--set", "event..price=1"}, "expected path=value"},
 		{[]string{"revenuecat", "RENEWAL", "--to", "not a url"}, `--to: expected an http(s) URL`},
-		{[]string{"revenuecat", "RENEWAL", "--to", "http://127.0.0.1:1/webhooks/revenuecat"}, "not delivered after 1 attempt(s)"},
-		{[]string{"revenuecat", "RENEWAL", "--env", "staging", "--print"}, `--env: expected sandbox or production, got "staging"`},
+		{[]string{"revenuecat", "RENEWAL", "--to", "http://127.0.0.1:1/webhooks/revenuecat"},
+			"not delivered after 1 attempt(s)"},
+		{[]string{"revenuecat", "RENEWAL", "--env", "staging", "--print"},
+			`--env: expected sandbox or production, got "staging"`},
 		{[]string{"revenuecat"}, "expected an event type, one of TEST, INITIAL_PURCHASE"},
 		{[]string{"revenuecat", "RENEWAL"}, "expected --to URL"},
 		{[]string{}, "expected a source: revenuecat, purchasely, appsflyer"},

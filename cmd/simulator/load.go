@@ -34,16 +34,19 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	var asJSON bool
 	fs.StringVar(&o.Source, "source", "", "revenuecat, purchasely or appsflyer")
 	to := fs.String("to", "", "webhook URL (default http://127.0.0.1:8080/webhooks/<source>)")
-	fs.Float64Var(&o.Rate, "rate", 1000, "webhooks per second on a fixed schedule; 0 sends as fast as --concurrency allows")
+	fs.Float64Var(&o.Rate, "rate", 1000,
+		"webhooks per second on a fixed schedule; 0 sends as fast as --concurrency allows")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to send (at most 10m)")
 	fs.IntVar(&o.Count, "count", 0, "at most this many webhooks (default rate × duration)")
 	fs.IntVar(&o.Users, "users", 1000, "distinct users the webhooks belong to, in turn (0: one per webhook)")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "webhooks in flight at most")
-	fs.StringVar(&events, "events", "", "comma-separated event types to send in turn (default: a production mix for the source)")
+	fs.StringVar(&events, "events", "",
+		"comma-separated event types to send in turn (default: a production mix for the source)")
 	fs.StringVar(&o.Credential.Value, "credential", "",
 		"RevenueCat Authorization value, Purchasely secret or AppsFlyer token (default: the relay's default config)")
 	fs.BoolVar(&o.Retry, "retry", true, "retry refused webhooks on the vendor's schedule, compressed by --time-scale")
-	fs.Float64Var(&o.TimeScale, "time-scale", 0.001, "real seconds per vendor second for retries (0.001: RevenueCat's 5 minutes take 0.3 s)")
+	fs.Float64Var(&o.TimeScale, "time-scale", 0.001,
+		"real seconds per vendor second for retries (0.001: RevenueCat's 5 minutes take 0.3 s)")
 	fs.StringVar(&o.RunID, "run-id", "", "suffix of event and user ids (default random, so reruns are not duplicates)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	if err := envflag.Parse(fs, args, "SIMULATOR_LOAD", getenv); err != nil {
@@ -93,7 +96,8 @@ func printLoadReport(w io.Writer, r load.Report) {
 		rate = fmt.Sprintf("%g/s", r.Rate)
 	}
 	fmt.Fprintf(w, "%s load to %s (run %s, %s)\n", r.Source, r.Target, r.RunID, rate)
-	fmt.Fprintf(w, "  webhooks   sent %d, acknowledged %d, refused %d, retried %d (%d attempts)\n", r.Sent, r.Acked, r.Refused, r.Retried, r.Attempts)
+	fmt.Fprintf(w, "  webhooks   sent %d, acknowledged %d, refused %d, retried %d (%d attempts)\n", r.Sent, r.Acked,
+		r.Refused, r.Retried, r.Attempts)
 	var statuses []string
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range r.Statuses {
@@ -106,9 +110,12 @@ func printLoadReport(w io.Writer, r load.Report) {
 	}
 	fmt.Fprintf(w, "  answers    %s\n", strings.Join(statuses, " "))
 	fmt.Fprintf(w, "  throughput %.0f acknowledged/s over %s\n", r.Throughput, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  ack time   p50 %s  p90 %s  p99 %s  max %s\n", r.Latency.P50.Round(time.Microsecond), r.Latency.P90.Round(time.Microsecond),
+	fmt.Fprintf(w, "  ack time   p50 %s  p90 %s  p99 %s  max %s\n", r.Latency.P50.Round(time.Microsecond),
+		r.Latency.P90.Round(time.Microsecond),
 		r.Latency.P99.Round(time.Microsecond), r.Latency.Max.Round(time.Microsecond))
 	if r.Late > 0 {
-		fmt.Fprintf(w, "  late       %d webhooks left more than 10ms after their time (the target or the generator could not keep the rate)\n", r.Late)
+		fmt.Fprintf(w,
+			"  late       %d webhooks left more than 10ms after their time (the target or the generator could not keep the "+
+				"rate)\n", r.Late)
 	}
 }

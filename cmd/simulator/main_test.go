@@ -46,7 +46,8 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	for _, want := range []string{"SIM-EU1-0001", "SIM-EU1-SBX1", "SIM-MEC1-0001", "curl -s -X POST " + base + "/eu1/1/upload"} {
+	for _, want := range []string{"SIM-EU1-0001", "SIM-EU1-SBX1", "SIM-MEC1-0001",
+		"curl -s -X POST " + base + "/eu1/1/upload"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("expected the welcome text to contain %q", want)
 		}
@@ -58,7 +59,8 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 		t.Fatalf("expected a successful upload over HTTP, got %+v %v", resp, err)
 	}
 	var out syncBuffer
-	if err := run(ctx, []string{"health", "--url", base}, func(string) string { return "" }, &out, &out); err != nil || strings.TrimSpace(out.String()) != "ok" {
+	if err := run(ctx, []string{"health", "--url", base}, func(string) string { return "" }, &out,
+		&out); err != nil || strings.TrimSpace(out.String()) != "ok" {
 		t.Fatalf("expected health ok, got %v %q", err, out.String())
 	}
 	cancel()

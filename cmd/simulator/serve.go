@@ -27,17 +27,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("simulator serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
-	accountsFile := fs.String("accounts", "", "accounts file (YAML); default: one account per region plus an EU sandbox account")
+	accountsFile := fs.String("accounts", "",
+		"accounts file (YAML); default: one account per region plus an EU sandbox account")
 	journalLimit := fs.Int("journal-limit", 10000, "requests kept in the journal (/_sim/requests)")
 	eventLimit := fs.Int("event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
 	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest upload body before 413")
 	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
 	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not print the accounts and the example on start")
-	tlsListen := fs.String("tls-listen", "", "also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
-	tlsDir := fs.String("tls-dir", "./certs", "where the harness's CA (ca.pem, to trust) and the server certificate are kept or made")
-	tlsHosts := fs.String("tls-hosts", "localhost,127.0.0.1,simulator", "extra names for the server certificate, comma-separated")
-	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
+	tlsListen := fs.String("tls-listen", "",
+		"also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
+	tlsDir := fs.String("tls-dir", "./certs",
+		"where the harness's CA (ca.pem, to trust) and the server certificate are kept or made")
+	tlsHosts := fs.String("tls-hosts", "localhost,127.0.0.1,simulator",
+		"extra names for the server certificate, comma-separated")
+	pprofAddr := fs.String("pprof", "",
+		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
 	if err := envflag.Parse(fs, args, "SIMULATOR", getenv); err != nil {
 		return err
 	}
@@ -84,8 +89,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			ln.Close()
 			return fmt.Errorf("--tls-listen %s: %w", *tlsListen, err)
 		}
-		listeners = append(listeners, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}))
-		fmt.Fprintf(stdout, "simulator %s listening on https://%s for %s (trust %s)\n", version, tln.Addr(), strings.Join(hosts[:3], ", ")+", ...", filepath.Join(*tlsDir, certs.CAFile))
+		listeners = append(listeners, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{pair},
+			MinVersion: tls.VersionTLS12}))
+		fmt.Fprintf(stdout, "simulator %s listening on https://%s for %s (trust %s)\n", version, tln.Addr(),
+			strings.Join(hosts[:3], ", ")+", ...", filepath.Join(*tlsDir, certs.CAFile))
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "simulator %s listening on %s\n", version, base)
@@ -129,7 +136,8 @@ func serveUntilDone(ctx context.Context, listeners []net.Listener, h http.Handle
 }
 
 func printWelcome(w io.Writer, base string, sim *simulator.Simulator) {
-	fmt.Fprintln(w, "\nCleverTap accounts (upload to "+base+"/<region>/1/upload, or with Host: <region>.api.clevertap.com):")
+	fmt.Fprintln(w,
+		"\nCleverTap accounts (upload to "+base+"/<region>/1/upload, or with Host: <region>.api.clevertap.com):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  REGION\tACCOUNT ID\tPASSCODE\tTOKEN")
 	for _, a := range sim.CleverTap.Accounts() {

@@ -41,22 +41,27 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg := config.Default()
 	harness.QuickRetries(&cfg)
-	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: *simAddr, RelayAddr: *relayAddr, DataDir: *dataDir, Relay: &cfg,
+	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: *simAddr, RelayAddr: *relayAddr,
+		DataDir: *dataDir, Relay: &cfg,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), Version: version})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	fmt.Fprintf(stdout, "fake CleverTap + Piano on %s   relay on %s\n\n", st.SimulatorURL, st.RelayURL)
-	ok := playAll(ctx, filter(all, *label), scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL, FixtureRoot: *fixtures}, stdout)
+	ok := playAll(ctx, filter(all, *label), scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
+		FixtureRoot: *fixtures}, stdout)
 	if *once {
 		if !ok {
 			return exitError{code: 1, err: fmt.Errorf("some scenarios failed")}
 		}
 		return nil
 	}
-	fmt.Fprintf(stdout, "\nStill serving. Try:\n  go run ./cmd/simulator emit revenuecat INITIAL_PURCHASE --to %s/webhooks/revenuecat --auth 'Bearer sim-revenuecat'\n", st.RelayURL)
-	fmt.Fprintf(stdout, "  curl -s %s/_sim/events | head     curl -s %s/admin/deadletters\nCtrl-C to stop.\n", st.SimulatorURL, st.RelayURL)
+	fmt.Fprintf(stdout,
+		"\nStill serving. Try:\n  go run ./cmd/simulator emit revenuecat INITIAL_PURCHASE --to %s/webhooks/revenuecat "+
+			"--auth 'Bearer sim-revenuecat'\n", st.RelayURL)
+	fmt.Fprintf(stdout, "  curl -s %s/_sim/events | head     curl -s %s/admin/deadletters\nCtrl-C to stop.\n",
+		st.SimulatorURL, st.RelayURL)
 	<-ctx.Done()
 	return nil
 }
@@ -119,7 +124,8 @@ func filter(list []*scenarios.Scenario, label string) []*scenarios.Scenario {
 
 // playAll plays every scenario × source, several at a time (runs keep apart by their own ids), and prints
 // the report in scenario order.
-func playAll(ctx context.Context, list []*scenarios.Scenario, target scenarios.Target, stdout io.Writer, only ...string) bool {
+func playAll(ctx context.Context, list []*scenarios.Scenario, target scenarios.Target, stdout io.Writer,
+	only ...string) bool {
 	type job struct {
 		s   *scenarios.Scenario
 		src string

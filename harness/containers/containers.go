@@ -54,7 +54,8 @@ func DockerAvailable(ctx context.Context) error {
 // pulled; Stop cleans up instead), and published ports reached on 127.0.0.1 (testcontainers otherwise guesses a
 // gateway address when it finds itself in a container, as on CI machines). Both can be overridden.
 func disableReaper() {
-	for k, v := range map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"} {
+	for k, v := range map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true",
+		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"} {
 		if os.Getenv(k) == "" {
 			os.Setenv(k, v)
 		}
@@ -112,7 +113,8 @@ func Start(ctx context.Context) (*harness.Stack, error) {
 		return nil, err
 	}
 	certDir := filepath.Join(buildDir, "certs")
-	hosts := append(clevertap.Hostnames(), piano.DefaultDomain, "localhost", "127.0.0.1", "simulator") // what `serve --tls-listen` asks for
+	// what `serve --tls-listen` asks for
+	hosts := append(clevertap.Hostnames(), piano.DefaultDomain, "localhost", "127.0.0.1", "simulator")
 	if _, err := certs.Ensure(certDir, hosts); err != nil {
 		return nil, err
 	}
@@ -136,14 +138,18 @@ func Start(ctx context.Context) (*harness.Stack, error) {
 	certFiles := func(modeKey int64) []tc.ContainerFile {
 		return []tc.ContainerFile{
 			{HostFilePath: filepath.Join(certDir, certs.CAFile), ContainerFilePath: "/certs/" + certs.CAFile, FileMode: 0o644},
-			{HostFilePath: filepath.Join(certDir, certs.CertFile), ContainerFilePath: "/certs/" + certs.CertFile, FileMode: 0o644},
-			{HostFilePath: filepath.Join(certDir, certs.KeyFile), ContainerFilePath: "/certs/" + certs.KeyFile, FileMode: modeKey},
+			{HostFilePath: filepath.Join(certDir, certs.CertFile), ContainerFilePath: "/certs/" + certs.CertFile,
+				FileMode: 0o644},
+			{HostFilePath: filepath.Join(certDir, certs.KeyFile), ContainerFilePath: "/certs/" + certs.KeyFile,
+				FileMode: modeKey},
 		}
 	}
 	aliases := append(clevertap.Hostnames(), piano.DefaultDomain, "simulator")
 	sim, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true, ContainerRequest: tc.ContainerRequest{
-		FromDockerfile: tc.FromDockerfile{Context: buildDir, Dockerfile: "Dockerfile", Repo: strings.Split(Image, ":")[0], Tag: strings.Split(Image, ":")[1], KeepImage: true},
-		Cmd:            []string{"serve", "--listen", "0.0.0.0:8081", "--tls-listen", "0.0.0.0:443", "--tls-dir", "/certs", "--quiet"},
+		FromDockerfile: tc.FromDockerfile{Context: buildDir, Dockerfile: "Dockerfile", Repo: strings.Split(Image, ":")[0],
+			Tag: strings.Split(Image, ":")[1], KeepImage: true},
+		Cmd: []string{"serve", "--listen", "0.0.0.0:8081", "--tls-listen", "0.0.0.0:443", "--tls-dir", "/certs",
+			"--quiet"},
 		ExposedPorts:   []string{"8081/tcp"},
 		Files:          certFiles(0o644), // the key is the fake's, for tests only; readable by the image's non-root user
 		Networks:       []string{nw.Name},

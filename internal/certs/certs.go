@@ -36,7 +36,8 @@ func Ensure(dir string, hosts []string) (tls.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return tls.Certificate{}, fmt.Errorf("certificate dir %s: %w", dir, err)
 	}
-	if pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)); err == nil && covers(pair, hosts) {
+	if pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CertFile), filepath.Join(dir,
+		KeyFile)); err == nil && covers(pair, hosts) {
 		return pair, nil // made earlier, or handed in without the CA's key (containers)
 	}
 	caCert, caKey, err := loadOrMakeCA(dir)
@@ -75,7 +76,10 @@ func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPEM, errC := os.ReadFile(filepath.Join(dir, CAFile))
 	keyPEM, errK := os.ReadFile(filepath.Join(dir, caKeyFile))
 	if errC == nil && errK != nil {
-		return nil, nil, fmt.Errorf("%s: %s is there without its key, so no certificate can be signed; a CA others trust is never replaced (remove it to start over)", dir, CAFile)
+		return nil, nil,
+			fmt.Errorf(
+				"%s: %s is there without its key, so no certificate can be signed; a CA others trust is never replaced (remove it "+
+					"to start over)", dir, CAFile)
 	}
 	if errC == nil && errK == nil {
 		cb, _ := pem.Decode(certPEM)
@@ -93,7 +97,8 @@ func loadOrMakeCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: "ctharness test CA", Organization: []string{"ctharness"}},
+	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: "ctharness test CA",
+		Organization: []string{"ctharness"}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(validFor), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

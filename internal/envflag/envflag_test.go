@@ -18,7 +18,8 @@ func newSet() (*flag.FlagSet, *string, *int) {
 func TestEnvironmentFillsFlagsNotGiven(t *testing.T) {
 	fs, listen, limit := newSet()
 	env := map[string]string{"SIMULATOR_JOURNAL_LIMIT": "50", "SIMULATOR_LISTEN": "0.0.0.0:9"}
-	if err := Parse(fs, []string{"--listen", "127.0.0.1:7"}, "SIMULATOR", func(k string) string { return env[k] }); err != nil {
+	if err := Parse(fs, []string{"--listen", "127.0.0.1:7"}, "SIMULATOR",
+		func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if *listen != "127.0.0.1:7" {
@@ -37,7 +38,8 @@ func TestBadEnvironmentValueNamesTheVariable(t *testing.T) {
 		}
 		return ""
 	})
-	if err == nil || !strings.Contains(err.Error(), "SIMULATOR_JOURNAL_LIMIT") || !strings.Contains(err.Error(), `"lots"`) {
+	if err == nil || !strings.Contains(err.Error(), "SIMULATOR_JOURNAL_LIMIT") || !strings.Contains(err.Error(),
+		`"lots"`) {
 		t.Fatalf("expected an error naming SIMULATOR_JOURNAL_LIMIT and the value, got %v", err)
 	}
 }

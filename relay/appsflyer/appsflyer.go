@@ -52,7 +52,8 @@ var DefaultInAppEvents = map[string]InAppEvent{
 }
 
 // regionCodes are the values AppsFlyer's Region field takes; aps3 is "ID" there (Indonesia).
-var regionCodes = map[string]string{"EU1": "eu1", "IN1": "in1", "SG1": "sg1", "US1": "us1", "ID": "aps3", "APS3": "aps3", "MEC1": "mec1", "SK1": "sk1"}
+var regionCodes = map[string]string{"EU1": "eu1", "IN1": "in1", "SG1": "sg1", "US1": "us1", "ID": "aps3",
+	"APS3": "aps3", "MEC1": "mec1", "SK1": "sk1"}
 
 // Settings mirror AppsFlyer's CleverTap partner page and the Push API token.
 type Settings struct {
@@ -104,16 +105,23 @@ func New(prefix string, s Settings) (*Intake, error) {
 		in.region = "eu1"
 	case r != strings.ToUpper(r):
 		in.region = "eu1"
-		in.warnings = append(in.warnings, fmt.Sprintf("%s.clevertap.region: %q has lowercase letters; AppsFlyer then sends postbacks to the default server, EU1", prefix, r))
+		in.warnings = append(in.warnings,
+			fmt.Sprintf(
+				"%s.clevertap.region: %q has lowercase letters; AppsFlyer then sends postbacks to the default server, EU1",
+				prefix, r))
 	default:
 		code, ok := regionCodes[r]
 		if !ok {
-			return nil, fmt.Errorf("%s.clevertap.region: expected one of EU1, IN1, SG1, US1, ID, MEC1, SK1 (uppercase), got %q", prefix, r)
+			return nil, fmt.Errorf("%s.clevertap.region: expected one of EU1, IN1, SG1, US1, ID, MEC1, SK1 (uppercase), got %q",
+				prefix, r)
 		}
 		in.region = code
 	}
 	if ct.AccountID == "" && ct.AccountToken == "" && ct.AccountPasscode == "" {
-		return nil, fmt.Errorf("%s.clevertap: expected at least one of account_token, account_passcode, account_id (AppsFlyer sends nothing otherwise), got none", prefix)
+		return nil,
+			fmt.Errorf(
+				"%s.clevertap: expected at least one of account_token, account_passcode, account_id (AppsFlyer sends nothing "+
+					"otherwise), got none", prefix)
 	}
 	if ct.PartnerName == "" {
 		ct.PartnerName = "AppsFlyer"
@@ -123,7 +131,8 @@ func New(prefix string, s Settings) (*Intake, error) {
 		ct.Installs = InstallsAll
 	case InstallsAll, InstallsNonOrganic, InstallsNone:
 	default:
-		return nil, fmt.Errorf("%s.clevertap.installs: expected %s, %s or %s, got %q", prefix, InstallsAll, InstallsNonOrganic, InstallsNone, ct.Installs)
+		return nil, fmt.Errorf("%s.clevertap.installs: expected %s, %s or %s, got %q", prefix, InstallsAll,
+			InstallsNonOrganic, InstallsNone, ct.Installs)
 	}
 	if ct.InAppEvents == nil {
 		ct.InAppEvents = DefaultInAppEvents
@@ -138,7 +147,8 @@ func New(prefix string, s Settings) (*Intake, error) {
 			e.SendRevenue = ValuesAndRevenue
 		case NoValuesNoRevenue, ValuesNoRevenue, ValuesAndRevenue:
 		default:
-			return nil, fmt.Errorf("%s.clevertap.in_app_events.%s.send_revenue: expected %s, %s or %s, got %q", prefix, name, NoValuesNoRevenue, ValuesNoRevenue, ValuesAndRevenue, e.SendRevenue)
+			return nil, fmt.Errorf("%s.clevertap.in_app_events.%s.send_revenue: expected %s, %s or %s, got %q", prefix, name,
+				NoValuesNoRevenue, ValuesNoRevenue, ValuesAndRevenue, e.SendRevenue)
 		}
 		if e.PartnerEvent == "" {
 			e.PartnerEvent = name
@@ -228,7 +238,10 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 	id := msg["event_id"]
 	if id == "" {
 		if msg["appsflyer_id"] == "" || msg["event_time"] == "" {
-			return relay.Mapped{}, relay.BadRequest("expected appsflyer_id and event_time (or event_id) to identify the message, got appsflyer_id %q and event_time %q", msg["appsflyer_id"], msg["event_time"])
+			return relay.Mapped{},
+				relay.BadRequest(
+					"expected appsflyer_id and event_time (or event_id) to identify the message, got appsflyer_id %q and event_time "+
+						"%q", msg["appsflyer_id"], msg["event_time"])
 		}
 		id = msg["appsflyer_id"] + "|" + name + "|" + msg["event_time"]
 	}

@@ -11,7 +11,9 @@ import (
 // FuzzMap: no Push API body crashes the mapping; refusals are 400s or skips.
 func FuzzMap(f *testing.F) {
 	f.Add([]byte(subscribe))
-	f.Add([]byte(`{"event_name":"af_subscribe","event_time":"2026-01-01 00:00:00.000","appsflyer_id":"1","customer_user_id":"c","event_value":"[1,2"}`))
+	f.Add([]byte(
+		`{"event_name":"af_subscribe","event_time":"2026-01-01 00:00:00.000","appsflyer_id":"1","customer_user_id":"c",` +
+			`"event_value":"[1,2"}`))
 	in, err := New("f", Settings{CleverTap: CleverTap{Region: "EU1", AccountID: "A"}})
 	if err != nil {
 		f.Fatal(err)

@@ -191,13 +191,15 @@ func (c Config) Build() (Built, error) {
 		return b, err
 	}
 	if !strings.Contains(c.CleverTap.Endpoint, "{region}") {
-		b.Warnings = append(b.Warnings, "clevertap.endpoint has no {region}: every region's records go to "+c.CleverTap.Endpoint)
+		b.Warnings = append(b.Warnings,
+			"clevertap.endpoint has no {region}: every region's records go to "+c.CleverTap.Endpoint)
 	}
 	if c.Intake.MaxBodyBytes < 1024 {
 		return b, fmt.Errorf("intake.max_body_bytes: expected at least 1024, got %d", c.Intake.MaxBodyBytes)
 	}
 	if c.Intake.DedupeWindow < time.Hour {
-		return b, fmt.Errorf("intake.dedupe_window: expected at least 1h (vendors retry for hours), got %s", c.Intake.DedupeWindow)
+		return b, fmt.Errorf("intake.dedupe_window: expected at least 1h (vendors retry for hours), got %s",
+			c.Intake.DedupeWindow)
 	}
 	if err := c.Delivery.Validate("delivery"); err != nil {
 		return b, err
@@ -224,7 +226,8 @@ func (c Config) Build() (Built, error) {
 func checkTemplate(key, template string) error {
 	u, err := url.Parse(strings.NewReplacer("{region}", "eu1", "{domain}", "collect.example").Replace(template))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s: expected an http(s) URL template such as https://{region}.api.clevertap.com, got %q", key, template)
+		return fmt.Errorf("%s: expected an http(s) URL template such as https://{region}.api.clevertap.com, got %q", key,
+			template)
 	}
 	return nil
 }

@@ -13,13 +13,15 @@ func TestDefaultConfigBuilds(t *testing.T) {
 	if len(b.Sources) != 3 || len(b.Warnings) != 0 {
 		t.Fatalf("expected three sources and no warnings, got %d %v", len(b.Sources), b.Warnings)
 	}
-	for name, want := range map[string]string{"revenuecat/clevertap": "SIM-EU1-0001", "revenuecat/clevertap-sandbox": "SIM-EU1-SBX1",
-		"purchasely/clevertap": "SIM-EU1-0001", "appsflyer/clevertap": "SIM-EU1-0001"} {
+	for name, want := range map[string]string{"revenuecat/clevertap": "SIM-EU1-0001",
+		"revenuecat/clevertap-sandbox": "SIM-EU1-SBX1",
+		"purchasely/clevertap":         "SIM-EU1-0001", "appsflyer/clevertap": "SIM-EU1-0001"} {
 		if got := b.Endpoints[name]; got.AccountID != want || got.Region != "eu1" {
 			t.Errorf("%s: expected %s in eu1, got %+v", name, want, got)
 		}
 	}
-	if p := b.Endpoints["purchasely/piano"]; p.SiteID != "100001" || p.Domain != "collect.piano.test" || p.Path != "event" {
+	if p := b.Endpoints["purchasely/piano"]; p.SiteID != "100001" || p.Domain != "collect.piano.test" ||
+		p.Path != "event" {
 		t.Errorf("Piano destination %+v", p)
 	}
 }
@@ -27,16 +29,23 @@ func TestDefaultConfigBuilds(t *testing.T) {
 // TestMistakesNameTheKey: a config mistake stops start-up with a message naming the key.
 func TestMistakesNameTheKey(t *testing.T) {
 	cases := []struct{ yaml, want string }{
-		{"sources:\n  revenuecat:\n    clevertap: {region: xx1, account_id: A, passcode: p}\n", `sources.revenuecat.clevertap.region: expected one of eu1`},
+		{"sources:\n  revenuecat:\n    clevertap: {region: xx1, account_id: A, passcode: p}\n",
+			`sources.revenuecat.clevertap.region: expected one of eu1`},
 		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A}\n", "sources.revenuecat.clevertap.passcode"},
-		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, events: {refund_event: x}}\n", "sources.revenuecat.clevertap.events.refund_event: no such event"},
-		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, colour: red}\n", `line 3: unknown key "colour"`},
+		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, events: {refund_event: x}}\n",
+			"sources.revenuecat.clevertap.events.refund_event: no such event"},
+		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, colour: red}\n",
+			`line 3: unknown key "colour"`},
 		{"sources:\n  purchasley: {}\n", `line 2: unknown key "purchasley"`},
 		{"sources: {}\n", "sources: expected at least one of revenuecat, purchasely, appsflyer"},
-		{"clevertap: {endpoint: 'ftp://x'}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n", "clevertap.endpoint: expected an http(s) URL template"},
-		{"delivery: {max_batch: 5000}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n", "delivery.max_batch: expected 1 to 1000"},
-		{"delivery: {max_concurrent_per_account: 20}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n", "delivery.max_concurrent_per_account: expected 1 to 15"},
-		{"intake: {dedupe_window: 1m}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n", "intake.dedupe_window: expected at least 1h"},
+		{"clevertap: {endpoint: 'ftp://x'}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
+			"clevertap.endpoint: expected an http(s) URL template"},
+		{"delivery: {max_batch: 5000}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
+			"delivery.max_batch: expected 1 to 1000"},
+		{"delivery: {max_concurrent_per_account: 20}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
+			"delivery.max_concurrent_per_account: expected 1 to 15"},
+		{"intake: {dedupe_window: 1m}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
+			"intake.dedupe_window: expected at least 1h"},
 	}
 	for _, c := range cases {
 		cfg, err := Parse([]byte(c.yaml), "relay.yaml")
@@ -68,7 +77,8 @@ func TestProductionEndpointsByDefault(t *testing.T) {
 
 func TestSecretsListsEveryCredential(t *testing.T) {
 	got := strings.Join(Default().Secrets(), " ")
-	for _, s := range []string{"Bearer sim-revenuecat", "sim-purchasely", "sim-appsflyer", "sim-eu1-pass", "sim-eu1-sbx-pass", "sim-eu1-token"} {
+	for _, s := range []string{"Bearer sim-revenuecat", "sim-purchasely", "sim-appsflyer", "sim-eu1-pass",
+		"sim-eu1-sbx-pass", "sim-eu1-token"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("Secrets() lacks %q", s)
 		}

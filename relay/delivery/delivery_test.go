@@ -69,7 +69,8 @@ func newRig(t *testing.T, edit func(*Settings)) *rig {
 		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
 	}
 	obs := &counter{requests: map[string]int{}}
-	d := New(s, store, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}}, slog.New(slog.DiscardHandler), obs)
+	d := New(s, store, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}},
+		slog.New(slog.DiscardHandler), obs)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -86,8 +87,10 @@ func (r *rig) accept(t *testing.T, identity, name string, n int) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() { // concurrent accepts share commits, as webhooks do
-			job := outbox.Job{Source: "test", EventID: fmt.Sprintf("%s-%s-%d", identity, name, i), Message: relay.Message{Destination: "eu", Kind: relay.KindUpload,
-				Payload: relay.Record(map[string]any{"type": "event", "evtName": name, "identity": identity, "ts": 1767225600 + i, "evtData": map[string]any{"n": i}})}}
+			job := outbox.Job{Source: "test", EventID: fmt.Sprintf("%s-%s-%d", identity, name, i),
+				Message: relay.Message{Destination: "eu", Kind: relay.KindUpload,
+					Payload: relay.Record(map[string]any{"type": "event", "evtName": name, "identity": identity, "ts": 1767225600 + i,
+						"evtData": map[string]any{"n": i}})}}
 			jobs := []outbox.Job{job}
 			if _, err := r.store.Accept("test", job.EventID, jobs); err != nil {
 				errs <- err
@@ -105,7 +108,8 @@ func (r *rig) accept(t *testing.T, identity, name string, n int) {
 
 func (r *rig) wait(t *testing.T, identity string, count int) {
 	t.Helper()
-	if _, err := r.ct.Wait(context.Background(), clevertap.WaitRequest{Identity: identity, Count: count, TimeoutMS: 10000}); err != nil {
+	if _, err := r.ct.Wait(context.Background(), clevertap.WaitRequest{Identity: identity, Count: count,
+		TimeoutMS: 10000}); err != nil {
 		t.Fatalf("waiting for %d records of %s: %v", count, identity, err)
 	}
 }
@@ -157,7 +161,8 @@ func TestBatchesUpTo1000RecordsPerUpload(t *testing.T) {
 		}
 	}
 	if biggest != 1000 || len(reqs) > 10 {
-		t.Fatalf("expected full batches of 1000 (few requests), got %d requests, the biggest with %d records", len(reqs), biggest)
+		t.Fatalf("expected full batches of 1000 (few requests), got %d requests, the biggest with %d records", len(reqs),
+			biggest)
 	}
 }
 
@@ -202,7 +207,8 @@ func TestPartialAnswerDeadLettersOnlyTheRefusedRecords(t *testing.T) {
 		t.Fatalf("expected 2 dead letters, got %d %v", len(dead), err)
 	}
 	for _, d := range dead {
-		if d.Code != clevertap.CodeDiscardedEvent || !strings.Contains(d.Reason, "528") || !strings.Contains(string(d.Payload), "discarded_event") {
+		if d.Code != clevertap.CodeDiscardedEvent || !strings.Contains(d.Reason,
+			"528") || !strings.Contains(string(d.Payload), "discarded_event") {
 			t.Fatalf("expected the discarded records with code 528 and CleverTap's text, got %+v", d)
 		}
 	}
@@ -232,14 +238,16 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	r.accept(t, "doomed", "e", 1)
 	waitUntil(t, "a dead letter", func() bool { _, _, dead := r.obs.snapshot(); return dead == 1 })
 	dead, _ := r.store.DeadLetters()
-	if len(dead) != 1 || dead[0].Attempts != 3 || !strings.Contains(dead[0].Reason, "gave up after 3 attempts; last: HTTP 500") {
+	if len(dead) != 1 || dead[0].Attempts != 3 || !strings.Contains(dead[0].Reason,
+		"gave up after 3 attempts; last: HTTP 500") {
 		t.Fatalf("unexpected dead letter %+v", dead)
 	}
 }
 
 func TestBackoffDoublesWithJitterAndIsCapped(t *testing.T) {
 	d := New(Settings{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}, nil, nil, nil, nil, nil)
-	for failures, upper := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 30: time.Second} {
+	for failures, upper := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
+		3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 30: time.Second} {
 		for range 50 {
 			if got := d.backoff(failures); got < upper/2 || got > upper {
 				t.Fatalf("failure %d: backoff %s outside [%s, %s]", failures, got, upper/2, upper)

@@ -59,7 +59,8 @@ type queue struct {
 }
 
 // New makes a dispatcher; Start runs it.
-func New(s Settings, store *outbox.Store, endpoints map[string]relay.Endpoint, client *http.Client, log *slog.Logger, observe Observer) *Dispatcher {
+func New(s Settings, store *outbox.Store, endpoints map[string]relay.Endpoint, client *http.Client, log *slog.Logger,
+	observe Observer) *Dispatcher {
 	s.Defaults()
 	if client == nil {
 		client = &http.Client{}
@@ -219,7 +220,8 @@ type outcome struct {
 func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 	var out outcome
 	if !q.known {
-		out = rejectAll(batch, 0, fmt.Sprintf("destination %q is not configured (the config changed since the webhook was accepted)", q.name))
+		out = rejectAll(batch, 0,
+			fmt.Sprintf("destination %q is not configured (the config changed since the webhook was accepted)", q.name))
 	} else {
 		ids := make([]uint64, len(batch))
 		for i, j := range batch {
@@ -246,14 +248,16 @@ func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
 		ids[i] = j.ID
 	}
 	if err := d.store.Done(ids); err != nil {
-		d.log.Error("could not mark delivered jobs done; they will be sent again after a restart", "destination", q.name, "jobs", len(ids), "err", err)
+		d.log.Error("could not mark delivered jobs done; they will be sent again after a restart", "destination", q.name,
+			"jobs", len(ids), "err", err)
 	}
 	var again []outbox.Job
 	for _, j := range out.retry {
 		j.Attempts++
 		j.LastError = out.err
 		if j.Attempts >= d.settings.MaxAttempts {
-			out.dead = append(out.dead, outbox.DeadLetter{Job: j, Reason: fmt.Sprintf("gave up after %d attempts; last: %s", j.Attempts, out.err)})
+			out.dead = append(out.dead, outbox.DeadLetter{Job: j, Reason: fmt.Sprintf("gave up after %d attempts; last: %s",
+				j.Attempts, out.err)})
 			continue
 		}
 		again = append(again, j)
@@ -262,10 +266,12 @@ func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
 		d.log.Error("could not record the attempt count", "destination", q.name, "err", err)
 	}
 	if err := d.store.Kill(out.dead); err != nil {
-		d.log.Error("could not move jobs to the dead letters; they stay pending", "destination", q.name, "jobs", len(out.dead), "err", err)
+		d.log.Error("could not move jobs to the dead letters; they stay pending", "destination", q.name, "jobs",
+			len(out.dead), "err", err)
 	}
 	for _, dl := range out.dead {
-		d.log.Warn("dead letter", "destination", q.name, "source", dl.Source, "event_id", dl.EventID, "event_type", dl.EventType, "status", dl.Status, "code", dl.Code, "reason", dl.Reason)
+		d.log.Warn("dead letter", "destination", q.name, "source", dl.Source, "event_id", dl.EventID, "event_type",
+			dl.EventType, "status", dl.Status, "code", dl.Code, "reason", dl.Reason)
 	}
 	if len(out.done) > 0 {
 		d.observe.Delivered(q.name, len(out.done))
@@ -286,7 +292,8 @@ func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
 		if until := time.Now().Add(wait); until.After(q.blockedUntil) {
 			q.blockedUntil = until
 		}
-		d.log.Warn("delivery failed; backing off", "destination", q.name, "records", len(out.retry), "consecutive_failures", q.failures, "wait", wait.String(), "err", out.err)
+		d.log.Warn("delivery failed; backing off", "destination", q.name, "records", len(out.retry), "consecutive_failures",
+			q.failures, "wait", wait.String(), "err", out.err)
 		q.jobs = append(again, q.jobs...)
 	} else if len(out.done) > 0 {
 		q.failures = 0

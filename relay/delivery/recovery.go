@@ -10,7 +10,8 @@ import (
 // may or may not be at CleverTap, whose upload API has no idempotency key; Settings.AfterCrash decides.
 
 // InDoubtReason is the dead letters' reason for jobs held after an unclean stop.
-const InDoubtReason = "in flight when the relay stopped without shutting down (after_crash: hold): CleverTap may already have it; " +
+const InDoubtReason = "in flight when the relay stopped without shutting down (after_crash: hold): CleverTap may " +
+	"already have it; " +
 	"check the account, then POST /admin/deadletters/{id}/retry if it is missing"
 
 // recoverInDoubt finds the pending jobs that were in an upload at an unclean stop, applies the after_crash policy
@@ -48,7 +49,9 @@ func (d *Dispatcher) settleInDoubt(pending []outbox.Job, inDoubt map[uint64]bool
 		}
 	}
 	if d.settings.AfterCrash == AfterCrashHold {
-		d.log.Warn("the last run stopped uncleanly during uploads; their records may or may not have reached CleverTap: held in the dead letters, not resent",
+		d.log.Warn(
+			"the last run stopped uncleanly during uploads; their records may or may not have reached CleverTap: held in the "+
+				"dead letters, not resent",
 			"records", len(held), "after_crash", AfterCrashHold)
 		return rest, d.store.Kill(held)
 	}

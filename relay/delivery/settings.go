@@ -74,9 +74,11 @@ func (s Settings) Validate(prefix string) error {
 	case s.PianoMaxBatch < 1:
 		return fmt.Errorf("%s.piano_max_batch: expected at least 1, got %d", prefix, s.PianoMaxBatch)
 	case s.MaxConcurrentPerAccount < 1 || s.MaxConcurrentPerAccount > 15:
-		return fmt.Errorf("%s.max_concurrent_per_account: expected 1 to 15 (CleverTap answers 429 beyond 15), got %d", prefix, s.MaxConcurrentPerAccount)
+		return fmt.Errorf("%s.max_concurrent_per_account: expected 1 to 15 (CleverTap answers 429 beyond 15), got %d", prefix,
+			s.MaxConcurrentPerAccount)
 	case s.MinBackoff <= 0 || s.MaxBackoff < s.MinBackoff:
-		return fmt.Errorf("%s.min_backoff/max_backoff: expected 0 < min_backoff ≤ max_backoff, got %s and %s", prefix, s.MinBackoff, s.MaxBackoff)
+		return fmt.Errorf("%s.min_backoff/max_backoff: expected 0 < min_backoff ≤ max_backoff, got %s and %s", prefix,
+			s.MinBackoff, s.MaxBackoff)
 	case s.MaxAttempts < 1:
 		return fmt.Errorf("%s.max_attempts: expected at least 1, got %d", prefix, s.MaxAttempts)
 	case s.Timeout <= 0:

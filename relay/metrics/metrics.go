@@ -28,22 +28,27 @@ func New(depth func() map[string]int) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_webhooks_received_total",
-			Help: "Webhooks received, by source and outcome (accepted, duplicate, skipped, unauthorized, bad_request, too_large, unavailable)."},
+			Help: "Webhooks received, by source and outcome (accepted, duplicate, skipped, unauthorized, bad_request, " +
+				"too_large, unavailable)."},
 			[]string{"source", "outcome"}),
 		ack: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "relay_webhook_ack_seconds",
-			Help: "Time from a webhook's arrival to its answer (durable store included).", Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1}},
+			Help: "Time from a webhook's arrival to its answer (durable store included).", Buckets: []float64{.0005, .001, .002,
+				.005, .01, .02, .05, .1, .25, .5, 1}},
 			[]string{"source"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_records_delivered_total",
-			Help: "Records (upload records, attribution calls, Piano events) the destination accepted."}, []string{"destination"}),
+			Help: "Records (upload records, attribution calls, Piano events) the destination accepted."},
+			[]string{"destination"}),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_records_retried_total",
 			Help: "Records put back for another try after a retryable failure."}, []string{"destination"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_records_dead_lettered_total",
 			Help: "Records moved to the dead letters."}, []string{"destination"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "relay_upload_duration_seconds",
-			Help:    "Latency of requests to CleverTap and Piano, by destination and outcome (success, partial, retry, rejected).",
+			Help: "Latency of requests to CleverTap and Piano, by destination and outcome (success, partial, retry, " +
+				"rejected).",
 			Buckets: prometheus.DefBuckets}, []string{"destination", "outcome"}),
 	}
-	queue := prometheus.NewDesc("relay_queue_depth", "Records waiting or in flight, by destination.", []string{"destination"}, nil)
+	queue := prometheus.NewDesc("relay_queue_depth", "Records waiting or in flight, by destination.",
+		[]string{"destination"}, nil)
 	m.registry.MustRegister(m.received, m.ack, m.delivered, m.retried, m.deadLettered, m.requests,
 		depthCollector{desc: queue, depth: depth},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

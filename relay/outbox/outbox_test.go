@@ -12,7 +12,8 @@ import (
 )
 
 func job(payload string) Job {
-	return Job{Source: "revenuecat", EventType: "RENEWAL", Message: relay.Message{Destination: "d", Kind: relay.KindUpload, Payload: []byte(payload)}}
+	return Job{Source: "revenuecat", EventType: "RENEWAL", Message: relay.Message{Destination: "d", Kind: relay.KindUpload,
+		Payload: []byte(payload)}}
 }
 
 func TestAcceptIsDurableAndDeduplicated(t *testing.T) {
@@ -42,7 +43,8 @@ func TestAcceptIsDurableAndDeduplicated(t *testing.T) {
 	}
 	defer s.Close()
 	pending, err := s.Pending()
-	if err != nil || len(pending) != 3 || string(pending[0].Payload) != `{"a":1}` || pending[0].EventID != "" && pending[0].Source != "revenuecat" {
+	if err != nil || len(pending) != 3 || string(pending[0].Payload) != `{"a":1}` || pending[0].EventID != "" &&
+		pending[0].Source != "revenuecat" {
 		t.Fatalf("after reopening: %v %+v", err, pending)
 	}
 	if dup, _ := s.Accept("revenuecat", "e1", nil); !dup {

@@ -13,7 +13,8 @@ import (
 // FuzzVerifySignature: no header or body crashes the check; only the right signature for the body passes.
 func FuzzVerifySignature(f *testing.F) {
 	f.Add("s3cret", "1735689600", []byte(`{"event_name":"TRIAL_STARTED"}`), "", false)
-	f.Add("foobar", "1698322022", []byte(`{"a_random_key":"a_random_value_ad"}`), "f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4", false)
+	f.Add("foobar", "1698322022", []byte(`{"a_random_key":"a_random_value_ad"}`),
+		"f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4", false)
 	f.Add("s", "-1", []byte{}, "zz", true)
 	f.Fuzz(func(t *testing.T, secret, ts string, body []byte, sig string, deprecated bool) {
 		h := http.Header{}
@@ -55,8 +56,10 @@ func isUnixSeconds(s string) bool {
 func FuzzMap(f *testing.F) {
 	f.Add([]byte(renewal))
 	f.Add([]byte(`{"event_name":"TRIAL_STARTED","event_id":"1","event_created_at_ms":1e400}`))
-	in, err := New("f", Settings{CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "EU1", AccountID: "A", Passcode: "p"},
-		UserProperties: UserPropertiesSetting{Enabled: true}}, Piano: &Piano{CollectDomain: "c.test", CollectPath: "e", SiteID: "1"}})
+	in, err := New("f", Settings{CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "EU1",
+		AccountID: "A", Passcode: "p"},
+		UserProperties: UserPropertiesSetting{Enabled: true}}, Piano: &Piano{CollectDomain: "c.test", CollectPath: "e",
+		SiteID: "1"}})
 	if err != nil {
 		f.Fatal(err)
 	}

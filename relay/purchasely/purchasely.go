@@ -46,7 +46,8 @@ const DefaultReplayWindow = 5 * time.Minute
 // Event groups of Purchasely's catalogue (reference sources §2.3).
 var (
 	entitlementEvents = []string{"ACTIVATE", "DEACTIVATE", "TRANSACTION_PROCESSED"}
-	lifecycleEvents   = []string{"SUBSCRIPTION_STARTED", "RETENTION_MESSAGE_REQUESTED", "RENEWAL_DISABLED", "RENEWAL_ENABLED",
+	lifecycleEvents   = []string{"SUBSCRIPTION_STARTED", "RETENTION_MESSAGE_REQUESTED", "RENEWAL_DISABLED",
+		"RENEWAL_ENABLED",
 		"SUBSCRIPTION_TERMINATED", "FAMILY_SHARED_REVOKED", "GRACE_PERIOD_STARTED", "GRACE_PERIOD_TERMINATED",
 		"SUBSCRIPTION_CANCELLED_DURING_GRACE_PERIOD", "SUBSCRIPTION_RECOVERED_FROM_GRACE_PERIOD", "ENTERED_BILLING_RETRY",
 		"SUBSCRIPTION_RECOVERED_FROM_BILLING_RETRY", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_DEFERRED",
@@ -57,18 +58,22 @@ var (
 		"INSTALLMENT_REFUNDED", "SUBSCRIPTION_EXPIRED", "PURCHASE_VALIDATED"}
 	offerEvents = []string{"TRIAL_STARTED", "TRIAL_CONVERTED", "TRIAL_NOT_CONVERTED", "INTRO_OFFER_STARTED",
 		"INTRO_OFFER_CONVERTED", "INTRO_OFFER_NOT_CONVERTED", "PROMO_CODE_STARTED", "PROMO_CODE_CONVERTED",
-		"PROMO_CODE_NOT_CONVERTED", "PROMOTIONAL_OFFER_STARTED", "PROMOTIONAL_OFFER_CONVERTED", "PROMOTIONAL_OFFER_NOT_CONVERTED"}
+		"PROMO_CODE_NOT_CONVERTED", "PROMOTIONAL_OFFER_STARTED", "PROMOTIONAL_OFFER_CONVERTED",
+		"PROMOTIONAL_OFFER_NOT_CONVERTED"}
 )
 
 // Events is every event name the relay knows.
 var Events = slices.Concat(entitlementEvents, lifecycleEvents, offerEvents)
 
 // HeadlineEvents are the events Purchasely's CleverTap and Piano pages list; the default enabled set.
-var HeadlineEvents = []string{"SUBSCRIPTION_STARTED", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_EXPIRED", "SUBSCRIPTION_REACTIVATED",
-	"SUBSCRIPTION_REFUNDED_REVOKED", "RENEWAL_DISABLED", "RENEWAL_ENABLED", "TRIAL_STARTED", "TRIAL_CONVERTED", "TRIAL_NOT_CONVERTED"}
+var HeadlineEvents = []string{"SUBSCRIPTION_STARTED", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_EXPIRED",
+	"SUBSCRIPTION_REACTIVATED",
+	"SUBSCRIPTION_REFUNDED_REVOKED", "RENEWAL_DISABLED", "RENEWAL_ENABLED", "TRIAL_STARTED", "TRIAL_CONVERTED",
+	"TRIAL_NOT_CONVERTED"}
 
 // UserProperties are the properties the "User Properties" tab sends (Purchasely's draft list, UNCONFIRMED).
-var UserProperties = []string{"anonymous_user_id", "user_id", "has_active_subscription", "environment", "store", "product",
+var UserProperties = []string{"anonymous_user_id", "user_id", "has_active_subscription", "environment", "store",
+	"product",
 	"plan", "subscription_status", "offer_type", "is_family_shared", "content_id", "original_purchased_at",
 	"effective_next_renewal_at", "purchased_at", "store_country", "store_product_id"}
 
@@ -132,7 +137,8 @@ func New(prefix string, s Settings) (*Intake, error) {
 	in := &Intake{s: s, window: DefaultReplayWindow}
 	if s.ReplayWindow != nil {
 		if *s.ReplayWindow < 0 {
-			return nil, fmt.Errorf("%s.replay_window: expected a duration ≥ 0 such as 5m (0 turns the check off), got %s", prefix, *s.ReplayWindow)
+			return nil, fmt.Errorf("%s.replay_window: expected a duration ≥ 0 such as 5m (0 turns the check off), got %s",
+				prefix, *s.ReplayWindow)
 		}
 		in.window = *s.ReplayWindow
 	}
@@ -157,7 +163,8 @@ func New(prefix string, s Settings) (*Intake, error) {
 		}
 		for k, v := range ct.UserProperties.Names {
 			if !slices.Contains(UserProperties, k) {
-				return nil, fmt.Errorf("%s.clevertap.user_properties.names.%s: no such user property; expected one of %s", prefix, k, strings.Join(UserProperties, ", "))
+				return nil, fmt.Errorf("%s.clevertap.user_properties.names.%s: no such user property; expected one of %s", prefix,
+					k, strings.Join(UserProperties, ", "))
 			}
 			if strings.TrimSpace(v) == "" {
 				return nil, fmt.Errorf("%s.clevertap.user_properties.names.%s: expected a property name, got nothing", prefix, k)
@@ -167,10 +174,13 @@ func New(prefix string, s Settings) (*Intake, error) {
 	}
 	if p := s.Piano; p != nil {
 		if strings.TrimSpace(p.CollectDomain) == "" || strings.ContainsAny(p.CollectDomain, "/:") {
-			return nil, fmt.Errorf("%s.piano.collect_domain: expected the SSL collect server, such as xxxxxxxx.pa-cd.com, got %q", prefix, p.CollectDomain)
+			return nil,
+				fmt.Errorf("%s.piano.collect_domain: expected the SSL collect server, such as xxxxxxxx.pa-cd.com, got %q", prefix,
+					p.CollectDomain)
 		}
 		if strings.Trim(p.CollectPath, "/") == "" {
-			return nil, fmt.Errorf("%s.piano.collect_path: expected a non-empty path such as event or subscription, got %q", prefix, p.CollectPath)
+			return nil, fmt.Errorf("%s.piano.collect_path: expected a non-empty path such as event or subscription, got %q",
+				prefix, p.CollectPath)
 		}
 		if _, err := strconv.ParseUint(p.SiteID, 10, 64); err != nil {
 			return nil, fmt.Errorf("%s.piano.site_id: expected the numeric site id, got %q", prefix, p.SiteID)
@@ -235,19 +245,23 @@ func enabledEvents(prefix string, enabled []string, names map[string]string) (ma
 	out := map[string]string{}
 	for i, e := range enabled {
 		if !slices.Contains(Events, e) {
-			return nil, fmt.Errorf("%s.events[%d]: no such Purchasely event %q; expected one of %s", prefix, i, e, strings.Join(Events, ", "))
+			return nil, fmt.Errorf("%s.events[%d]: no such Purchasely event %q; expected one of %s", prefix, i, e,
+				strings.Join(Events, ", "))
 		}
 		out[e] = e
 	}
 	for k, v := range names {
 		if !slices.Contains(Events, k) {
-			return nil, fmt.Errorf("%s.event_names.%s: no such Purchasely event; expected one of %s", prefix, k, strings.Join(Events, ", "))
+			return nil, fmt.Errorf("%s.event_names.%s: no such Purchasely event; expected one of %s", prefix, k,
+				strings.Join(Events, ", "))
 		}
 		if _, on := out[k]; !on {
 			return nil, fmt.Errorf("%s.event_names.%s: the event is not enabled; add it to %s.events", prefix, k, prefix)
 		}
 		if strings.TrimSpace(v) == "" {
-			return nil, fmt.Errorf("%s.event_names.%s: expected a name, got nothing (remove the event from %s.events to disable it)", prefix, k, prefix)
+			return nil,
+				fmt.Errorf("%s.event_names.%s: expected a name, got nothing (remove the event from %s.events to disable it)",
+					prefix, k, prefix)
 		}
 		out[k] = v
 	}
@@ -267,7 +281,8 @@ func (in *Intake) Destinations() map[string]relay.Endpoint {
 		out[CleverTapDestination] = ct.Endpoint()
 	}
 	if p := in.s.Piano; p != nil {
-		out[PianoDestination] = relay.Endpoint{Kind: relay.KindPiano, Domain: p.CollectDomain, Path: strings.Trim(p.CollectPath, "/"), SiteID: p.SiteID}
+		out[PianoDestination] = relay.Endpoint{Kind: relay.KindPiano, Domain: p.CollectDomain,
+			Path: strings.Trim(p.CollectPath, "/"), SiteID: p.SiteID}
 	}
 	return out
 }
@@ -316,17 +331,22 @@ func VerifySignature(secret string, window time.Duration, acceptDeprecated bool,
 		header, got = HeaderDeprecatedSignature, strings.ToLower(r.Header.Get(HeaderDeprecatedSignature))
 		want = DeprecatedSignature(secret, ts)
 	case r.Header.Get(HeaderDeprecatedSignature) != "":
-		return relay.Unauthorized("expected %s; only the deprecated %s came, which this relay is not configured to accept", HeaderSignature, HeaderDeprecatedSignature)
+		return relay.Unauthorized("expected %s; only the deprecated %s came, which this relay is not configured to accept",
+			HeaderSignature, HeaderDeprecatedSignature)
 	default:
-		return relay.Unauthorized("expected %s (hex HMAC-SHA256 of timestamp + body with the shared secret), got none", HeaderSignature)
+		return relay.Unauthorized("expected %s (hex HMAC-SHA256 of timestamp + body with the shared secret), got none",
+			HeaderSignature)
 	}
 	if !hmac.Equal([]byte(got), []byte(want)) {
-		return relay.Unauthorized("%s does not match: expected HMAC-SHA256 with the configured shared secret over %s + the raw body", header, HeaderTimestamp)
+		return relay.Unauthorized(
+			"%s does not match: expected HMAC-SHA256 with the configured shared secret over %s + the raw body", header,
+			HeaderTimestamp)
 	}
 	if window > 0 {
 		age := r.Now.Sub(time.Unix(sec, 0))
 		if age > window || age < -window {
-			return relay.Unauthorized("%s %s is %s from this relay's clock; the replay window is %s", HeaderTimestamp, ts, age.Round(time.Second), window)
+			return relay.Unauthorized("%s %s is %s from this relay's clock; the replay window is %s", HeaderTimestamp, ts,
+				age.Round(time.Second), window)
 		}
 	}
 	return nil
@@ -340,12 +360,15 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 		if err == nil {
 			err = fmt.Errorf("a JSON %s", doc.Type())
 		}
-		return relay.Mapped{}, relay.BadRequest("expected a Purchasely v3 webhook (a flat JSON object with event_name and event_id), got invalid JSON: %v", err)
+		return relay.Mapped{},
+			relay.BadRequest(
+				"expected a Purchasely v3 webhook (a flat JSON object with event_name and event_id), got invalid JSON: %v", err)
 	}
 	body := webhook{doc}
 	name, id := body.str("event_name"), body.str("event_id")
 	if name == "" || id == "" {
-		return relay.Mapped{}, relay.BadRequest("expected event_name and event_id strings, got event_name %s and event_id %s", body.describe("event_name"), body.describe("event_id"))
+		return relay.Mapped{}, relay.BadRequest("expected event_name and event_id strings, got event_name %s and event_id %s",
+			body.describe("event_name"), body.describe("event_id"))
 	}
 	m := relay.Mapped{Source: Name, EventID: id, EventType: name}
 	if !slices.Contains(Events, name) {
@@ -425,7 +448,9 @@ func (in *Intake) mapCleverTap(m *relay.Mapped, ct *CleverTap, body webhook, nam
 	}
 	objectID := body.str(ct.IDAttribute)
 	if objectID == "" {
-		m.Notes = append(m.Notes, fmt.Sprintf("CleverTap: no CleverTap ID (%s) on the event; the app must call Purchasely.setAttribute(.clevertapId)", ct.IDAttribute))
+		m.Notes = append(m.Notes,
+			fmt.Sprintf("CleverTap: no CleverTap ID (%s) on the event; the app must call Purchasely.setAttribute(.clevertapId)",
+				ct.IDAttribute))
 		return
 	}
 	if enabled {
@@ -433,14 +458,16 @@ func (in *Intake) mapCleverTap(m *relay.Mapped, ct *CleverTap, body webhook, nam
 		if ts > 0 {
 			record["ts"] = ts
 		}
-		m.Messages = append(m.Messages, relay.Message{Destination: CleverTapDestination, Kind: relay.KindUpload, Payload: relay.Record(record)})
+		m.Messages = append(m.Messages, relay.Message{Destination: CleverTapDestination, Kind: relay.KindUpload,
+			Payload: relay.Record(record)})
 	}
 	if profile {
 		record := map[string]any{"type": "profile", "objectId": objectID, "profileData": in.userProperties(body)}
 		if ts > 0 {
 			record["ts"] = ts
 		}
-		m.Messages = append(m.Messages, relay.Message{Destination: CleverTapDestination, Kind: relay.KindUpload, Payload: relay.Record(record)})
+		m.Messages = append(m.Messages, relay.Message{Destination: CleverTapDestination, Kind: relay.KindUpload,
+			Payload: relay.Record(record)})
 	}
 }
 
@@ -452,18 +479,24 @@ func (in *Intake) mapPiano(m *relay.Mapped, p *Piano, body webhook, name string)
 	}
 	idclient := body.str(p.IDAttribute)
 	if idclient == "" {
-		m.Notes = append(m.Notes, fmt.Sprintf("Piano: no AT Internet client id (%s) on the event; the app must call Purchasely.setAttribute(.atInternetIdClient)", p.IDAttribute))
+		m.Notes = append(m.Notes,
+			fmt.Sprintf(
+				"Piano: no AT Internet client id (%s) on the event; the app must call Purchasely.setAttribute(.atInternetIdClient)",
+				p.IDAttribute))
 		return
 	}
 	if len(p.DeclaredEvents) > 0 && !slices.Contains(p.DeclaredEvents, eventName) {
-		m.Notes = append(m.Notes, fmt.Sprintf("Piano: %q is not declared in site %s's data model, so Piano will ignore it", eventName, p.SiteID))
+		m.Notes = append(m.Notes, fmt.Sprintf("Piano: %q is not declared in site %s's data model, so Piano will ignore it",
+			eventName, p.SiteID))
 	}
 	payload := relay.Record(map[string]any{"name": eventName, "data": eventProperties(body)})
-	m.Messages = append(m.Messages, relay.Message{Destination: PianoDestination, Kind: relay.KindPiano, Group: idclient, Payload: payload})
+	m.Messages = append(m.Messages, relay.Message{Destination: PianoDestination, Kind: relay.KindPiano, Group: idclient,
+		Payload: payload})
 }
 
 // eventKeys are the webhook attributes sent with an event, under their own names.
-var eventKeys = []string{"user_id", "anonymous_user_id", "product", "plan", "store", "store_country", "store_product_id",
+var eventKeys = []string{"user_id", "anonymous_user_id", "product", "plan", "store", "store_country",
+	"store_product_id",
 	"environment", "purchase_type", "offer_type", "subscription_status", "previous_plan", "source_event_name"}
 
 // eventProperties are the event's properties: the attributes above, plus price (plan price), amount (the

@@ -13,14 +13,17 @@ import (
 
 // The vectors are Purchasely's documented examples (reference sources §2.1).
 func TestSignatureVectors(t *testing.T) {
-	if got := Signature("foobar", "1698322022", []byte(`{"a_random_key":"a_random_value_ad"}`)); got != "f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4" {
+	if got := Signature("foobar", "1698322022",
+		[]byte(`{"a_random_key":"a_random_value_ad"}`)); got != "f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4" {
 		t.Errorf("request signature %s", got)
 	}
-	if got := DeprecatedSignature("foobar", "1580909929"); got != "ea909b88098b63ef93711cd14542403e5efe1a23c07d94a764bd4db55abba5a6" {
+	if got := DeprecatedSignature("foobar",
+		"1580909929"); got != "ea909b88098b63ef93711cd14542403e5efe1a23c07d94a764bd4db55abba5a6" {
 		t.Errorf("deprecated signature %s", got)
 	}
 	body := []byte(`{"event_name":"TRIAL_STARTED","event_id":"00000000-0000-4000-8000-000000000001"}`)
-	if got := Signature("sim_shared_secret", "1735689600", body); got != "97bb4d5e050576176c99c082dad749085b34e17269045e54c1b4a8c1557eea78" {
+	if got := Signature("sim_shared_secret", "1735689600",
+		body); got != "97bb4d5e050576176c99c082dad749085b34e17269045e54c1b4a8c1557eea78" {
 		t.Errorf("request signature %s", got)
 	}
 }
@@ -92,11 +95,14 @@ func fullIntake(t *testing.T, edit func(*Settings)) *Intake {
 	return in
 }
 
-const renewal = `{"api_version":3,"event_name":"SUBSCRIPTION_RENEWED","event_id":"e-7","event_created_at_ms":1767830409000,` +
+const renewal = `{"api_version":3,"event_name":"SUBSCRIPTION_RENEWED","event_id":"e-7",` +
+	`"event_created_at_ms":1767830409000,` +
 	`"user_id":"user_42","store":"GOOGLE_PLAY_STORE","store_country":"FR","product":"PREMIUM","plan":"premium_monthly",` +
-	`"purchase_type":"RENEWING_SUBSCRIPTION","offer_type":"NONE","subscription_status":"AUTO_RENEWING","environment":"PRODUCTION",` +
+	`"purchase_type":"RENEWING_SUBSCRIPTION","offer_type":"NONE","subscription_status":"AUTO_RENEWING",` +
+	`"environment":"PRODUCTION",` +
 	`"customer_currency":"EUR","plan_price_in_customer_currency":9.99,"is_family_shared":false,` +
-	`"purchased_at_ms":1767830400000,"original_purchased_at_ms":1767225600000,"effective_next_renewal_at_ms":1770508800000,` +
+	`"purchased_at_ms":1767830400000,"original_purchased_at_ms":1767225600000,` +
+	`"effective_next_renewal_at_ms":1770508800000,` +
 	`"integration_clevertap_id":"ct-42","integration_at_internet_id_client":"at-42"}`
 
 // TestMappingTable: the expected records are written by hand.
@@ -112,16 +118,26 @@ func TestMappingTable(t *testing.T) {
 		t.Fatalf("expected event + profile + Piano, got %v %+v", err, m)
 	}
 	want := []struct{ dest, payload string }{
-		{CleverTapDestination, `{"type":"event","evtName":"sub_renewed","objectId":"ct-42","ts":1767830409,"evtData":{"user_id":"user_42",` +
-			`"store":"GOOGLE_PLAY_STORE","store_country":"FR","product":"PREMIUM","plan":"premium_monthly","purchase_type":"RENEWING_SUBSCRIPTION",` +
-			`"offer_type":"NONE","subscription_status":"AUTO_RENEWING","environment":"PRODUCTION","currency":"EUR","price":9.99}}`},
-		{CleverTapDestination, `{"type":"profile","objectId":"ct-42","ts":1767830409,"profileData":{"user_id":"user_42","has_active_subscription":true,` +
-			`"environment":"PRODUCTION","store":"GOOGLE_PLAY_STORE","product":"PREMIUM","ply_plan":"premium_monthly","subscription_status":"AUTO_RENEWING",` +
-			`"offer_type":"NONE","is_family_shared":false,"original_purchased_at":"$D_1767225600","effective_next_renewal_at":"$D_1770508800",` +
-			`"purchased_at":"$D_1767830400","store_country":"FR"}}`},
-		{PianoDestination, `{"name":"subscription.renewed","data":{"user_id":"user_42","store":"GOOGLE_PLAY_STORE","store_country":"FR","product":"PREMIUM",` +
-			`"plan":"premium_monthly","purchase_type":"RENEWING_SUBSCRIPTION","offer_type":"NONE","subscription_status":"AUTO_RENEWING",` +
-			`"environment":"PRODUCTION","currency":"EUR","price":9.99}}`},
+		{CleverTapDestination,
+			`{"type":"event","evtName":"sub_renewed","objectId":"ct-42","ts":1767830409,"evtData":{"user_id":"user_42",` +
+				`"store":"GOOGLE_PLAY_STORE","store_country":"FR","product":"PREMIUM","plan":"premium_monthly",` +
+				`"purchase_type":"RENEWING_SUBSCRIPTION",` +
+				`"offer_type":"NONE","subscription_status":"AUTO_RENEWING","environment":"PRODUCTION","currency":"EUR",` +
+				`"price":9.99}}`},
+		{CleverTapDestination,
+			`{"type":"profile","objectId":"ct-42","ts":1767830409,"profileData":{"user_id":"user_42",` +
+				`"has_active_subscription":true,` +
+				`"environment":"PRODUCTION","store":"GOOGLE_PLAY_STORE","product":"PREMIUM","ply_plan":"premium_monthly",` +
+				`"subscription_status":"AUTO_RENEWING",` +
+				`"offer_type":"NONE","is_family_shared":false,"original_purchased_at":"$D_1767225600",` +
+				`"effective_next_renewal_at":"$D_1770508800",` +
+				`"purchased_at":"$D_1767830400","store_country":"FR"}}`},
+		{PianoDestination,
+			`{"name":"subscription.renewed","data":{"user_id":"user_42","store":"GOOGLE_PLAY_STORE","store_country":"FR",` +
+				`"product":"PREMIUM",` +
+				`"plan":"premium_monthly","purchase_type":"RENEWING_SUBSCRIPTION","offer_type":"NONE",` +
+				`"subscription_status":"AUTO_RENEWING",` +
+				`"environment":"PRODUCTION","currency":"EUR","price":9.99}}`},
 	}
 	for i, w := range want {
 		if m.Messages[i].Destination != w.dest {
@@ -134,7 +150,8 @@ func TestMappingTable(t *testing.T) {
 	if m.Messages[2].Group != "at-42" {
 		t.Fatalf("Piano messages are grouped by idclient, got %q", m.Messages[2].Group)
 	}
-	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0], `"subscription.renewed" is not declared in site 100001's data model, so Piano will ignore it`) {
+	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0],
+		`"subscription.renewed" is not declared in site 100001's data model, so Piano will ignore it`) {
 		t.Fatalf("expected a note that Piano will ignore the event, got %v", m.Notes)
 	}
 }
@@ -142,7 +159,8 @@ func TestMappingTable(t *testing.T) {
 func TestMappingSkips(t *testing.T) {
 	in := fullIntake(t, nil)
 	cases := []struct{ body, want string }{
-		{`{"event_name":"ACTIVATE","event_id":"1","integration_clevertap_id":"c","integration_at_internet_id_client":"a"}`, "ACTIVATE is not enabled"},
+		{`{"event_name":"ACTIVATE","event_id":"1","integration_clevertap_id":"c","integration_at_internet_id_client":"a"}`,
+			"ACTIVATE is not enabled"},
 		{`{"event_name":"BRAND_NEW_EVENT","event_id":"2"}`, "unknown Purchasely event"},
 		{`{"event_name":"TRIAL_STARTED","event_id":"3"}`, "no CleverTap ID (integration_clevertap_id)"},
 	}
@@ -168,17 +186,22 @@ func TestSettingsErrorsNameTheKey(t *testing.T) {
 		want string
 	}{
 		{func(s *Settings) { s.CleverTap.Region = "EU" }, "sources.purchasely.clevertap.region"},
-		{func(s *Settings) { s.CleverTap.Events = []string{"TRIAL_STARTED", "TRIAL_BEGAN"} }, `sources.purchasely.clevertap.events[1]: no such Purchasely event "TRIAL_BEGAN"`},
-		{func(s *Settings) { s.CleverTap.EventNames = map[string]string{"ACTIVATE": "x"} }, "sources.purchasely.clevertap.event_names.ACTIVATE: the event is not enabled"},
-		{func(s *Settings) { s.CleverTap.UserProperties.Names = map[string]string{"age": "x"} }, "sources.purchasely.clevertap.user_properties.names.age: no such user property"},
-		{func(s *Settings) { s.Piano.SiteID = "abc" }, `sources.purchasely.piano.site_id: expected the numeric site id, got "abc"`},
+		{func(s *Settings) { s.CleverTap.Events = []string{"TRIAL_STARTED", "TRIAL_BEGAN"} },
+			`sources.purchasely.clevertap.events[1]: no such Purchasely event "TRIAL_BEGAN"`},
+		{func(s *Settings) { s.CleverTap.EventNames = map[string]string{"ACTIVATE": "x"} },
+			"sources.purchasely.clevertap.event_names.ACTIVATE: the event is not enabled"},
+		{func(s *Settings) { s.CleverTap.UserProperties.Names = map[string]string{"age": "x"} },
+			"sources.purchasely.clevertap.user_properties.names.age: no such user property"},
+		{func(s *Settings) { s.Piano.SiteID = "abc" },
+			`sources.purchasely.piano.site_id: expected the numeric site id, got "abc"`},
 		{func(s *Settings) { s.Piano.CollectDomain = "https://x.pa-cd.com" }, "sources.purchasely.piano.collect_domain"},
 		{func(s *Settings) { s.Piano.CollectPath = "/" }, "sources.purchasely.piano.collect_path"},
 		{func(s *Settings) { d := -time.Second; s.ReplayWindow = &d }, "sources.purchasely.replay_window"},
 		{func(s *Settings) { s.CleverTap, s.Piano = nil, nil }, "expected a clevertap or piano integration"},
 	}
 	for _, c := range cases {
-		s := Settings{CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "EU1", AccountID: "A", Passcode: "p"}},
+		s := Settings{CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "EU1", AccountID: "A",
+			Passcode: "p"}},
 			Piano: &Piano{CollectDomain: "c.pa-cd.com", CollectPath: "event", SiteID: "1"}}
 		c.edit(&s)
 		if _, err := New("sources.purchasely", s); err == nil || !strings.Contains(err.Error(), c.want) {

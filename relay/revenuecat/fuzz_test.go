@@ -19,8 +19,10 @@ func FuzzMap(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"event":{"id":"x","type":"RENEWAL","price_in_purchased_currency":-1e308,"commission_percentage":2}}`))
-	f.Add([]byte(`{"event":{"id":"x","type":"INITIAL_PURCHASE","subscriber_attributes":{"$clevertapId":{"value":{"a":[1]}}}}}`))
-	in, err := New("f", Settings{CleverTap: CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "eu1", AccountID: "A", Passcode: "p"},
+	f.Add([]byte(
+		`{"event":{"id":"x","type":"INITIAL_PURCHASE","subscriber_attributes":{"$clevertapId":{"value":{"a":[1]}}}}}`))
+	in, err := New("f", Settings{CleverTap: CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "eu1",
+		AccountID: "A", Passcode: "p"},
 		SandboxAccountID: "S", SandboxPasscode: "s", Revenue: AfterCommissionAndTaxes, NegativeRefunds: true}})
 	if err != nil {
 		f.Fatal(err)

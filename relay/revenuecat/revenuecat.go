@@ -108,21 +108,26 @@ func New(prefix string, s Settings) (*Intake, error) {
 	}
 	s.CleverTap.CleverTapAccount = acct
 	if (s.CleverTap.SandboxAccountID == "") != (s.CleverTap.SandboxPasscode == "") {
-		return nil, fmt.Errorf("%s.clevertap.sandbox_passcode: expected both sandbox_account_id and sandbox_passcode or neither, got only one", prefix)
+		return nil,
+			fmt.Errorf(
+				"%s.clevertap.sandbox_passcode: expected both sandbox_account_id and sandbox_passcode or neither, got only one",
+				prefix)
 	}
 	switch s.CleverTap.Revenue {
 	case "":
 		s.CleverTap.Revenue = Gross
 	case Gross, AfterCommission, AfterCommissionAndTaxes:
 	default:
-		return nil, fmt.Errorf("%s.clevertap.revenue: expected %s, %s or %s, got %q", prefix, Gross, AfterCommission, AfterCommissionAndTaxes, s.CleverTap.Revenue)
+		return nil, fmt.Errorf("%s.clevertap.revenue: expected %s, %s or %s, got %q", prefix, Gross, AfterCommission,
+			AfterCommissionAndTaxes, s.CleverTap.Revenue)
 	}
 	switch s.CleverTap.Identity {
 	case "":
 		s.CleverTap.Identity = AppUserID
 	case AppUserID, OriginalAppUserID:
 	default:
-		return nil, fmt.Errorf("%s.clevertap.identity: expected %s or %s, got %q", prefix, AppUserID, OriginalAppUserID, s.CleverTap.Identity)
+		return nil, fmt.Errorf("%s.clevertap.identity: expected %s or %s, got %q", prefix, AppUserID, OriginalAppUserID,
+			s.CleverTap.Identity)
 	}
 	names, err := relay.EventNames(prefix+".clevertap.events", DefaultEventNames, s.CleverTap.Events)
 	if err != nil {
@@ -185,7 +190,8 @@ func (in *Intake) Destinations() map[string]relay.Endpoint {
 	ct := in.settings.CleverTap
 	out := map[string]relay.Endpoint{Destination: ct.Endpoint()}
 	if ct.SandboxAccountID != "" {
-		out[SandboxDestination] = relay.CleverTapAccount{Region: ct.Region, AccountID: ct.SandboxAccountID, Passcode: ct.SandboxPasscode}.Endpoint()
+		out[SandboxDestination] = relay.CleverTapAccount{Region: ct.Region, AccountID: ct.SandboxAccountID,
+			Passcode: ct.SandboxPasscode}.Endpoint()
 	}
 	return out
 }
@@ -237,11 +243,14 @@ func decode(r relay.Request) (event, error) {
 	root, done, err := r.Parse()
 	defer done()
 	if err != nil {
-		return event{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got invalid JSON: %v", err)
+		return event{},
+			relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got invalid JSON: %v",
+				err)
 	}
 	ev := root.Get("event")
 	if root.Type() != fastjson.TypeObject || ev == nil || ev.Type() != fastjson.TypeObject {
-		return event{}, relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got no \"event\" object")
+		return event{},
+			relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got no \"event\" object")
 	}
 	f := fields{obj: ev}
 	e := event{
@@ -250,8 +259,9 @@ func decode(r relay.Request) (event, error) {
 		NewProductID: f.str("new_product_id"), PeriodType: f.str("period_type"), Environment: f.str("environment"),
 		IsTrialConversion: f.boolean("is_trial_conversion"), CancelReason: f.str("cancel_reason"),
 		ExpirationReason: f.str("expiration_reason"), GracePeriodExpirationAtMS: f.integer("grace_period_expiration_at_ms"),
-		Currency: f.optionalStr("currency"), Price: f.number("price"), PriceInPurchasedCurrency: f.number("price_in_purchased_currency"),
-		TaxPercentage: f.number("tax_percentage"), CommissionPercentage: f.number("commission_percentage"),
+		Currency: f.optionalStr("currency"), Price: f.number("price"),
+		PriceInPurchasedCurrency: f.number("price_in_purchased_currency"),
+		TaxPercentage:            f.number("tax_percentage"), CommissionPercentage: f.number("commission_percentage"),
 	}
 	if attrs := ev.Get("subscriber_attributes"); attrs != nil && attrs.Type() != fastjson.TypeNull {
 		o, err := attrs.Object()
@@ -365,7 +375,8 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 		return relay.Mapped{}, err
 	}
 	if e.ID == "" || e.Type == "" {
-		return relay.Mapped{}, relay.BadRequest("event: expected \"id\" and \"type\" strings, got id %q and type %q", e.ID, e.Type)
+		return relay.Mapped{}, relay.BadRequest("event: expected \"id\" and \"type\" strings, got id %q and type %q", e.ID,
+			e.Type)
 	}
 	m := relay.Mapped{Source: Name, EventID: e.ID, EventType: e.Type}
 	key, skip := consoleEvent(e)
@@ -379,7 +390,9 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 	dest := Destination
 	if strings.EqualFold(e.Environment, "SANDBOX") {
 		if in.settings.CleverTap.SandboxAccountID == "" {
-			return m, relay.Skipped("sandbox event and no sandbox account configured: RevenueCat sends sandbox events only to a sandbox account")
+			return m,
+				relay.Skipped(
+					"sandbox event and no sandbox account configured: RevenueCat sends sandbox events only to a sandbox account")
 		}
 		dest = SandboxDestination
 	}

@@ -46,52 +46,93 @@ func TestMappingTable(t *testing.T) {
 		record string
 		skip   string
 	}{
-		{name: "trial start", fields: `"type":"INITIAL_PURCHASE","period_type":"TRIAL","price":0,"price_in_purchased_currency":0`,
+		{name: "trial start",
+			fields: `"type":"INITIAL_PURCHASE","period_type":"TRIAL","price":0,"price_in_purchased_currency":0`,
 			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_trial_started_event","identity":"user_42","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
-		{name: "initial purchase", fields: `"type":"INITIAL_PURCHASE","period_type":"NORMAL","price":10.79,"price_in_purchased_currency":9.99`,
+			record: `{"type":"event","evtName":"rc_trial_started_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+		{name: "initial purchase",
+			fields: `"type":"INITIAL_PURCHASE","period_type":"NORMAL","price":10.79,"price_in_purchased_currency":9.99`,
 			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_initial_purchase_event","identity":"user_42","ts":1767225600,"evtData":{"amount":9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
-		{name: "trial conversion", fields: `"type":"RENEWAL","is_trial_conversion":true,"period_type":"NORMAL","price_in_purchased_currency":9.99`,
+			record: `{"type":"event","evtName":"rc_initial_purchase_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+		{name: "trial conversion",
+			fields: `"type":"RENEWAL","is_trial_conversion":true,"period_type":"NORMAL","price_in_purchased_currency":9.99`,
 			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_trial_converted_event","identity":"user_42","ts":1767225600,"evtData":{"amount":9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
-		{name: "trial cancelled", fields: `"type":"CANCELLATION","period_type":"TRIAL","cancel_reason":"UNSUBSCRIBE","price_in_purchased_currency":0`,
+			record: `{"type":"event","evtName":"rc_trial_converted_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+		{name: "trial cancelled",
+			fields: `"type":"CANCELLATION","period_type":"TRIAL","cancel_reason":"UNSUBSCRIBE","price_in_purchased_currency":0`,
 			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_trial_cancelled_event","identity":"user_42","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","cancel_reason":"UNSUBSCRIBE"}}`},
-		{name: "refund is 0 by default", fields: `"type":"CANCELLATION","period_type":"NORMAL","cancel_reason":"CUSTOMER_SUPPORT","price_in_purchased_currency":-9.99`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_cancellation_event","identity":"user_42","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","cancel_reason":"CUSTOMER_SUPPORT"}}`},
+			record: `{"type":"event","evtName":"rc_trial_cancelled_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1",` +
+				`"cancel_reason":"UNSUBSCRIBE"}}`},
+		{name: "refund is 0 by default",
+			fields: `"type":"CANCELLATION","period_type":"NORMAL","cancel_reason":"CUSTOMER_SUPPORT",` +
+				`"price_in_purchased_currency":-9.99`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_cancellation_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1",` +
+				`"cancel_reason":"CUSTOMER_SUPPORT"}}`},
 		{name: "refund negative when configured", edit: func(c *CleverTap) { c.NegativeRefunds = true },
-			fields: `"type":"CANCELLATION","period_type":"NORMAL","cancel_reason":"CUSTOMER_SUPPORT","price_in_purchased_currency":-9.99`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_cancellation_event","identity":"user_42","ts":1767225600,"evtData":{"amount":-9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","cancel_reason":"CUSTOMER_SUPPORT"}}`},
+			fields: `"type":"CANCELLATION","period_type":"NORMAL","cancel_reason":"CUSTOMER_SUPPORT",` +
+				`"price_in_purchased_currency":-9.99`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_cancellation_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":-9.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1",` +
+				`"cancel_reason":"CUSTOMER_SUPPORT"}}`},
 		{name: "after commission", edit: func(c *CleverTap) { c.Revenue = AfterCommission },
-			fields: `"type":"RENEWAL","period_type":"NORMAL","price_in_purchased_currency":10,"commission_percentage":0.15,"tax_percentage":0.2`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_renewal_event","identity":"user_42","ts":1767225600,"evtData":{"amount":8.5,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+			fields: `"type":"RENEWAL","period_type":"NORMAL","price_in_purchased_currency":10,"commission_percentage":0.15,` +
+				`"tax_percentage":0.2`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_renewal_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":8.5,` +
+				`"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
 		{name: "after commission and taxes", edit: func(c *CleverTap) { c.Revenue = AfterCommissionAndTaxes },
-			fields: `"type":"RENEWAL","period_type":"NORMAL","price_in_purchased_currency":10,"commission_percentage":0.15,"tax_percentage":0.2`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_renewal_event","identity":"user_42","ts":1767225600,"evtData":{"amount":6.5,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
-		{name: "clevertap id attribute wins, attributes in evtData", fields: `"type":"UNCANCELLATION","period_type":"NORMAL","price_in_purchased_currency":0,` +
-			`"subscriber_attributes":{"$cleverTapId":{"value":"ct-9","updated_at_ms":1},"$email":{"value":"j@x.io","updated_at_ms":1}}`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_uncancellation_event","identity":"ct-9","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","$cleverTapId":"ct-9","$email":"j@x.io"}}`},
+			fields: `"type":"RENEWAL","period_type":"NORMAL","price_in_purchased_currency":10,"commission_percentage":0.15,` +
+				`"tax_percentage":0.2`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_renewal_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":6.5,` +
+				`"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+		{name: "clevertap id attribute wins, attributes in evtData",
+			fields: `"type":"UNCANCELLATION","period_type":"NORMAL","price_in_purchased_currency":0,` +
+				`"subscriber_attributes":{"$cleverTapId":{"value":"ct-9","updated_at_ms":1},"$email":{"value":"j@x.io",` +
+				`"updated_at_ms":1}}`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_uncancellation_event","identity":"ct-9","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","$cleverTapId":"ct-9",` +
+				`"$email":"j@x.io"}}`},
 		{name: "original app user id when configured", edit: func(c *CleverTap) { c.Identity = OriginalAppUserID },
-			fields: `"type":"EXPIRATION","period_type":"NORMAL","expiration_reason":"BILLING_ERROR","price_in_purchased_currency":0`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_expiration_event","identity":"$RCAnonymousID:abc","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","expiration_reason":"BILLING_ERROR"}}`},
-		{name: "billing issue carries the grace period end in ms", fields: `"type":"BILLING_ISSUE","period_type":"NORMAL","grace_period_expiration_at_ms":1767830400000,"price_in_purchased_currency":0`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"rc_billing_issue_event","identity":"user_42","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","grace_period_expiration_at":1767830400000}}`},
-		{name: "product change renamed", edit: func(c *CleverTap) { c.Events = map[string]string{ProductChange: "plan_changed"} },
-			fields: `"type":"PRODUCT_CHANGE","period_type":"NORMAL","new_product_id":"premium.yearly","price_in_purchased_currency":0`,
-			dest:   Destination,
-			record: `{"type":"event","evtName":"plan_changed","identity":"user_42","ts":1767225600,"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1","new_product_id":"premium.yearly"}}`},
-		{name: "sandbox to the sandbox account", fields: `"type":"NON_RENEWING_PURCHASE","environment":"SANDBOX","price_in_purchased_currency":4.99`,
+			fields: `"type":"EXPIRATION","period_type":"NORMAL","expiration_reason":"BILLING_ERROR",` +
+				`"price_in_purchased_currency":0`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_expiration_event","identity":"$RCAnonymousID:abc","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1",` +
+				`"expiration_reason":"BILLING_ERROR"}}`},
+		{name: "billing issue carries the grace period end in ms",
+			fields: `"type":"BILLING_ISSUE","period_type":"NORMAL","grace_period_expiration_at_ms":1767830400000,` +
+				`"price_in_purchased_currency":0`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"rc_billing_issue_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":0,"currency":"EUR","product_id":"premium.monthly","app_id":"app1",` +
+				`"grace_period_expiration_at":1767830400000}}`},
+		{name: "product change renamed",
+			edit: func(c *CleverTap) { c.Events = map[string]string{ProductChange: "plan_changed"} },
+			fields: `"type":"PRODUCT_CHANGE","period_type":"NORMAL","new_product_id":"premium.yearly",` +
+				`"price_in_purchased_currency":0`,
+			dest: Destination,
+			record: `{"type":"event","evtName":"plan_changed","identity":"user_42","ts":1767225600,"evtData":{"amount":0,` +
+				`"currency":"EUR","product_id":"premium.monthly","app_id":"app1","new_product_id":"premium.yearly"}}`},
+		{name: "sandbox to the sandbox account",
+			fields: `"type":"NON_RENEWING_PURCHASE","environment":"SANDBOX","price_in_purchased_currency":4.99`,
 			dest:   SandboxDestination,
-			record: `{"type":"event","evtName":"rc_non_subscription_purchase_event","identity":"user_42","ts":1767225600,"evtData":{"amount":4.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
-		{name: "sandbox dropped without a sandbox account", edit: func(c *CleverTap) { c.SandboxAccountID, c.SandboxPasscode = "", "" },
+			record: `{"type":"event","evtName":"rc_non_subscription_purchase_event","identity":"user_42","ts":1767225600,` +
+				`"evtData":{"amount":4.99,"currency":"EUR","product_id":"premium.monthly","app_id":"app1"}}`},
+		{name: "sandbox dropped without a sandbox account", edit: func(c *CleverTap) {
+			c.SandboxAccountID,
+				c.SandboxPasscode = "", ""
+		},
 			fields: `"type":"RENEWAL","environment":"SANDBOX"`, skip: "no sandbox account configured"},
 		{name: "blank name disables", edit: func(c *CleverTap) { c.Events = map[string]string{Expiration: ""} },
 			fields: `"type":"EXPIRATION"`, skip: "EXPIRATION is disabled"},
@@ -123,19 +164,24 @@ func TestMappingTable(t *testing.T) {
 
 func TestSettingsErrorsNameTheKey(t *testing.T) {
 	base := func() Settings {
-		return Settings{CleverTap: CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "eu1", AccountID: "A", Passcode: "p"}}}
+		return Settings{CleverTap: CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "eu1", AccountID: "A",
+			Passcode: "p"}}}
 	}
 	cases := []struct {
 		edit func(*Settings)
 		want string
 	}{
-		{func(s *Settings) { s.CleverTap.Region = "mars1" }, `sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1, got "mars1"`},
+		{func(s *Settings) { s.CleverTap.Region = "mars1" },
+			`sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1, got "mars1"`},
 		{func(s *Settings) { s.CleverTap.Region = "EU" }, `write EU1`},
-		{func(s *Settings) { s.CleverTap.Passcode = "" }, "sources.revenuecat.clevertap.passcode: expected the passcode of account A"},
+		{func(s *Settings) { s.CleverTap.Passcode = "" },
+			"sources.revenuecat.clevertap.passcode: expected the passcode of account A"},
 		{func(s *Settings) { s.CleverTap.AccountID = "" }, "sources.revenuecat.clevertap.account_id"},
 		{func(s *Settings) { s.CleverTap.SandboxAccountID = "S" }, "sources.revenuecat.clevertap.sandbox_passcode"},
-		{func(s *Settings) { s.CleverTap.Revenue = "net" }, `sources.revenuecat.clevertap.revenue: expected gross, after_commission or after_commission_and_taxes, got "net"`},
-		{func(s *Settings) { s.CleverTap.Events = map[string]string{"refund": "x"} }, "sources.revenuecat.clevertap.events.refund: no such event; expected one of billing_issue, cancellation"},
+		{func(s *Settings) { s.CleverTap.Revenue = "net" },
+			`sources.revenuecat.clevertap.revenue: expected gross, after_commission or after_commission_and_taxes, got "net"`},
+		{func(s *Settings) { s.CleverTap.Events = map[string]string{"refund": "x"} },
+			"sources.revenuecat.clevertap.events.refund: no such event; expected one of billing_issue, cancellation"},
 		{func(s *Settings) { s.CleverTap.Identity = "email" }, "sources.revenuecat.clevertap.identity"},
 	}
 	for _, c := range cases {

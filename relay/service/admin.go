@@ -45,13 +45,15 @@ func (s *Service) handleRetryDeadLetter(w http.ResponseWriter, r *http.Request) 
 	raw := mux.Vars(r)["id"]
 	id, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("expected a numeric dead letter id, got %q", raw)})
+		httpjson.Write(w, http.StatusBadRequest,
+			map[string]string{"error": fmt.Sprintf("expected a numeric dead letter id, got %q", raw)})
 		return
 	}
 	job, err := s.RetryDeadLetter(id)
 	switch {
 	case errors.Is(err, outbox.ErrNotFound):
-		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dead letter %d (GET /admin/deadletters lists them)", id)})
+		httpjson.Write(w, http.StatusNotFound,
+			map[string]string{"error": fmt.Sprintf("no dead letter %d (GET /admin/deadletters lists them)", id)})
 	case err != nil:
 		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	default:
@@ -66,7 +68,8 @@ func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts, "destinations": s.built.Endpoints})
+	httpjson.Write(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts,
+		"destinations": s.built.Endpoints})
 }
 
 func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
@@ -74,9 +77,11 @@ func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	for n := range s.sources {
 		names = append(names, "/webhooks/"+n)
 	}
-	httpjson.Write(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), "webhooks": names})
+	httpjson.Write(w, http.StatusNotFound, map[string]any{"error": fmt.Sprintf("no route %s %s", r.Method, r.URL.Path),
+		"webhooks": names})
 }
 
 func (s *Service) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)})
+	httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s",
+		r.Method, r.URL.Path)})
 }

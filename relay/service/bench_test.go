@@ -22,7 +22,8 @@ func BenchmarkWebhookIntake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := Open(Options{Config: testConfig(), DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	svc, err := Open(Options{Config: testConfig(), DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard,
+		&slog.HandlerOptions{Level: slog.LevelWarn})),
 		Client: &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}}})
 	if err != nil {
 		b.Fatal(err)

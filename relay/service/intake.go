@@ -33,9 +33,11 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 		outcome, status, a := s.intake(src, r)
 		s.metrics.Received(name, outcome, time.Since(start))
 		if status != http.StatusOK {
-			s.log.Warn("webhook refused", "source", name, "status", status, "outcome", outcome, "error", a.Error, "remote", r.RemoteAddr)
+			s.log.Warn("webhook refused", "source", name, "status", status, "outcome", outcome, "error", a.Error, "remote",
+				r.RemoteAddr)
 		} else if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments alone cost allocations per webhook
-			s.log.Debug("webhook", "source", name, "outcome", outcome, "event_id", a.EventID, "records", a.Records, "reason", a.Reason)
+			s.log.Debug("webhook", "source", name, "outcome", outcome, "event_id", a.EventID, "records", a.Records, "reason",
+				a.Reason)
 		}
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "5")
@@ -50,7 +52,8 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return "too_large", http.StatusRequestEntityTooLarge, answer{Status: "error", Error: fmt.Sprintf("body larger than %d bytes (intake.max_body_bytes)", limit)}
+			return "too_large", http.StatusRequestEntityTooLarge, answer{Status: "error",
+				Error: fmt.Sprintf("body larger than %d bytes (intake.max_body_bytes)", limit)}
 		}
 		return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: "could not read the body: " + err.Error()}
 	}
@@ -76,7 +79,8 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 	var skip *relay.Skip
 	switch {
 	case errors.As(err, &skip):
-		return "skipped", http.StatusOK, answer{Status: "skipped", EventID: mapped.EventID, Reason: skip.Reason, Notes: mapped.Notes}
+		return "skipped", http.StatusOK, answer{Status: "skipped", EventID: mapped.EventID, Reason: skip.Reason,
+			Notes: mapped.Notes}
 	case err != nil:
 		return "bad_request", statusOf(err), answer{Status: "error", Error: err.Error()}
 	}
@@ -88,14 +92,17 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 	if err != nil {
 		s.noteStoreError(err)
 		s.log.Error("outbox write failed; answering 503 so the vendor retries", "source", mapped.Source, "err", err)
-		return "unavailable", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf("%v: %v; retry later", errStore, err)}
+		return "unavailable", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf("%v: %v; retry later",
+			errStore, err)}
 	}
 	s.noteStoreError(nil)
 	if duplicate {
-		return "duplicate", http.StatusOK, answer{Status: "duplicate", EventID: mapped.EventID, Reason: "event id already accepted; not sent again"}
+		return "duplicate", http.StatusOK, answer{Status: "duplicate", EventID: mapped.EventID,
+			Reason: "event id already accepted; not sent again"}
 	}
 	s.dispatcher.Enqueue(jobs...)
-	return "accepted", http.StatusOK, answer{Status: "accepted", EventID: mapped.EventID, Records: len(jobs), Notes: mapped.Notes}
+	return "accepted", http.StatusOK, answer{Status: "accepted", EventID: mapped.EventID, Records: len(jobs),
+		Notes: mapped.Notes}
 }
 
 // readBody reads the body up to limit, in one allocation when its length is announced (vendors announce it).

@@ -36,11 +36,13 @@ func TestCheckJSONBody(t *testing.T) {
 		{"string at the top", `"x"`, "expected a JSON object, got a JSON string"},
 		// levels counted from 1 at the top object: level 33 opens at byte 5×32 = 160
 		{"33 levels", nestedObjects(33), "expected at most 32 levels of nesting, got more at byte 160"},
-		{"100 arrays", strings.Repeat("[", 100) + strings.Repeat("]", 100), "expected at most 32 levels of nesting, got more at byte 32"},
+		{"100 arrays", strings.Repeat("[", 100) + strings.Repeat("]", 100),
+			"expected at most 32 levels of nesting, got more at byte 32"},
 		// past the parser's own limit (300) the parse fails and the message is still ours
 		{"1000 levels", nestedObjects(1000), "expected at most 32 levels of nesting, got more at byte 160"},
 		{"brackets inside strings do not count", `{"a":"` + strings.Repeat("[{", 100) + `"}`, ""},
-		{"repeated top-level key", `{"id":1,"x":2,"id":3}`, `expected each key once per object, got "id" more than once in the top-level object`},
+		{"repeated top-level key", `{"id":1,"x":2,"id":3}`,
+			`expected each key once per object, got "id" more than once in the top-level object`},
 		{"repeated nested key", `{"event":{"items":[{"a":1},{"b":1,"b":2}]}}`, `got "b" more than once in event.items[1]`},
 		{"repeated key under an empty key", `{"":[{"":{"a":1,"a":2}}]}`, `got "a" more than once in [0].`},
 		{"repeated key after an escape", `{"a":1,"\u0061":2}`, `got "a" more than once in the top-level object`},
@@ -79,7 +81,8 @@ func TestCheckJSONBodyManyKeys(t *testing.T) {
 }
 
 func BenchmarkCheckJSONBody(b *testing.B) {
-	body, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "webhooks", "sample-events_2.json"))
+	body, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "webhooks",
+		"sample-events_2.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -74,7 +74,8 @@ func Open(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now, done: make(chan struct{})}
+	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now,
+		done: make(chan struct{})}
 	for _, src := range built.Sources {
 		s.sources[src.Name()] = src
 	}
@@ -125,7 +126,8 @@ func (s *Service) prune(ctx context.Context) {
 		if n, err := s.store.Prune(s.now().Add(-s.built.Intake.DedupeWindow)); err != nil {
 			s.log.Error("pruning seen event ids", "err", err)
 		} else if n > 0 {
-			s.log.Info("forgot event ids older than the dedupe window", "count", n, "window", s.built.Intake.DedupeWindow.String())
+			s.log.Info("forgot event ids older than the dedupe window", "count", n, "window",
+				s.built.Intake.DedupeWindow.String())
 		}
 		select {
 		case <-ctx.Done():
@@ -178,7 +180,8 @@ func (s *Service) unready() string {
 	s.storeErrMu.Lock()
 	defer s.storeErrMu.Unlock()
 	if s.storeErr != "" {
-		return fmt.Sprintf("the outbox could not store the last webhook (%s): %s", s.storeErrAt.Format(time.RFC3339), s.storeErr)
+		return fmt.Sprintf("the outbox could not store the last webhook (%s): %s", s.storeErrAt.Format(time.RFC3339),
+			s.storeErr)
 	}
 	return ""
 }

@@ -108,9 +108,11 @@ func rcHeader() http.Header { return http.Header{"Authorization": {"Bearer sim-r
 
 // rcWebhook is a RevenueCat webhook with the fields the mapping reads.
 func rcWebhook(id, typ, user string, price float64) []byte {
-	return []byte(`{"api_version":"1.0","event":{"id":"` + id + `","type":"` + typ + `","app_id":"app1","event_timestamp_ms":1767225600000,` +
+	return []byte(`{"api_version":"1.0","event":{"id":"` + id + `","type":"` + typ +
+		`","app_id":"app1","event_timestamp_ms":1767225600000,` +
 		`"app_user_id":"` + user + `","product_id":"premium.monthly","period_type":"NORMAL","environment":"PRODUCTION",` +
-		`"currency":"EUR","price":` + strconv.FormatFloat(price, 'f', -1, 64) + `,"price_in_purchased_currency":` + strconv.FormatFloat(price, 'f', -1, 64) + `,` +
+		`"currency":"EUR","price":` + strconv.FormatFloat(price, 'f', -1,
+		64) + `,"price_in_purchased_currency":` + strconv.FormatFloat(price, 'f', -1, 64) + `,` +
 		`"commission_percentage":0.15,"tax_percentage":0.2,"subscriber_attributes":{}}}`)
 }
 
@@ -207,15 +209,21 @@ func TestIntakeRefusals(t *testing.T) {
 		errorHas     string
 	}{
 		{"no authorization", "revenuecat", rcWebhook("r1", "RENEWAL", "u", 1), nil, 401, "expected the Authorization header"},
-		{"wrong authorization", "revenuecat", rcWebhook("r1", "RENEWAL", "u", 1), http.Header{"Authorization": {"Bearer nope"}}, 401, "does not match"},
+		{"wrong authorization", "revenuecat", rcWebhook("r1", "RENEWAL", "u", 1),
+			http.Header{"Authorization": {"Bearer nope"}}, 401, "does not match"},
 		{"malformed json", "revenuecat", []byte(`{"event":`), rcHeader(), 400, "invalid JSON"},
 		{"no event object", "revenuecat", []byte(`{"api_version":"1.0"}`), rcHeader(), 400, `no "event" object`},
-		{"event without id", "revenuecat", []byte(`{"event":{"type":"RENEWAL"}}`), rcHeader(), 400, `expected "id" and "type"`},
+		{"event without id", "revenuecat", []byte(`{"event":{"type":"RENEWAL"}}`), rcHeader(), 400,
+			`expected "id" and "type"`},
 		{"too large", "revenuecat", bytes.Repeat([]byte(" "), 4096), rcHeader(), 413, "larger than 2048 bytes"},
-		{"no signature", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {ts}}, 401, "expected X-PURCHASELY-REQUEST-SIGNATURE"},
-		{"bad signature", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {ts}, purchasely.HeaderSignature: {strings.Repeat("0", 64)}}, 401, "does not match"},
-		{"stale timestamp", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {"1600000000"}, purchasely.HeaderSignature: {purchasely.Signature("sim-purchasely", "1600000000", pBody)}}, 401, "replay window"},
-		{"appsflyer without token", "appsflyer", []byte(`{"event_name":"install"}`), nil, 401, "expected the AppsFlyer token"},
+		{"no signature", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {ts}}, 401,
+			"expected X-PURCHASELY-REQUEST-SIGNATURE"},
+		{"bad signature", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {ts},
+			purchasely.HeaderSignature: {strings.Repeat("0", 64)}}, 401, "does not match"},
+		{"stale timestamp", "purchasely", pBody, http.Header{purchasely.HeaderTimestamp: {"1600000000"},
+			purchasely.HeaderSignature: {purchasely.Signature("sim-purchasely", "1600000000", pBody)}}, 401, "replay window"},
+		{"appsflyer without token", "appsflyer", []byte(`{"event_name":"install"}`), nil, 401,
+			"expected the AppsFlyer token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -226,7 +234,8 @@ func TestIntakeRefusals(t *testing.T) {
 		})
 	}
 	t.Run("wrong content type", func(t *testing.T) {
-		req := httptest.NewRequest(http.MethodPost, "/webhooks/revenuecat", bytes.NewReader(rcWebhook("r2", "RENEWAL", "u", 1)))
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/revenuecat", bytes.NewReader(rcWebhook("r2", "RENEWAL",
+			"u", 1)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", "Bearer sim-revenuecat")
 		rec := httptest.NewRecorder()
@@ -244,17 +253,21 @@ func TestIntakeRefusals(t *testing.T) {
 func TestPurchaselySignedWebhookGoesToCleverTapAndPiano(t *testing.T) {
 	s := newStack(t, nil)
 	body := []byte(`{"api_version":3,"event_name":"TRIAL_STARTED","event_id":"p-1","event_created_at_ms":1767225600000,` +
-		`"user_id":"user_42","store":"APPLE_APP_STORE","product":"PREMIUM","plan":"premium_monthly","offer_type":"FREE_TRIAL",` +
+		`"user_id":"user_42","store":"APPLE_APP_STORE","product":"PREMIUM","plan":"premium_monthly",` +
+		`"offer_type":"FREE_TRIAL",` +
 		`"environment":"PRODUCTION","customer_currency":"EUR","plan_price_in_customer_currency":0,` +
 		`"integration_clevertap_id":"ct-42","integration_at_internet_id_client":"at-42"}`)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	status, a := s.post(t, "purchasely", body, http.Header{purchasely.HeaderTimestamp: {ts}, purchasely.HeaderSignature: {purchasely.Signature("sim-purchasely", ts, body)}})
+	status, a := s.post(t, "purchasely", body, http.Header{purchasely.HeaderTimestamp: {ts},
+		purchasely.HeaderSignature: {purchasely.Signature("sim-purchasely", ts, body)}})
 	if status != 200 || a.Status != "accepted" || a.Records != 2 {
 		t.Fatalf("expected accepted with 2 records (CleverTap + Piano), got %d %+v", status, a)
 	}
 	events := s.waitEvents(t, clevertap.WaitRequest{ObjectID: "ct-42", Count: 1})
-	want := `{"type":"event","evtName":"TRIAL_STARTED","objectId":"ct-42","ts":1767225600,"evtData":{"user_id":"user_42",` +
-		`"store":"APPLE_APP_STORE","product":"PREMIUM","plan":"premium_monthly","offer_type":"FREE_TRIAL","environment":"PRODUCTION","currency":"EUR","price":0}}`
+	want := `{"type":"event","evtName":"TRIAL_STARTED","objectId":"ct-42","ts":1767225600,` +
+		`"evtData":{"user_id":"user_42",` +
+		`"store":"APPLE_APP_STORE","product":"PREMIUM","plan":"premium_monthly","offer_type":"FREE_TRIAL",` +
+		`"environment":"PRODUCTION","currency":"EUR","price":0}}`
 	if err := jsonmatch.Match([]byte(want), events[0].Record); err != nil {
 		t.Fatalf("CleverTap record: %v\nreceived %s", err, events[0].Record)
 	}
@@ -284,7 +297,8 @@ func TestRestartDeliversWhatTheOutboxHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		if status, a := s.post(t, "revenuecat", rcWebhook("restart-"+strconv.Itoa(i), "RENEWAL", "restart-user", 4.99), rcHeader()); status != 200 || a.Status != "accepted" {
+		if status, a := s.post(t, "revenuecat", rcWebhook("restart-"+strconv.Itoa(i), "RENEWAL", "restart-user", 4.99),
+			rcHeader()); status != 200 || a.Status != "accepted" {
 			t.Fatalf("webhook %d: %d %+v", i, status, a)
 		}
 	}
@@ -325,14 +339,16 @@ func TestDeadLetterRetryAfterFixingTheConfig(t *testing.T) {
 		json.Unmarshal(out.DeadLetters, &dead)
 		return len(dead) == 1
 	})
-	if dead[0].Status != 401 || !strings.Contains(dead[0].Reason, "Invalid Credentials") && !strings.Contains(dead[0].Reason, "401") {
+	if dead[0].Status != 401 || !strings.Contains(dead[0].Reason,
+		"Invalid Credentials") && !strings.Contains(dead[0].Reason, "401") {
 		t.Fatalf("expected a 401 dead letter with CleverTap's text, got %+v", dead[0])
 	}
 	s.stop()
 	s.cfg.Sources.RevenueCat.CleverTap.Passcode = "sim-eu1-pass"
 	s.start(t)
 	rec := httptest.NewRecorder()
-	s.svc.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/deadletters/"+strconv.FormatUint(dead[0].ID, 10)+"/retry", nil))
+	s.svc.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/deadletters/"+strconv.FormatUint(dead[0].ID,
+		10)+"/retry", nil))
 	if rec.Code != 200 {
 		t.Fatalf("retry: %d %s", rec.Code, rec.Body)
 	}
@@ -390,7 +406,9 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	s := newStack(t, func(c *config.Config) { c.Sources.AppsFlyer.CleverTap.AccountPasscode = "wrong-af-pass" })
 	s.post(t, "revenuecat", rcWebhook("s-1", "RENEWAL", "s-user", 4.99), rcHeader())
 	s.post(t, "revenuecat", rcWebhook("s-2", "RENEWAL", "s-user", 4.99), http.Header{"Authorization": {"Bearer wrong"}})
-	af := []byte(`{"event_name":"install","appsflyer_id":"1-2","event_time":"2026-01-01 00:00:00.000","customer_user_id":"c1","media_source":"organic"}`)
+	af := []byte(
+		`{"event_name":"install","appsflyer_id":"1-2","event_time":"2026-01-01 00:00:00.000","customer_user_id":"c1",` +
+			`"media_source":"organic"}`)
 	s.post(t, "appsflyer", af, http.Header{"Authorization": {"sim-appsflyer"}})
 	s.waitEvents(t, clevertap.WaitRequest{Identity: "s-user", Count: 1})
 	waitFor(t, func() bool { dl, _ := s.svc.DeadLetters(); return len(dl) == 1 })

@@ -88,10 +88,13 @@ func (a Account) Validate() error {
 		return fmt.Errorf("region: expected one of %s for account %s, got %q", RegionList(), a.ID, a.Region)
 	}
 	if a.EventPropertyLimit < 0 {
-		return fmt.Errorf("event_property_limit: expected a positive number for account %s, got %d", a.ID, a.EventPropertyLimit)
+		return fmt.Errorf("event_property_limit: expected a positive number for account %s, got %d", a.ID,
+			a.EventPropertyLimit)
 	}
 	if a.MaxConcurrentUploads < 0 {
-		return fmt.Errorf("max_concurrent_uploads: expected zero (server default) or a positive number for account %s, got %d", a.ID, a.MaxConcurrentUploads)
+		return fmt.Errorf(
+			"max_concurrent_uploads: expected zero (server default) or a positive number for account %s, got %d", a.ID,
+			a.MaxConcurrentUploads)
 	}
 	return nil
 }

@@ -16,8 +16,9 @@ import (
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	stats := s.store.stats()
-	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version, "accounts": len(s.accounts.list()),
-		"events": stats.Events, "events_dropped": stats.EventsDropped, "profiles": stats.Profiles})
+	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version,
+		"accounts": len(s.accounts.list()),
+		"events":   stats.Events, "events_dropped": stats.EventsDropped, "profiles": stats.Profiles})
 }
 
 func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +43,8 @@ func (s *Server) handlePutAccount(w http.ResponseWriter, r *http.Request) {
 // RFC 3339 time).
 func parseEventFilter(q map[string][]string) (EventFilter, error) {
 	get := func(k string) string { return first(q[k]) }
-	f := EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"), Name: get("name"), Type: RecordType(get("type"))}
+	f := EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"), Name: get("name"),
+		Type: RecordType(get("type"))}
 	if region := get("region"); region != "" {
 		r, err := ParseRegion(region)
 		if err != nil {
@@ -61,7 +63,8 @@ func parseEventFilter(q map[string][]string) (EventFilter, error) {
 		} else if t, err := time.Parse(time.RFC3339Nano, since); err == nil {
 			f.SinceTime = t
 		} else {
-			return f, fmt.Errorf("since: expected an event seq number or an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", since)
+			return f, fmt.Errorf("since: expected an event seq number or an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q",
+				since)
 		}
 	}
 	return f, nil
@@ -78,14 +81,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	profiles := s.store.findProfiles(ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"), Email: q.Get("email"), ObjectID: q.Get("objectId")})
+	profiles := s.store.findProfiles(ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
+		Email: q.Get("email"), ObjectID: q.Get("objectId")})
 	if profiles == nil {
 		profiles = []Profile{}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"profiles": profiles})
 }
 
-var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest, OutcomeRateLimited, OutcomeFault, OutcomeNotFound}
+var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
+	OutcomeRateLimited, OutcomeFault, OutcomeNotFound}
 
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -125,7 +130,8 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Count < 1 {
-		httpjson.Error(w, http.StatusBadRequest, "wait: count: expected a positive number of records to wait for, got %d", req.Count)
+		httpjson.Error(w, http.StatusBadRequest, "wait: count: expected a positive number of records to wait for, got %d",
+			req.Count)
 		return
 	}
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
@@ -133,7 +139,8 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 		timeout = defaultWaitTimeout
 	}
 	timeout = min(timeout, maxWaitTimeout)
-	f := EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity, ObjectID: req.ObjectID, Type: req.Type}
+	f := EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity,
+		ObjectID: req.ObjectID, Type: req.Type}
 	events, ok := s.store.waitFor(r.Context(), f, req.Count, timeout)
 	status := http.StatusOK
 	if !ok {
@@ -180,5 +187,8 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminNotFound(w http.ResponseWriter, r *http.Request) {
-	httpjson.Error(w, http.StatusNotFound, "no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, GET /_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, POST /_sim/reset", r.Method, r.URL.Path)
+	httpjson.Error(w, http.StatusNotFound,
+		"no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, GET "+
+			"/_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, POST /_sim/reset",
+		r.Method, r.URL.Path)
 }

@@ -69,7 +69,8 @@ type APIResult struct {
 }
 
 // Upload posts {"d": records} to /<region>/1/upload and decodes the answer.
-func (c *Client) Upload(ctx context.Context, region Region, creds Credentials, records ...any) (*UploadResponse, *APIResult, error) {
+func (c *Client) Upload(ctx context.Context, region Region, creds Credentials, records ...any) (*UploadResponse,
+	*APIResult, error) {
 	body, err := json.Marshal(map[string]any{"d": records})
 	if err != nil {
 		return nil, nil, err
@@ -80,13 +81,15 @@ func (c *Client) Upload(ctx context.Context, region Region, creds Credentials, r
 	}
 	var out UploadResponse
 	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return nil, res, fmt.Errorf("upload answer is not CleverTap JSON (HTTP %d): %w: %s", res.StatusCode, err, clip.Text(string(res.Body), 200))
+		return nil, res, fmt.Errorf("upload answer is not CleverTap JSON (HTTP %d): %w: %s", res.StatusCode, err,
+			clip.Text(string(res.Body), 200))
 	}
 	return &out, res, nil
 }
 
 // UploadRaw posts a raw body to /<region>/1/upload with the given query (e.g. "dryRun=1").
-func (c *Client) UploadRaw(ctx context.Context, region Region, creds Credentials, body []byte, query string) (*APIResult, error) {
+func (c *Client) UploadRaw(ctx context.Context, region Region, creds Credentials, body []byte,
+	query string) (*APIResult, error) {
 	u := c.BaseURL + "/" + string(region) + "/1/upload"
 	if query != "" {
 		u += "?" + query
@@ -268,7 +271,8 @@ func (c *Client) adminStatus(ctx context.Context, method, path string, in, out a
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, firstNonEmpty(e.Error, clip.Text(string(raw), 200)))
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, firstNonEmpty(e.Error,
+			clip.Text(string(raw), 200)))
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

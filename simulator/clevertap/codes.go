@@ -32,28 +32,31 @@ const (
 // ones captured from the live API (reference §3.9); the others follow the real pattern of their family and
 // are UNCONFIRMED. Note the real profile texts have no space before "Skipped", the others do.
 var recordErrorPrefix = map[int]string{
-	CodeEventNameMissing:     "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. ",                              // real pattern (rudder mock)
-	CodeRestrictedEvent:      "Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. ",            // real
-	CodeDiscardedEvent:       "Event Name is incorrect. ErrorCode: 528 - Discarded event is raised. ",                            // UNCONFIRMED
-	CodeEventStructure:       "Event data is incorrect. ErrorCode: 512 - Invalid event structure. ",                              // UNCONFIRMED
-	CodePropertyLimit:        "Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded. ",                      // UNCONFIRMED
-	CodeIdentityMissing:      "'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. ", // real
-	CodeNeitherEventNorProf:  "Record type is incorrect. ErrorCode: 524 - Data is neither event nor profile. ",                   // UNCONFIRMED
-	CodeTimestampInvalid:     "Timestamp should be present in the Unix Epoch format. ",                                           // real
-	CodeObjectIDInvalid:      "'objectId' is incorrect. ErrorCode: 526 - objectId is invalid. ",                                  // UNCONFIRMED
-	CodeGenderInvalid:        "Profile data is incorrect. Gender needs to be M/F.",                                               // real
-	CodeEmailInvalid:         "Profile data is incorrect. Email is not valid.",                                                   // real
-	CodePhoneInvalid:         "Profile data is incorrect. Phone number is not valid.",                                            // real
-	CodeEmployedInvalid:      "Profile data is incorrect. Employed needs to be Y/N.",                                             // real
-	CodeEducationInvalid:     "Profile data is incorrect. Education needs to be School/College/Graduate..",                       // real
-	CodeMarriedInvalid:       "Profile data is incorrect. Married needs to be Y/N.",                                              // real
-	CodeAgeInvalid:           "Profile data is incorrect. Age is invalid.",                                                       // real
-	CodeTokenObjectIDInvalid: "Token data is incorrect. ErrorCode: 530 - Invalid 'objectId'. ",                                   // UNCONFIRMED
-	CodeTokenDataInvalid:     "Token data is incorrect. ErrorCode: 531 - Invalid token data. ",                                   // UNCONFIRMED
-	CodeTokenIDMissing:       "Token data is incorrect. ErrorCode: 532 - Token 'id' not present. ",                               // UNCONFIRMED
-	CodeTokenTypeMissing:     "Token data is incorrect. ErrorCode: 533 - Token 'type' not present. ",                             // UNCONFIRMED
-	CodeTokenTypeNotValid:    "Token data is incorrect. ErrorCode: 534 - Token 'type' not valid for 'objectId'. ",                // UNCONFIRMED
-	CodeTokenDataIncomplete:  "Token data is incorrect. ErrorCode: 535 - Invalid token data. ",                                   // UNCONFIRMED
+	// real (509's pattern from RudderStack's mock of the live API)
+	CodeEventNameMissing: "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. ",
+	CodeRestrictedEvent:  "Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. ",
+	CodeIdentityMissing:  "'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. ",
+	CodeTimestampInvalid: "Timestamp should be present in the Unix Epoch format. ",
+	CodeGenderInvalid:    "Profile data is incorrect. Gender needs to be M/F.",
+	CodeEmailInvalid:     "Profile data is incorrect. Email is not valid.",
+	CodePhoneInvalid:     "Profile data is incorrect. Phone number is not valid.",
+	CodeEmployedInvalid:  "Profile data is incorrect. Employed needs to be Y/N.",
+	CodeEducationInvalid: "Profile data is incorrect. Education needs to be School/College/Graduate..",
+	CodeMarriedInvalid:   "Profile data is incorrect. Married needs to be Y/N.",
+	CodeAgeInvalid:       "Profile data is incorrect. Age is invalid.",
+
+	// UNCONFIRMED
+	CodeDiscardedEvent:       "Event Name is incorrect. ErrorCode: 528 - Discarded event is raised. ",
+	CodeEventStructure:       "Event data is incorrect. ErrorCode: 512 - Invalid event structure. ",
+	CodePropertyLimit:        "Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded. ",
+	CodeNeitherEventNorProf:  "Record type is incorrect. ErrorCode: 524 - Data is neither event nor profile. ",
+	CodeObjectIDInvalid:      "'objectId' is incorrect. ErrorCode: 526 - objectId is invalid. ",
+	CodeTokenObjectIDInvalid: "Token data is incorrect. ErrorCode: 530 - Invalid 'objectId'. ",
+	CodeTokenDataInvalid:     "Token data is incorrect. ErrorCode: 531 - Invalid token data. ",
+	CodeTokenIDMissing:       "Token data is incorrect. ErrorCode: 532 - Token 'id' not present. ",
+	CodeTokenTypeMissing:     "Token data is incorrect. ErrorCode: 533 - Token 'type' not present. ",
+	CodeTokenTypeNotValid:    "Token data is incorrect. ErrorCode: 534 - Token 'type' not valid for 'objectId'. ",
+	CodeTokenDataIncomplete:  "Token data is incorrect. ErrorCode: 535 - Invalid token data. ",
 }
 
 // RecordErrorText is the error string CleverTap puts in unprocessed[].error; index is 0-based, the text 1-based.

@@ -26,7 +26,8 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	q := r.URL.Query()
-	query := ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"), ObjectID: q.Get("objectId")}
+	query := ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"),
+		ObjectID: q.Get("objectId")}
 	given := 0
 	for _, v := range []string{query.Identity, query.Email, query.ObjectID} {
 		if v != "" {
@@ -53,7 +54,8 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 func profileRecord(p Profile) map[string]any {
 	events := map[string]any{}
 	for name, sum := range p.Events {
-		events[name] = map[string]any{"count": sum.Count, "first_seen": sum.FirstSeen.Unix(), "last_seen": sum.LastSeen.Unix()}
+		events[name] = map[string]any{"count": sum.Count, "first_seen": sum.FirstSeen.Unix(),
+			"last_seen": sum.LastSeen.Unix()}
 	}
 	platform := []map[string]any{}
 	for _, oid := range p.ObjectIDs {
@@ -162,7 +164,8 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is missing")
 		return
 	case !slices.ContainsFunc(s.opts.AttributionPartners, func(p string) bool { return strings.EqualFold(p, partner) }):
-		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner, strings.Join(s.opts.AttributionPartners, ", "))
+		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner, strings.Join(s.opts.AttributionPartners,
+			", "))
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is not whitelisted")
 		return
 	}
@@ -183,7 +186,8 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	record := attributionRecord(params)
-	s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"), params.Get("device_identifier"), record)
+	s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"),
+		params.Get("device_identifier"), record)
 	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
@@ -237,7 +241,8 @@ func attributionRecord(params map[string][]string) []byte {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if slices.Contains(attributionCredentials, k) || k == "event_type" || k == "device_identifier" || len(params[k]) == 0 {
+		if slices.Contains(attributionCredentials,
+			k) || k == "event_type" || k == "device_identifier" || len(params[k]) == 0 {
 			continue
 		}
 		data[k] = params[k][0]

@@ -11,7 +11,8 @@ import (
 // request-level error or one outcome per record, and its answer must be valid JSON whose counts add up.
 // Its seed corpus (the vendor's upload samples and hand-made edge cases) runs in every `go test`.
 func FuzzUpload(f *testing.F) {
-	samples, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "clevertap-uploads", "*.json"))
+	samples, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "clevertap-uploads",
+		"*.json"))
 	for _, p := range samples {
 		if body, err := os.ReadFile(p); err == nil {
 			f.Add(body)
@@ -47,7 +48,8 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("answer is not JSON: %v\n%s", err, resp)
 		}
 		if decoded.Processed != len(batch.accepted) || len(decoded.Unprocessed) != len(batch.rejected) {
-			t.Fatalf("answer counts %d/%d differ from the batch %d/%d", decoded.Processed, len(decoded.Unprocessed), len(batch.accepted), len(batch.rejected))
+			t.Fatalf("answer counts %d/%d differ from the batch %d/%d", decoded.Processed, len(decoded.Unprocessed),
+				len(batch.accepted), len(batch.rejected))
 		}
 		for _, rec := range batch.accepted {
 			if !json.Valid(rec.raw.of(batch.buf)) {

@@ -22,7 +22,8 @@ type goldenCase struct {
 }
 
 func TestGoldenResponses(t *testing.T) {
-	records := `{"type":"event","identity":"u1","ts":1700000000,"evtName":"rc_renewal_event","evtData":{"amount":4.99,"currency":"USD"}},` +
+	records := `{"type":"event","identity":"u1","ts":1700000000,"evtName":"rc_renewal_event","evtData":{"amount":4.99,` +
+		`"currency":"USD"}},` +
 		`{"type":"event","identity":"u1","evtData":{}},` +
 		`{"type":"event","identity":"u1","ts":1700000000000,"evtName":"x","evtData":{}},` +
 		`{"type":"event","identity":"u1","evtName":"App Launched","evtData":{}},` +
@@ -35,16 +36,23 @@ func TestGoldenResponses(t *testing.T) {
 	cases := []goldenCase{
 		{"upload-success", "POST", "api.clevertap.com", "/1/upload", eu1Creds, oneEvent, 200},
 		{"upload-partial", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[` + records + `]}`, 200},
-		{"upload-fail", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[{"type":"event","identity":"u1","ts":0,"evtName":"x","evtData":{}}]}`, 200},
+		{"upload-fail", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
+			`{"d":[{"type":"event","identity":"u1","ts":0,"evtName":"x","evtData":{}}]}`, 200},
 		{"upload-401-unknown-account", "POST", "api.clevertap.com", "/1/upload", Credentials{"NOPE", "x"}, oneEvent, 401},
-		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "x"}, oneEvent, 401},
+		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "x"}, oneEvent,
+			401},
 		{"upload-400-malformed", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":`, 400},
-		{"upload-400-too-many", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}`, 400},
+		{"upload-400-too-many", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
+			`{"d":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}`, 400},
 		{"upload-405", "GET", "api.clevertap.com", "/1/upload", eu1Creds, "", 405},
 		{"unknown-endpoint-404", "POST", "api.clevertap.com", "/1/nothing", eu1Creds, "", 404},
-		{"attribution-success", "GET", "api.clevertap.com", "/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1&utm_source=organic&account_token=sim-eu1-token", Credentials{}, "", 200},
-		{"attribution-401", "GET", "api.clevertap.com", "/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a", Credentials{}, "", 401},
-		{"attribution-400-utm", "GET", "api.clevertap.com", "/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token", Credentials{}, "", 400},
+		{"attribution-success", "GET", "api.clevertap.com",
+			"/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1&utm_source=organic&account_token=sim-eu1-token", Credentials{}, "", 200},
+		{"attribution-401", "GET", "api.clevertap.com",
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a", Credentials{}, "", 401},
+		{"attribution-400-utm", "GET", "api.clevertap.com",
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token", Credentials{},
+			"", 400},
 		{"profile-404", "GET", "api.clevertap.com", "/1/profile.json?identity=nobody", eu1Creds, "", 404},
 		{"delete-success", "POST", "api.clevertap.com", "/1/delete/profiles.json", eu1Creds, `{"identity":"u1"}`, 200},
 	}

@@ -30,12 +30,16 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		c.diagnose("%s", rt.note)
 	}
 	if rt.unknownHost != "" {
-		c.diagnose("host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s", rt.unknownHost, RegionList())
+		c.diagnose(
+			"host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s",
+			rt.unknownHost, RegionList())
 		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
 	if handle == nil {
-		c.diagnose("no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST /1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
+		c.diagnose(
+			"no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST "+
+				"/1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
 		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
@@ -101,13 +105,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
 	if !c.entry.DryRun {
-		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt, batch: batch})
+		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt,
+			batch: batch})
 	} else {
 		c.diagnose("dryRun=1: validated, nothing stored")
 	}
-	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{}, Warnings: batch.warnings}
+	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{},
+		Warnings: batch.warnings}
 	for _, rej := range batch.rejected {
-		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code, Error: RecordErrorText(rej.code, rej.index)})
+		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code,
+			Error: RecordErrorText(rej.code, rej.index)})
 	}
 	c.entry.Records = summary
 	outcome := OutcomeAccepted
@@ -179,7 +186,8 @@ func (s *Server) authenticate(c *call, r *http.Request) (*Account, string) {
 		return nil, s.opts.WrongPasscodeError
 	}
 	if !acct.acceptsPasscode(passcode) {
-		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not one of them)", acct.ID, len(acct.Passcodes))
+		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not one of them)",
+			acct.ID, len(acct.Passcodes))
 		return nil, s.opts.WrongPasscodeError
 	}
 	return acct, ""

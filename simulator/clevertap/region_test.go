@@ -30,8 +30,10 @@ func TestResolveRoute(t *testing.T) {
 	}
 	for _, tc := range cases {
 		got := resolveRoute(tc.host, tc.path)
-		if got.region != tc.region || got.path != tc.apiPath || (got.unknownHost != "") != tc.unknownHost || (got.note != "") != tc.noted {
-			t.Errorf("%s%s: expected region %q path %q unknownHost=%v noted=%v, got %+v", tc.host, tc.path, tc.region, tc.apiPath, tc.unknownHost, tc.noted, got)
+		if got.region != tc.region || got.path != tc.apiPath || (got.unknownHost != "") != tc.unknownHost ||
+			(got.note != "") != tc.noted {
+			t.Errorf("%s%s: expected region %q path %q unknownHost=%v noted=%v, got %+v", tc.host, tc.path, tc.region,
+				tc.apiPath, tc.unknownHost, tc.noted, got)
 		}
 	}
 }
@@ -40,7 +42,8 @@ func TestParseRegion(t *testing.T) {
 	if r, err := ParseRegion("MEC1"); err != nil || r != "mec1" {
 		t.Fatalf("expected mec1, got %q %v", r, err)
 	}
-	if _, err := ParseRegion("eu"); err == nil || err.Error() != `unknown region "eu": expected one of eu1, in1, sg1, us1, aps3, mec1, sk1` {
+	if _, err := ParseRegion("eu"); err == nil ||
+		err.Error() != `unknown region "eu": expected one of eu1, in1, sg1, us1, aps3, mec1, sk1` {
 		t.Fatalf("expected an error listing the regions, got %v", err)
 	}
 }

@@ -29,7 +29,8 @@ func (s *Server) addRoutes(r *mux.Router) {
 }
 
 // apiEndpoints are the CleverTap routes below the region: path → endpoint name, methods and handler.
-func (s *Server) apiEndpoint(path string) (name string, methods []string, handle func(http.ResponseWriter, *http.Request, *call)) {
+func (s *Server) apiEndpoint(path string) (name string, methods []string, handle func(http.ResponseWriter,
+	*http.Request, *call)) {
 	switch path {
 	case "/1/upload":
 		return "upload", []string{http.MethodPost}, s.handleUpload

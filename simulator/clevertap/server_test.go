@@ -29,7 +29,8 @@ func newTestServer(t *testing.T, opts Options) (*Server, *Client) {
 }
 
 func event(identity, name string) map[string]any {
-	return map[string]any{"type": "event", "identity": identity, "ts": 1700000000, "evtName": name, "evtData": map[string]any{"amount": 1}}
+	return map[string]any{"type": "event", "identity": identity, "ts": 1700000000, "evtName": name,
+		"evtData": map[string]any{"amount": 1}}
 }
 
 func post(t *testing.T, c *Client, host, path string, creds Credentials, body string) *APIResult {
@@ -59,16 +60,27 @@ func TestAuth(t *testing.T) {
 		status           int
 		body, diagnosis  string
 	}{
-		{"right account and region", "api.clevertap.com", "/1/upload", eu1Creds, 200, `{"status":"success","processed":1,"unprocessed":[]}`, ""},
-		{"second EU spelling", "eu1.api.clevertap.com", "/1/upload", eu1Creds, 200, `{"status":"success","processed":1,"unprocessed":[]}`, ""},
-		{"path prefix", "127.0.0.1:8081", "/in1/1/upload", in1Creds, 200, `{"status":"success","processed":1,"unprocessed":[]}`, ""},
-		{"wrong region host", "api.clevertap.com", "/1/upload", in1Creds, 401, `{"status":"fail","error":"Account ID is not valid","code":401}`, "account SIM-IN1-0001 lives in in1; this request went to eu1"},
-		{"wrong region prefix", "127.0.0.1:8081", "/us1/1/upload", in1Creds, 401, `{"status":"fail","error":"Account ID is not valid","code":401}`, "lives in in1; this request went to us1"},
-		{"unknown account", "api.clevertap.com", "/1/upload", Credentials{"NOPE-000-0000", "x"}, 401, `{"status":"fail","error":"Account ID is not valid","code":401}`, `no account "NOPE-000-0000"`},
-		{"no account header", "api.clevertap.com", "/1/upload", Credentials{Passcode: "x"}, 401, `{"status":"fail","error":"Account ID is not valid","code":401}`, "missing header X-CleverTap-Account-Id"},
-		{"wrong passcode", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "guess"}, 401, `{"status":"fail","error":"Invalid Credentials","code":401}`, "wrong X-CleverTap-Passcode"},
-		{"no passcode", "api.clevertap.com", "/1/upload", Credentials{AccountID: "SIM-EU1-0001"}, 401, `{"status":"fail","error":"Invalid Credentials","code":401}`, "missing header X-CleverTap-Passcode"},
-		{"host naming no region", "zz9.api.clevertap.com", "/1/upload", eu1Creds, 404, `{"status":"fail","error":"Resource not found","code":404}`, "names no CleverTap region"},
+		{"right account and region", "api.clevertap.com", "/1/upload", eu1Creds, 200,
+			`{"status":"success","processed":1,"unprocessed":[]}`, ""},
+		{"second EU spelling", "eu1.api.clevertap.com", "/1/upload", eu1Creds, 200,
+			`{"status":"success","processed":1,"unprocessed":[]}`, ""},
+		{"path prefix", "127.0.0.1:8081", "/in1/1/upload", in1Creds, 200,
+			`{"status":"success","processed":1,"unprocessed":[]}`, ""},
+		{"wrong region host", "api.clevertap.com", "/1/upload", in1Creds, 401,
+			`{"status":"fail","error":"Account ID is not valid","code":401}`,
+			"account SIM-IN1-0001 lives in in1; this request went to eu1"},
+		{"wrong region prefix", "127.0.0.1:8081", "/us1/1/upload", in1Creds, 401,
+			`{"status":"fail","error":"Account ID is not valid","code":401}`, "lives in in1; this request went to us1"},
+		{"unknown account", "api.clevertap.com", "/1/upload", Credentials{"NOPE-000-0000", "x"}, 401,
+			`{"status":"fail","error":"Account ID is not valid","code":401}`, `no account "NOPE-000-0000"`},
+		{"no account header", "api.clevertap.com", "/1/upload", Credentials{Passcode: "x"}, 401,
+			`{"status":"fail","error":"Account ID is not valid","code":401}`, "missing header X-CleverTap-Account-Id"},
+		{"wrong passcode", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "guess"}, 401,
+			`{"status":"fail","error":"Invalid Credentials","code":401}`, "wrong X-CleverTap-Passcode"},
+		{"no passcode", "api.clevertap.com", "/1/upload", Credentials{AccountID: "SIM-EU1-0001"}, 401,
+			`{"status":"fail","error":"Invalid Credentials","code":401}`, "missing header X-CleverTap-Passcode"},
+		{"host naming no region", "zz9.api.clevertap.com", "/1/upload", eu1Creds, 404,
+			`{"status":"fail","error":"Resource not found","code":404}`, "names no CleverTap region"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +108,8 @@ func TestUploadStoresRecordsForTheAdminAPI(t *testing.T) {
 	_, c := newTestServer(t, Options{})
 	ctx := context.Background()
 	resp, _, err := c.Upload(ctx, "eu1", eu1Creds, event("alice", "rc_renewal_event"), event("bob", "rc_renewal_event"),
-		map[string]any{"type": "profile", "identity": "alice", "profileData": map[string]any{"Email": "alice@example.com", "plan": "gold"}})
+		map[string]any{"type": "profile", "identity": "alice", "profileData": map[string]any{"Email": "alice@example.com",
+			"plan": "gold"}})
 	if err != nil || resp.Status != "success" || resp.Processed != 3 {
 		t.Fatalf("expected success with 3 processed, got %+v %v", resp, err)
 	}
@@ -110,11 +123,13 @@ func TestUploadStoresRecordsForTheAdminAPI(t *testing.T) {
 		t.Fatalf("unexpected stored event %+v %s", events[0], events[0].Record)
 	}
 	profiles, err := c.Profiles(ctx, "SIM-EU1-0001", "alice")
-	if err != nil || len(profiles) != 1 || profiles[0].ProfileData["plan"] != "gold" || profiles[0].Events["rc_renewal_event"].Count != 1 {
+	if err != nil || len(profiles) != 1 || profiles[0].ProfileData["plan"] != "gold" ||
+		profiles[0].Events["rc_renewal_event"].Count != 1 {
 		t.Fatalf("expected alice's profile with plan gold and one renewal, got %+v %v", profiles, err)
 	}
 	res := get(t, c, "/eu1/1/profile.json?email=alice@example.com", eu1Creds)
-	if res.StatusCode != 200 || !strings.Contains(string(res.Body), `"identity":"alice"`) || !strings.Contains(string(res.Body), `"status":"success"`) {
+	if res.StatusCode != 200 || !strings.Contains(string(res.Body),
+		`"identity":"alice"`) || !strings.Contains(string(res.Body), `"status":"success"`) {
 		t.Fatalf("expected alice's profile by email, got %d %s", res.StatusCode, res.Body)
 	}
 }
@@ -148,7 +163,9 @@ func TestDryRunValidatesButStoresNothing(t *testing.T) {
 func TestBodyLimitAndMethod(t *testing.T) {
 	_, c := newTestServer(t, Options{MaxBodyBytes: 100})
 	res := post(t, c, "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[`+strings.Repeat(" ", 200)+`]}`)
-	if res.StatusCode != 413 || string(res.Body) != `{"status":"fail","error":"Request body too large. Maximum allowed size is 100 bytes","code":413}` {
+	if res.StatusCode != 413 ||
+		string(res.Body) != `{"status":"fail","error":"Request body too large. Maximum allowed size is 100 bytes",`+
+			`"code":413}` {
 		t.Fatalf("expected 413, got %d %s", res.StatusCode, res.Body)
 	}
 	res = get(t, c, "/eu1/1/upload", eu1Creds)
@@ -161,7 +178,8 @@ func TestConcurrencyLimitAnswers429(t *testing.T) {
 	s, c := newTestServer(t, Options{MaxConcurrentUploads: 2})
 	ctx := context.Background()
 	// two slow uploads hold both slots; the delay fault applies to exactly those two
-	if _, err := c.AddFault(ctx, Fault{Action: FaultDelay, DelayMS: 60000, Times: 2, Account: "SIM-EU1-0001"}); err != nil {
+	if _, err := c.AddFault(ctx, Fault{Action: FaultDelay, DelayMS: 60000, Times: 2,
+		Account: "SIM-EU1-0001"}); err != nil {
 		t.Fatal(err)
 	}
 	slowCtx, cancelSlow := context.WithCancel(ctx)
@@ -387,15 +405,22 @@ func TestAttribution(t *testing.T) {
 		status            int
 		body              string
 	}{
-		{"token and id", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_token=sim-eu1-token", 200, `{"status":"success"}`},
+		{"token and id", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_token=sim-eu1-token", 200,
+			`{"status":"success"}`},
 		{"token only", "api.clevertap.com", base + "&account_token=sim-eu1-token", 200, `{"status":"success"}`},
-		{"id and passcode", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_passcode=sim-eu1-pass", 200, `{"status":"success"}`},
+		{"id and passcode", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_passcode=sim-eu1-pass", 200,
+			`{"status":"success"}`},
 		{"no credentials", "api.clevertap.com", base, 401, `{"status":"fail","error":"Invalid Account Info","code":401}`},
-		{"wrong token", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_token=nope", 401, `{"status":"fail","error":"Invalid Account Info","code":401}`},
-		{"wrong region", "in1.api.clevertap.com", base + "&account_token=sim-eu1-token", 401, `{"status":"fail","error":"Invalid Account Info","code":401}`},
-		{"partner not whitelisted", "api.clevertap.com", strings.Replace(base, "AppsFlyer", "Acme", 1) + "&account_token=sim-eu1-token", 400, `{"status":"fail","error":"partner_name is not whitelisted","code":400}`},
-		{"no utm", "api.clevertap.com", strings.Replace(base, "utm_source=facebook&", "", 1) + "&account_token=sim-eu1-token", 400, `{"status":"fail","error":"utm_source is missing","code":400}`},
-		{"no event_type", "api.clevertap.com", strings.Replace(base, "event_type=af_subscribe&", "", 1) + "&account_token=sim-eu1-token", 400, `{"status":"fail","error":"event_type is missing","code":400}`},
+		{"wrong token", "api.clevertap.com", base + "&account_id=SIM-EU1-0001&account_token=nope", 401,
+			`{"status":"fail","error":"Invalid Account Info","code":401}`},
+		{"wrong region", "in1.api.clevertap.com", base + "&account_token=sim-eu1-token", 401,
+			`{"status":"fail","error":"Invalid Account Info","code":401}`},
+		{"partner not whitelisted", "api.clevertap.com", strings.Replace(base, "AppsFlyer", "Acme",
+			1) + "&account_token=sim-eu1-token", 400, `{"status":"fail","error":"partner_name is not whitelisted","code":400}`},
+		{"no utm", "api.clevertap.com", strings.Replace(base, "utm_source=facebook&", "", 1) + "&account_token=sim-eu1-token",
+			400, `{"status":"fail","error":"utm_source is missing","code":400}`},
+		{"no event_type", "api.clevertap.com", strings.Replace(base, "event_type=af_subscribe&", "",
+			1) + "&account_token=sim-eu1-token", 400, `{"status":"fail","error":"event_type is missing","code":400}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -430,7 +455,8 @@ func TestAttribution(t *testing.T) {
 func TestAdminAccountsValidation(t *testing.T) {
 	_, c := newTestServer(t, Options{})
 	err := c.PutAccount(context.Background(), Account{ID: "X-1", Passcodes: []string{"p"}, Region: "moon1"})
-	if err == nil || !strings.Contains(err.Error(), `region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account X-1, got "moon1"`) {
+	if err == nil || !strings.Contains(err.Error(),
+		`region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account X-1, got "moon1"`) {
 		t.Fatalf("expected a region error, got %v", err)
 	}
 	res, _ := c.Do(mustRequest(http.MethodPost, c.BaseURL+"/_sim/faults", `{"action":"respond","status":503,"tims":3}`))

@@ -111,7 +111,8 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	default:
-		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' && b[i] != '\t' {
+		for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\n' && b[i] != '\r' &&
+			b[i] != '\t' {
 			i++
 		}
 		return i

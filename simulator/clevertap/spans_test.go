@@ -11,7 +11,8 @@ func TestLocateRecords(t *testing.T) {
 		want []string
 	}{
 		{`{"d":[{"a":1},{"b":2}]}`, []string{`{"a":1}`, `{"b":2}`}},
-		{` { "x" : {"d":[9]} , "d" : [ {"a" : "]\"}{"} , 2 , "s" , [1,[2]] , null ] } `, []string{`{"a" : "]\"}{"}`, `2`, `"s"`, `[1,[2]]`, `null`}},
+		{` { "x" : {"d":[9]} , "d" : [ {"a" : "]\"}{"} , 2 , "s" , [1,[2]] , null ] } `, []string{`{"a" : "]\"}{"}`, `2`,
+			`"s"`, `[1,[2]]`, `null`}},
 		{`{"\u0064":[true]}`, []string{`true`}},
 		{`{"d":[]}`, nil},
 		{"{\"d\":[\n  {\"type\":\"event\"}\n]}", []string{`{"type":"event"}`}},
@@ -30,7 +31,8 @@ func TestLocateRecords(t *testing.T) {
 
 // With duplicate "d" keys the first one counts, for the parser and the locator alike.
 func TestDuplicateDKeysUseTheFirst(t *testing.T) {
-	batch, reqErr := validateUpload([]byte(`{"d":[{"type":"event","identity":"u","evtName":"first","evtData":{}}],"d":[1,2,3]}`), testAccount(), testLimits)
+	batch, reqErr := validateUpload([]byte(
+		`{"d":[{"type":"event","identity":"u","evtName":"first","evtData":{}}],"d":[1,2,3]}`), testAccount(), testLimits)
 	if reqErr != nil || batch.total != 1 || batch.accepted[0].name != "first" {
 		t.Fatalf("expected the first d with one record, got %+v %+v", batch, reqErr)
 	}

@@ -138,7 +138,8 @@ func (s *store) add(in storedBatch) {
 }
 
 // addAttribution stores an attribution-partner call as an event record.
-func (s *store) addAttribution(account string, region Region, requestID string, at time.Time, name, deviceID string, record []byte) {
+func (s *store) addAttribution(account string, region Region, requestID string, at time.Time, name, deviceID string,
+	record []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++

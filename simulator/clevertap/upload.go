@@ -130,7 +130,8 @@ func validateUpload(body []byte, acct *Account, limits uploadLimits) (*uploadBat
 	records, _ := d.Array()
 	if len(records) > limits.maxRecords {
 		return nil, &requestError{status: 400, text: fmt.Sprintf(textTooManyRecords, limits.maxRecords),
-			diagnosis: fmt.Sprintf("expected at most %d records in \"d\", got %d; split the upload", limits.maxRecords, len(records))}
+			diagnosis: fmt.Sprintf("expected at most %d records in \"d\", got %d; split the upload", limits.maxRecords,
+				len(records))}
 	}
 	tokens := 0
 	for _, rec := range records {
@@ -341,10 +342,13 @@ func (v *recordValidator) checkProperty(i int, key []byte, val *fastjson.Value, 
 	switch val.Type() {
 	case fastjson.TypeString:
 		if s := val.GetStringBytes(); len(s) > maxPropertyValLen {
-			v.warn(i, fmt.Sprintf("property %q has a value of %d bytes; CleverTap documents %d at most", key, len(s), maxPropertyValLen))
+			v.warn(i, fmt.Sprintf("property %q has a value of %d bytes; CleverTap documents %d at most", key, len(s),
+				maxPropertyValLen))
 		}
 	case fastjson.TypeObject:
-		v.warn(i, fmt.Sprintf("property %q is a nested object; CleverTap's server handling is UNCONFIRMED (RudderStack stringifies them)", key))
+		v.warn(i,
+			fmt.Sprintf(
+				"property %q is a nested object; CleverTap's server handling is UNCONFIRMED (RudderStack stringifies them)", key))
 	case fastjson.TypeArray:
 		if !(string(key) == "Items" && strings.EqualFold(eventName, "Charged")) {
 			v.warn(i, fmt.Sprintf("property %q is an array; only Charged.Items is documented as an array for events", key))

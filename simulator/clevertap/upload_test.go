@@ -7,7 +7,8 @@ import (
 )
 
 func testAccount() *Account {
-	a := Account{ID: "T-1", Passcodes: []string{"p"}, Region: "eu1", DiscardedEvents: []string{"Old Event"}, EventPropertyLimit: 3}
+	a := Account{ID: "T-1", Passcodes: []string{"p"}, Region: "eu1", DiscardedEvents: []string{"Old Event"},
+		EventPropertyLimit: 3}
 	a.normalize()
 	return &a
 }
@@ -21,15 +22,19 @@ func TestRecordCodes(t *testing.T) {
 		record string
 		code   int
 	}{
-		{"event with identity", `{"type":"event","identity":"u1","ts":1700000000,"evtName":"rc_renewal_event","evtData":{"amount":4.99}}`, 0},
-		{"event with objectId only", `{"type":"event","objectId":"abCdEFg01HiJklMN2OpQ3RStu4v5","evtName":"x","evtData":{}}`, 0},
+		{"event with identity",
+			`{"type":"event","identity":"u1","ts":1700000000,"evtName":"rc_renewal_event","evtData":{"amount":4.99}}`, 0},
+		{"event with objectId only",
+			`{"type":"event","objectId":"abCdEFg01HiJklMN2OpQ3RStu4v5","evtName":"x","evtData":{}}`, 0},
 		{"event with FBID only", `{"type":"event","FBID":"123","evtName":"x","evtData":{}}`, 0},
 		{"event with GPID only", `{"type":"event","GPID":"123","evtName":"x","evtData":{}}`, 0},
 		{"numeric identity", `{"type":"event","identity":555,"evtName":"x","evtData":{}}`, 0},
-		{"RevenueCat anonymous identity", `{"type":"event","identity":"$RCAnonymousID:87c6049c58069238dce29853916d624c","evtName":"x","evtData":{}}`, 0},
+		{"RevenueCat anonymous identity",
+			`{"type":"event","identity":"$RCAnonymousID:87c6049c58069238dce29853916d624c","evtName":"x","evtData":{}}`, 0},
 		{"no ts is fine", `{"type":"event","identity":"u","evtName":"x","evtData":{}}`, 0},
 		{"evtData missing is accepted by default", `{"type":"event","identity":"u","evtName":"x"}`, 0},
-		{"Charged with Items", `{"type":"event","identity":"u","evtName":"Charged","evtData":{"Amount":1,"Items":[{"a":1}]}}`, 0},
+		{"Charged with Items",
+			`{"type":"event","identity":"u","evtName":"Charged","evtData":{"Amount":1,"Items":[{"a":1}]}}`, 0},
 
 		{"type missing", `{"identity":"u","evtName":"x","evtData":{}}`, 524},
 		{"type unknown", `{"type":"click","identity":"u","evtName":"x","evtData":{}}`, 524},
@@ -39,13 +44,16 @@ func TestRecordCodes(t *testing.T) {
 		{"no identity at all", `{"type":"event","evtName":"x","evtData":{}}`, 523},
 		{"empty identity", `{"type":"event","identity":"","evtName":"x","evtData":{}}`, 523},
 		{"blank identity", `{"type":"event","identity":"   ","evtName":"x","evtData":{}}`, 523},
-		{"identity of 120 chars", `{"type":"event","identity":"` + strings.Repeat("a", 120) + `","evtName":"x","evtData":{}}`, 523},
-		{"identity of 119 chars", `{"type":"event","identity":"` + strings.Repeat("a", 119) + `","evtName":"x","evtData":{}}`, 0},
+		{"identity of 120 chars", `{"type":"event","identity":"` + strings.Repeat("a", 120) + `","evtName":"x","evtData":{}}`,
+			523},
+		{"identity of 119 chars", `{"type":"event","identity":"` + strings.Repeat("a",
+			119) + `","evtName":"x","evtData":{}}`, 0},
 		{"identity is an object", `{"type":"event","identity":{"id":1},"evtName":"x","evtData":{}}`, 523},
 
 		{"objectId with a space", `{"type":"event","objectId":"ab cd","evtName":"x","evtData":{}}`, 526},
 		{"objectId is a number", `{"type":"event","objectId":12,"evtName":"x","evtData":{}}`, 526},
-		{"objectId with identity still checked", `{"type":"event","identity":"u","objectId":"a/b","evtName":"x","evtData":{}}`, 526},
+		{"objectId with identity still checked",
+			`{"type":"event","identity":"u","objectId":"a/b","evtName":"x","evtData":{}}`, 526},
 
 		{"ts zero", `{"type":"event","identity":"u","ts":0,"evtName":"x","evtData":{}}`, 525},
 		{"ts negative", `{"type":"event","identity":"u","ts":-5,"evtName":"x","evtData":{}}`, 525},
@@ -67,7 +75,9 @@ func TestRecordCodes(t *testing.T) {
 		{"evtData at the limit", `{"type":"event","identity":"u","evtName":"x","evtData":{"a":1,"b":2,"c":3}}`, 0},
 		{"evtData over the limit", `{"type":"event","identity":"u","evtName":"x","evtData":{"a":1,"b":2,"c":3,"d":4}}`, 522},
 
-		{"profile", `{"type":"profile","identity":"u","profileData":{"Name":"Jo","Gender":"F","Email":"jo@example.com","Phone":"+4915112345678","Employed":"Y","Education":"College","Married":"N","Age":31}}`, 0},
+		{"profile",
+			`{"type":"profile","identity":"u","profileData":{"Name":"Jo","Gender":"F","Email":"jo@example.com",` +
+				`"Phone":"+4915112345678","Employed":"Y","Education":"College","Married":"N","Age":31}}`, 0},
 		{"profile identity inside profileData", `{"type":"profile","objectId":"abc","profileData":{"identity":"u"}}`, 0},
 		{"profile Identity inside profileData only", `{"type":"profile","profileData":{"Identity":"u"}}`, 0},
 		{"profile without identity", `{"type":"profile","profileData":{"Name":"Jo"}}`, 523},
@@ -80,11 +90,14 @@ func TestRecordCodes(t *testing.T) {
 		{"profile Married", `{"type":"profile","identity":"u","profileData":{"Married":"true"}}`, 519},
 		{"profile Age", `{"type":"profile","identity":"u","profileData":{"Age":"aa"}}`, 520},
 		{"profile Age as digits", `{"type":"profile","identity":"u","profileData":{"Age":"31"}}`, 0},
-		{"profile first failing field wins", `{"type":"profile","identity":"u","profileData":{"Age":"aa","Gender":"X"}}`, 514},
+		{"profile first failing field wins", `{"type":"profile","identity":"u","profileData":{"Age":"aa","Gender":"X"}}`,
+			514},
 		{"profile with ts zero", `{"type":"profile","identity":"u","ts":0,"profileData":{}}`, 525},
 
 		{"token", `{"type":"token","objectId":"__g1","tokenData":{"id":"fcm-token","type":"fcm"}}`, 0},
-		{"token chrome with keys", `{"type":"token","objectId":"__g1","tokenData":{"id":"https://push","type":"chrome","keys":{"p256dh":"k","auth":"a"}}}`, 0},
+		{"token chrome with keys",
+			`{"type":"token","objectId":"__g1","tokenData":{"id":"https://push","type":"chrome","keys":{"p256dh":"k",` +
+				`"auth":"a"}}}`, 0},
 		{"token without objectId", `{"type":"token","identity":"u","tokenData":{"id":"t","type":"fcm"}}`, 530},
 		{"token tokenData missing", `{"type":"token","objectId":"__g1"}`, 531},
 		{"token id missing", `{"type":"token","objectId":"__g1","tokenData":{"type":"fcm"}}`, 532},
@@ -103,7 +116,8 @@ func TestRecordCodes(t *testing.T) {
 				got = batch.rejected[0].code
 			}
 			if got != tc.code || len(batch.accepted)+len(batch.rejected) != 1 {
-				t.Fatalf("expected code %d, got %d (accepted %d, rejected %d)", tc.code, got, len(batch.accepted), len(batch.rejected))
+				t.Fatalf("expected code %d, got %d (accepted %d, rejected %d)", tc.code, got, len(batch.accepted),
+					len(batch.rejected))
 			}
 		})
 	}
@@ -134,7 +148,8 @@ func TestRequestLevelErrors(t *testing.T) {
 		{"d not an array", `{"d":{"type":"event"}}`, "Malformed request"},
 		{"invalid UTF-8", "{\"d\":[{\"type\":\"event\",\"identity\":\"\xff\"}]}", "Malformed request"},
 		{"100000 nested arrays", `{"d":` + strings.Repeat("[", 100000), "Malformed request"},
-		{"5000 nested objects", `{"d":[` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + "]}", "Malformed request"},
+		{"5000 nested objects", `{"d":[` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + "]}",
+			"Malformed request"},
 		{"1001 records", many(1001, event), "Too many records. Maximum allowed records per request is 1000"},
 		{"101 tokens", many(101, token), "Too many records. Maximum allowed records per request is 100"},
 	}
@@ -165,8 +180,14 @@ func TestResponseStatusAndSkippedRecordNumbers(t *testing.T) {
 		want    string
 	}{
 		{[]string{good, good}, `{"status":"success","processed":2,"unprocessed":[]}`},
-		{[]string{good, bad}, `{"status":"partial","processed":1,"unprocessed":[{"status":"fail","code":509,"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 2","record":{"type":"event","identity":"u","evtData":{}}}]}`},
-		{[]string{bad}, `{"status":"fail","processed":0,"unprocessed":[{"status":"fail","code":509,"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 1","record":{"type":"event","identity":"u","evtData":{}}}]}`},
+		{[]string{good, bad},
+			`{"status":"partial","processed":1,"unprocessed":[{"status":"fail","code":509,` +
+				`"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 2",` +
+				`"record":{"type":"event","identity":"u","evtData":{}}}]}`},
+		{[]string{bad},
+			`{"status":"fail","processed":0,"unprocessed":[{"status":"fail","code":509,` +
+				`"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 1",` +
+				`"record":{"type":"event","identity":"u","evtData":{}}}]}`},
 		{nil, `{"status":"success","processed":0,"unprocessed":[]}`},
 	}
 	for i, tc := range cases {
@@ -183,7 +204,8 @@ func TestResponseStatusAndSkippedRecordNumbers(t *testing.T) {
 }
 
 func TestWarningsExplainWhatCleverTapWouldNotSay(t *testing.T) {
-	body := `{"d":[{"type":"event","identity":"u","evtName":"x","evtData":{"nested":{"a":1},"long":"` + strings.Repeat("v", 600) + `"}},{"type":"event","identity":"u","ts":1700000000000,"evtName":"x"}]}`
+	body := `{"d":[{"type":"event","identity":"u","evtName":"x","evtData":{"nested":{"a":1},"long":"` + strings.Repeat("v",
+		600) + `"}},{"type":"event","identity":"u","ts":1700000000000,"evtName":"x"}]}`
 	acct := testAccount()
 	acct.EventPropertyLimit = 10
 	batch, _ := validateUpload([]byte(body), acct, testLimits)

@@ -88,7 +88,8 @@ func Start(clock Clock, p Purchase) (*Subscription, error) {
 	if p.Offer.Type == "" {
 		p.Offer.Type = NoOffer
 	}
-	s := &Subscription{clock: clock, scale: p.Scale, ids: p.IDs, user: p.User, store: p.Store, env: p.Environment, product: p.Product, offer: p.Offer}
+	s := &Subscription{clock: clock, scale: p.Scale, ids: p.IDs, user: p.User, store: p.Store, env: p.Environment,
+		product: p.Product, offer: p.Offer}
 	now := clock.Now()
 	s.originalPurchase = now
 	s.txn = s.ids.Transaction(p.Store, 0)
@@ -233,7 +234,8 @@ func (s *Subscription) Renew(ctx context.Context) error { return s.AdvanceToPeri
 // DisableAutoRenew is the user turning renewal off (RevenueCat's cancellation).
 func (s *Subscription) DisableAutoRenew() error {
 	if !s.is(StateActive) || !s.autoRenew {
-		return fmt.Errorf("disable auto-renew: expected an active subscription that renews, but it is %s with auto-renew %v", s.state, s.autoRenew)
+		return fmt.Errorf("disable auto-renew: expected an active subscription that renews, but it is %s with auto-renew %v",
+			s.state, s.autoRenew)
 	}
 	s.autoRenew = false
 	s.record(AutoRenewDisabled, func(f *Fact) { f.Reason = ReasonUnsubscribe })
@@ -243,7 +245,9 @@ func (s *Subscription) DisableAutoRenew() error {
 // EnableAutoRenew turns renewal back on before the period ends.
 func (s *Subscription) EnableAutoRenew() error {
 	if !s.is(StateActive) || s.autoRenew {
-		return fmt.Errorf("enable auto-renew: expected an active subscription with renewal off, but it is %s with auto-renew %v", s.state, s.autoRenew)
+		return fmt.Errorf(
+			"enable auto-renew: expected an active subscription with renewal off, but it is %s with auto-renew %v", s.state,
+			s.autoRenew)
 	}
 	s.autoRenew = true
 	s.record(AutoRenewEnabled, nil)
@@ -254,7 +258,8 @@ func (s *Subscription) EnableAutoRenew() error {
 // grace period ends; without, the store retries billing with access removed.
 func (s *Subscription) FailRenewal(ctx context.Context, grace bool) error {
 	if !s.is(StateActive) || !s.autoRenew {
-		return fmt.Errorf("fail renewal: expected an active subscription that renews, but it is %s with auto-renew %v", s.state, s.autoRenew)
+		return fmt.Errorf("fail renewal: expected an active subscription that renews, but it is %s with auto-renew %v",
+			s.state, s.autoRenew)
 	}
 	if err := s.clock.Advance(ctx, s.periodEnd.Sub(s.clock.Now())); err != nil {
 		return err
@@ -342,7 +347,8 @@ func (s *Subscription) SchedulePause(length Period) error {
 		return fmt.Errorf("pause: expected a Play Store subscription, got %s (only Play lets subscribers pause)", s.store)
 	}
 	if !s.is(StateActive) || !s.autoRenew {
-		return fmt.Errorf("pause: expected an active subscription that renews, but it is %s with auto-renew %v", s.state, s.autoRenew)
+		return fmt.Errorf("pause: expected an active subscription that renews, but it is %s with auto-renew %v", s.state,
+			s.autoRenew)
 	}
 	if length == "" {
 		length = defaultPause

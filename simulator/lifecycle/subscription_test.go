@@ -10,7 +10,8 @@ import (
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func monthly() Product {
-	return Product{ID: "premium.monthly", Group: "PREMIUM", Plan: "premium_monthly", Period: "P1M", Price: 9.99, Currency: "EUR", Entitlement: "premium"}
+	return Product{ID: "premium.monthly", Group: "PREMIUM", Plan: "premium_monthly", Period: "P1M", Price: 9.99,
+		Currency: "EUR", Entitlement: "premium"}
 }
 
 func kinds(facts []Fact) string {
@@ -53,14 +54,17 @@ func TestTrialConvertsRenewsThenExpiresOnTheSandboxScale(t *testing.T) {
 	if p.OfferType != FreeTrial || p.Price != 0 || !p.ExpiresAt.Equal(t0.Add(3*time.Minute)) || p.RenewalNumber != 1 {
 		t.Fatalf("trial purchase: %+v", p)
 	}
-	if conv.ConvertedFrom != FreeTrial || conv.OfferType != NoOffer || conv.Price != 9.99 || !conv.At.Equal(t0.Add(3*time.Minute)) ||
+	if conv.ConvertedFrom != FreeTrial || conv.OfferType != NoOffer || conv.Price != 9.99 ||
+		!conv.At.Equal(t0.Add(3*time.Minute)) ||
 		!conv.ExpiresAt.Equal(t0.Add(8*time.Minute)) || conv.RenewalNumber != 2 || conv.PreviousOffer != FreeTrial {
 		t.Fatalf("conversion: %+v", conv)
 	}
-	if renew.ConvertedFrom != NoOffer || renew.RenewalNumber != 3 || renew.TransactionID == conv.TransactionID || renew.OriginalTransactionID != p.TransactionID {
+	if renew.ConvertedFrom != NoOffer || renew.RenewalNumber != 3 || renew.TransactionID == conv.TransactionID ||
+		renew.OriginalTransactionID != p.TransactionID {
 		t.Fatalf("renewal: %+v", renew)
 	}
-	if exp.Reason != ReasonUnsubscribe || !exp.At.Equal(t0.Add(13*time.Minute)) || !clock.Now().Equal(t0.Add(13*time.Minute)) {
+	if exp.Reason != ReasonUnsubscribe || !exp.At.Equal(t0.Add(13*time.Minute)) ||
+		!clock.Now().Equal(t0.Add(13*time.Minute)) {
 		t.Fatalf("expiry: %+v", exp)
 	}
 	if s.State() != StateExpired {
@@ -85,7 +89,8 @@ func TestBillingIssueWithGraceRecovers(t *testing.T) {
 		t.Fatalf("unexpected facts: %s", got)
 	}
 	issue := facts[1]
-	if !issue.InGrace || !issue.GraceExpiresAt.Equal(t0.Add(5*time.Minute+2*time.Minute)) || issue.Reason != ReasonBillingError {
+	if !issue.InGrace || !issue.GraceExpiresAt.Equal(t0.Add(5*time.Minute+2*time.Minute)) ||
+		issue.Reason != ReasonBillingError {
 		t.Fatalf("billing issue: %+v", issue)
 	}
 	if facts[2].RenewalNumber != 2 || !facts[2].InGrace {
@@ -108,7 +113,8 @@ func TestBillingRetryExpires(t *testing.T) {
 
 func TestRefundProductChangePauseTransferResubscribe(t *testing.T) {
 	ctx := context.Background()
-	s, _ := start(t, Purchase{Store: PlayStore, Environment: Sandbox, Product: Product{ID: "premium:monthly", Period: "P1M", Price: 4.99, Currency: "USD"}})
+	s, _ := start(t, Purchase{Store: PlayStore, Environment: Sandbox, Product: Product{ID: "premium:monthly",
+		Period: "P1M", Price: 4.99, Currency: "USD"}})
 	yearly := Product{ID: "premium:yearly", Period: "P1Y", Price: 49.99, Currency: "USD"}
 	must(t, s.ChangeProduct(yearly, true))
 	must(t, s.SchedulePause("P1M"))
@@ -118,17 +124,20 @@ func TestRefundProductChangePauseTransferResubscribe(t *testing.T) {
 	must(t, s.Refund())
 	must(t, s.Resubscribe())
 	facts := s.Facts()
-	if got := kinds(facts); got != "purchased product_changed renewed pause_scheduled expired resumed transferred refunded resubscribed" {
+	if got := kinds(
+		facts); got != "purchased product_changed renewed pause_scheduled expired resumed transferred refunded resubscribed" {
 		t.Fatalf("unexpected facts: %s", got)
 	}
-	if facts[1].NewProduct.ID != "premium:yearly" || !facts[1].Immediate || facts[2].Product.ID != "premium:yearly" || facts[2].Price != 49.99 {
+	if facts[1].NewProduct.ID != "premium:yearly" || !facts[1].Immediate || facts[2].Product.ID != "premium:yearly" ||
+		facts[2].Price != 49.99 {
 		t.Fatalf("product change: %+v / %+v", facts[1], facts[2])
 	}
 	// Play test: a year lasts 30 minutes, a month 5
 	if !facts[3].AutoResumeAt.Equal(t0.Add(35*time.Minute)) || facts[4].Reason != ReasonPaused {
 		t.Fatalf("pause: %+v / %+v", facts[3], facts[4])
 	}
-	if facts[6].User.AppUserID != "user-1" || facts[6].TransferredTo.AppUserID != "user-2" || facts[7].User.AppUserID != "user-2" {
+	if facts[6].User.AppUserID != "user-1" || facts[6].TransferredTo.AppUserID != "user-2" ||
+		facts[7].User.AppUserID != "user-2" {
 		t.Fatalf("transfer: %+v", facts[6])
 	}
 	if facts[7].Price != -49.99 || facts[7].Reason != ReasonCustomerSupport {
@@ -162,7 +171,9 @@ func TestIllegalMovesAreRefusedWithTheState(t *testing.T) {
 	if err := s.EnableAutoRenew(); err == nil {
 		t.Fatal("enabling auto-renew while it is on must be refused")
 	}
-	if _, err := Start(NewVirtualClock(t0), Purchase{User: User{AppUserID: "u"}, Product: Product{ID: "x", Period: "1 month"}}); err == nil || !strings.Contains(err.Error(), `expected an ISO 8601 period such as P1W, P1M or P1Y, got "1 month"`) {
+	if _, err := Start(NewVirtualClock(t0), Purchase{User: User{AppUserID: "u"}, Product: Product{ID: "x",
+		Period: "1 month"}}); err == nil || !strings.Contains(err.Error(),
+		`expected an ISO 8601 period such as P1W, P1M or P1Y, got "1 month"`) {
 		t.Fatalf("expected a period error, got %v", err)
 	}
 }

@@ -50,7 +50,8 @@ func newGenerator(o Options) (*generator, error) {
 			return nil, fmt.Errorf("event %q: %w", event, err)
 		}
 		if w.Body == nil {
-			return nil, fmt.Errorf("event %q: the %s emitter sends it without a body; load sends POST bodies only", event, o.Source)
+			return nil, fmt.Errorf("event %q: the %s emitter sends it without a body; load sends POST bodies only", event,
+				o.Source)
 		}
 		body := w.Body
 		if w.EventID != "" && w.EventID != eventToken { // AppsFlyer's event id is derived, not in the body
@@ -58,7 +59,8 @@ func newGenerator(o Options) (*generator, error) {
 		}
 		t := cut(body)
 		if !bytes.Contains(body, []byte(eventToken)) {
-			return nil, fmt.Errorf("event %q: the %s webhook carries no event id to vary; every webhook would be a duplicate", event, o.Source)
+			return nil, fmt.Errorf("event %q: the %s webhook carries no event id to vary; every webhook would be a duplicate",
+				event, o.Source)
 		}
 		t.method, t.event = w.Method, event
 		g.templates = append(g.templates, t)
@@ -116,5 +118,6 @@ func (g *generator) webhook(seq int) sources.Webhook {
 			}
 		}
 	}
-	return sources.Webhook{Source: g.o.Source, EventType: t.event, EventID: id, Method: t.method, Body: body, Header: g.header, User: user}
+	return sources.Webhook{Source: g.o.Source, EventType: t.event, EventID: id, Method: t.method, Body: body,
+		Header: g.header, User: user}
 }

@@ -175,7 +175,8 @@ func loopbackOnly(target string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("target: expected a loopback host (127.0.0.1, ::1 or localhost), got %q: load only runs against a local stack", host)
+	return fmt.Errorf(
+		"target: expected a loopback host (127.0.0.1, ::1 or localhost), got %q: load only runs against a local stack", host)
 }
 
 // Run sends the load and reports it. It returns when every webhook has its final outcome or ctx ends.
@@ -191,7 +192,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if client == nil {
 		var transport http.RoundTripper = newConnTransport(o.Concurrency)
 		if strings.HasPrefix(o.Target, "https:") {
-			transport = &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency, IdleConnTimeout: 30 * time.Second,
+			transport = &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency,
+				IdleConnTimeout:    30 * time.Second,
 				DisableCompression: true}
 		}
 		client = &http.Client{Transport: transport}
@@ -201,7 +203,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if !o.Retry {
 		policy.Retries = nil
 	}
-	deliverer := sources.Deliverer{Client: client, Clock: &lifecycle.ScaledWallClock{Factor: o.TimeScale}, SignTime: time.Now}
+	deliverer := sources.Deliverer{Client: client, Clock: &lifecycle.ScaledWallClock{Factor: o.TimeScale},
+		SignTime: time.Now}
 
 	type job struct {
 		seq       int
@@ -226,7 +229,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 			w := gen.webhook(j.seq)
 			res, _ := deliverer.Deliver(ctx, o.Target, w, policy)
-			r := Result{Seq: j.seq, EventID: gen.eventID(j.seq), User: gen.user(j.seq), Acked: res.Delivered, Attempts: len(res.Attempts)}
+			r := Result{Seq: j.seq, EventID: gen.eventID(j.seq), User: gen.user(j.seq), Acked: res.Delivered,
+				Attempts: len(res.Attempts)}
 			answered := time.Now()
 			if n := len(res.Attempts); n > 0 {
 				last := res.Attempts[n-1]

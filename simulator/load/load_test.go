@@ -150,7 +150,8 @@ func TestLoadRetriesAsTheVendor(t *testing.T) {
 	}
 	// without retry, the same server's first answers are final
 	calls = map[string]int{}
-	rep, err = load.Run(context.Background(), load.Options{Source: "revenuecat", Target: srv + "/hook", Count: 10, Concurrency: 4})
+	rep, err = load.Run(context.Background(), load.Options{Source: "revenuecat", Target: srv + "/hook", Count: 10,
+		Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +165,15 @@ func TestLoadRefusesWhatItShouldNotDo(t *testing.T) {
 		o    load.Options
 		want string
 	}{
-		{load.Options{Source: "revenuecat", Target: "https://api.revenuecat.com/hook"}, `expected a loopback host (127.0.0.1, ::1 or localhost), got "api.revenuecat.com"`},
+		{load.Options{Source: "revenuecat", Target: "https://api.revenuecat.com/hook"},
+			`expected a loopback host (127.0.0.1, ::1 or localhost), got "api.revenuecat.com"`},
 		{load.Options{Source: "revenuecat", Target: "http://10.0.0.1:8080/"}, `got "10.0.0.1"`},
-		{load.Options{Source: "stripe", Target: "http://127.0.0.1:8080/"}, `source: unknown source "stripe": expected one of revenuecat, purchasely, appsflyer`},
-		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Duration: time.Hour}, "duration: expected more than 0 and at most 10m0s, got 1h0m0s"},
-		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Count: 20_000_000}, "count: expected 0 (rate × duration) to 10000000, got 20000000"},
+		{load.Options{Source: "stripe", Target: "http://127.0.0.1:8080/"},
+			`source: unknown source "stripe": expected one of revenuecat, purchasely, appsflyer`},
+		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Duration: time.Hour},
+			"duration: expected more than 0 and at most 10m0s, got 1h0m0s"},
+		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Count: 20_000_000},
+			"count: expected 0 (rate × duration) to 10000000, got 20000000"},
 		{load.Options{Source: "appsflyer", Target: "http://[::1]:8080/", Events: []string{"install"}}, ""},
 	} {
 		o := c.o
@@ -186,8 +191,10 @@ func TestLoadRefusesWhatItShouldNotDo(t *testing.T) {
 }
 
 func TestLoadNamesAnUnknownEventType(t *testing.T) {
-	_, err := load.Run(context.Background(), load.Options{Source: "revenuecat", Target: "http://127.0.0.1:1/", Events: []string{"NOPE"}})
-	if err == nil || !strings.Contains(err.Error(), `unknown RevenueCat event type "NOPE": expected one of TEST, INITIAL_PURCHASE`) {
+	_, err := load.Run(context.Background(), load.Options{Source: "revenuecat", Target: "http://127.0.0.1:1/",
+		Events: []string{"NOPE"}})
+	if err == nil || !strings.Contains(err.Error(),
+		`unknown RevenueCat event type "NOPE": expected one of TEST, INITIAL_PURCHASE`) {
 		t.Fatalf("expected the unknown type named with the valid ones, got %v", err)
 	}
 }

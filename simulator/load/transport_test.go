@@ -89,7 +89,8 @@ func TestConnTransportHonoursConnectionClose(t *testing.T) {
 
 // rawServer answers each connection's requests with handle(connection number, request number on it), then does
 // what handle says: keep the connection, or close it without saying so.
-func rawServer(t *testing.T, handle func(conn, req int) (answer string, closeAfter bool)) (url string, requests *atomic.Int64) {
+func rawServer(t *testing.T, handle func(conn, req int) (answer string, closeAfter bool)) (url string,
+	requests *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,8 +16,9 @@ func (c *Collector) adminRoutes() http.Handler {
 	r.HandleFunc("/_sim/piano/sites", c.handleSites).Methods(http.MethodGet)
 	r.HandleFunc("/_sim/piano/sites", c.handlePutSite).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Error(w, http.StatusNotFound, "no admin route %s %s; routes: GET /_sim/piano/events?site=&include_ignored=true, "+
-			"GET /_sim/piano/requests, GET|POST /_sim/piano/sites", r.Method, r.URL.Path)
+		httpjson.Error(w, http.StatusNotFound,
+			"no admin route %s %s; routes: GET /_sim/piano/events?site=&include_ignored=true, "+
+				"GET /_sim/piano/requests, GET|POST /_sim/piano/sites", r.Method, r.URL.Path)
 	})
 	r.MethodNotAllowedHandler = r.NotFoundHandler
 	return r
@@ -44,7 +45,8 @@ func (c *Collector) handleSites(w http.ResponseWriter, r *http.Request) {
 func (c *Collector) handlePutSite(w http.ResponseWriter, r *http.Request) {
 	var site Site
 	if err := httpjson.Decode(r, &site); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "site: expected a JSON object {\"id\",\"domain\",\"events\",\"properties\"}: %v", err)
+		httpjson.Error(w, http.StatusBadRequest,
+			"site: expected a JSON object {\"id\",\"domain\",\"events\",\"properties\"}: %v", err)
 		return
 	}
 	if err := c.PutSite(site); err != nil {

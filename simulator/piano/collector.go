@@ -37,7 +37,8 @@ func (s Site) Validate() error {
 		return fmt.Errorf("id: expected a numeric site id such as 100001, got %q", s.ID)
 	}
 	if strings.TrimSpace(s.Domain) == "" {
-		return fmt.Errorf("domain: expected the collection domain of site %s, such as collect.piano.test, got an empty string", s.ID)
+		return fmt.Errorf(
+			"domain: expected the collection domain of site %s, such as collect.piano.test, got an empty string", s.ID)
 	}
 	return nil
 }
@@ -52,7 +53,8 @@ func DefaultSites() []Site {
 		ID:     "100001",
 		Domain: DefaultDomain,
 		Events: []string{"SUBSCRIPTION_STARTED", "SUBSCRIPTION_RENEWED", "SUBSCRIPTION_EXPIRED", "SUBSCRIPTION_REACTIVATED",
-			"SUBSCRIPTION_REFUNDED_REVOKED", "RENEWAL_DISABLED", "RENEWAL_ENABLED", "TRIAL_STARTED", "TRIAL_CONVERTED", "TRIAL_NOT_CONVERTED"},
+			"SUBSCRIPTION_REFUNDED_REVOKED", "RENEWAL_DISABLED", "RENEWAL_ENABLED", "TRIAL_STARTED", "TRIAL_CONVERTED",
+			"TRIAL_NOT_CONVERTED"},
 	}}
 }
 
@@ -142,7 +144,8 @@ func (c *Collector) Sites() []Site {
 // PathPrefix routes requests on any host to the collector.
 const PathPrefix = "/piano/"
 
-// Owns reports whether a request is for the collector: its Host is a collection domain, or its path starts with /piano/.
+// Owns reports whether a request is for the collector: its Host is a collection domain, or its path starts with
+// /piano/.
 func (c *Collector) Owns(r *http.Request) bool {
 	if strings.HasPrefix(r.URL.Path, PathPrefix) {
 		return true
@@ -178,7 +181,8 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.reqs++
-	req := Request{RequestID: "piano-" + strconv.FormatUint(c.reqs, 10), ReceivedAt: c.now().UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path}
+	req := Request{RequestID: "piano-" + strconv.FormatUint(c.reqs, 10), ReceivedAt: c.now().UTC(), Method: r.Method,
+		Host: r.Host, Path: r.URL.Path}
 	c.mu.Unlock()
 	w.Header().Set("X-Simulator-Request-Id", req.RequestID)
 	fail := func(status int, format string, args ...any) {
@@ -215,7 +219,8 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 			Events json.RawMessage `json:"events"`
 		}
 		if err := json.Unmarshal(body, &envelope); err != nil {
-			fail(http.StatusBadRequest, "expected a body {\"events\":[{\"name\":...,\"data\":{...}}]}, got something that is not that JSON: %v", err)
+			fail(http.StatusBadRequest,
+				"expected a body {\"events\":[{\"name\":...,\"data\":{...}}]}, got something that is not that JSON: %v", err)
 			return
 		}
 		raw = envelope.Events
@@ -227,21 +232,25 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	}
 	var events []collectedEvent
 	if err := json.Unmarshal(raw, &events); err != nil || len(raw) == 0 {
-		fail(http.StatusBadRequest, "expected \"events\" to be an array of {\"name\",\"data\"}, got %s", clip.Text(string(raw), 120))
+		fail(http.StatusBadRequest, "expected \"events\" to be an array of {\"name\",\"data\"}, got %s",
+			clip.Text(string(raw), 120))
 		return
 	}
 	if idclient == "" {
-		req.Diagnosis = append(req.Diagnosis, "no idclient: Piano will generate a visitor id, so these events are tied to no known user")
+		req.Diagnosis = append(req.Diagnosis,
+			"no idclient: Piano will generate a visitor id, so these events are tied to no known user")
 	}
 	c.mu.Lock()
 	s, known := c.sites[site]
 	c.mu.Unlock()
 	if known && !strings.HasPrefix(r.URL.Path, PathPrefix) && !strings.EqualFold(hostOnly(r.Host), s.Domain) {
-		req.Diagnosis = append(req.Diagnosis, fmt.Sprintf("site %s collects on %s, this request went to %s", site, s.Domain, r.Host))
+		req.Diagnosis = append(req.Diagnosis, fmt.Sprintf("site %s collects on %s, this request went to %s", site, s.Domain,
+			r.Host))
 	}
 	hits := make([]Hit, 0, len(events))
 	for _, e := range events {
-		h := Hit{Site: site, IDClient: idclient, Path: path, ReceivedAt: req.ReceivedAt, RequestID: req.RequestID, Data: e.Data}
+		h := Hit{Site: site, IDClient: idclient, Path: path, ReceivedAt: req.ReceivedAt, RequestID: req.RequestID,
+			Data: e.Data}
 		if len(h.Data) == 0 {
 			h.Data = json.RawMessage("{}")
 		}
@@ -255,7 +264,8 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 		case !known:
 			h.Ignored, h.Reason = true, fmt.Sprintf("site %s is not configured in the simulator", site)
 		case !slices.Contains(standardEvents, h.Name) && !slices.Contains(s.Events, h.Name):
-			h.Ignored, h.Reason = true, fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model", h.Name, site)
+			h.Ignored, h.Reason = true,
+				fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model", h.Name, site)
 		}
 		for k := range data {
 			if len(k) > maxPropertyKey || (len(s.Properties) > 0 && !slices.Contains(s.Properties, k)) {

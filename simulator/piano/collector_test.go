@@ -25,16 +25,19 @@ func TestDeclaredEventsAreKeptUndeclaredIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"events":[{"name":"TRIAL_STARTED","data":{"plan":"monthly"}},{"name":"page.display","data":{}},{"name":"MY_CUSTOM","data":{"x":1}}]}`
+	body := `{"events":[{"name":"TRIAL_STARTED","data":{"plan":"monthly"}},{"name":"page.display","data":{}},` +
+		`{"name":"MY_CUSTOM","data":{"x":1}}]}`
 	w := collect(t, c, http.MethodPost, "/subscription?s=100001&idclient=at-1", "collect.piano.test", body)
 	if w.Code != http.StatusNoContent || w.Body.Len() != 0 {
 		t.Fatalf("expected 204 with no body, got %d %q", w.Code, w.Body.String())
 	}
-	if diag := w.Header().Get("X-Simulator-Diagnosis"); !strings.Contains(diag, `event "MY_CUSTOM" is neither a Piano standard event nor declared`) {
+	if diag := w.Header().Get("X-Simulator-Diagnosis"); !strings.Contains(diag,
+		`event "MY_CUSTOM" is neither a Piano standard event nor declared`) {
 		t.Fatalf("expected a diagnosis for the ignored event, got %q", diag)
 	}
 	kept := c.Hits("100001", false)
-	if len(kept) != 2 || kept[0].Name != "TRIAL_STARTED" || kept[0].IDClient != "at-1" || kept[0].Path != "/subscription" || kept[1].Name != "page.display" {
+	if len(kept) != 2 || kept[0].Name != "TRIAL_STARTED" || kept[0].IDClient != "at-1" ||
+		kept[0].Path != "/subscription" || kept[1].Name != "page.display" {
 		t.Fatalf("expected TRIAL_STARTED and page.display kept, got %+v", kept)
 	}
 	all := c.Hits("", true)
@@ -44,7 +47,8 @@ func TestDeclaredEventsAreKeptUndeclaredIgnored(t *testing.T) {
 }
 
 func TestPathPrefixGETAndBadRequests(t *testing.T) {
-	c, _ := New(Options{Sites: []Site{{ID: "7", Domain: "x.pa-cd.com", Events: []string{"a.b"}, Properties: []string{"p"}}}})
+	c, _ := New(Options{Sites: []Site{{ID: "7", Domain: "x.pa-cd.com", Events: []string{"a.b"},
+		Properties: []string{"p"}}}})
 	events := url.QueryEscape(`[{"name":"a.b","data":{"p":1,"q":2}}]`)
 	w := collect(t, c, http.MethodGet, "/piano/event?s=7&idclient=v&events="+events, "127.0.0.1:8081", "")
 	if w.Code != http.StatusNoContent {
@@ -88,7 +92,8 @@ func TestOwnsOnlyItsDomainsAndPrefix(t *testing.T) {
 }
 
 func TestSiteValidation(t *testing.T) {
-	if _, err := New(Options{Sites: []Site{{ID: "site-1", Domain: "d"}}}); err == nil || !strings.Contains(err.Error(), `piano.sites[0]: id: expected a numeric site id such as 100001, got "site-1"`) {
+	if _, err := New(Options{Sites: []Site{{ID: "site-1", Domain: "d"}}}); err == nil || !strings.Contains(err.Error(),
+		`piano.sites[0]: id: expected a numeric site id such as 100001, got "site-1"`) {
 		t.Fatalf("expected a site id error, got %v", err)
 	}
 }

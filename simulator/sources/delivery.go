@@ -80,7 +80,8 @@ var ErrNotDelivered = errors.New("not delivered")
 func (d Deliverer) Deliver(ctx context.Context, target string, w Webhook, p Policy) (Result, error) {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Result{}, fmt.Errorf("target: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/revenuecat, got %q", target)
+		return Result{},
+			fmt.Errorf("target: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/revenuecat, got %q", target)
 	}
 	if len(w.Query) > 0 {
 		q := u.Query()
@@ -116,7 +117,8 @@ func (d Deliverer) Deliver(ctx context.Context, target string, w Webhook, p Poli
 	}
 }
 
-func (d Deliverer) attempt(ctx context.Context, client *http.Client, target string, w Webhook, p Policy, n int) Attempt {
+func (d Deliverer) attempt(ctx context.Context, client *http.Client, target string, w Webhook, p Policy,
+	n int) Attempt {
 	now := d.Clock.Now()
 	a := Attempt{Number: n, At: now}
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)

@@ -21,7 +21,8 @@ func TestSet(t *testing.T) {
 		{"event.aliases.9=x", "expected an index from 0 to 1"},
 		{"api_version.x=1", "cannot set"},
 	} {
-		if _, err := Set([]byte(`{"event":{"aliases":["a"]},"api_version":"1.0"}`), []string{bad.set}); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := Set([]byte(`{"event":{"aliases":["a"]},"api_version":"1.0"}`),
+			[]string{bad.set}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: expected an error containing %q, got %v", bad.set, bad.want, err)
 		}
 	}

@@ -58,12 +58,18 @@ var _ = Describe("GET|POST /attribution", Label("attribution"), func() {
 			Expect(res.Status).To(Equal(status))
 			Expect(res.Body).To(Equal(wantBody))
 		},
-		Entry("wrong token", "api.clevertap.com", func(q url.Values) { q.Set("account_token", "nope") }, 401, `{"status":"fail","error":"Invalid Account Info","code":401}`),
-		Entry("no credentials", "api.clevertap.com", func(q url.Values) { q.Del("account_token"); q.Del("account_id") }, 401, `{"status":"fail","error":"Invalid Account Info","code":401}`),
-		Entry("wrong region", "us1.api.clevertap.com", func(q url.Values) {}, 401, `{"status":"fail","error":"Invalid Account Info","code":401}`),
-		Entry("partner not whitelisted", "api.clevertap.com", func(q url.Values) { q.Set("partner_name", "Nobody") }, 400, `{"status":"fail","error":"partner_name is not whitelisted","code":400}`),
-		Entry("no utm_*", "api.clevertap.com", func(q url.Values) { q.Del("utm_source") }, 400, `{"status":"fail","error":"utm_source is missing","code":400}`),
-		Entry("no device_identifier", "api.clevertap.com", func(q url.Values) { q.Del("device_identifier") }, 400, `{"status":"fail","error":"device_identifier is missing","code":400}`),
+		Entry("wrong token", "api.clevertap.com", func(q url.Values) { q.Set("account_token", "nope") }, 401,
+			`{"status":"fail","error":"Invalid Account Info","code":401}`),
+		Entry("no credentials", "api.clevertap.com", func(q url.Values) { q.Del("account_token"); q.Del("account_id") }, 401,
+			`{"status":"fail","error":"Invalid Account Info","code":401}`),
+		Entry("wrong region", "us1.api.clevertap.com", func(q url.Values) {}, 401,
+			`{"status":"fail","error":"Invalid Account Info","code":401}`),
+		Entry("partner not whitelisted", "api.clevertap.com", func(q url.Values) { q.Set("partner_name", "Nobody") }, 400,
+			`{"status":"fail","error":"partner_name is not whitelisted","code":400}`),
+		Entry("no utm_*", "api.clevertap.com", func(q url.Values) { q.Del("utm_source") }, 400,
+			`{"status":"fail","error":"utm_source is missing","code":400}`),
+		Entry("no device_identifier", "api.clevertap.com", func(q url.Values) { q.Del("device_identifier") }, 400,
+			`{"status":"fail","error":"device_identifier is missing","code":400}`),
 	)
 })
 
@@ -91,7 +97,8 @@ var _ = Describe("admin API", Label("admin"), func() {
 
 	It("journals every request with its per-record outcomes", func(ctx SpecContext) {
 		c := freshAccount(ctx, "mec1", nil)
-		upload(ctx, "mec1", c, body(eventRecord("u", "ok"), `{"type":"event","identity":"u","ts":1700000000000,"evtName":"x"}`))
+		upload(ctx, "mec1", c, body(eventRecord("u", "ok"),
+			`{"type":"event","identity":"u","ts":1700000000000,"evtName":"x"}`))
 		entries, err := client.Requests(ctx, clevertap.JournalFilter{Account: c.AccountID, Outcome: clevertap.OutcomePartial})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entries).To(HaveLen(1))
@@ -100,11 +107,12 @@ var _ = Describe("admin API", Label("admin"), func() {
 		Expect(e.Endpoint).To(Equal("upload"))
 		Expect(e.Records.Total).To(Equal(2))
 		Expect(e.Records.Processed).To(Equal(1))
-		Expect(e.Records.Unprocessed).To(Equal([]clevertap.RecordOutcome{{Index: 1, Code: 525, Error: "Timestamp should be present in the Unix Epoch format. Skipped record number : 2"}}))
+		Expect(e.Records.Unprocessed).To(Equal([]clevertap.RecordOutcome{{Index: 1, Code: 525,
+			Error: "Timestamp should be present in the Unix Epoch format. Skipped record number : 2"}}))
 		Expect(e.Records.Warnings).To(ContainElement(HaveField("Warning", ContainSubstring("looks like milliseconds"))))
 	})
 
-	It("blocks on /_sim/wait until the records arrive, and answers 408 with what there is on timeout", func(ctx SpecContext) {
+	It("blocks on /_sim/wait until records arrive, and answers 408 with what there is on timeout", func(ctx SpecContext) {
 		who := identity("wait")
 		done := make(chan []clevertap.Event, 1)
 		go func() {
@@ -117,28 +125,33 @@ var _ = Describe("admin API", Label("admin"), func() {
 		upload(ctx, "eu1", creds("eu1"), body(eventRecord(who, "later")))
 		Eventually(done).WithContext(ctx).Should(Receive(HaveLen(2)))
 
-		res := call(ctx, "POST", "", "/_sim/wait", clevertap.Credentials{}, fmt.Sprintf(`{"identity":%q,"name":"later","count":3,"timeout_ms":50}`, who))
+		res := call(ctx, "POST", "", "/_sim/wait", clevertap.Credentials{},
+			fmt.Sprintf(`{"identity":%q,"name":"later","count":3,"timeout_ms":50}`, who))
 		Expect(res.Status).To(Equal(408))
 		Expect(res.JSON()).To(HaveKeyWithValue("events", HaveLen(2)))
 		Expect(call(ctx, "POST", "", "/_sim/wait", clevertap.Credentials{}, `{"count":0}`).Status).To(Equal(400))
 	})
 
 	It("creates and replaces accounts, refusing invalid ones with the reason", func(ctx SpecContext) {
-		res := call(ctx, "POST", "", "/_sim/accounts", clevertap.Credentials{}, `{"id":"BAD-1","passcodes":[],"region":"eu1"}`)
+		res := call(ctx, "POST", "", "/_sim/accounts", clevertap.Credentials{},
+			`{"id":"BAD-1","passcodes":[],"region":"eu1"}`)
 		Expect(res.Status).To(Equal(400))
 		Expect(res.Body).To(ContainSubstring("passcodes: expected at least one passcode for account BAD-1, got none"))
 		c := freshAccount(ctx, "sk1", nil)
-		upd := call(ctx, "POST", "", "/_sim/accounts", clevertap.Credentials{}, fmt.Sprintf(`{"id":%q,"passcodes":["rotated"],"region":"sk1"}`, c.AccountID))
+		upd := call(ctx, "POST", "", "/_sim/accounts", clevertap.Credentials{},
+			fmt.Sprintf(`{"id":%q,"passcodes":["rotated"],"region":"sk1"}`, c.AccountID))
 		Expect(upd.Status).To(Equal(200))
 		Expect(upload(ctx, "sk1", c, body(eventRecord("u", "e"))).Status).To(Equal(401))
-		Expect(upload(ctx, "sk1", clevertap.Credentials{AccountID: c.AccountID, Passcode: "rotated"}, body(eventRecord("u", "e"))).Status).To(Equal(200))
+		Expect(upload(ctx, "sk1", clevertap.Credentials{AccountID: c.AccountID, Passcode: "rotated"}, body(eventRecord("u",
+			"e"))).Status).To(Equal(200))
 	})
 
 	It("answers health with a version", func(ctx SpecContext) {
 		res := call(ctx, "GET", "", "/_sim/health", clevertap.Credentials{}, "")
 		Expect(res.Status).To(Equal(200))
 		Expect(res.JSON()).To(And(HaveKeyWithValue("status", "ok"), HaveKey("version"),
-			HaveKeyWithValue("events", BeAssignableToTypeOf(float64(0))), HaveKeyWithValue("profiles", BeAssignableToTypeOf(float64(0)))))
+			HaveKeyWithValue("events", BeAssignableToTypeOf(float64(0))), HaveKeyWithValue("profiles",
+				BeAssignableToTypeOf(float64(0)))))
 	})
 
 	It("lists the admin routes for an unknown one", func(ctx SpecContext) {
@@ -171,8 +184,10 @@ var _ = Describe("faults", Label("faults"), func() {
 	It("answers CleverTap's 503 body unless a body is given", func(ctx SpecContext) {
 		c := freshAccount(ctx, "eu1", nil)
 		addFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 503, Times: 1, Account: c.AccountID})
-		addFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 500, Times: 1, Account: c.AccountID, Body: `oops`})
-		Expect(upload(ctx, "eu1", c, oneEventBody()).Body).To(Equal(`{"status":"fail","error":"Service Unavailable. Please retry later","code":503}`))
+		addFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 500, Times: 1, Account: c.AccountID,
+			Body: `oops`})
+		Expect(upload(ctx, "eu1", c,
+			oneEventBody()).Body).To(Equal(`{"status":"fail","error":"Service Unavailable. Please retry later","code":503}`))
 		Expect(upload(ctx, "eu1", c, oneEventBody()).Body).To(Equal(`oops`))
 	})
 
@@ -212,7 +227,8 @@ var _ = Describe("faults", Label("faults"), func() {
 	})
 
 	It("limits a fault to a region", func(ctx SpecContext) {
-		f := addFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 502, Region: "sk1", Account: account("sk1").ID})
+		f := addFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 502, Region: "sk1",
+			Account: account("sk1").ID})
 		DeferCleanup(func(ctx SpecContext) { call(ctx, "DELETE", "", "/_sim/faults/"+f.ID, clevertap.Credentials{}, "") })
 		Expect(upload(ctx, "sk1", creds("sk1"), oneEventBody()).Status).To(Equal(502))
 		Expect(upload(ctx, "us1", creds("us1"), oneEventBody()).Status).To(Equal(200))
@@ -241,12 +257,14 @@ var _ = Describe("hostile input", Label("badinput"), func() {
 			resp.Body.Close()
 			Expect(resp.StatusCode).To(And(BeNumerically(">=", 200), BeNumerically("<", 500)))
 		},
-		Entry("deep nesting", "POST", "/eu1/1/upload", "application/json", `{"d":[`+strings.Repeat(`{"a":`, 5000)+`1`+strings.Repeat(`}`, 5000)+`]}`),
+		Entry("deep nesting", "POST", "/eu1/1/upload", "application/json", `{"d":[`+strings.Repeat(`{"a":`,
+			5000)+`1`+strings.Repeat(`}`, 5000)+`]}`),
 		Entry("deep arrays", "POST", "/eu1/1/upload", "application/json", `{"d":`+strings.Repeat(`[`, 100000)),
 		Entry("xml", "POST", "/eu1/1/upload", "application/xml", `<d><type>event</type></d>`),
 		Entry("null", "POST", "/eu1/1/upload", "application/json", `null`),
 		Entry("number", "POST", "/eu1/1/upload", "application/json", `42`),
-		Entry("huge number ts", "POST", "/eu1/1/upload", "application/json", `{"d":[{"type":"event","identity":"u","ts":1e999,"evtName":"x"}]}`),
+		Entry("huge number ts", "POST", "/eu1/1/upload", "application/json",
+			`{"d":[{"type":"event","identity":"u","ts":1e999,"evtName":"x"}]}`),
 		Entry("delete with junk", "POST", "/eu1/1/delete/profiles.json", "application/json", `{"identity":{"a":1}}`),
 		Entry("profile with odd query", "GET", "/eu1/1/profile.json?identity=%00%ff", "", ``),
 		Entry("attribution with a bad form", "POST", "/eu1/attribution", "application/x-www-form-urlencoded", `%zz=1`),

@@ -126,5 +126,7 @@ func upload(ctx context.Context, r clevertap.Region, c clevertap.Credentials, bo
 func body(records ...string) string { return `{"d":[` + strings.Join(records, ",") + `]}` }
 
 func eventRecord(identity, name string) string {
-	return fmt.Sprintf(`{"type":"event","identity":%q,"ts":1700000000,"evtName":%q,"evtData":{"amount":4.99,"currency":"USD"}}`, identity, name)
+	return fmt.Sprintf(
+		`{"type":"event","identity":%q,"ts":1700000000,"evtName":%q,"evtData":{"amount":4.99,"currency":"USD"}}`, identity,
+		name)
 }

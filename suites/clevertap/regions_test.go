@@ -52,7 +52,8 @@ var _ = Describe("regions", Label("regions"), func() {
 			res := call(ctx, http.MethodPost, host, "/1/upload", creds(home), body(eventRecord(identity("wrong"), "e")))
 			Expect(res.Status).To(Equal(401))
 			Expect(res.Body).To(Equal(notValid401))
-			Expect(res.Diagnosis).To(ContainSubstring("account " + account(home).ID + " lives in " + string(home) + "; this request went to " + wentTo))
+			Expect(res.Diagnosis).To(ContainSubstring("account " + account(home).ID + " lives in " + string(home) +
+				"; this request went to " + wentTo))
 		},
 		Entry("in1 account on the EU host", clevertap.Region("in1"), "api.clevertap.com", "eu1"),
 		Entry("eu1 account on us1", clevertap.Region("eu1"), "us1.api.clevertap.com", "us1"),
@@ -61,9 +62,11 @@ var _ = Describe("regions", Label("regions"), func() {
 	)
 
 	It("says which region a wrong-region request went to in the journal too", func(ctx SpecContext) {
-		res := call(ctx, http.MethodPost, "sg1.api.clevertap.com", "/1/upload", creds("in1"), body(eventRecord(identity("j"), "e")))
+		res := call(ctx, http.MethodPost, "sg1.api.clevertap.com", "/1/upload", creds("in1"), body(eventRecord(identity("j"),
+			"e")))
 		Expect(res.Status).To(Equal(401))
-		entries, err := client.Requests(ctx, clevertap.JournalFilter{Account: account("in1").ID, Outcome: clevertap.OutcomeUnauthorized})
+		entries, err := client.Requests(ctx, clevertap.JournalFilter{Account: account("in1").ID,
+			Outcome: clevertap.OutcomeUnauthorized})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entries).NotTo(BeEmpty())
 		last := entries[len(entries)-1]
@@ -76,7 +79,8 @@ var _ = Describe("authentication", Label("auth"), func() {
 	It("accepts any of an account's passcodes", func(ctx SpecContext) {
 		a := account("us1")
 		for _, p := range a.Passcodes {
-			res := upload(ctx, "us1", clevertap.Credentials{AccountID: a.ID, Passcode: p}, body(eventRecord(identity("pass"), "e")))
+			res := upload(ctx, "us1", clevertap.Credentials{AccountID: a.ID, Passcode: p}, body(eventRecord(identity("pass"),
+				"e")))
 			Expect(res.Body).To(Equal(success1))
 		}
 	})
@@ -88,7 +92,10 @@ var _ = Describe("authentication", Label("auth"), func() {
 			Expect(res.Body).To(Equal(wantBody))
 			Expect(res.Diagnosis).To(ContainSubstring(wantDiagnosis))
 		},
-		Entry("unknown account", func() clevertap.Credentials { return clevertap.Credentials{AccountID: "W6W-797-865Z", Passcode: "x"} },
+		Entry("unknown account", func() clevertap.Credentials {
+			return clevertap.Credentials{AccountID: "W6W-797-865Z",
+				Passcode: "x"}
+		},
 			notValid401, `no account "W6W-797-865Z"`),
 		Entry("no account header", func() clevertap.Credentials { return clevertap.Credentials{Passcode: "x"} },
 			notValid401, "missing header X-CleverTap-Account-Id"),
@@ -101,7 +108,8 @@ var _ = Describe("authentication", Label("auth"), func() {
 	)
 
 	It("answers with CleverTap's content type and the simulator's headers", func(ctx SpecContext) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/eu1/1/upload", strings.NewReader(body(eventRecord(identity("h"), "e"))))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/eu1/1/upload",
+			strings.NewReader(body(eventRecord(identity("h"), "e"))))
 		req.Header.Set("X-CleverTap-Account-Id", creds("eu1").AccountID)
 		req.Header.Set("X-CleverTap-Passcode", creds("eu1").Passcode)
 		resp, err := http.DefaultClient.Do(req)

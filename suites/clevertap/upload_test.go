@@ -59,9 +59,11 @@ var _ = Describe("POST /1/upload per-record codes", Label("upload", "codes"), fu
 			"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 2"),
 		Entry("512 evtData not an object", `{"type":"event","identity":"u","evtName":"x","evtData":[1]}`, 512,
 			"Event data is incorrect. ErrorCode: 512 - Invalid event structure. Skipped record number : 2"),
-		Entry("513 restricted system event", `{"type":"event","identity":"u","evtName":"Notification Clicked","evtData":{}}`, 513,
+		Entry("513 restricted system event", `{"type":"event","identity":"u","evtName":"Notification Clicked","evtData":{}}`,
+			513,
 			"Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. Skipped record number : 2"),
-		Entry("513 Web Page Viewed, which the real server rejected", `{"type":"event","identity":"u","evtName":"Web Page Viewed","evtData":{}}`, 513,
+		Entry("513 Web Page Viewed, which the real server rejected",
+			`{"type":"event","identity":"u","evtName":"Web Page Viewed","evtData":{}}`, 513,
 			"Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. Skipped record number : 2"),
 		Entry("514 gender", `{"type":"profile","identity":"u","profileData":{"Gender":"male"}}`, 514,
 			"Profile data is incorrect. Gender needs to be M/F.Skipped record number : 2"),
@@ -77,12 +79,16 @@ var _ = Describe("POST /1/upload per-record codes", Label("upload", "codes"), fu
 			"Profile data is incorrect. Married needs to be Y/N.Skipped record number : 2"),
 		Entry("520 age", `{"type":"profile","identity":"u","profileData":{"Age":"aa"}}`, 520,
 			"Profile data is incorrect. Age is invalid.Skipped record number : 2"),
-		Entry("522 too many properties", `{"type":"event","identity":"u","evtName":"x","evtData":{"a":1,"b":2,"c":3,"d":4}}`, 522,
+		Entry("522 too many properties", `{"type":"event","identity":"u","evtName":"x","evtData":{"a":1,"b":2,"c":3,"d":4}}`,
+			522,
 			"Event data is incorrect. ErrorCode: 522 - Event properties limit exceeded. Skipped record number : 2"),
 		Entry("523 no identity", `{"type":"event","evtName":"x","evtData":{}}`, 523,
-			"'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. Skipped record number : 2"),
-		Entry("523 identity of 120 characters", `{"type":"event","identity":"`+strings.Repeat("x", 120)+`","evtName":"x","evtData":{}}`, 523,
-			"'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. Skipped record number : 2"),
+			"'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. Skipped record "+
+				"number : 2"),
+		Entry("523 identity of 120 characters", `{"type":"event","identity":"`+strings.Repeat("x",
+			120)+`","evtName":"x","evtData":{}}`, 523,
+			"'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. Skipped record "+
+				"number : 2"),
 		Entry("524 neither event nor profile", `{"type":"purchase","identity":"u"}`, 524,
 			"Record type is incorrect. ErrorCode: 524 - Data is neither event nor profile. Skipped record number : 2"),
 		Entry("525 ts zero", `{"type":"event","identity":"u","ts":0,"evtName":"x","evtData":{}}`, 525,
@@ -105,18 +111,23 @@ var _ = Describe("POST /1/upload per-record codes", Label("upload", "codes"), fu
 			"Token data is incorrect. ErrorCode: 533 - Token 'type' not present. Skipped record number : 2"),
 		Entry("534 token type not valid", `{"type":"token","objectId":"__g1","tokenData":{"id":"t","type":"pager"}}`, 534,
 			"Token data is incorrect. ErrorCode: 534 - Token 'type' not valid for 'objectId'. Skipped record number : 2"),
-		Entry("535 chrome token without keys", `{"type":"token","objectId":"__g1","tokenData":{"id":"t","type":"chrome"}}`, 535,
+		Entry("535 chrome token without keys", `{"type":"token","objectId":"__g1","tokenData":{"id":"t","type":"chrome"}}`,
+			535,
 			"Token data is incorrect. ErrorCode: 535 - Invalid token data. Skipped record number : 2"),
 	)
 
 	It("answers fail when no record was processed", func(ctx SpecContext) {
 		res := upload(ctx, "eu1", creds("eu1"), body(`{"type":"event","identity":"u","ts":0,"evtName":"x","evtData":{}}`))
-		Expect(res.Body).To(Equal(`{"status":"fail","processed":0,"unprocessed":[{"status":"fail","code":525,"error":"Timestamp should be present in the Unix Epoch format. Skipped record number : 1","record":{"type":"event","identity":"u","ts":0,"evtName":"x","evtData":{}}}]}`))
+		Expect(res.Body).To(Equal(
+			`{"status":"fail","processed":0,"unprocessed":[{"status":"fail","code":525,` +
+				`"error":"Timestamp should be present in the Unix Epoch format. Skipped record number : 1",` +
+				`"record":{"type":"event","identity":"u","ts":0,"evtName":"x","evtData":{}}}]}`))
 	})
 })
 
 var _ = Describe("the vendor's own upload samples", Label("upload", "revenuecat", "samples"), func() {
-	samples, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "clevertap-uploads", "*.json"))
+	samples, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "clevertap-uploads",
+		"*.json"))
 	It("are all present in fixtures", func() {
 		Expect(samples).To(HaveLen(11))
 	})
@@ -141,13 +152,16 @@ var _ = Describe("POST /1/upload request limits", Label("upload", "limits"), fun
 	It("refuses 1001 records with 400", func(ctx SpecContext) {
 		res := upload(ctx, "eu1", creds("eu1"), many(1001, eventRecord(identity("bulk"), "bulk")))
 		Expect(res.Status).To(Equal(400))
-		Expect(res.Body).To(Equal(`{"status":"fail","error":"Too many records. Maximum allowed records per request is 1000","code":400}`))
+		Expect(res.Body).To(Equal(
+			`{"status":"fail","error":"Too many records. Maximum allowed records per request is 1000","code":400}`))
 		Expect(res.Diagnosis).To(ContainSubstring("expected at most 1000 records"))
 	})
 	It("refuses 101 token records with 400", func(ctx SpecContext) {
-		res := upload(ctx, "eu1", creds("eu1"), many(101, `{"type":"token","objectId":"__g1","tokenData":{"id":"t","type":"fcm"}}`))
+		res := upload(ctx, "eu1", creds("eu1"), many(101,
+			`{"type":"token","objectId":"__g1","tokenData":{"id":"t","type":"fcm"}}`))
 		Expect(res.Status).To(Equal(400))
-		Expect(res.Body).To(Equal(`{"status":"fail","error":"Too many records. Maximum allowed records per request is 100","code":400}`))
+		Expect(res.Body).To(Equal(
+			`{"status":"fail","error":"Too many records. Maximum allowed records per request is 100","code":400}`))
 	})
 	It("refuses a body over the size limit with 413", func(ctx SpecContext) {
 		huge := body(`{"type":"event","identity":"u","evtName":"x","evtData":{"blob":"` + strings.Repeat("x", 9<<20) + `"}}`)
@@ -178,8 +192,12 @@ var _ = Describe("POST /1/upload request limits", Label("upload", "limits"), fun
 var _ = Describe("?dryRun=1", Label("upload", "dryrun"), func() {
 	It("validates and answers as usual but stores nothing", func(ctx SpecContext) {
 		who := identity("dry")
-		res := call(ctx, "POST", "", "/eu1/1/upload?dryRun=1", creds("eu1"), body(eventRecord(who, "e"), `{"type":"event","identity":"u"}`))
-		Expect(res.Body).To(Equal(`{"status":"partial","processed":1,"unprocessed":[{"status":"fail","code":509,"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 2","record":{"type":"event","identity":"u"}}]}`))
+		res := call(ctx, "POST", "", "/eu1/1/upload?dryRun=1", creds("eu1"), body(eventRecord(who, "e"),
+			`{"type":"event","identity":"u"}`))
+		Expect(res.Body).To(Equal(
+			`{"status":"partial","processed":1,"unprocessed":[{"status":"fail","code":509,` +
+				`"error":"Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. Skipped record number : 2",` +
+				`"record":{"type":"event","identity":"u"}}]}`))
 		events, err := client.Events(ctx, clevertap.EventFilter{Identity: who})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(events).To(BeEmpty())
@@ -189,7 +207,8 @@ var _ = Describe("?dryRun=1", Label("upload", "dryrun"), func() {
 var _ = Describe("concurrent uploads", Label("upload", "ratelimit"), func() {
 	It("answers 429 beyond the account's limit of requests in flight", func(ctx SpecContext) {
 		c := freshAccount(ctx, "sg1", func(a *clevertap.Account) { a.MaxConcurrentUploads = 2 })
-		_, err := client.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Times: 2, Account: c.AccountID})
+		_, err := client.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Times: 2,
+			Account: c.AccountID})
 		Expect(err).NotTo(HaveOccurred())
 		slow, cancelSlow := context.WithCancel(ctx)
 		var wg sync.WaitGroup
@@ -211,7 +230,10 @@ var _ = Describe("concurrent uploads", Label("upload", "ratelimit"), func() {
 		Expect(res.Body).To(Equal(`{"status":"fail","error":"Too many concurrent requests","code":429}`))
 		cancelSlow()
 		wg.Wait()
-		Eventually(func() int { return upload(ctx, "sg1", c, body(eventRecord(identity("after"), "e"))).Status }).WithContext(ctx).Should(Equal(200))
+		Eventually(func() int {
+			return upload(ctx, "sg1", c, body(eventRecord(identity("after"),
+				"e"))).Status
+		}).WithContext(ctx).Should(Equal(200))
 	})
 })
 
@@ -231,14 +253,17 @@ func faultsOf(ctx context.Context, account string) []clevertap.Fault {
 }
 
 var _ = Describe("profiles", Label("profiles"), func() {
-	It("builds profiles from uploads and serves GET /1/profile.json by identity, email and objectId", func(ctx SpecContext) {
+	It("builds profiles from uploads, found by GET /1/profile.json by identity, email, objectId", func(ctx SpecContext) {
 		who := identity("prof")
 		email := who + "@example.com"
 		res := upload(ctx, "in1", creds("in1"), body(
-			fmt.Sprintf(`{"type":"profile","identity":%q,"objectId":"__g%s","profileData":{"Name":"Asha","Email":%q,"Phone":"+919876543210","Gender":"F","plan":"gold"}}`, who, strings.ReplaceAll(who, "-", "_"), email),
+			fmt.Sprintf(
+				`{"type":"profile","identity":%q,"objectId":"__g%s","profileData":{"Name":"Asha","Email":%q,`+
+					`"Phone":"+919876543210","Gender":"F","plan":"gold"}}`, who, strings.ReplaceAll(who, "-", "_"), email),
 			eventRecord(who, "rc_renewal_event")))
 		Expect(res.Body).To(Equal(`{"status":"success","processed":2,"unprocessed":[]}`))
-		for _, query := range []string{"identity=" + who, "email=" + email, "objectId=__g" + strings.ReplaceAll(who, "-", "_")} {
+		for _, query := range []string{"identity=" + who, "email=" + email, "objectId=__g" + strings.ReplaceAll(who, "-",
+			"_")} {
 			got := call(ctx, "GET", "", "/in1/1/profile.json?"+query, creds("in1"), "")
 			Expect(got.Status).To(Equal(200), query)
 			m := got.JSON()
@@ -249,7 +274,8 @@ var _ = Describe("profiles", Label("profiles"), func() {
 		}
 	})
 	It("answers 404 for an unknown profile and 400 without exactly one identifier", func(ctx SpecContext) {
-		Expect(call(ctx, "GET", "", "/in1/1/profile.json?identity=nobody-"+identity("x"), creds("in1"), "").Status).To(Equal(404))
+		Expect(call(ctx, "GET", "", "/in1/1/profile.json?identity=nobody-"+identity("x"), creds("in1"),
+			"").Status).To(Equal(404))
 		Expect(call(ctx, "GET", "", "/in1/1/profile.json", creds("in1"), "").Status).To(Equal(400))
 		Expect(call(ctx, "GET", "", "/in1/1/profile.json?identity=a&email=b", creds("in1"), "").Status).To(Equal(400))
 	})

@@ -66,13 +66,15 @@ var _ = Describe("the stack as containers", func() {
 			if s.Name == "paid-renewals" {
 				res := scenarios.Play(ctx, s, "revenuecat", target)
 				Expect(res).To(matchers.Pass())
-				journal, err := clevertap.NewClient(target.SimulatorURL).Requests(context.Background(), clevertap.JournalFilter{Account: "SIM-EU1-0001"})
+				journal, err := clevertap.NewClient(target.SimulatorURL).Requests(context.Background(),
+					clevertap.JournalFilter{Account: "SIM-EU1-0001"})
 				Expect(err).NotTo(HaveOccurred())
 				hosts := map[string]bool{}
 				for _, j := range journal {
 					hosts[j.Host] = true
 				}
-				Expect(hosts).To(HaveKey("eu1.api.clevertap.com"), "the relay container reached CleverTap by its production hostname")
+				Expect(hosts).To(HaveKey("eu1.api.clevertap.com"),
+					"the relay container reached CleverTap by its production hostname")
 				return
 			}
 		}

@@ -89,7 +89,8 @@ func send(h hostile) {
 var (
 	rcAuth = map[string]string{"Content-Type": "application/json", "Authorization": "Bearer sim-revenuecat"}
 	afAuth = map[string]string{"Content-Type": "application/json", "Authorization": "sim-appsflyer"}
-	ctAuth = map[string]string{"Content-Type": "application/json", "X-CleverTap-Account-Id": "SIM-EU1-0001", "X-CleverTap-Passcode": "sim-eu1-pass"}
+	ctAuth = map[string]string{"Content-Type": "application/json", "X-CleverTap-Account-Id": "SIM-EU1-0001",
+		"X-CleverTap-Passcode": "sim-eu1-pass"}
 )
 
 func with(h map[string]string, k, v string) map[string]string {
@@ -106,14 +107,16 @@ func with(h map[string]string, k, v string) map[string]string {
 }
 
 func rcBody() []byte {
-	w, err := revenuecat.Emit("RENEWAL", revenuecat.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano())}})
+	w, err := revenuecat.Emit("RENEWAL", revenuecat.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d",
+		time.Now().UnixNano())}})
 	Expect(err).NotTo(HaveOccurred())
 	return w.Body
 }
 
 func pyBody() []byte {
-	w, err := purchasely.Emit("SUBSCRIPTION_STARTED", purchasely.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano()),
-		CleverTapID: "ct-hostile"}})
+	w, err := purchasely.Emit("SUBSCRIPTION_STARTED",
+		purchasely.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano()),
+			CleverTapID: "ct-hostile"}})
 	Expect(err).NotTo(HaveOccurred())
 	return w.Body
 }
@@ -131,7 +134,8 @@ func pySigned(secret string, at time.Time) (map[string]string, []byte) {
 }
 
 func nested(depth int) []byte {
-	return []byte(`{"api_version":"1.0","event":` + strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`, depth) + `}`)
+	return []byte(`{"api_version":"1.0","event":` + strings.Repeat(`{"a":`, depth) + `1` + strings.Repeat(`}`,
+		depth) + `}`)
 }
 
 var huge = []byte(`{"api_version":"1.0","event":{"id":"x","padding":"` + strings.Repeat("x", 2<<20) + `"}}`)
@@ -150,38 +154,46 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			return hostile{"POST", "/webhooks/revenuecat", rcAuth, huge, 413, "body larger than 1048576 bytes"}
 		}),
 		Entry("wrong content type", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "text/plain"), rcBody(), 415, `expected Content-Type application/json, got \"text/plain\"`}
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "text/plain"), rcBody(), 415,
+				`expected Content-Type application/json, got \"text/plain\"`}
 		}),
 		Entry("form content type", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "application/x-www-form-urlencoded"), []byte("a=b"), 415, "expected Content-Type application/json"}
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Content-Type", "application/x-www-form-urlencoded"),
+				[]byte("a=b"), 415, "expected Content-Type application/json"}
 		}),
 		Entry("deep nesting", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", rcAuth, nested(1000), 400, "expected at most 32 levels of nesting, got more at byte"}
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, nested(1000), 400,
+				"expected at most 32 levels of nesting, got more at byte"}
 		}),
 		Entry("invalid UTF-8", func() hostile {
 			b := bytes.Replace(rcBody(), []byte(`"RENEWAL"`), []byte("\"RENEW\xff\xfeAL\""), 1)
-			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "expected UTF-8 JSON, got an invalid UTF-8 sequence at byte"}
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400,
+				"expected UTF-8 JSON, got an invalid UTF-8 sequence at byte"}
 		}),
 		Entry("duplicate keys", func() hostile {
 			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":"RENEWAL","type":"TEST"`), 1)
-			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, `expected each key once per object, got \"type\" more than once in event`}
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400,
+				`expected each key once per object, got \"type\" more than once in event`}
 		}),
 		Entry("a number JSON does not allow, in a field the mapping does not read", func() hostile {
 			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":"RENEWAL","not_read":1.2.3`), 1)
 			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "expected a JSON object, got invalid JSON"}
 		}),
 		Entry("a JSON array", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", rcAuth, []byte(`[{"event":{}}]`), 400, "expected a JSON object, got a JSON array"}
+			return hostile{"POST", "/webhooks/revenuecat", rcAuth, []byte(`[{"event":{}}]`), 400,
+				"expected a JSON object, got a JSON array"}
 		}),
 		Entry("wrong field type", func() hostile {
 			b := bytes.Replace(rcBody(), []byte(`"type":"RENEWAL"`), []byte(`"type":42`), 1)
 			return hostile{"POST", "/webhooks/revenuecat", rcAuth, b, 400, "type: expected a string, got number 42"}
 		}),
 		Entry("missing Authorization", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", ""), rcBody(), 401, "expected the Authorization header"}
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", ""), rcBody(), 401,
+				"expected the Authorization header"}
 		}),
 		Entry("wrong Authorization", func() hostile {
-			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", "Bearer guess"), rcBody(), 401, "does not match"}
+			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "Authorization", "Bearer guess"), rcBody(), 401,
+				"does not match"}
 		}),
 		Entry("oversize header", func() hostile {
 			return hostile{"POST", "/webhooks/revenuecat", with(rcAuth, "X-Padding", longHeader), rcBody(), 431, ""}
@@ -193,7 +205,8 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 
 	DescribeTable("relay: Purchasely webhooks", func(h func() hostile) { send(h()) },
 		Entry("missing signature", func() hostile {
-			return hostile{"POST", "/webhooks/purchasely", map[string]string{"Content-Type": "application/json"}, pyBody(), 401, "X-PURCHASELY"}
+			return hostile{"POST", "/webhooks/purchasely", map[string]string{"Content-Type": "application/json"}, pyBody(), 401,
+				"X-PURCHASELY"}
 		}),
 		Entry("wrong signature", func() hostile {
 			h, b := pySigned("not-the-secret", time.Now())
@@ -209,7 +222,8 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 		}),
 		Entry("body changed after signing", func() hostile {
 			h, b := pySigned("sim-purchasely", time.Now())
-			return hostile{"POST", "/webhooks/purchasely", h, bytes.Replace(b, []byte("SUBSCRIPTION_STARTED"), []byte("SUBSCRIPTION_EXPIRED"), 1), 401, "X-PURCHASELY-REQUEST-SIGNATURE does not match"}
+			return hostile{"POST", "/webhooks/purchasely", h, bytes.Replace(b, []byte("SUBSCRIPTION_STARTED"),
+				[]byte("SUBSCRIPTION_EXPIRED"), 1), 401, "X-PURCHASELY-REQUEST-SIGNATURE does not match"}
 		}),
 		Entry("signed, but duplicate keys", func() hostile {
 			body := []byte(`{"event_name":"SUBSCRIPTION_STARTED","event_name":"SUBSCRIPTION_EXPIRED","event_id":"e-dup"}`)
@@ -225,19 +239,23 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 
 	DescribeTable("relay: AppsFlyer postbacks and the admin routes", func(h func() hostile) { send(h()) },
 		Entry("missing token", func() hostile {
-			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", ""), []byte(`{"event_name":"af_subscribe"}`), 401, "token"}
+			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", ""),
+				[]byte(`{"event_name":"af_subscribe"}`), 401, "token"}
 		}),
 		Entry("wrong token", func() hostile {
-			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", "guess"), []byte(`{"event_name":"af_subscribe"}`), 401, "token"}
+			return hostile{"POST", "/webhooks/appsflyer", with(afAuth, "Authorization", "guess"),
+				[]byte(`{"event_name":"af_subscribe"}`), 401, "token"}
 		}),
 		Entry("empty body", func() hostile {
 			return hostile{"POST", "/webhooks/appsflyer", afAuth, []byte("  "), 400, "got an empty body"}
 		}),
 		Entry("deep nesting", func() hostile {
-			return hostile{"POST", "/webhooks/appsflyer", afAuth, []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), 400, "expected at most 32 levels of nesting, got more at byte 32"}
+			return hostile{"POST", "/webhooks/appsflyer", afAuth, []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)),
+				400, "expected at most 32 levels of nesting, got more at byte 32"}
 		}),
 		Entry("dead letter id not a number", func() hostile {
-			return hostile{"POST", "/admin/deadletters/abc/retry", nil, nil, 400, `expected a numeric dead letter id, got \"abc\"`}
+			return hostile{"POST", "/admin/deadletters/abc/retry", nil, nil, 400,
+				`expected a numeric dead letter id, got \"abc\"`}
 		}),
 		Entry("unknown dead letter", func() hostile {
 			return hostile{"POST", "/admin/deadletters/999999/retry", nil, nil, 404, "no dead letter 999999"}
@@ -252,19 +270,23 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			return hostile{"POST", "/eu1/1/upload", ctAuth, nil, 400, `"error":"Malformed request"`}
 		}),
 		Entry("truncated upload", func() hostile {
-			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":[{"type":"event","identity":"u"`), 400, `"error":"Malformed request"`}
+			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":[{"type":"event","identity":"u"`), 400,
+				`"error":"Malformed request"`}
 		}),
 		Entry("upload not UTF-8", func() hostile {
 			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte("\xff\xfe{}"), 400, `"error":"Malformed request"`}
 		}),
 		Entry("upload deeply nested", func() hostile {
-			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), 400, `"error":"Malformed request"`}
+			return hostile{"POST", "/eu1/1/upload", ctAuth, []byte(`{"d":` + strings.Repeat("[", 5000) + strings.Repeat("]",
+				5000) + `}`), 400, `"error":"Malformed request"`}
 		}),
 		Entry("upload without passcode", func() hostile {
-			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", ""), []byte(`{"d":[]}`), 401, `"code":401`}
+			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", ""), []byte(`{"d":[]}`), 401,
+				`"code":401`}
 		}),
 		Entry("upload with a wrong passcode", func() hostile {
-			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", "guess"), []byte(`{"d":[]}`), 401, `"code":401`}
+			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-CleverTap-Passcode", "guess"), []byte(`{"d":[]}`), 401,
+				`"code":401`}
 		}),
 		Entry("oversize header", func() hostile {
 			return hostile{"POST", "/eu1/1/upload", with(ctAuth, "X-Padding", longHeader), []byte(`{"d":[]}`), 431, ""}
@@ -276,13 +298,16 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			return hostile{"POST", "/_sim/wait", nil, []byte("x"), 400, "wait: expected a JSON object of the documented fields"}
 		}),
 		Entry("account truncated", func() hostile {
-			return hostile{"POST", "/_sim/accounts", nil, []byte(`{"id":`), 400, "account: expected a JSON object of the documented fields"}
+			return hostile{"POST", "/_sim/accounts", nil, []byte(`{"id":`), 400,
+				"account: expected a JSON object of the documented fields"}
 		}),
 		Entry("fault with an unknown action", func() hostile {
-			return hostile{"POST", "/_sim/faults", nil, []byte(`{"action":"explode"}`), 400, `expected one of respond, delay, reset, malformed, got \"explode\"`}
+			return hostile{"POST", "/_sim/faults", nil, []byte(`{"action":"explode"}`), 400,
+				`expected one of respond, delay, reset, malformed, got \"explode\"`}
 		}),
 		Entry("Piano event that is not JSON", func() hostile {
-			return hostile{"POST", "/piano/event?s=100001", map[string]string{"Content-Type": "text/plain"}, []byte("x"), 400, "expected a body"}
+			return hostile{"POST", "/piano/event?s=100001", map[string]string{"Content-Type": "text/plain"}, []byte("x"), 400,
+				"expected a body"}
 		}),
 	)
 

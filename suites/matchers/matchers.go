@@ -37,7 +37,8 @@ func (passMatcher) FailureMessage(actual any) string {
 }
 
 func (passMatcher) NegatedFailureMessage(actual any) string {
-	return fmt.Sprintf("expected scenario %s × %s to fail, it passed", actual.(scenarios.Result).Scenario, actual.(scenarios.Result).Source)
+	return fmt.Sprintf("expected scenario %s × %s to fail, it passed", actual.(scenarios.Result).Scenario,
+		actual.(scenarios.Result).Source)
 }
 
 // HaveRecords succeeds when the received CleverTap records are exactly the expected ones, in any order;

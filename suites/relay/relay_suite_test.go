@@ -65,9 +65,11 @@ func post(path, auth string, body []byte) (int, string) {
 }
 
 func renewal(id, user string) []byte {
-	return []byte(`{"api_version":"1.0","event":{"id":"` + id + `","type":"RENEWAL","app_id":"app1","event_timestamp_ms":1767225600000,` +
+	return []byte(`{"api_version":"1.0","event":{"id":"` + id +
+		`","type":"RENEWAL","app_id":"app1","event_timestamp_ms":1767225600000,` +
 		`"app_user_id":"` + user + `","product_id":"premium.monthly","period_type":"NORMAL","environment":"PRODUCTION",` +
-		`"currency":"EUR","price":10.79,"price_in_purchased_currency":9.99,"subscriber_attributes":{"$email":{"value":"j@x.io","updated_at_ms":1}}}}`)
+		`"currency":"EUR","price":10.79,"price_in_purchased_currency":9.99,` +
+		`"subscriber_attributes":{"$email":{"value":"j@x.io","updated_at_ms":1}}}}`)
 }
 
 func received(ctx context.Context, identity string, count int) []scenarios.Received {
@@ -89,7 +91,8 @@ var _ = Describe("RevenueCat intake", Label("revenuecat"), func() {
 		Expect(status).To(Equal(200), body)
 		Expect(received(ctx, user, 1)).To(matchers.HaveRecords("SIM-EU1-0001", scenarios.Record{
 			Event: "rc_renewal_event", Identity: user, Region: "eu1",
-			Data: map[string]any{"amount": 9.99, "currency": "EUR", "product_id": "premium.monthly", "app_id": "app1", "$email": "j@x.io"},
+			Data: map[string]any{"amount": 9.99, "currency": "EUR", "product_id": "premium.monthly", "app_id": "app1",
+				"$email": "j@x.io"},
 		}))
 	})
 

@@ -37,7 +37,7 @@ func deadLetters(relayURL string) []deadLetter {
 }
 
 var _ = Describe("partial answers", Label("partial"), func() {
-	It("never resends processed records, dead-letters the refused ones with CleverTap's code and text, and delivers them on retry once the account is fixed", func(ctx SpecContext) {
+	It("never resends processed records; refused ones wait in the dead letters until retried", func(ctx SpecContext) {
 		simURL, sim := fakeCleverTap()
 		setDiscarded := func(names ...string) {
 			accounts, err := sim.Accounts(ctx)
@@ -54,8 +54,10 @@ var _ = Describe("partial answers", Label("partial"), func() {
 		relay := startRelay(ctx, simURL, 0, quick...)
 
 		var a acks
-		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat", Count: 300,
-			Events: []string{"INITIAL_PURCHASE", "RENEWAL", "CANCELLATION"}, Users: 0, Concurrency: 16, Duration: time.Minute, OnResult: a.record})
+		rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"),
+			Target: relay.URL() + "/webhooks/revenuecat", Count: 300,
+			Events: []string{"INITIAL_PURCHASE", "RENEWAL", "CANCELLATION"}, Users: 0, Concurrency: 16, Duration: time.Minute,
+			OnResult: a.record})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Acked).To(Equal(300))
 
@@ -97,7 +99,7 @@ var _ = Describe("partial answers", Label("partial"), func() {
 })
 
 var _ = Describe("disk full", Label("disk"), func() {
-	It("answers 503 for what it cannot store, says why on /readyz, and loses nothing once there is room again", func(ctx SpecContext) {
+	It("answers 503 when it cannot store, says why on /readyz, loses nothing once there is room", func(ctx SpecContext) {
 		simURL, sim := fakeCleverTap()
 		// the outbox may not grow past 512 KiB: the first webhooks fit, then every commit fails as on a full disk
 		relay := startRelay(ctx, simURL, 512, quick...)
@@ -106,8 +108,9 @@ var _ = Describe("disk full", Label("disk"), func() {
 		done := make(chan load.Report, 1)
 		go func() {
 			defer GinkgoRecover()
-			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"), Target: relay.URL() + "/webhooks/revenuecat",
-				Rate: 2000, Count: 6000, Duration: time.Minute, Users: 0, Concurrency: 32, Retry: true, TimeScale: 0.002,
+			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"),
+				Target: relay.URL() + "/webhooks/revenuecat",
+				Rate:   2000, Count: 6000, Duration: time.Minute, Users: 0, Concurrency: 32, Retry: true, TimeScale: 0.002,
 				OnResult: a.record})
 			Expect(err).NotTo(HaveOccurred())
 			done <- rep
@@ -123,7 +126,8 @@ var _ = Describe("disk full", Label("disk"), func() {
 			b, _ := io.ReadAll(resp.Body)
 			why = string(b)
 			return resp.StatusCode
-		}).WithTimeout(30*time.Second).WithPolling(20*time.Millisecond).Should(Equal(http.StatusServiceUnavailable), "readyz once the outbox cannot grow")
+		}).WithTimeout(30*time.Second).WithPolling(20*time.Millisecond).Should(Equal(http.StatusServiceUnavailable),
+			"readyz once the outbox cannot grow")
 		Expect(why).To(ContainSubstring("file too large"), "readyz says why")
 		GinkgoWriter.Printf("readyz: %s\n", why)
 		Expect(relay.Logs()).To(ContainSubstring("answering 503 so the vendor retries"))
@@ -137,7 +141,8 @@ var _ = Describe("disk full", Label("disk"), func() {
 		var rep load.Report
 		Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&rep))
 		Expect(rep.Refused).To(BeZero(), "the refused webhooks were acknowledged on a retry: %+v", rep)
-		Expect(rep.Statuses["503"]).To(BeNumerically(">", 0), "the relay answered 503 while its disk was full: %+v", rep.Statuses)
+		Expect(rep.Statuses["503"]).To(BeNumerically(">", 0), "the relay answered 503 while its disk was full: %+v",
+			rep.Statuses)
 		AddReportEntry("disk full", map[string]any{"acked_before_full": ackedWhileFull, "answers": rep.Statuses})
 		t := exactlyOnce(ctx, sim, relay, rep, &a)
 		Expect(t).To(Equal(tally{Sent: 6000, Acked: 6000, Retried: rep.Retried, Delivered: 6000}))

@@ -46,7 +46,8 @@ const account = "SIM-EU1-0001"
 
 // fakeCleverTap serves a fresh fake on a loopback port for one spec.
 func fakeCleverTap() (string, *clevertap.Client) {
-	sim, err := harness.StartSimulator(simulator.Config{}, clevertap.Options{EventLimit: 200_000, JournalLimit: 50_000}, "")
+	sim, err := harness.StartSimulator(simulator.Config{}, clevertap.Options{EventLimit: 200_000,
+		JournalLimit: 50_000}, "")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sim.Close)
 	return sim.URL, sim.Client()
@@ -73,7 +74,8 @@ func startRelay(ctx context.Context, simulatorURL string, limitKiB int, replace 
 }
 
 // quick is the delivery config the specs use: outages cost milliseconds.
-var quick = []string{"min_backoff: 1s", "min_backoff: 20ms", "max_backoff: 5m", "max_backoff: 200ms", "max_attempts: 15", "max_attempts: 1000"}
+var quick = []string{"min_backoff: 1s", "min_backoff: 20ms", "max_backoff: 5m", "max_backoff: 200ms",
+	"max_attempts: 15", "max_attempts: 1000"}
 
 // acks collects which users' webhooks were acknowledged (every load user is unique to one webhook).
 type acks struct {
@@ -131,10 +133,17 @@ type tally struct {
 // settle window once the relay's outbox is empty) and returns the figures.
 func exactlyOnce(ctx context.Context, sim *clevertap.Client, relay *harness.Process, rep load.Report, a *acks) tally {
 	want := a.count()
-	Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(60*time.Second).WithPolling(100*time.Millisecond).
+	Eventually(func() int {
+		return total(delivered(ctx,
+			sim))
+	}).WithTimeout(60*time.Second).WithPolling(100*time.Millisecond).
 		Should(BeNumerically(">=", want), "records at the fake")
-	Eventually(func() int { return pending(relay) }).WithTimeout(30*time.Second).Should(BeZero(), "jobs left in the relay's outbox")
-	Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500*time.Millisecond).WithPolling(100*time.Millisecond).
+	Eventually(func() int { return pending(relay) }).WithTimeout(30*time.Second).Should(BeZero(),
+		"jobs left in the relay's outbox")
+	Consistently(func() int {
+		return total(delivered(ctx,
+			sim))
+	}).WithTimeout(500*time.Millisecond).WithPolling(100*time.Millisecond).
 		Should(Equal(want), "no record arrives after the outbox is empty")
 	got := delivered(ctx, sim)
 	t := tally{Sent: rep.Sent, Acked: rep.Acked, Retried: rep.Retried, Delivered: len(got)}

@@ -17,9 +17,11 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var jane = lifecycle.User{AppUserID: "user_42", CleverTapID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", CustomerUserID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", Country: "FR"}
+var jane = lifecycle.User{AppUserID: "user_42", CleverTapID: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+	CustomerUserID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", Country: "FR"}
 
-var cfg = Config{AppID: "id1234567890", BundleID: "com.example.app", MediaSource: "tiktokglobal_int", Campaign: "winter_trial_fr", SendInstalls: true}
+var cfg = Config{AppID: "id1234567890", BundleID: "com.example.app", MediaSource: "tiktokglobal_int",
+	Campaign: "winter_trial_fr", SendInstalls: true}
 
 func trialConverted(t *testing.T, u lifecycle.User, c Config) ([]sources.Webhook, error) {
 	t.Helper()
@@ -47,7 +49,8 @@ func TestTrialStorySendsInstallTrialAndSubscribe(t *testing.T) {
 	if strings.Join(names, " ") != "install af_start_trial af_subscribe" {
 		t.Fatalf("expected install af_start_trial af_subscribe, got %v", names)
 	}
-	want, _ := os.ReadFile(filepath.Join("..", "..", "..", "fixtures", "golden", "appsflyer", "trial-converted-subscribe.json"))
+	want, _ := os.ReadFile(filepath.Join("..", "..", "..", "fixtures", "golden", "appsflyer",
+		"trial-converted-subscribe.json"))
 	if err := jsonmatch.Match(want, hooks[2].Body); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,8 @@ func TestTrialStorySendsInstallTrialAndSubscribe(t *testing.T) {
 	if install["appsflyer_id"] != trial["appsflyer_id"] || install["idfv"] != trial["idfv"] {
 		t.Fatal("a user's AppsFlyer id and device ids must be the same in every message")
 	}
-	if trial["event_value"] != `{"af_content_id":"com.example.premium.monthly","af_currency":"EUR"}` || trial["event_revenue"] != nil {
+	if trial["event_value"] != `{"af_content_id":"com.example.premium.monthly","af_currency":"EUR"}` ||
+		trial["event_revenue"] != nil {
 		t.Fatalf("a free trial has no revenue, got %v / %v", trial["event_value"], trial["event_revenue"])
 	}
 }
@@ -66,12 +70,14 @@ func TestNothingIsSentWithoutCustomerUserIDOrForRestrictedSources(t *testing.T) 
 	noCUID := jane
 	noCUID.CustomerUserID = ""
 	var skipped Skipped
-	if hooks, err := trialConverted(t, noCUID, cfg); len(hooks) != 0 || !errors.As(err, &skipped) || !strings.Contains(err.Error(), "customer user id") {
+	if hooks, err := trialConverted(t, noCUID, cfg); len(hooks) != 0 || !errors.As(err,
+		&skipped) || !strings.Contains(err.Error(), "customer user id") {
 		t.Fatalf("expected no postback without a customer user id, got %d %v", len(hooks), err)
 	}
 	fb := cfg
 	fb.MediaSource = "Facebook Ads"
-	if hooks, err := trialConverted(t, jane, fb); len(hooks) != 0 || !strings.Contains(err.Error(), `media source "Facebook Ads" restricts sharing`) {
+	if hooks, err := trialConverted(t, jane, fb); len(hooks) != 0 || !strings.Contains(err.Error(),
+		`media source "Facebook Ads" restricts sharing`) {
 		t.Fatalf("expected no postback for a restricted media source, got %d %v", len(hooks), err)
 	}
 }
@@ -83,7 +89,9 @@ func TestSendRevenueOptions(t *testing.T) {
 	}{
 		{NoValuesNoRevenue, ``, ""},
 		{ValuesNoRevenue, `{"af_content_id":"com.example.premium.monthly","af_currency":"EUR","af_renewal":"true"}`, ""},
-		{ValuesAndRevenue, `{"af_content_id":"com.example.premium.monthly","af_currency":"EUR","af_renewal":"true","af_revenue":"9.99"}`, "9.99"},
+		{ValuesAndRevenue,
+			`{"af_content_id":"com.example.premium.monthly","af_currency":"EUR","af_renewal":"true","af_revenue":"9.99"}`,
+			"9.99"},
 	}
 	for _, tc := range cases {
 		c := cfg
@@ -96,7 +104,8 @@ func TestSendRevenueOptions(t *testing.T) {
 		_ = json.Unmarshal(hooks[2].Body, &m)
 		revenue, _ := m["event_revenue"].(string)
 		if m["event_value"] != tc.value || revenue != tc.revenueWant {
-			t.Errorf("%s: expected value %q revenue %q, got %q %q", tc.option, tc.value, tc.revenueWant, m["event_value"], revenue)
+			t.Errorf("%s: expected value %q revenue %q, got %q %q", tc.option, tc.value, tc.revenueWant, m["event_value"],
+				revenue)
 		}
 	}
 }
@@ -106,7 +115,8 @@ func TestGETPutsTheFieldsInTheQuery(t *testing.T) {
 	c.Method = "GET"
 	hooks, _ := trialConverted(t, jane, c)
 	h := hooks[1]
-	if h.Method != "GET" || h.Body != nil || h.Query.Get("event_name") != "af_start_trial" || h.Query.Get("customer_user_id") != jane.CustomerUserID {
+	if h.Method != "GET" || h.Body != nil || h.Query.Get("event_name") != "af_start_trial" ||
+		h.Query.Get("customer_user_id") != jane.CustomerUserID {
 		t.Fatalf("unexpected GET postback %+v", h)
 	}
 }
@@ -121,7 +131,8 @@ func TestOrganicInstall(t *testing.T) {
 }
 
 func TestRetriesOnlyWhenEnabled(t *testing.T) {
-	if len(Policy(false).Retries) != 0 || len(Policy(true).Retries) != 3 || !Policy(false).Success(204) || Policy(false).Success(302) {
+	if len(Policy(false).Retries) != 0 || len(Policy(true).Retries) != 3 || !Policy(false).Success(204) ||
+		Policy(false).Success(302) {
 		t.Fatal("unexpected AppsFlyer policy")
 	}
 }

@@ -42,14 +42,16 @@ func Render(facts []lifecycle.Fact, cfg Config) ([]sources.Webhook, error) {
 	}
 	u := facts[0].User
 	if u.CustomerUserID == "" {
-		return nil, Skipped{Reason: "no postback: the app set no AppsFlyer customer user id (CleverTap asks for its CleverTap ID there)"}
+		return nil,
+			Skipped{Reason: "no postback: the app set no AppsFlyer customer user id (CleverTap asks for its CleverTap ID there)"}
 	}
 	restricted := cfg.RestrictedMediaSources
 	if restricted == nil {
 		restricted = DefaultRestrictedMediaSources
 	}
 	if slices.ContainsFunc(restricted, func(m string) bool { return strings.EqualFold(m, cfg.MediaSource) }) {
-		return nil, Skipped{Reason: fmt.Sprintf("no postback: media source %q restricts sharing its data with third parties", cfg.MediaSource)}
+		return nil, Skipped{Reason: fmt.Sprintf("no postback: media source %q restricts sharing its data with third parties",
+			cfg.MediaSource)}
 	}
 	ids := lifecycle.NewIDs(Source + ":" + u.CustomerUserID + ":" + facts[0].OriginalPurchasedAt.Format(time.RFC3339Nano))
 	installAt := facts[0].At.Add(-time.Hour)

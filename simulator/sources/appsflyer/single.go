@@ -24,7 +24,8 @@ type Single struct {
 // Emit builds one postback: an install, a trial start, a subscription payment or a purchase.
 func Emit(eventType string, in Single) (sources.Webhook, error) {
 	if !slices.Contains(EventTypes, eventType) {
-		return sources.Webhook{}, fmt.Errorf("unknown AppsFlyer event %q: expected one of %s", eventType, strings.Join(EventTypes, ", "))
+		return sources.Webhook{}, fmt.Errorf("unknown AppsFlyer event %q: expected one of %s", eventType,
+			strings.Join(EventTypes, ", "))
 	}
 	if in.At.IsZero() {
 		in.At = time.Now().UTC().Truncate(time.Millisecond)
@@ -52,7 +53,8 @@ func Emit(eventType string, in Single) (sources.Webhook, error) {
 		in.Config.MediaSource = "organic"
 	}
 	in.Config.SendInstalls = eventType == Install || eventType == OrganicInstall
-	s, err := lifecycle.Start(lifecycle.NewVirtualClock(in.At), lifecycle.Purchase{User: in.User, Store: in.Store, Product: in.Product, Offer: offer})
+	s, err := lifecycle.Start(lifecycle.NewVirtualClock(in.At), lifecycle.Purchase{User: in.User, Store: in.Store,
+		Product: in.Product, Offer: offer})
 	if err != nil {
 		return sources.Webhook{}, err
 	}

@@ -22,15 +22,20 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 var jane = lifecycle.User{AppUserID: "user_42", CleverTapID: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
 	ATInternetID: "9e8d6d5f-143a-4a21-a7d5-7348b56e130d", Country: "FR"}
 
-var monthly = lifecycle.Product{ID: "com.example.premium.monthly", Group: "PREMIUM", Plan: "premium_monthly", Period: "P1M", Price: 9.99, Currency: "EUR"}
+var monthly = lifecycle.Product{ID: "com.example.premium.monthly", Group: "PREMIUM", Plan: "premium_monthly",
+	Period: "P1M", Price: 9.99, Currency: "EUR"}
 
 // The vendor's own test vectors (reference sources.md §2.1).
 func TestSignaturesMatchTheVendorTestVectors(t *testing.T) {
 	cases := []struct{ got, want string }{
-		{Signature("foobar", "1698322022", []byte(`{"a_random_key":"a_random_value_ad"}`)), "f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4"},
+		{Signature("foobar", "1698322022", []byte(`{"a_random_key":"a_random_value_ad"}`)),
+			"f3c2a452e9ea72f41107321aeaf7999f1054148866a710c9b23f9f501785e2a4"},
 		{DeprecatedSignature("foobar", "1580909929"), "ea909b88098b63ef93711cd14542403e5efe1a23c07d94a764bd4db55abba5a6"},
-		{Signature("sim_shared_secret", "1735689600", []byte(`{"event_name":"TRIAL_STARTED","event_id":"00000000-0000-4000-8000-000000000001"}`)), "97bb4d5e050576176c99c082dad749085b34e17269045e54c1b4a8c1557eea78"},
-		{DeprecatedSignature("sim_shared_secret", "1735689600"), "5e2b3dfa06f9f3e6f556b3b4bc7cdd0ad498d2d87321eab3ff179187eee25adc"},
+		{Signature("sim_shared_secret", "1735689600",
+			[]byte(`{"event_name":"TRIAL_STARTED","event_id":"00000000-0000-4000-8000-000000000001"}`)),
+			"97bb4d5e050576176c99c082dad749085b34e17269045e54c1b4a8c1557eea78"},
+		{DeprecatedSignature("sim_shared_secret", "1735689600"),
+			"5e2b3dfa06f9f3e6f556b3b4bc7cdd0ad498d2d87321eab3ff179187eee25adc"},
 	}
 	for i, tc := range cases {
 		if tc.got != tc.want {
@@ -39,9 +44,11 @@ func TestSignaturesMatchTheVendorTestVectors(t *testing.T) {
 	}
 }
 
-func story(t *testing.T, offer lifecycle.Offer, play func(context.Context, *lifecycle.Subscription) error) []sources.Webhook {
+func story(t *testing.T, offer lifecycle.Offer, play func(context.Context,
+	*lifecycle.Subscription) error) []sources.Webhook {
 	t.Helper()
-	s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: lifecycle.AppStore, Environment: lifecycle.Production, Product: monthly, Offer: offer})
+	s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: lifecycle.AppStore,
+		Environment: lifecycle.Production, Product: monthly, Offer: offer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +69,12 @@ func names(hooks []sources.Webhook) string {
 }
 
 func TestTrialStoryFansOutAsPurchaselyDoes(t *testing.T) {
-	hooks := story(t, lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}, func(ctx context.Context, s *lifecycle.Subscription) error {
+	hooks := story(t, lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}, func(ctx context.Context,
+		s *lifecycle.Subscription) error {
 		return s.AdvanceToPeriodEnd(ctx)
 	})
-	want := "ACTIVATE SUBSCRIPTION_STARTED TRIAL_STARTED ACTIVATE TRIAL_CONVERTED SUBSCRIPTION_RENEWED TRANSACTION_PROCESSED"
+	want := "ACTIVATE SUBSCRIPTION_STARTED TRIAL_STARTED ACTIVATE TRIAL_CONVERTED SUBSCRIPTION_RENEWED " +
+		"TRANSACTION_PROCESSED"
 	if got := names(hooks); got != want {
 		t.Fatalf("expected %s\ngot      %s", want, got)
 	}
@@ -98,19 +107,23 @@ func TestFanOuts(t *testing.T) {
 		want  string
 	}{
 		{"paid purchase", lifecycle.Offer{}, nil, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED"},
-		{"intro offer", lifecycle.Offer{Type: lifecycle.IntroOffer, Price: 4.99}, nil, "ACTIVATE SUBSCRIPTION_STARTED INTRO_OFFER_STARTED TRANSACTION_PROCESSED"},
-		{"trial not converted", lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"intro offer", lifecycle.Offer{Type: lifecycle.IntroOffer, Price: 4.99}, nil,
+			"ACTIVATE SUBSCRIPTION_STARTED INTRO_OFFER_STARTED TRANSACTION_PROCESSED"},
+		{"trial not converted", lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.DisableAutoRenew(); err != nil {
 				return err
 			}
 			return s.AdvanceToPeriodEnd(ctx)
-		}, "ACTIVATE SUBSCRIPTION_STARTED TRIAL_STARTED RENEWAL_DISABLED TRIAL_NOT_CONVERTED SUBSCRIPTION_TERMINATED DEACTIVATE"},
+		}, "ACTIVATE SUBSCRIPTION_STARTED TRIAL_STARTED RENEWAL_DISABLED TRIAL_NOT_CONVERTED SUBSCRIPTION_TERMINATED " +
+			"DEACTIVATE"},
 		{"grace then recovery", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error {
 			if err := s.FailRenewal(ctx, true); err != nil {
 				return err
 			}
 			return s.RecoverBilling()
-		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED GRACE_PERIOD_STARTED ACTIVATE SUBSCRIPTION_RECOVERED_FROM_GRACE_PERIOD TRANSACTION_PROCESSED"},
+		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED GRACE_PERIOD_STARTED ACTIVATE " +
+			"SUBSCRIPTION_RECOVERED_FROM_GRACE_PERIOD TRANSACTION_PROCESSED"},
 		{"billing retry then expiry", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error {
 			if err := s.FailRenewal(ctx, false); err != nil {
 				return err
@@ -118,9 +131,11 @@ func TestFanOuts(t *testing.T) {
 			return s.ExpireBilling(ctx)
 		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED ENTERED_BILLING_RETRY DEACTIVATE SUBSCRIPTION_TERMINATED"},
 		{"refund", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error { return s.Refund() },
-			"ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED SUBSCRIPTION_REFUNDED_REVOKED TRANSACTION_PROCESSED DEACTIVATE"},
+			"ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED SUBSCRIPTION_REFUNDED_REVOKED TRANSACTION_PROCESSED " +
+				"DEACTIVATE"},
 		{"upgrade", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error {
-			return s.ChangeProduct(lifecycle.Product{ID: "com.example.premium.yearly", Plan: "premium_yearly", Period: "P1Y", Price: 59.99, Currency: "EUR"}, true)
+			return s.ChangeProduct(lifecycle.Product{ID: "com.example.premium.yearly", Plan: "premium_yearly", Period: "P1Y",
+				Price: 59.99, Currency: "EUR"}, true)
 		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED SUBSCRIPTION_UPGRADED ACTIVATE TRANSACTION_PROCESSED"},
 		{"win-back", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error {
 			if err := s.DisableAutoRenew(); err != nil {
@@ -130,7 +145,8 @@ func TestFanOuts(t *testing.T) {
 				return err
 			}
 			return s.Resubscribe()
-		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED RENEWAL_DISABLED SUBSCRIPTION_TERMINATED DEACTIVATE ACTIVATE SUBSCRIPTION_REACTIVATED TRANSACTION_PROCESSED"},
+		}, "ACTIVATE SUBSCRIPTION_STARTED TRANSACTION_PROCESSED RENEWAL_DISABLED SUBSCRIPTION_TERMINATED DEACTIVATE " +
+			"ACTIVATE SUBSCRIPTION_REACTIVATED TRANSACTION_PROCESSED"},
 		{"transfer", lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error {
 			return s.TransferTo(lifecycle.User{AppUserID: "user_43"})
 		},
@@ -148,7 +164,8 @@ func TestFanOuts(t *testing.T) {
 func TestRefundTransactionIsNegative(t *testing.T) {
 	hooks := story(t, lifecycle.Offer{}, func(ctx context.Context, s *lifecycle.Subscription) error { return s.Refund() })
 	refund := string(hooks[4].Body)
-	for _, want := range []string{`"amount_in_customer_currency":-9.99`, `"source_event_name":"SUBSCRIPTION_REFUNDED_REVOKED"`, `"cumulated_revenues_in_eur":0`} {
+	for _, want := range []string{`"amount_in_customer_currency":-9.99`,
+		`"source_event_name":"SUBSCRIPTION_REFUNDED_REVOKED"`, `"cumulated_revenues_in_eur":0`} {
 		if !strings.Contains(refund, want) {
 			t.Errorf("expected %s in %s", want, refund)
 		}
@@ -166,7 +183,8 @@ func TestEveryEventCanBeEmittedAlone(t *testing.T) {
 			t.Errorf("%s: got %s %s", name, h.EventType, h.Body)
 		}
 	}
-	if _, err := Emit("TRIAL_BEGAN", Single{User: jane}); err == nil || !strings.Contains(err.Error(), "expected one of ACTIVATE, DEACTIVATE") {
+	if _, err := Emit("TRIAL_BEGAN", Single{User: jane}); err == nil || !strings.Contains(err.Error(),
+		"expected one of ACTIVATE, DEACTIVATE") {
 		t.Fatalf("expected the list of events, got %v", err)
 	}
 }
@@ -191,14 +209,16 @@ func TestDeliverySignsEveryAttemptAndAccepts404(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Header = Header()
-	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, h, Policy("s3cret", true))
+	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, h,
+		Policy("s3cret", true))
 	if err != nil || !res.Delivered || len(res.Attempts) != 3 {
 		t.Fatalf("expected delivery on the 3rd attempt (404), got %v %+v", err, res)
 	}
 	for i, hdr := range seen {
 		ts := hdr.Get(HeaderTimestamp)
 		wantTS := strconv.FormatInt(res.Attempts[i].At.Unix(), 10)
-		if ts != wantTS || hdr.Get(HeaderSignature) != Signature("s3cret", ts, h.Body) || hdr.Get(HeaderDeprecatedSignature) != DeprecatedSignature("s3cret", ts) {
+		if ts != wantTS || hdr.Get(HeaderSignature) != Signature("s3cret", ts,
+			h.Body) || hdr.Get(HeaderDeprecatedSignature) != DeprecatedSignature("s3cret", ts) {
 			t.Fatalf("attempt %d: bad signature headers %v (expected timestamp %s)", i+1, hdr, wantTS)
 		}
 	}

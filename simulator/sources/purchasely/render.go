@@ -36,8 +36,9 @@ func Render(facts []lifecycle.Fact, cfg Config) []sources.Webhook {
 		for _, e := range r.events(f, prev) {
 			body, _ := json.Marshal(e)
 			user, _ := e["user_id"].(string)
-			out = append(out, sources.Webhook{Source: Source, EventType: e["event_name"].(string), EventID: e["event_id"].(string),
-				Method: "POST", Body: body, User: user, At: f.At})
+			out = append(out, sources.Webhook{Source: Source, EventType: e["event_name"].(string),
+				EventID: e["event_id"].(string),
+				Method:  "POST", Body: body, User: user, At: f.At})
 		}
 	}
 	return out
@@ -51,7 +52,8 @@ type renderer struct {
 
 func (r *renderer) ids(f lifecycle.Fact) *lifecycle.IDs {
 	if r.cfg.IDs == nil {
-		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" + f.OriginalPurchasedAt.Format(time.RFC3339Nano))
+		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" +
+			f.OriginalPurchasedAt.Format(time.RFC3339Nano))
 	}
 	return r.cfg.IDs
 }
@@ -122,12 +124,16 @@ func (r *renderer) events(f lifecycle.Fact, prev *lifecycle.Fact) []map[string]a
 			e["plan"], e["store_product_id"] = planOf(*f.NewProduct), f.NewProduct.ID
 		})}
 	case lifecycle.PauseScheduled:
-		return []map[string]any{ev(SubscriptionWillPause, func(e map[string]any) { setTime(e, "auto_resume_at", f.AutoResumeAt) })}
+		return []map[string]any{ev(SubscriptionWillPause, func(e map[string]any) {
+			setTime(e, "auto_resume_at",
+				f.AutoResumeAt)
+		})}
 	case lifecycle.Transferred:
 		to := *f.TransferredTo
 		return []map[string]any{
 			ev(SubscriptionTransferred, func(e map[string]any) { e["transferred_to_user_id"] = to.AppUserID }),
-			r.event(SubscriptionReceived, withUser(f, to), func(e map[string]any) { e["transferred_from_user_id"] = f.User.AppUserID }),
+			r.event(SubscriptionReceived, withUser(f, to),
+				func(e map[string]any) { e["transferred_from_user_id"] = f.User.AppUserID }),
 		}
 	}
 	return nil
@@ -254,8 +260,9 @@ func (r *renderer) event(name string, f lifecycle.Fact, edit ...func(map[string]
 	e := map[string]any{
 		"api_version": 3, "event_id": r.ids(f).UUID(), "event_name": name,
 		"store": storeName(f.Store), "store_country": u.Country, "environment": environment,
-		"purchase_type": purchaseType, "product": groupOf(f.Product), "plan": planOf(f.Product), "store_product_id": f.Product.ID,
-		"offer_type": offerName(f.OfferType), "subscription_status": status(f), "is_family_shared": false,
+		"purchase_type": purchaseType, "product": groupOf(f.Product), "plan": planOf(f.Product),
+		"store_product_id": f.Product.ID,
+		"offer_type":       offerName(f.OfferType), "subscription_status": status(f), "is_family_shared": false,
 		"device_type": "PHONE", "channel": "in_app", "customer_currency": f.Product.Currency,
 		"plan_price_in_customer_currency":  price,
 		"plan_price_in_" + r.refCurrency(): r.toReference(price, f.Product.Currency),

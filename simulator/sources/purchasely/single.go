@@ -73,19 +73,28 @@ func offerRecipes(o lifecycle.OfferType, prefix string) map[string]recipe {
 var recipes = func() map[string]recipe {
 	r := map[string]recipe{
 		Activate: {}, SubscriptionStarted: {}, TransactionProcessed: {},
-		SubscriptionRenewed:     {play: advance},
-		SubscriptionReactivated: {play: then(disableThenEnd, func(ctx context.Context, s *lifecycle.Subscription) error { return s.Resubscribe() })},
-		SubscriptionTerminated:  {play: disableThenEnd},
-		SubscriptionExpired:     {play: disableThenEnd},
-		Deactivate:              {play: disableThenEnd},
-		SubscriptionRefunded:    {play: func(ctx context.Context, s *lifecycle.Subscription) error { return s.Refund() }},
-		RenewalDisabled:         {play: func(ctx context.Context, s *lifecycle.Subscription) error { return s.DisableAutoRenew() }},
+		SubscriptionRenewed: {play: advance},
+		SubscriptionReactivated: {play: then(disableThenEnd, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
+			return s.Resubscribe()
+		})},
+		SubscriptionTerminated: {play: disableThenEnd},
+		SubscriptionExpired:    {play: disableThenEnd},
+		Deactivate:             {play: disableThenEnd},
+		SubscriptionRefunded:   {play: func(ctx context.Context, s *lifecycle.Subscription) error { return s.Refund() }},
+		RenewalDisabled: {play: func(ctx context.Context,
+			s *lifecycle.Subscription) error {
+			return s.DisableAutoRenew()
+		}},
 		RenewalEnabled: {play: func(ctx context.Context, s *lifecycle.Subscription) error {
 			_ = s.DisableAutoRenew()
 			return s.EnableAutoRenew()
 		}},
-		GracePeriodStarted:        {play: graceFail},
-		GracePeriodTerminated:     {play: then(graceFail, func(ctx context.Context, s *lifecycle.Subscription) error { return s.ExpireBilling(ctx) })},
+		GracePeriodStarted: {play: graceFail},
+		GracePeriodTerminated: {play: then(graceFail, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
+			return s.ExpireBilling(ctx)
+		})},
 		RecoveredFromGrace:        {play: then(graceFail, recoverBilling)},
 		EnteredBillingRetry:       {play: retryFail},
 		RecoveredFromBillingRetry: {play: then(retryFail, recoverBilling)},
@@ -94,12 +103,16 @@ var recipes = func() map[string]recipe {
 		SubscriptionCrossgraded:   {play: change(1)},
 		SubscriptionWillPause:     {play: pause},
 		SubscriptionPaused:        {play: then(pause, advance)},
-		SubscriptionUnpaused:      {play: then(pause, advance, func(ctx context.Context, s *lifecycle.Subscription) error { return s.ResumeFromPause(ctx) })},
-		SubscriptionTransferred:   {play: transfer},
-		SubscriptionReceived:      {play: transfer},
+		SubscriptionUnpaused: {play: then(pause, advance, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
+			return s.ResumeFromPause(ctx)
+		})},
+		SubscriptionTransferred: {play: transfer},
+		SubscriptionReceived:    {play: transfer},
 	}
-	for o, prefix := range map[lifecycle.OfferType]string{lifecycle.FreeTrial: "TRIAL", lifecycle.IntroOffer: "INTRO_OFFER",
-		lifecycle.PromoCode: "PROMO_CODE", lifecycle.PromotionalOffer: "PROMOTIONAL_OFFER"} {
+	for o, prefix := range map[lifecycle.OfferType]string{lifecycle.FreeTrial: "TRIAL",
+		lifecycle.IntroOffer: "INTRO_OFFER",
+		lifecycle.PromoCode:  "PROMO_CODE", lifecycle.PromotionalOffer: "PROMOTIONAL_OFFER"} {
 		for name, rec := range offerRecipes(o, prefix) {
 			r[name] = rec
 		}
@@ -117,13 +130,15 @@ func transfer(ctx context.Context, s *lifecycle.Subscription) error {
 func Emit(eventType string, in Single) (sources.Webhook, error) {
 	rec, ok := recipes[eventType]
 	if !ok {
-		return sources.Webhook{}, fmt.Errorf("unknown Purchasely event %q: expected one of %s", eventType, strings.Join(EventTypes, ", "))
+		return sources.Webhook{}, fmt.Errorf("unknown Purchasely event %q: expected one of %s", eventType,
+			strings.Join(EventTypes, ", "))
 	}
 	if in.At.IsZero() {
 		in.At = time.Now().UTC().Truncate(time.Second)
 	}
 	if in.Product.ID == "" {
-		in.Product = lifecycle.Product{ID: "com.example.premium.monthly", Group: "PREMIUM", Plan: "premium_monthly", Period: "P1M", Price: 9.99, Currency: "EUR", Entitlement: "premium"}
+		in.Product = lifecycle.Product{ID: "com.example.premium.monthly", Group: "PREMIUM", Plan: "premium_monthly",
+			Period: "P1M", Price: 9.99, Currency: "EUR", Entitlement: "premium"}
 	}
 	if strings.Contains(eventType, "PAUSE") {
 		in.Store = lifecycle.PlayStore
@@ -138,7 +153,8 @@ func Emit(eventType string, in Single) (sources.Webhook, error) {
 			offer.Code = "WINBACK50"
 		}
 	}
-	s, err := lifecycle.Start(lifecycle.NewVirtualClock(in.At), lifecycle.Purchase{User: in.User, Store: in.Store, Environment: in.Environment, Product: in.Product, Offer: offer})
+	s, err := lifecycle.Start(lifecycle.NewVirtualClock(in.At), lifecycle.Purchase{User: in.User, Store: in.Store,
+		Environment: in.Environment, Product: in.Product, Offer: offer})
 	if err != nil {
 		return sources.Webhook{}, err
 	}
@@ -157,7 +173,8 @@ func Emit(eventType string, in Single) (sources.Webhook, error) {
 			h := hooks[i]
 			if eventType == SubscriptionExpired { // the legacy name for the same moment
 				h.EventType = SubscriptionExpired
-				h.Body = []byte(strings.Replace(string(h.Body), `"event_name":"SUBSCRIPTION_TERMINATED"`, `"event_name":"SUBSCRIPTION_EXPIRED"`, 1))
+				h.Body = []byte(strings.Replace(string(h.Body), `"event_name":"SUBSCRIPTION_TERMINATED"`,
+					`"event_name":"SUBSCRIPTION_EXPIRED"`, 1))
 			}
 			return h, nil
 		}

@@ -28,7 +28,8 @@ type renderer struct{ cfg Config }
 func (r *renderer) ids(f lifecycle.Fact) *lifecycle.IDs {
 	if r.cfg.IDs == nil {
 		// seeded by user and story start: the same story gives the same ids, another story other ids
-		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" + f.OriginalPurchasedAt.Format(time.RFC3339Nano))
+		r.cfg.IDs = lifecycle.NewIDs(Source + ":" + f.User.AppUserID + f.User.AnonymousID + ":" +
+			f.OriginalPurchasedAt.Format(time.RFC3339Nano))
 	}
 	return r.cfg.IDs
 }
@@ -48,7 +49,8 @@ func (r *renderer) events(f lifecycle.Fact, prev *lifecycle.Fact) []map[string]a
 	case lifecycle.Purchased, lifecycle.Resubscribed:
 		return []map[string]any{r.subscription(InitialPurchase, f, nil)}
 	case lifecycle.NonRenewingPurchase:
-		return []map[string]any{r.subscription(NonRenewingPurchase, f, func(e map[string]any) { e["expiration_at_ms"] = nil })}
+		return []map[string]any{r.subscription(NonRenewingPurchase, f,
+			func(e map[string]any) { e["expiration_at_ms"] = nil })}
 	case lifecycle.Renewed:
 		// an immediate product change is a RENEWAL on the App Store and an INITIAL_PURCHASE on Play
 		if prev != nil && prev.Kind == lifecycle.ProductChanged && prev.Immediate && f.Store == lifecycle.PlayStore {
@@ -60,29 +62,36 @@ func (r *renderer) events(f lifecycle.Fact, prev *lifecycle.Fact) []map[string]a
 	case lifecycle.Recovered, lifecycle.Resumed:
 		return []map[string]any{r.subscription(Renewal, f, func(e map[string]any) { e["is_trial_conversion"] = false })}
 	case lifecycle.AutoRenewDisabled:
-		return []map[string]any{r.subscription(Cancellation, f, func(e map[string]any) { noCharge(e); e["cancel_reason"] = reason(f.Reason) })}
+		return []map[string]any{r.subscription(Cancellation, f,
+			func(e map[string]any) { noCharge(e); e["cancel_reason"] = reason(f.Reason) })}
 	case lifecycle.AutoRenewEnabled:
 		return []map[string]any{r.subscription(Uncancellation, f, noCharge)}
 	case lifecycle.BillingIssue:
 		out := []map[string]any{
-			r.subscription(BillingIssue, f, func(e map[string]any) { noCharge(e); e["grace_period_expiration_at_ms"] = ms(f.GraceExpiresAt) }),
+			r.subscription(BillingIssue, f,
+				func(e map[string]any) { noCharge(e); e["grace_period_expiration_at_ms"] = ms(f.GraceExpiresAt) }),
 			r.subscription(Cancellation, f, func(e map[string]any) { noCharge(e); e["cancel_reason"] = "BILLING_ERROR" }),
 		}
 		if !f.InGrace { // without a grace period access ends at once
-			out = append(out, r.subscription(Expiration, f, func(e map[string]any) { noCharge(e); e["expiration_reason"] = "BILLING_ERROR" }))
+			out = append(out, r.subscription(Expiration, f,
+				func(e map[string]any) { noCharge(e); e["expiration_reason"] = "BILLING_ERROR" }))
 		}
 		return out
 	case lifecycle.Expired:
 		if f.Reason == lifecycle.ReasonBillingError && !f.InGrace {
 			return nil // already expired when billing failed
 		}
-		return []map[string]any{r.subscription(Expiration, f, func(e map[string]any) { noCharge(e); e["expiration_reason"] = reason(f.Reason) })}
+		return []map[string]any{r.subscription(Expiration, f,
+			func(e map[string]any) { noCharge(e); e["expiration_reason"] = reason(f.Reason) })}
 	case lifecycle.Refunded:
-		return []map[string]any{r.subscription(Cancellation, f, func(e map[string]any) { e["cancel_reason"] = "CUSTOMER_SUPPORT" })}
+		return []map[string]any{r.subscription(Cancellation, f,
+			func(e map[string]any) { e["cancel_reason"] = "CUSTOMER_SUPPORT" })}
 	case lifecycle.ProductChanged:
-		return []map[string]any{r.subscription(ProductChange, f, func(e map[string]any) { noCharge(e); e["new_product_id"] = f.NewProduct.ID })}
+		return []map[string]any{r.subscription(ProductChange, f,
+			func(e map[string]any) { noCharge(e); e["new_product_id"] = f.NewProduct.ID })}
 	case lifecycle.PauseScheduled:
-		return []map[string]any{r.subscription(SubscriptionPaused, f, func(e map[string]any) { noCharge(e); e["auto_resume_at_ms"] = ms(f.AutoResumeAt) })}
+		return []map[string]any{r.subscription(SubscriptionPaused, f,
+			func(e map[string]any) { noCharge(e); e["auto_resume_at_ms"] = ms(f.AutoResumeAt) })}
 	case lifecycle.Transferred:
 		return []map[string]any{r.transfer(f)}
 	}
@@ -146,9 +155,11 @@ func (r *renderer) subscription(eventType string, f lifecycle.Fact, edit func(ma
 	}
 	for k, v := range map[string]any{
 		"product_id": f.Product.ID, "entitlement_id": nil, "entitlement_ids": entitlements,
-		"period_type": periodType(f.OfferType), "purchased_at_ms": f.PurchasedAt.UnixMilli(), "expiration_at_ms": ms(f.ExpiresAt),
-		"store": storeName(f.Store), "environment": environmentName(f.Environment), "presented_offering_id": offering,
-		"transaction_id": f.TransactionID, "original_transaction_id": f.OriginalTransactionID,
+		"period_type": periodType(f.OfferType), "purchased_at_ms": f.PurchasedAt.UnixMilli(),
+		"expiration_at_ms": ms(f.ExpiresAt),
+		"store":            storeName(f.Store), "environment": environmentName(f.Environment),
+		"presented_offering_id": offering,
+		"transaction_id":        f.TransactionID, "original_transaction_id": f.OriginalTransactionID,
 		"is_family_share": false, "country_code": f.User.Country, "currency": f.Product.Currency,
 		"price": USD(price, f.Product.Currency), "price_in_purchased_currency": round2(price),
 		"tax_percentage": tax, "commission_percentage": comm, "takehome_percentage": round2(1 - comm),

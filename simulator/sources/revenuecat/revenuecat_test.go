@@ -28,9 +28,11 @@ var cfg = Config{AppID: "app7f3c2a1b9d", OfferingID: "default"}
 
 func trialStory(t *testing.T) (*lifecycle.Subscription, context.Context) {
 	t.Helper()
-	s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: lifecycle.PlayStore, Environment: lifecycle.Sandbox,
-		Product: lifecycle.Product{ID: "premium:monthly", Period: "P1M", Price: 9.99, Currency: "EUR", Entitlement: "premium"},
-		Offer:   lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}})
+	s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: lifecycle.PlayStore,
+		Environment: lifecycle.Sandbox,
+		Product: lifecycle.Product{ID: "premium:monthly", Period: "P1M", Price: 9.99, Currency: "EUR",
+			Entitlement: "premium"},
+		Offer: lifecycle.Offer{Type: lifecycle.FreeTrial, Period: "P1W"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +80,16 @@ func TestTrialStoryMatchesTheHandWrittenPayloads(t *testing.T) {
 	if json.Unmarshal(hooks[0].Body, &first) != nil || json.Unmarshal(hooks[1].Body, &second) != nil {
 		t.Fatal("bodies are not JSON")
 	}
-	if second.Event.OriginalTransactionID != first.Event.TransactionID || second.Event.TransactionID != first.Event.TransactionID+"..0" || first.Event.ID == second.Event.ID {
+	if second.Event.OriginalTransactionID != first.Event.TransactionID ||
+		second.Event.TransactionID != first.Event.TransactionID+"..0" || first.Event.ID == second.Event.ID {
 		t.Fatalf("inconsistent ids: %+v then %+v", first.Event, second.Event)
 	}
 }
 
 // TestFlows checks the event sequences of RevenueCat's event-flows page.
 func TestFlows(t *testing.T) {
-	product := lifecycle.Product{ID: "premium.monthly", Period: "P1M", Price: 4.99, Currency: "USD", Entitlement: "premium"}
+	product := lifecycle.Product{ID: "premium.monthly", Period: "P1M", Price: 4.99, Currency: "USD",
+		Entitlement: "premium"}
 	cases := []struct {
 		name  string
 		store lifecycle.Store
@@ -93,7 +97,8 @@ func TestFlows(t *testing.T) {
 		play  func(context.Context, *lifecycle.Subscription) error
 		want  string
 	}{
-		{"trial not converted", lifecycle.AppStore, lifecycle.FreeTrial, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"trial not converted", lifecycle.AppStore, lifecycle.FreeTrial, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.DisableAutoRenew(); err != nil {
 				return err
 			}
@@ -105,32 +110,39 @@ func TestFlows(t *testing.T) {
 			}
 			return s.EnableAutoRenew()
 		}, "INITIAL_PURCHASE CANCELLATION UNCANCELLATION"},
-		{"billing issue, grace, recovered", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"billing issue, grace, recovered", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.FailRenewal(ctx, true); err != nil {
 				return err
 			}
 			return s.RecoverBilling()
 		}, "INITIAL_PURCHASE BILLING_ISSUE CANCELLATION RENEWAL"},
-		{"billing issue, grace, expired", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"billing issue, grace, expired", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.FailRenewal(ctx, true); err != nil {
 				return err
 			}
 			return s.ExpireBilling(ctx)
 		}, "INITIAL_PURCHASE BILLING_ISSUE CANCELLATION EXPIRATION"},
-		{"billing issue without grace expires at once", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"billing issue without grace expires at once", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.FailRenewal(ctx, false); err != nil {
 				return err
 			}
 			return s.ExpireBilling(ctx)
 		}, "INITIAL_PURCHASE BILLING_ISSUE CANCELLATION EXPIRATION"},
-		{"immediate product change on the App Store", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"immediate product change on the App Store", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			return s.ChangeProduct(lifecycle.Product{ID: "premium.yearly", Period: "P1Y", Price: 49.99, Currency: "USD"}, true)
 		}, "INITIAL_PURCHASE PRODUCT_CHANGE RENEWAL"},
-		{"immediate product change on Play", lifecycle.PlayStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"immediate product change on Play", lifecycle.PlayStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			return s.ChangeProduct(lifecycle.Product{ID: "premium:yearly", Period: "P1Y", Price: 49.99, Currency: "USD"}, true)
 		}, "INITIAL_PURCHASE PRODUCT_CHANGE INITIAL_PURCHASE"},
-		{"deferred product change", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
-			if err := s.ChangeProduct(lifecycle.Product{ID: "premium.yearly", Period: "P1Y", Price: 49.99, Currency: "USD"}, false); err != nil {
+		{"deferred product change", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
+			if err := s.ChangeProduct(lifecycle.Product{ID: "premium.yearly", Period: "P1Y", Price: 49.99, Currency: "USD"},
+				false); err != nil {
 				return err
 			}
 			return s.AdvanceToPeriodEnd(ctx)
@@ -144,7 +156,8 @@ func TestFlows(t *testing.T) {
 		{"transfer", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
 			return s.TransferTo(lifecycle.User{AppUserID: "other"})
 		}, "INITIAL_PURCHASE TRANSFER"},
-		{"resubscribe after expiry", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context, s *lifecycle.Subscription) error {
+		{"resubscribe after expiry", lifecycle.AppStore, lifecycle.NoOffer, func(ctx context.Context,
+			s *lifecycle.Subscription) error {
 			if err := s.DisableAutoRenew(); err != nil {
 				return err
 			}
@@ -160,7 +173,8 @@ func TestFlows(t *testing.T) {
 			if tc.store == lifecycle.PlayStore {
 				p.ID = "premium:monthly"
 			}
-			s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: tc.store, Product: p, Offer: lifecycle.Offer{Type: tc.offer}})
+			s, err := lifecycle.Start(lifecycle.NewVirtualClock(t0), lifecycle.Purchase{User: jane, Store: tc.store, Product: p,
+				Offer: lifecycle.Offer{Type: tc.offer}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,7 +195,8 @@ func TestFlows(t *testing.T) {
 // TestEveryFieldOfTheVendorSamples: the emitter's event of each type carries every key RevenueCat's own
 // sample of that type has.
 func TestEveryFieldOfTheVendorSamples(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "fixtures", "vendor-samples", "revenuecat", "webhooks", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "fixtures", "vendor-samples", "revenuecat", "webhooks",
+		"*.json"))
 	if len(files) != 19 {
 		t.Fatalf("expected 19 vendor samples, found %d", len(files))
 	}
@@ -230,7 +245,8 @@ func periodTypeFor(p string) string {
 
 func TestEmitRefusesUnknownTypesListingTheValidOnes(t *testing.T) {
 	_, err := Emit("INITIAL_PURCHASES", Single{User: jane})
-	if err == nil || !strings.Contains(err.Error(), `unknown RevenueCat event type "INITIAL_PURCHASES": expected one of TEST, INITIAL_PURCHASE, RENEWAL`) {
+	if err == nil || !strings.Contains(err.Error(),
+		`unknown RevenueCat event type "INITIAL_PURCHASES": expected one of TEST, INITIAL_PURCHASE, RENEWAL`) {
 		t.Fatalf("expected the list of valid types, got %v", err)
 	}
 }
@@ -268,7 +284,8 @@ func TestDeliveryRetriesOnRevenueCatsScheduleKeepingTheEvent(t *testing.T) {
 	if err != nil || !res.Delivered || len(res.Attempts) != 6 {
 		t.Fatalf("expected delivery on the 6th attempt, got %v %+v", err, res)
 	}
-	wantOffsets := []time.Duration{0, 5 * time.Minute, 15 * time.Minute, 35 * time.Minute, 75 * time.Minute, 155 * time.Minute}
+	wantOffsets := []time.Duration{0, 5 * time.Minute, 15 * time.Minute, 35 * time.Minute, 75 * time.Minute,
+		155 * time.Minute}
 	for i, a := range res.Attempts {
 		if got := a.At.Sub(t0); got != wantOffsets[i] {
 			t.Errorf("attempt %d at +%s, expected +%s", i+1, got, wantOffsets[i])
@@ -282,10 +299,14 @@ func TestDeliveryRetriesOnRevenueCatsScheduleKeepingTheEvent(t *testing.T) {
 }
 
 func TestDeliveryGivesUpAfterFiveRetries(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter,
+		r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
 	defer srv.Close()
 	hook, _ := Emit(Renewal, Single{User: jane, At: t0, Config: cfg})
-	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, hook, Policy())
+	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, hook,
+		Policy())
 	if err == nil || res.Delivered || len(res.Attempts) != 6 || !strings.Contains(err.Error(), "after 6 attempt(s)") {
 		t.Fatalf("expected 6 failed attempts, got %v %+v", err, res)
 	}

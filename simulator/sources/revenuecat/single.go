@@ -30,13 +30,15 @@ type Single struct {
 // consistent with the flows (a CANCELLATION carries the subscription it cancels).
 func Emit(eventType string, in Single) (sources.Webhook, error) {
 	if !slices.Contains(EventTypes, eventType) {
-		return sources.Webhook{}, fmt.Errorf("unknown RevenueCat event type %q: expected one of %s", eventType, strings.Join(EventTypes, ", "))
+		return sources.Webhook{}, fmt.Errorf("unknown RevenueCat event type %q: expected one of %s", eventType,
+			strings.Join(EventTypes, ", "))
 	}
 	if in.At.IsZero() {
 		in.At = time.Now().UTC().Truncate(time.Second)
 	}
 	if in.Product.ID == "" {
-		in.Product = lifecycle.Product{ID: "premium.monthly", Period: "P1M", Price: 9.99, Currency: "USD", Entitlement: "premium"}
+		in.Product = lifecycle.Product{ID: "premium.monthly", Period: "P1M", Price: 9.99, Currency: "USD",
+			Entitlement: "premium"}
 		if in.Store == lifecycle.PlayStore || eventType == SubscriptionPaused {
 			in.Product.ID = "premium:monthly"
 		}
@@ -52,7 +54,8 @@ func Emit(eventType string, in Single) (sources.Webhook, error) {
 		return sources.Webhook{}, err
 	}
 	clock := lifecycle.NewVirtualClock(in.At)
-	sub, err := lifecycle.Start(clock, lifecycle.Purchase{User: in.User, Store: in.Store, Environment: in.Environment, Product: in.Product, Offer: offer})
+	sub, err := lifecycle.Start(clock, lifecycle.Purchase{User: in.User, Store: in.Store, Environment: in.Environment,
+		Product: in.Product, Offer: offer})
 	if err != nil {
 		return sources.Webhook{}, err
 	}
@@ -117,7 +120,8 @@ func playTo(ctx context.Context, s *lifecycle.Subscription, eventType string, in
 		return s.FailRenewal(ctx, true)
 	case ProductChange:
 		next := in.Product
-		next.ID, next.Period, next.Price = strings.Replace(next.ID, "monthly", "yearly", 1)+".v2", "P1Y", round2(in.Product.Price*10)
+		next.ID, next.Period, next.Price = strings.Replace(next.ID, "monthly", "yearly", 1)+".v2", "P1Y",
+			round2(in.Product.Price*10)
 		return s.ChangeProduct(next, false)
 	case SubscriptionPaused:
 		return s.SchedulePause("P1M")
@@ -136,7 +140,8 @@ func specialEvent(eventType string, f lifecycle.Fact, cfg Config) map[string]any
 	case Test:
 		return r.subscription(Test, f, nil)
 	case SubscriptionExtended:
-		return r.subscription(SubscriptionExtended, f, func(e map[string]any) { e["expiration_at_ms"] = f.ExpiresAt.Add(24 * time.Hour).UnixMilli() })
+		return r.subscription(SubscriptionExtended, f,
+			func(e map[string]any) { e["expiration_at_ms"] = f.ExpiresAt.Add(24 * time.Hour).UnixMilli() })
 	case RefundReversed:
 		return r.subscription(RefundReversed, f, func(e map[string]any) { e["metadata"] = nil })
 	case TemporaryEntitlementGrant:
@@ -158,9 +163,11 @@ func specialEvent(eventType string, f lifecycle.Fact, cfg Config) map[string]any
 	case VirtualCurrency:
 		e := r.identityFields(VirtualCurrency, f)
 		for k, v := range map[string]any{
-			"adjustments": []any{map[string]any{"amount": 100, "currency": map[string]any{"code": "GLD", "name": "Gold", "description": "Gold coins"}}},
-			"product_id":  "coins_100", "product_display_name": "100 Gold", "purchase_environment": environmentName(f.Environment),
-			"source": "in_app_purchase", "store": storeName(f.Store), "transaction_id": f.TransactionID,
+			"adjustments": []any{map[string]any{"amount": 100, "currency": map[string]any{"code": "GLD", "name": "Gold",
+				"description": "Gold coins"}}},
+			"product_id": "coins_100", "product_display_name": "100 Gold",
+			"purchase_environment": environmentName(f.Environment),
+			"source":               "in_app_purchase", "store": storeName(f.Store), "transaction_id": f.TransactionID,
 			"virtual_currency_transaction_id": "vct_" + r.ids(f).Hex(20), "country_code": f.User.Country,
 			"subscriber_attributes": r.attributes(f), "experiments": []any{},
 		} {
