@@ -32,13 +32,13 @@ func TestEveryVendorIsWhole(t *testing.T) {
 	}
 	table, _, _ = strings.Cut(table, "\n#")
 	for _, e := range vendors.All {
-		name := e.Name()
-		if len(e.EventTypes()) == 0 || len(e.LoadMix()) == 0 || e.Credential().Name == "" {
+		name := e.Info().Name
+		if len(e.Info().EventTypes) == 0 || len(e.Info().LoadMix) == 0 || e.Info().Credential.Name == "" {
 			t.Errorf("%s: expected event types, a load mix and a credential flag, got %d, %d and %q", name,
-				len(e.EventTypes()), len(e.LoadMix()), e.Credential().Name)
+				len(e.Info().EventTypes), len(e.Info().LoadMix), e.Info().Credential.Name)
 		}
-		for _, ev := range e.LoadMix() {
-			if !slices.Contains(e.EventTypes(), ev) {
+		for _, ev := range e.Info().LoadMix {
+			if !slices.Contains(e.Info().EventTypes, ev) {
 				t.Errorf("%s: load mix event %q is not one of its event types", name, ev)
 			}
 		}

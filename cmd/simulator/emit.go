@@ -58,7 +58,7 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fmt.Errorf("emit: %w", err)
 	}
-	source := emitter.Name()
+	source := emitter.Info().Name
 	var event string
 	rest := args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -89,10 +89,10 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	fs.BoolVar(&o.retry, "retry", false, "retry as the vendor does on failure (schedule compressed by --time-scale)")
 	fs.Float64Var(&o.timeScale, "time-scale", 0.001,
 		"with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
-	cred := emitter.Credential()
+	cred := emitter.Info().Credential
 	fs.StringVar(&o.credential, cred.Name, "", cred.Usage)
 	o.vendor = map[string]*string{}
-	for _, opt := range emitter.Options() {
+	for _, opt := range emitter.Info().Options {
 		v := new(string)
 		*v = opt.Default
 		o.vendor[opt.Name] = v
@@ -122,14 +122,14 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("emit: unexpected argument %q: flags go after the event name", leftover[0])
 	}
 	if o.list {
-		for _, t := range emitter.EventTypes() {
+		for _, t := range emitter.Info().EventTypes {
 			fmt.Fprintln(stdout, t)
 		}
 		return nil
 	}
 	if event == "" {
 		return fmt.Errorf("emit %s: expected an event type, one of %s", source,
-			strings.Join(emitter.EventTypes(), ", "))
+			strings.Join(emitter.Info().EventTypes, ", "))
 	}
 	hook, header, policy, err := buildWebhook(emitter, event, o)
 	if err != nil {
@@ -246,7 +246,7 @@ func buildWebhook(e sources.Emitter, event string, o emitOptions) (sources.Webho
 		Options: options})
 	var skipped sources.Skipped
 	if errors.As(err, &skipped) {
-		return h, nil, sources.Policy{}, fmt.Errorf("%s would send nothing: %s", e.Name(), skipped.Reason)
+		return h, nil, sources.Policy{}, fmt.Errorf("%s would send nothing: %s", e.Info().Name, skipped.Reason)
 	}
 	header, policy := e.Delivery(sources.Credential{Value: o.credential}, options)
 	return h, header, policy, err

@@ -14,12 +14,8 @@ import (
 // handleProfile is GET /1/profile.json with exactly one of identity, email or objectId. The response shape
 // beyond {"status","record"} and the not-found answer are UNCONFIRMED.
 func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) {
-	acct, authErr := s.authenticate(c, r)
-	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
-		return
-	}
-	if s.applyFault(w, r, c) {
+	acct, ok := s.admit(w, r, c)
+	if !ok {
 		return
 	}
 	if !s.pause(r, c) {
@@ -69,12 +65,8 @@ func profileRecord(p Profile) map[string]any {
 
 // handleDeleteProfiles is POST /1/delete/profiles.json with {"identity": id|[ids]} or {"guid": id|[ids]}.
 func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c *call) {
-	acct, authErr := s.authenticate(c, r)
-	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
-		return
-	}
-	if s.applyFault(w, r, c) {
+	acct, ok := s.admit(w, r, c)
+	if !ok {
 		return
 	}
 	if !s.pause(r, c) {

@@ -63,16 +63,12 @@ func (s *Server) uploadLimits() uploadLimits {
 // account's concurrency slot, the body, validation, store (unless dryRun=1), then the journal and the answer
 // (finish).
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
-	acct, authErr := s.authenticate(c, r)
-	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
-		return
-	}
-	if s.applyFault(w, r, c) {
-		return
-	}
-	release, ok := s.acquireUploadSlot(acct)
+	acct, ok := s.admit(w, r, c)
 	if !ok {
+		return
+	}
+	release, free := s.acquireUploadSlot(acct)
+	if !free {
 		c.diagnose("account %s already has its limit of upload requests in flight", acct.ID)
 		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
 		return
@@ -160,6 +156,17 @@ func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
 
 func (c *call) diagnose(format string, args ...any) {
 	c.entry.Diagnosis = append(c.entry.Diagnosis, fmt.Sprintf(format, args...))
+}
+
+// admit lets a request past its credentials (CleverTap's 401 otherwise) and the injected faults; it reports
+// whether the request goes on.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) (*Account, bool) {
+	acct, authErr := s.authenticate(c, r)
+	if acct == nil {
+		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		return nil, false
+	}
+	return acct, !s.applyFault(w, r, c)
 }
 
 // authenticate checks the two CleverTap headers against the account book and the region the request went to.

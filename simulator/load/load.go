@@ -148,7 +148,7 @@ func (o *Options) Validate() error {
 		o.Count = MaxCount
 	}
 	if len(o.Events) == 0 {
-		o.Events = emitter.LoadMix()
+		o.Events = emitter.Info().LoadMix
 	}
 	if o.RunID == "" {
 		var b [4]byte

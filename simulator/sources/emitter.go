@@ -11,16 +11,8 @@ import (
 // them. Each vendor package has one; package vendors lists them, and callers loop over that list instead of
 // switching on a vendor's name.
 type Emitter interface {
-	// Name is the vendor's name: the relay's path segment (/webhooks/<name>) and the scenarios' key.
-	Name() string
-	// EventTypes are the event types the vendor sends, in its documentation's order.
-	EventTypes() []string
-	// LoadMix is the event types a load cycles through: a plausible production mix.
-	LoadMix() []string
-	// Credential is the name and help of the flag that carries the vendor's credential (`simulator emit`).
-	Credential() Option
-	// Options are the vendor's own knobs for a single event (the other flags of `simulator emit`).
-	Options() []Option
+	// Info is what is fixed about the vendor.
+	Info() Info
 	// Render turns a story's facts into the webhooks the vendor sends for it, in order; a Skipped error says why
 	// it sends nothing.
 	Render(facts []lifecycle.Fact, s Story) ([]Webhook, error)
@@ -28,10 +20,24 @@ type Emitter interface {
 	Emit(eventType string, in Single) (Webhook, error)
 	// Delivery is how the vendor sends with the credential configured in its console: the headers that do not
 	// change between attempts, and the policy (success rule, retries, timeout, per-attempt signature). Options
-	// are the values of Options by name; missing ones take their defaults.
+	// are the values of Info's options by name; missing ones take their defaults.
 	Delivery(c Credential, options map[string]string) (http.Header, Policy)
 	// UserKey is where the vendor's CleverTap integration files the user: "identity" or "objectId", and the id.
 	UserKey(u lifecycle.User) (field, id string)
+}
+
+// Info is what is fixed about a vendor.
+type Info struct {
+	// Name is the vendor's name: the relay's path segment (/webhooks/<name>) and the scenarios' key.
+	Name string
+	// EventTypes are the event types the vendor sends, in its documentation's order.
+	EventTypes []string
+	// LoadMix is the event types a load cycles through: a plausible production mix.
+	LoadMix []string
+	// Credential is the name and help of the flag that carries the vendor's credential (`simulator emit`).
+	Credential Option
+	// Options are the vendor's own knobs for a single event (the other flags of `simulator emit`).
+	Options []Option
 }
 
 // Option is a knob of a vendor's single event, shown as a flag of `simulator emit`.
@@ -66,7 +72,7 @@ func OptionValue(e Emitter, options map[string]string, name string) string {
 	if v, ok := options[name]; ok {
 		return v
 	}
-	for _, o := range e.Options() {
+	for _, o := range e.Info().Options {
 		if o.Name == name {
 			return o.Default
 		}

@@ -16,31 +16,24 @@ type Emitter struct{}
 
 var _ sources.Emitter = Emitter{}
 
-// Name is the vendor's name.
-func (Emitter) Name() string { return Source }
-
-// EventTypes are the postbacks the emitter sends.
-func (Emitter) EventTypes() []string { return EventTypes }
-
-// LoadMix is a production mix: a subscription payment, a trial start and a one-time purchase.
-func (Emitter) LoadMix() []string { return []string{Subscribe, StartTrial, Purchase} }
-
-// Credential is the Push API token AppsFlyer sends with every message.
-func (Emitter) Credential() sources.Option {
-	return sources.Option{Name: "token", Usage: "AppsFlyer: the Push API token"}
-}
-
-// Options are AppsFlyer's knobs for one postback.
-func (Emitter) Options() []sources.Option {
-	return []sources.Option{
-		{Name: "token-header", Default: "Authorization",
-			Usage: "AppsFlyer: the header carrying the token (Authorization or X-...)"},
-		{Name: "app-id", Default: "id1234567890", Usage: "AppsFlyer: the app id"},
-		{Name: "media-source", Default: "organic", Usage: "AppsFlyer: media source that brought the user"},
-		{Name: "send-revenue", Default: string(ValuesAndRevenue),
-			Usage: "AppsFlyer: none, values or values_and_revenue"},
-		{Name: "method", Default: http.MethodPost, Usage: "AppsFlyer: POST or GET"},
-		{Name: "revenue", Usage: "AppsFlyer: revenue of the event (a currency may follow: --revenue 9.99 EUR)"},
+// Info: the postbacks the emitter sends, a production mix (a subscription payment, a trial start, a one-time
+// purchase), the Push API token AppsFlyer sends with every message, and its knobs for one postback.
+func (Emitter) Info() sources.Info {
+	return sources.Info{
+		Name:       Source,
+		EventTypes: EventTypes,
+		LoadMix:    []string{Subscribe, StartTrial, Purchase},
+		Credential: sources.Option{Name: "token", Usage: "AppsFlyer: the Push API token"},
+		Options: []sources.Option{
+			{Name: "token-header", Default: "Authorization",
+				Usage: "AppsFlyer: the header carrying the token (Authorization or X-...)"},
+			{Name: "app-id", Default: "id1234567890", Usage: "AppsFlyer: the app id"},
+			{Name: "media-source", Default: "organic", Usage: "AppsFlyer: media source that brought the user"},
+			{Name: "send-revenue", Default: string(ValuesAndRevenue),
+				Usage: "AppsFlyer: none, values or values_and_revenue"},
+			{Name: "method", Default: http.MethodPost, Usage: "AppsFlyer: POST or GET"},
+			{Name: "revenue", Usage: "AppsFlyer: revenue of the event (a currency may follow: --revenue 9.99 EUR)"},
+		},
 	}
 }
 

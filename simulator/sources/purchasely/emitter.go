@@ -12,26 +12,18 @@ type Emitter struct{}
 
 var _ sources.Emitter = Emitter{}
 
-// Name is the vendor's name.
-func (Emitter) Name() string { return Source }
-
-// EventTypes are every event Purchasely's webhook sends.
-func (Emitter) EventTypes() []string { return EventTypes }
-
-// LoadMix is a production mix: a start, two renewals, a renewal turned off and an expiry.
-func (Emitter) LoadMix() []string {
-	return []string{SubscriptionStarted, SubscriptionRenewed, SubscriptionRenewed, RenewalDisabled, SubscriptionExpired}
-}
-
-// Credential is the client shared secret every attempt is signed with.
-func (Emitter) Credential() sources.Option {
-	return sources.Option{Name: "secret", Usage: "Purchasely: the client shared secret to sign with"}
-}
-
-// Options are Purchasely's knobs for one event.
-func (Emitter) Options() []sources.Option {
-	return []sources.Option{{Name: "deprecated-signature", Bool: true, Default: "true",
-		Usage: "Purchasely: also send the deprecated X-PURCHASELY-SIGNATURE"}}
+// Info: every event Purchasely's webhook sends, a production mix (a start, two renewals, a renewal turned off,
+// an expiry), the client shared secret every attempt is signed with, and its knobs for one event.
+func (Emitter) Info() sources.Info {
+	return sources.Info{
+		Name:       Source,
+		EventTypes: EventTypes,
+		LoadMix: []string{SubscriptionStarted, SubscriptionRenewed, SubscriptionRenewed, RenewalDisabled,
+			SubscriptionExpired},
+		Credential: sources.Option{Name: "secret", Usage: "Purchasely: the client shared secret to sign with"},
+		Options: []sources.Option{{Name: "deprecated-signature", Bool: true, Default: "true",
+			Usage: "Purchasely: also send the deprecated X-PURCHASELY-SIGNATURE"}},
+	}
 }
 
 // Render is Render with the story defaults of the scenarios.

@@ -12,28 +12,20 @@ type Emitter struct{}
 
 var _ sources.Emitter = Emitter{}
 
-// Name is the vendor's name.
-func (Emitter) Name() string { return Source }
-
-// EventTypes are every type RevenueCat sends.
-func (Emitter) EventTypes() []string { return EventTypes }
-
-// LoadMix is a production mix: a purchase, three renewals, a cancellation and an expiration.
-func (Emitter) LoadMix() []string {
-	return []string{InitialPurchase, Renewal, Renewal, Renewal, Cancellation, Expiration}
-}
-
-// Credential is the Authorization value typed in RevenueCat's webhook settings.
-func (Emitter) Credential() sources.Option {
-	return sources.Option{Name: "auth", Usage: "RevenueCat: the Authorization header value configured in the dashboard"}
-}
-
-// Options are RevenueCat's knobs for one event.
-func (e Emitter) Options() []sources.Option {
-	return []sources.Option{
-		{Name: "period-type", Usage: "RevenueCat: TRIAL, INTRO, PROMOTIONAL or NORMAL"},
-		{Name: "cancel-reason", Usage: "RevenueCat CANCELLATION: UNSUBSCRIBE, BILLING_ERROR or CUSTOMER_SUPPORT"},
-		{Name: "app-id", Default: "1234567890", Usage: "RevenueCat: the app id (event.app_id)"},
+// Info: RevenueCat's event types, a production mix (a purchase, three renewals, a cancellation, an expiration),
+// the Authorization value typed in its dashboard, and its knobs for one event.
+func (Emitter) Info() sources.Info {
+	return sources.Info{
+		Name:       Source,
+		EventTypes: EventTypes,
+		LoadMix:    []string{InitialPurchase, Renewal, Renewal, Renewal, Cancellation, Expiration},
+		Credential: sources.Option{Name: "auth",
+			Usage: "RevenueCat: the Authorization header value configured in the dashboard"},
+		Options: []sources.Option{
+			{Name: "period-type", Usage: "RevenueCat: TRIAL, INTRO, PROMOTIONAL or NORMAL"},
+			{Name: "cancel-reason", Usage: "RevenueCat CANCELLATION: UNSUBSCRIBE, BILLING_ERROR or CUSTOMER_SUPPORT"},
+			{Name: "app-id", Default: "1234567890", Usage: "RevenueCat: the app id (event.app_id)"},
+		},
 	}
 }
 

@@ -21,7 +21,7 @@ var All = []sources.Emitter{revenuecat.Emitter{}, purchasely.Emitter{}, appsflye
 func Names() []string {
 	out := make([]string, len(All))
 	for i, e := range All {
-		out[i] = e.Name()
+		out[i] = e.Info().Name
 	}
 	return out
 }
@@ -29,7 +29,7 @@ func Names() []string {
 // Lookup finds a vendor by name; the error names the known ones.
 func Lookup(name string) (sources.Emitter, error) {
 	for _, e := range All {
-		if e.Name() == name {
+		if e.Info().Name == name {
 			return e, nil
 		}
 	}
