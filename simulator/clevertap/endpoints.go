@@ -178,8 +178,10 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	record := attributionRecord(params)
-	s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"),
-		params.Get("device_identifier"), record)
+	c.store = func() {
+		s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"),
+			params.Get("device_identifier"), record)
+	}
 	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 

@@ -149,7 +149,7 @@ func (b *faultBook) take(endpoint, account string, region Region) (Fault, bool) 
 }
 
 // applyFault answers the request with an injected fault when one matches; it reports whether it did. A delay
-// fault is remembered and served by pause, an after-processing one by breakAfterProcessing.
+// fault is remembered and served by pause, an after-processing one by finish.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) bool {
 	f, ok := s.faults.take(c.entry.Endpoint, c.entry.Account, c.entry.Region)
 	if !ok {
@@ -216,23 +216,17 @@ func faultText(status int) string {
 	return "Error"
 }
 
-// breakAfterProcessing serves a reset or malformed fault marked after_processing: the request was processed and
-// stored, and the client never hears so. It reports whether it answered.
-func (s *Server) breakAfterProcessing(w http.ResponseWriter, c *call, status int) bool {
+// faultAfterProcessing finds a reset or malformed fault marked after_processing and notes it in the journal
+// entry: the request is processed and stored, and the client never hears so (finish breaks the answer).
+func (s *Server) faultAfterProcessing(c *call, status int) *Fault {
 	f := c.fault
 	if f == nil || !f.AfterProcessing || (f.Action != FaultReset && f.Action != FaultMalformed) {
-		return false
+		return nil
 	}
 	c.entry.Fault = f.ID
 	c.entry.Diagnosis = append(c.entry.Diagnosis, fmt.Sprintf(
 		"fault %s: %s after the request was processed (real answer was HTTP %d)", f.ID, f.Action, status))
-	s.record(c)
-	if f.Action == FaultReset {
-		resetConnection(w)
-		return true
-	}
-	writeMalformed(w)
-	return true
+	return f
 }
 
 // malformedBody is the first half of a success answer: what a client reads when the connection breaks mid-body.

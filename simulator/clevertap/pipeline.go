@@ -15,7 +15,8 @@ import (
 
 // The request pipeline: one CleverTap request through the fake reads top to bottom here, from the route to the
 // answer. An upload: handleAPI (route → region, endpoint) → handleUpload (credentials → faults → concurrency →
-// body → validate → store) → finish (journal → answer).
+// body → validate) → finish (journal → store → answer: the journal first, so whoever sees the records can read
+// the request that brought them).
 
 // handleAPI is where every CleverTap request starts: the route gives the region (host or path prefix) and the
 // endpoint; the endpoint's handler goes on from there.
@@ -101,8 +102,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
 	if !c.entry.DryRun {
-		s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt,
-			batch: batch})
+		c.store = func() {
+			s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt,
+				batch: batch})
+		}
 	} else {
 		c.diagnose("dryRun=1: validated, nothing stored")
 	}
@@ -139,6 +142,9 @@ type call struct {
 	entry JournalEntry
 	start time.Time
 	fault *Fault
+	// store keeps what the request brought; finish runs it once the journal has the request, so whoever sees the
+	// records (a /_sim/wait) can read the request that brought them.
+	store func()
 }
 
 func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
@@ -237,11 +243,19 @@ func (s *Server) finish(w http.ResponseWriter, c *call, outcome Outcome, status 
 		h.Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
 	}
 	c.entry.Outcome, c.entry.Status, c.entry.Response = outcome, status, body
-	if s.breakAfterProcessing(w, c, status) {
-		return
-	}
+	broken := s.faultAfterProcessing(c, status)
 	s.record(c)
-	writeJSON(w, status, body)
+	if c.store != nil {
+		c.store()
+	}
+	switch {
+	case broken == nil:
+		writeJSON(w, status, body)
+	case broken.Action == FaultReset:
+		resetConnection(w)
+	default:
+		writeMalformed(w)
+	}
 }
 
 func (s *Server) record(c *call) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -477,5 +478,18 @@ func TestPanicsBecome500NotCrashes(t *testing.T) {
 	res, err := s.Client().Do(mustRequest(http.MethodGet, inProcessBase+"/_sim/boom", ""))
 	if err != nil || res.StatusCode != 500 {
 		t.Fatalf("expected 500, got %v %+v", err, res)
+	}
+}
+
+// Whoever sees a record (a /_sim/wait that returns) can read the request that brought it in the journal: finish
+// journals the request before it stores the records (the other order flaked a test that waited, then read).
+func TestFinishJournalsBeforeItStores(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	c := &call{entry: JournalEntry{RequestID: "sim-order"}, start: time.Now()}
+	journaled := false
+	c.store = func() { journaled = len(s.Requests(JournalFilter{})) == 1 }
+	s.finish(httptest.NewRecorder(), c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	if !journaled {
+		t.Fatal("expected the request in the journal when its records are stored")
 	}
 }
