@@ -171,7 +171,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 		w.Header().Set("X-Simulator-Request-Id", c.entry.RequestID)
 		w.Header().Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
 		s.record(c)
-		writeJSON(w, f.Status, body)
+		writeAnswer(w, f.Status, body)
 	case FaultReset:
 		c.entry.Outcome = OutcomeFault
 		s.record(c)
@@ -233,7 +233,7 @@ func (s *Server) faultAfterProcessing(c *call, status int) *Fault {
 const malformedBody = `{"status":"success","proc`
 
 func writeMalformed(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, []byte(malformedBody))
+	writeAnswer(w, http.StatusOK, []byte(malformedBody))
 }
 
 // resetConnection drops the TCP connection with a RST where it can, so the client sees "connection reset by peer".
