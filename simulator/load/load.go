@@ -190,13 +190,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	client := o.Client
 	if client == nil {
-		var transport http.RoundTripper = newConnTransport(o.Concurrency)
-		if strings.HasPrefix(o.Target, "https:") {
-			transport = &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency,
-				IdleConnTimeout:    30 * time.Second,
-				DisableCompression: true}
-		}
-		client = &http.Client{Transport: transport}
+		client = newClient(o)
 		defer client.CloseIdleConnections()
 	}
 	policy := gen.policy
@@ -205,122 +199,142 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	deliverer := sources.Deliverer{Client: client, Clock: &lifecycle.ScaledWallClock{Factor: o.TimeScale},
 		SignTime: time.Now}
-
-	type job struct {
-		seq       int
-		scheduled time.Time
-	}
+	t := &tally{rep: Report{Source: o.Source, Target: o.Target, RunID: o.RunID, Rate: o.Rate,
+		Statuses: map[string]int{}}, latencies: make([]time.Duration, 0, min(o.Count, 1<<20))}
 	jobs := make(chan job, o.Concurrency)
-	var (
-		mu        sync.Mutex
-		rep       = Report{Source: o.Source, Target: o.Target, RunID: o.RunID, Rate: o.Rate, Statuses: map[string]int{}}
-		latencies = make([]time.Duration, 0, min(o.Count, 1<<20))
-		lastDone  time.Time
-	)
-	start := time.Now()
-	deadline := start.Add(o.Duration)
-
-	worker := func() {
-		for j := range jobs {
-			if o.Rate > 0 && time.Since(j.scheduled) > 10*time.Millisecond {
-				mu.Lock()
-				rep.Late++
-				mu.Unlock()
-			}
-			w := gen.webhook(j.seq)
-			res, _ := deliverer.Deliver(ctx, o.Target, w, policy)
-			r := Result{Seq: j.seq, EventID: gen.eventID(j.seq), User: gen.user(j.seq), Acked: res.Delivered,
-				Attempts: len(res.Attempts)}
-			answered := time.Now()
-			if n := len(res.Attempts); n > 0 {
-				last := res.Attempts[n-1]
-				r.Status, r.Error = last.Status, last.Error
-				if res.Attempts[0].Error == "" {
-					// measured from when the webhook was due, not when it left, so a slow target shows as latency
-					// rather than as a lower send rate
-					r.Latency = answerTime(j.scheduled, res.Attempts[0].Took, n, answered)
-				}
-			}
-			mu.Lock()
-			rep.Sent++
-			rep.Attempts += r.Attempts
-			if r.Attempts > 1 {
-				rep.Retried++
-			}
-			if r.Acked {
-				rep.Acked++
-			} else {
-				rep.Refused++
-			}
-			for _, a := range res.Attempts {
-				if a.Error != "" {
-					rep.Statuses["error"]++
-				} else {
-					rep.Statuses[fmt.Sprint(a.Status)]++
-				}
-			}
-			if len(res.Attempts) > 0 && res.Attempts[0].Error == "" {
-				latencies = append(latencies, r.Latency)
-			}
-			if answered.After(lastDone) {
-				lastDone = answered
-			}
-			mu.Unlock()
-			if o.OnResult != nil {
-				o.OnResult(r)
-			}
-		}
-	}
 	var wg sync.WaitGroup
 	for range o.Concurrency {
-		wg.Add(1)
-		go func() { defer wg.Done(); worker() }()
+		wg.Go(func() {
+			for j := range jobs {
+				late := o.Rate > 0 && time.Since(j.scheduled) > 10*time.Millisecond
+				res, _ := deliverer.Deliver(ctx, o.Target, gen.webhook(j.seq), policy)
+				r := t.add(j, gen, res, late, time.Now())
+				if o.OnResult != nil {
+					o.OnResult(r)
+				}
+			}
+		})
 	}
+	start := time.Now()
+	scheduleErr := schedule(ctx, o, start, jobs)
+	close(jobs)
+	wg.Wait()
+	return t.report(start), scheduleErr
+}
 
-	var scheduleErr error
+// newClient is the load's HTTP client: the lean transport for http targets, net/http's for https.
+func newClient(o Options) *http.Client {
+	var transport http.RoundTripper = newConnTransport(o.Concurrency)
+	if strings.HasPrefix(o.Target, "https:") {
+		transport = &http.Transport{MaxIdleConns: o.Concurrency, MaxIdleConnsPerHost: o.Concurrency,
+			IdleConnTimeout: 30 * time.Second, DisableCompression: true}
+	}
+	return &http.Client{Transport: transport}
+}
+
+// job is one webhook to send and when it was due.
+type job struct {
+	seq       int
+	scheduled time.Time
+}
+
+// schedule hands the webhooks to the senders: on a fixed schedule at o.Rate, or as fast as they take them, until
+// the count or the duration runs out.
+func schedule(ctx context.Context, o Options, start time.Time, jobs chan<- job) error {
+	deadline := start.Add(o.Duration)
+	var interval time.Duration
 	if o.Rate > 0 {
-		interval := time.Duration(float64(time.Second) / o.Rate)
-	schedule:
-		for seq := 0; seq < o.Count; seq++ {
-			due := start.Add(time.Duration(seq) * interval)
+		interval = time.Duration(float64(time.Second) / o.Rate)
+	}
+	for seq := 0; seq < o.Count; seq++ {
+		due := time.Now()
+		if o.Rate > 0 {
+			due = start.Add(time.Duration(seq) * interval)
 			if due.After(deadline) {
-				break
+				return nil
 			}
 			if wait := time.Until(due); wait > time.Millisecond {
 				select {
 				case <-time.After(wait):
 				case <-ctx.Done():
-					scheduleErr = ctx.Err()
-					break schedule
+					return ctx.Err()
 				}
 			}
-			select {
-			case jobs <- job{seq: seq, scheduled: due}:
-			case <-ctx.Done():
-				scheduleErr = ctx.Err()
-				break schedule
-			}
+		} else if !due.Before(deadline) {
+			return nil
 		}
-	} else {
-	closed:
-		for seq := 0; seq < o.Count && time.Now().Before(deadline); seq++ {
-			select {
-			case jobs <- job{seq: seq, scheduled: time.Now()}:
-			case <-ctx.Done():
-				scheduleErr = ctx.Err()
-				break closed
-			}
+		select {
+		case jobs <- job{seq: seq, scheduled: due}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	close(jobs)
-	wg.Wait()
+	return nil
+}
 
-	rep.Elapsed = lastDone.Sub(start)
+// tally adds up the outcomes, from every sender.
+type tally struct {
+	mu        sync.Mutex
+	rep       Report
+	latencies []time.Duration
+	lastDone  time.Time
+}
+
+// add counts one webhook's outcome and returns it as a Result.
+func (t *tally) add(j job, gen *generator, res sources.Result, late bool, answered time.Time) Result {
+	r := Result{Seq: j.seq, EventID: gen.eventID(j.seq), User: gen.user(j.seq), Acked: res.Delivered,
+		Attempts: len(res.Attempts)}
+	firstAnswered := len(res.Attempts) > 0 && res.Attempts[0].Error == ""
+	if n := len(res.Attempts); n > 0 {
+		last := res.Attempts[n-1]
+		r.Status, r.Error = last.Status, last.Error
+		if firstAnswered {
+			// measured from when the webhook was due, not when it left, so a slow target shows as latency rather
+			// than as a lower send rate
+			r.Latency = answerTime(j.scheduled, res.Attempts[0].Took, n, answered)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rep := &t.rep
+	rep.Sent++
+	rep.Attempts += r.Attempts
+	if late {
+		rep.Late++
+	}
+	if r.Attempts > 1 {
+		rep.Retried++
+	}
+	if r.Acked {
+		rep.Acked++
+	} else {
+		rep.Refused++
+	}
+	for _, a := range res.Attempts {
+		if a.Error != "" {
+			rep.Statuses["error"]++
+		} else {
+			rep.Statuses[fmt.Sprint(a.Status)]++
+		}
+	}
+	if firstAnswered {
+		t.latencies = append(t.latencies, r.Latency)
+	}
+	if answered.After(t.lastDone) {
+		t.lastDone = answered
+	}
+	return r
+}
+
+// report is the tally once every sender is done.
+func (t *tally) report(start time.Time) Report {
+	rep := t.rep
+	rep.Elapsed = t.lastDone.Sub(start)
 	if rep.Elapsed > 0 {
 		rep.Throughput = float64(rep.Acked) / rep.Elapsed.Seconds()
 	}
-	rep.Latency = percentiles(latencies)
-	return rep, scheduleErr
+	rep.Latency = percentiles(t.latencies)
+	return rep
 }
 
 // answerTime is the first attempt's answer time counted from when the webhook was due: the wait in the queue plus
