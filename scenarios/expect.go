@@ -108,45 +108,76 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // MatchRecords pairs expected and received records in any order; unmatched expectations come with their nearest
-// miss, unmatched arrivals are reported as unexpected.
+// miss, unmatched arrivals are reported as unexpected. The pairing is a maximum matching, not first come first
+// served: records may arrive in any order (the relay sends in parallel), and an expectation that says little
+// must not take the record a stricter one needs.
 func MatchRecords(expected []Record, received []Received, defaultAccount string) []string {
-	var problems []string
-	used := make([]bool, len(received))
-	for _, e := range expected {
-		account := e.Account
-		if account == "" {
-			account = defaultAccount
+	fits := make([][]bool, len(expected))
+	for i, e := range expected {
+		fits[i] = make([]bool, len(received))
+		for j, got := range received {
+			fits[i][j] = len(e.Mismatches(got, accountOf(e, defaultAccount))) == 0
 		}
-		best, bestMiss := -1, []string(nil)
-		for i, got := range received {
-			if used[i] {
+	}
+	owner := make([]int, len(received)) // the expectation a received record is paired with, or -1
+	for j := range owner {
+		owner[j] = -1
+	}
+	// augment finds a record for expectation i, moving earlier pairs along if that frees one (Kuhn's algorithm)
+	var augment func(i int, visited []bool) bool
+	augment = func(i int, visited []bool) bool {
+		for j, ok := range fits[i] {
+			if !ok || visited[j] {
 				continue
 			}
-			miss := e.Mismatches(got, account)
-			if len(miss) == 0 {
-				best, bestMiss = i, nil
-				break
-			}
-			if best == -1 || len(miss) < len(bestMiss) {
-				best, bestMiss = i, miss
+			visited[j] = true
+			if owner[j] < 0 || augment(owner[j], visited) {
+				owner[j] = i
+				return true
 			}
 		}
-		switch {
-		case best >= 0 && bestMiss == nil:
-			used[best] = true
-		case best >= 0:
-			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best], strings.Join(bestMiss,
-				"; ")))
-		default:
+		return false
+	}
+	paired := make([]bool, len(expected))
+	for i := range expected {
+		// a later augmenting path moves earlier pairs along but never undoes one
+		paired[i] = augment(i, make([]bool, len(received)))
+	}
+	var problems []string
+	for i, e := range expected {
+		if paired[i] {
+			continue
+		}
+		best, bestMiss := -1, []string(nil)
+		for j, got := range received {
+			if owner[j] >= 0 {
+				continue
+			}
+			if miss := e.Mismatches(got, accountOf(e, defaultAccount)); best == -1 || len(miss) < len(bestMiss) {
+				best, bestMiss = j, miss
+			}
+		}
+		if best >= 0 {
+			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best],
+				strings.Join(bestMiss, "; ")))
+		} else {
 			problems = append(problems, fmt.Sprintf("expected %s; nothing (else) arrived", e))
 		}
 	}
-	for i, got := range received {
-		if !used[i] {
+	for j, got := range received {
+		if owner[j] < 0 {
 			problems = append(problems, "unexpected record "+got.String())
 		}
 	}
 	return problems
+}
+
+// accountOf is the account an expected record names, or the source's.
+func accountOf(e Record, defaultAccount string) string {
+	if e.Account != "" {
+		return e.Account
+	}
+	return defaultAccount
 }
 
 // check waits for what the story expects and compares.

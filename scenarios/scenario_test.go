@@ -139,3 +139,25 @@ func TestMatchRecordsNamesTheNearestMiss(t *testing.T) {
 		t.Fatalf("null means absent: %q", p)
 	}
 }
+
+// An expectation that says little must not take the record a stricter one needs, whatever order they arrived in
+// (the first-come pairing failed paid-renewals × appsflyer when the renewal's postback arrived first).
+func TestMatchRecordsPairsInAnyOrder(t *testing.T) {
+	renewal := Received{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "af_subscribe",
+		"objectId": "u", "evtData": map[string]any{"revenue": "9.99", "af_renewal": "true"}}}
+	first := Received{Account: "A", Region: "eu1", Record: map[string]any{"type": "event", "evtName": "af_subscribe",
+		"objectId": "u", "evtData": map[string]any{"revenue": "9.99"}}}
+	expected := []Record{
+		{Event: "af_subscribe", ObjectID: "u", Data: map[string]any{"revenue": "9.99"}},
+		{Event: "af_subscribe", ObjectID: "u", Data: map[string]any{"af_renewal": "true"}},
+	}
+	for _, order := range [][]Received{{renewal, first}, {first, renewal}} {
+		if p := MatchRecords(expected, order, "A"); len(p) != 0 {
+			t.Errorf("expected both records paired, got %v", p)
+		}
+	}
+	if p := MatchRecords(expected, []Received{first, first}, "A"); len(p) != 2 ||
+		!strings.Contains(p[0], "af_renewal: expected true, missing") || !strings.HasPrefix(p[1], "unexpected record") {
+		t.Errorf("expected the renewal missing with its nearest miss and one record unexpected, got %v", p)
+	}
+}
