@@ -271,3 +271,104 @@ func TestConcurrencyPerAccountStaysBelowTheCap(t *testing.T) {
 		t.Fatalf("the relay exceeded the account's concurrency: %d answers 429", len(reqs))
 	}
 }
+
+// The window bounds memory whatever the backlog: through an outage the jobs wait on disk, delivery holds at most
+// Window of them, and every one is delivered once the outage ends.
+func TestABacklogWaitsOnDiskNotInMemory(t *testing.T) {
+	r := newRig(t, func(s *Settings) { s.MaxBatch, s.Window, s.MaxAttempts = 100, 250, 1000 })
+	r.fault(t, clevertap.Fault{Action: "respond", Status: 503}) // until deleted
+	r.accept(t, "backlog", "e", 3000)
+	most := 0
+	waitUntil(t, "the outage tried", func() bool {
+		r.d.mu.Lock()
+		defer r.d.mu.Unlock()
+		for _, q := range r.d.queues {
+			most = max(most, len(q.held), len(q.jobs))
+		}
+		_, retried, _ := r.obs.snapshot()
+		return retried > 0
+	})
+	if most > 250 {
+		t.Fatalf("expected at most the window (250) of jobs in memory, got %d", most)
+	}
+	if got := r.store.PendingCount(); got != 3000 {
+		t.Fatalf("expected the 3000 jobs in the outbox, got %d", got)
+	}
+	if err := r.ct.ClearFaults(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, "backlog", 3000)
+	r.exactly(t, "backlog", 3000)
+	waitUntil(t, "the outbox drained", func() bool { return r.store.PendingCount() == 0 })
+}
+
+// Requests that fail together count as one backoff step: after the wait one probe goes first, and its success
+// restores full speed (ten concurrent 503s used to make ten steps, minutes of waiting).
+func TestFailuresTogetherAreOneBackoffStep(t *testing.T) {
+	r := newRig(t, func(s *Settings) {
+		s.MaxBatch, s.MaxConcurrentPerAccount = 10, 10
+		s.MinBackoff, s.MaxBackoff = 40*time.Millisecond, 10*time.Second
+	})
+	// the first ten uploads, in flight together, are each answered 503 after 100 ms
+	r.fault(t, clevertap.Fault{Action: "respond", Status: 503, DelayMS: 100, Times: 10})
+	r.accept(t, "together", "e", 100)
+	most, failures := 0, 0
+	waitUntil(t, "everything delivered", func() bool {
+		r.d.mu.Lock()
+		if q := r.d.queues["eu"]; q != nil {
+			failures = q.failures
+			most = max(most, failures)
+		}
+		r.d.mu.Unlock()
+		delivered, _, _ := r.obs.snapshot()
+		return delivered == 100
+	})
+	r.exactly(t, "together", 100)
+	_, retried, _ := r.obs.snapshot()
+	if most != 1 || failures != 0 || retried == 0 {
+		t.Fatalf("expected ten failures together to be one backoff step that a success ended, got at most %d "+
+			"steps (%d at the end), %d jobs retried", most, failures, retried)
+	}
+}
+
+// A redirect is never followed: the 3xx goes to the dead letters with its Location, and the target never sees
+// the passcode.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var followed bool
+	target := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed = true })
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == "elsewhere.test" {
+			target(w, r)
+			return
+		}
+		http.Redirect(w, r, "http://elsewhere.test/steal", http.StatusTemporaryRedirect)
+	})
+	store, err := outbox.Open(t.TempDir(), outbox.Options{BatchDelay: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoints := map[string]relay.Endpoint{
+		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
+	}
+	d := New(Settings{CleverTapEndpoint: "http://sim.test/{region}"}, store, endpoints,
+		&http.Client{Transport: clevertap.InProcessTransport{Handler: redirect}}, slog.New(slog.DiscardHandler),
+		&counter{requests: map[string]int{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); d.Wait(); store.Close() })
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs := []outbox.Job{{Source: "test", EventID: "r1", Message: relay.Message{Destination: "eu",
+		Kind: relay.KindUpload, Payload: []byte(`{"type":"event","evtName":"e","identity":"u"}`)}}}
+	if _, err := store.Accept("test", "r1", jobs); err != nil {
+		t.Fatal(err)
+	}
+	d.Enqueue(jobs...)
+	var dead []outbox.DeadLetter
+	waitUntil(t, "the redirect dead-lettered", func() bool { dead, _ = store.DeadLetters(); return len(dead) == 1 })
+	if followed || dead[0].Status != http.StatusTemporaryRedirect ||
+		!strings.Contains(dead[0].Reason, `"http://elsewhere.test/steal"`) {
+		t.Fatalf("expected a 307 dead letter naming the Location and nothing sent there, got followed=%v %+v",
+			followed, dead[0])
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -46,13 +47,25 @@ type Dispatcher struct {
 	wg     sync.WaitGroup
 }
 
+// queue is one destination's: a bounded window of its jobs in memory, read from the outbox (the queue on disk)
+// as it empties, so a backlog of any size costs disk, not memory.
 type queue struct {
-	name         string
-	endpoint     relay.Endpoint
-	protocol     protocol
-	known        bool
-	jobs         []outbox.Job
+	name     string
+	endpoint relay.Endpoint
+	protocol protocol
+	known    bool
+	// jobs is the window, oldest first; held has the ids in it or in flight.
+	jobs []outbox.Job
+	held map[uint64]bool
+	// backlog says the outbox holds jobs beyond the window; spilled counts the jobs Enqueue left there, so a
+	// refill that found the disk drained clears backlog only if none was left meanwhile.
+	backlog   bool
+	spilled   uint64
+	refilling bool
+	// failures counts backoff steps, not failed requests: requests in flight when one fails fail with it and
+	// count once. failedAt is when the step began.
 	failures     int
+	failedAt     time.Time
 	blockedUntil time.Time
 	inflight     int
 	wake         chan struct{}
@@ -62,43 +75,59 @@ type queue struct {
 func New(s Settings, store *outbox.Store, endpoints map[string]relay.Endpoint, client *http.Client, log *slog.Logger,
 	observe Observer) *Dispatcher {
 	s.Defaults()
-	if client == nil {
-		client = &http.Client{}
+	c := http.Client{}
+	if client != nil {
+		c = *client
 	}
-	return &Dispatcher{settings: s, store: store, endpoints: endpoints, client: client, log: log, observe: observe,
+	// a redirect would carry the passcode (and, for attribution, the token in the query) to another host, and its
+	// 200 would count as delivered: never follow one; request dead-letters it with its Location
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Dispatcher{settings: s, store: store, endpoints: endpoints, client: &c, log: log, observe: observe,
 		queues: map[string]*queue{}, sems: map[string]chan struct{}{}}
 }
 
-// Start loads the pending jobs from the outbox and runs the queues until ctx ends.
+// Start settles the uploads an unclean stop left in doubt and runs a queue for every destination with jobs in
+// the outbox, until ctx ends.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.ctx = ctx
 	d.mu.Unlock()
-	pending, err := d.store.Pending()
-	if err != nil {
-		return fmt.Errorf("reading the outbox: %w", err)
-	}
-	if pending, err = d.recoverInDoubt(pending); err != nil {
+	if err := d.recoverInDoubt(); err != nil {
 		return err
 	}
-	if len(pending) > 0 {
-		d.log.Info("resuming deliveries from the outbox", "jobs", len(pending))
+	pending := d.store.PendingByDestination()
+	if total := d.store.PendingCount(); total > 0 {
+		d.log.Info("resuming deliveries from the outbox", "jobs", total, "destinations", len(pending))
 	}
-	d.Enqueue(pending...)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name := range pending {
+		q := d.queueLocked(name)
+		q.backlog = true
+		signal(q.wake)
+	}
 	return nil
 }
 
 // Wait blocks until the queues and the requests in flight have stopped (after ctx ended).
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// Enqueue hands stored jobs to their queues.
+// Enqueue hands stored jobs to their queues; a job that finds its window full stays on disk for a refill.
 func (d *Dispatcher) Enqueue(jobs ...outbox.Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	touched := map[*queue]bool{}
 	for _, j := range jobs {
 		q := d.queueLocked(j.Destination)
-		q.jobs = append(q.jobs, j)
+		switch {
+		case q.held[j.ID]:
+		case q.backlog || len(q.held) >= d.settings.Window:
+			q.backlog = true
+			q.spilled++
+		default:
+			q.jobs = append(q.jobs, j)
+			q.held[j.ID] = true
+		}
 		touched[q] = true
 	}
 	for q := range touched {
@@ -121,7 +150,8 @@ func (d *Dispatcher) queueLocked(name string) *queue {
 		d.ctx = context.Background()
 	}
 	ep, known := d.endpoints[name]
-	q := &queue{name: name, endpoint: ep, protocol: protocolFor(ep.Kind), known: known, wake: make(chan struct{}, 1)}
+	q := &queue{name: name, endpoint: ep, protocol: protocolFor(ep.Kind), known: known, held: map[uint64]bool{},
+		wake: make(chan struct{}, 1)}
 	d.queues[name] = q
 	sem, ok := d.sems[ep.AccountKey()]
 	if !ok {
@@ -133,26 +163,58 @@ func (d *Dispatcher) queueLocked(name string) *queue {
 	return q
 }
 
-// Depth is the number of jobs queued or in flight per destination.
+// Depth is the number of jobs waiting or in flight per destination (every configured one, and any other the
+// outbox still holds jobs for): the outbox's count, not the window's.
 func (d *Dispatcher) Depth() map[string]int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := map[string]int{}
-	for name, q := range d.queues {
-		out[name] = len(q.jobs) + q.inflight
+	out := d.store.PendingByDestination()
+	for name := range d.endpoints {
+		out[name] += 0
 	}
 	return out
 }
 
-// work is one destination's loop: wait for jobs and the end of any backoff, take a slot of the account, take a
-// batch, send it in the background.
+// refill reads the next jobs of a destination from the outbox into its window.
+func (d *Dispatcher) refill(q *queue) {
+	d.mu.Lock()
+	room, spilled := d.settings.Window-len(q.held), q.spilled
+	held := maps.Clone(q.held)
+	d.mu.Unlock()
+	jobs, more, err := d.store.Next(q.name, func(id uint64) bool { return held[id] }, room)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q.refilling = false
+	if err != nil {
+		d.log.Error("reading the outbox; trying again after a pause", "destination", q.name, "err", err)
+		q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
+		return
+	}
+	for _, j := range jobs {
+		if !q.held[j.ID] {
+			q.jobs = append(q.jobs, j)
+			q.held[j.ID] = true
+		}
+	}
+	if !more && q.spilled == spilled {
+		q.backlog = false
+	}
+}
+
+// work is one destination's loop: keep the window filled, wait for jobs and the end of any backoff (after a
+// failure, one request at a time until one succeeds), take a slot of the account, take a batch, send it in the
+// background.
 func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
-		ready := len(q.jobs) > 0
+		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2
+		q.refilling = q.refilling || refill
+		ready := len(q.jobs) > 0 && (q.failures == 0 || q.inflight == 0)
 		wait := time.Until(q.blockedUntil)
 		d.mu.Unlock()
+		if refill {
+			d.refill(q)
+			continue
+		}
 		if !ready || wait > 0 {
 			var fire <-chan time.Time
 			var timer *time.Timer
@@ -196,7 +258,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 func (d *Dispatcher) take(q *queue) []outbox.Job {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(q.jobs) == 0 || time.Now().Before(q.blockedUntil) {
+	if len(q.jobs) == 0 || time.Now().Before(q.blockedUntil) || (q.failures > 0 && q.inflight > 0) {
 		return nil
 	}
 	var batch []outbox.Job
@@ -231,25 +293,29 @@ func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 			// without the mark a crash during the upload could not be told apart; try again later
 			d.log.Error("outbox write failed before an upload; retrying later", "destination", q.name, "err", err)
 			out = outcome{label: "outbox_error", retry: batch, err: err.Error()}
-			d.settle(q, len(batch), out)
+			d.settle(q, batch, out, time.Now())
 			return
 		}
 		start := time.Now()
 		out = d.request(ctx, q, batch)
 		d.observe.Request(q.name, out.label, time.Since(start))
+		d.settle(q, batch, out, start)
+		return
 	}
-	d.settle(q, len(batch), out)
+	d.settle(q, batch, out, time.Now())
 }
 
-// settle records an outcome in the outbox and the queue.
-func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
-	ids := make([]uint64, len(out.done))
-	for i, j := range out.done {
-		ids[i] = j.ID
-	}
-	if err := d.store.Done(ids); err != nil {
+// settle records an outcome (of a request sent at started) in the outbox and the queue.
+func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started time.Time) {
+	// jobs whose outcome could not be written stay held: they are not sent again before a restart
+	settled := map[uint64]bool{}
+	if err := d.store.Done(out.done); err != nil {
 		d.log.Error("could not mark delivered jobs done; they will be sent again after a restart", "destination", q.name,
-			"jobs", len(ids), "err", err)
+			"jobs", len(out.done), "err", err)
+	} else {
+		for _, j := range out.done {
+			settled[j.ID] = true
+		}
 	}
 	var again []outbox.Job
 	for _, j := range out.retry {
@@ -268,6 +334,10 @@ func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
 	if err := d.store.Kill(out.dead); err != nil {
 		d.log.Error("could not move jobs to the dead letters; they stay pending", "destination", q.name, "jobs",
 			len(out.dead), "err", err)
+	} else {
+		for _, dl := range out.dead {
+			settled[dl.ID] = true
+		}
 	}
 	for _, dl := range out.dead {
 		d.log.Warn("dead letter", "destination", q.name, "source", dl.Source, "event_id", dl.EventID, "event_type",
@@ -285,18 +355,28 @@ func (d *Dispatcher) settle(q *queue, taken int, out outcome) {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	q.inflight -= taken
-	if len(out.retry) > 0 {
+	q.inflight -= len(batch)
+	for id := range settled {
+		delete(q.held, id)
+	}
+	switch {
+	case len(out.retry) > 0 && (q.failures == 0 || started.After(q.failedAt)):
+		// a new step: the first failure, or a request sent after the last step began (the probe) failed too
 		q.failures++
+		q.failedAt = time.Now()
 		wait := d.backoff(q.failures)
-		if until := time.Now().Add(wait); until.After(q.blockedUntil) {
+		if until := q.failedAt.Add(wait); until.After(q.blockedUntil) {
 			q.blockedUntil = until
 		}
 		d.log.Warn("delivery failed; backing off", "destination", q.name, "records", len(out.retry), "consecutive_failures",
 			q.failures, "wait", wait.String(), "err", out.err)
-		q.jobs = append(again, q.jobs...)
-	} else if len(out.done) > 0 {
+	case len(out.retry) > 0:
+		// sent before the step began, together with the request that started it: the same failure
+	case len(out.done) > 0:
 		q.failures = 0
+	}
+	if len(again) > 0 {
+		q.jobs = append(again, q.jobs...)
 	}
 	signal(q.wake)
 }
@@ -344,6 +424,9 @@ func (d *Dispatcher) request(ctx context.Context, q *queue, batch []outbox.Job) 
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode >= 500:
 		return retryAll(batch, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d redirect to %q, not followed (it would carry the "+
+			"credentials to another address): check the endpoint", resp.StatusCode, resp.Header.Get("Location")))
 	case resp.StatusCode >= 300:
 		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
 	case readErr != nil:

@@ -14,48 +14,36 @@ const InDoubtReason = "in flight when the relay stopped without shutting down (a
 	"already have it; " +
 	"check the account, then POST /admin/deadletters/{id}/retry if it is missing"
 
-// recoverInDoubt finds the pending jobs that were in an upload at an unclean stop, applies the after_crash policy
-// and returns the jobs to send.
-func (d *Dispatcher) recoverInDoubt(pending []outbox.Job) ([]outbox.Job, error) {
+// recoverInDoubt finds the pending jobs that were in an upload at an unclean stop and applies the after_crash
+// policy: held in the dead letters, or sent again.
+func (d *Dispatcher) recoverInDoubt() error {
 	inDoubt, err := d.store.InDoubt()
 	if err != nil {
-		return nil, fmt.Errorf("reading the outbox: %w", err)
+		return fmt.Errorf("reading the outbox %s: %w", d.store.Path(), err)
 	}
 	if len(inDoubt) == 0 {
-		return pending, nil
-	}
-	if pending, err = d.settleInDoubt(pending, inDoubt); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	return pending, nil
-}
-
-// settleInDoubt applies the after_crash policy to the jobs that were in an upload at an unclean stop and returns
-// the jobs to send.
-func (d *Dispatcher) settleInDoubt(pending []outbox.Job, inDoubt map[uint64]bool) ([]outbox.Job, error) {
-	var rest []outbox.Job
-	var held []outbox.DeadLetter
-	var ids []uint64
-	for _, j := range pending {
-		if !inDoubt[j.ID] {
-			rest = append(rest, j)
-			continue
-		}
-		ids = append(ids, j.ID)
-		if d.settings.AfterCrash == AfterCrashHold {
-			held = append(held, outbox.DeadLetter{Job: j, Reason: InDoubtReason})
-		} else {
-			rest = append(rest, j)
-		}
+		return nil
 	}
 	if d.settings.AfterCrash == AfterCrashHold {
-		d.log.Warn(
-			"the last run stopped uncleanly during uploads; their records may or may not have reached CleverTap: held in the "+
-				"dead letters, not resent",
-			"records", len(held), "after_crash", AfterCrashHold)
-		return rest, d.store.Kill(held)
+		held := make([]outbox.DeadLetter, len(inDoubt))
+		for i, j := range inDoubt {
+			held[i] = outbox.DeadLetter{Job: j, Reason: InDoubtReason}
+		}
+		d.log.Warn("the last run stopped uncleanly during uploads; their records may or may not have reached "+
+			"CleverTap: held in the dead letters, not resent", "records", len(held), "after_crash", AfterCrashHold)
+		if err := d.store.Kill(held); err != nil {
+			return fmt.Errorf("outbox %s: holding the uploads in doubt: %w", d.store.Path(), err)
+		}
+		return nil
+	}
+	ids := make([]uint64, len(inDoubt))
+	for i, j := range inDoubt {
+		ids[i] = j.ID
 	}
 	d.log.Warn("the last run stopped uncleanly during uploads; resending their records, some may arrive twice",
 		"records", len(ids), "after_crash", AfterCrashResend)
-	return rest, d.store.ClearSending(ids)
+	if err := d.store.ClearSending(ids); err != nil {
+		return fmt.Errorf("outbox %s: clearing the marks of the uploads in doubt: %w", d.store.Path(), err)
+	}
+	return nil
 }

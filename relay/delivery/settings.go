@@ -23,6 +23,9 @@ type Settings struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// MaxAttempts is how many failed tries a job gets before it goes to the dead letters.
 	MaxAttempts int `yaml:"max_attempts"`
+	// Window is how many jobs per destination delivery holds in memory (default 10000); the rest wait in the
+	// outbox on disk, so memory stays bounded whatever the backlog.
+	Window int `yaml:"window"`
 	// Timeout bounds one request.
 	Timeout time.Duration `yaml:"timeout"`
 	// AfterCrash is what happens to jobs that were in an upload when the relay stopped without shutting down
@@ -58,6 +61,9 @@ func (s *Settings) Defaults() {
 	if s.MaxAttempts == 0 {
 		s.MaxAttempts = 15
 	}
+	if s.Window == 0 {
+		s.Window = 10000
+	}
 	if s.Timeout == 0 {
 		s.Timeout = 30 * time.Second
 	}
@@ -81,6 +87,8 @@ func (s Settings) Validate(prefix string) error {
 			s.MinBackoff, s.MaxBackoff)
 	case s.MaxAttempts < 1:
 		return fmt.Errorf("%s.max_attempts: expected at least 1, got %d", prefix, s.MaxAttempts)
+	case s.Window < s.MaxBatch:
+		return fmt.Errorf("%s.window: expected at least max_batch (%d), got %d", prefix, s.MaxBatch, s.Window)
 	case s.Timeout <= 0:
 		return fmt.Errorf("%s.timeout: expected a positive duration, got %s", prefix, s.Timeout)
 	case s.AfterCrash != AfterCrashHold && s.AfterCrash != AfterCrashResend:

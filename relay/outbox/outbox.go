@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,6 +28,10 @@ var (
 	// sendingBucket marks the jobs of uploads in flight: a mark that survives a restart means the relay stopped
 	// between sending and hearing back, so CleverTap may or may not have them (see InDoubt).
 	sendingBucket = []byte("sending")
+	// queueBucket indexes the jobs by destination (destination, 0, id): each destination's queue on disk, read
+	// a window at a time, so memory stays bounded whatever the backlog.
+	queueBucket = []byte("queue")
+	buckets     = [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket, queueBucket}
 )
 
 // Job is one message waiting for delivery.
@@ -64,6 +70,11 @@ type Options struct {
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	dir string
+
+	mu      sync.Mutex
+	pending map[string]int // jobs waiting per destination
+	total   int
 }
 
 // FileName is the database file inside the data dir.
@@ -87,12 +98,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.MaxBatchDelay = 2 * time.Millisecond
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket} {
+		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return indexQueues(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -102,7 +113,72 @@ func Open(dir string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now}, nil
+	s := &Store{db: db, now: now, dir: dir, pending: map[string]int{}}
+	if err := s.countPending(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// indexQueues builds the destination index of an outbox an older relay wrote without one.
+func indexQueues(tx *bolt.Tx) error {
+	queue, jobs := tx.Bucket(queueBucket), tx.Bucket(jobsBucket)
+	if k, _ := queue.Cursor().First(); k != nil {
+		return nil
+	}
+	return jobs.ForEach(func(k, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("job %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		return queue.Put(queueKey(j.Destination, binary.BigEndian.Uint64(k)), nil)
+	})
+}
+
+// countPending counts the jobs per destination from the index.
+func (s *Store) countPending() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(queueBucket).ForEach(func(k, _ []byte) error {
+			s.pending[string(k[:len(k)-9])]++
+			s.total++
+			return nil
+		})
+	})
+}
+
+// queueKey is a job's key in the destination index.
+func queueKey(destination string, id uint64) []byte {
+	k := make([]byte, 0, len(destination)+9)
+	k = append(append(k, destination...), 0)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// count moves the pending counters by delta per destination.
+func (s *Store) count(delta map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for dest, n := range delta {
+		s.pending[dest] += n
+		s.total += n
+		if s.pending[dest] == 0 {
+			delete(s.pending, dest)
+		}
+	}
+}
+
+// PendingCount is the number of jobs waiting, in all; PendingByDestination per destination.
+func (s *Store) PendingCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// PendingByDestination is the number of jobs waiting per destination.
+func (s *Store) PendingByDestination() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.pending)
 }
 
 // Close closes the file.
@@ -138,7 +214,7 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 			return nil
 		}
 		duplicate = false
-		jb := tx.Bucket(jobsBucket)
+		jb, queue := tx.Bucket(jobsBucket), tx.Bucket(queueBucket)
 		for i := range jobs {
 			id, err := jb.NextSequence()
 			if err != nil {
@@ -148,6 +224,9 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 			if err := jb.Put(itob(id), raws[i]); err != nil {
 				return err
 			}
+			if err := queue.Put(queueKey(jobs[i].Destination, id), nil); err != nil {
+				return err
+			}
 		}
 		stamp := itob(uint64(now.UnixNano()))
 		if err := seen.Put(key, stamp); err != nil {
@@ -155,43 +234,104 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 		}
 		return tx.Bucket(seenByTimeBucket).Put(append(stamp, key...), nil)
 	})
+	if err == nil && !duplicate {
+		delta := map[string]int{}
+		for _, j := range jobs {
+			delta[j.Destination]++
+		}
+		s.count(delta)
+	}
 	return duplicate, err
 }
 
-// Pending lists the jobs not yet delivered, oldest first.
+// Pending lists every job not yet delivered, oldest first: for tests and tools (delivery reads a window at a time
+// with Next).
 func (s *Store) Pending() ([]Job, error) {
 	var out []Job
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return err
-			}
-			j.ID = binary.BigEndian.Uint64(k)
+			j, err := decodeJob(binary.BigEndian.Uint64(k), v)
 			out = append(out, j)
-			return nil
+			return err
 		})
 	})
 	return out, err
 }
 
 // Done removes delivered jobs.
-func (s *Store) Done(ids []uint64) error {
-	if len(ids) == 0 {
+func (s *Store) Done(jobs []Job) error {
+	if len(jobs) == 0 {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		b, sending := tx.Bucket(jobsBucket), tx.Bucket(sendingBucket)
-		for _, id := range ids {
-			if err := b.Delete(itob(id)); err != nil {
-				return err
-			}
-			if err := sending.Delete(itob(id)); err != nil {
+	var delta map[string]int
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		delta = map[string]int{} // Batch may run the function again
+		for _, j := range jobs {
+			if err := remove(tx, j, delta); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		s.count(delta)
+	}
+	return err
+}
+
+// remove deletes a job, its index entry and its sending mark, and counts it when it was there.
+func remove(tx *bolt.Tx, j Job, delta map[string]int) error {
+	jb, key := tx.Bucket(jobsBucket), itob(j.ID)
+	if jb.Get(key) != nil {
+		delta[j.Destination]--
+	}
+	if err := jb.Delete(key); err != nil {
+		return err
+	}
+	if err := tx.Bucket(queueBucket).Delete(queueKey(j.Destination, j.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(sendingBucket).Delete(key)
+}
+
+// Next reads up to limit of a destination's jobs, oldest first, passing over those held says are already in
+// hand; more says whether jobs remain beyond them.
+func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (jobs []Job, more bool, err error) {
+	prefix := append([]byte(destination), 0)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		jb := tx.Bucket(jobsBucket)
+		c := tx.Bucket(queueBucket).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
+			id := binary.BigEndian.Uint64(k[len(prefix):])
+			if held(id) {
+				continue
+			}
+			if len(jobs) == limit {
+				more = true
+				return nil
+			}
+			j, err := decodeJob(id, jb.Get(itob(id)))
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return nil
+	})
+	return jobs, more, err
+}
+
+// decodeJob reads a stored job; an error names the job and what is wrong with it.
+func decodeJob(id uint64, raw []byte) (Job, error) {
+	var j Job
+	if raw == nil {
+		return j, fmt.Errorf("job %d: indexed but not stored", id)
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return j, fmt.Errorf("job %d: %w", id, err)
+	}
+	j.ID = id
+	return j, nil
 }
 
 // MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.
@@ -212,13 +352,17 @@ func (s *Store) MarkSending(ids []uint64) error {
 
 // InDoubt lists the pending jobs still marked as sending: after an unclean stop (kill -9, power loss) these were
 // in an upload whose answer the relay never recorded. Their marks stay until the jobs are settled.
-func (s *Store) InDoubt() (map[uint64]bool, error) {
-	out := map[uint64]bool{}
+func (s *Store) InDoubt() ([]Job, error) {
+	var out []Job
 	err := s.db.View(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(jobsBucket)
 		return tx.Bucket(sendingBucket).ForEach(func(k, _ []byte) error {
-			if jobs.Get(k) != nil {
-				out[binary.BigEndian.Uint64(k)] = true
+			if raw := jobs.Get(k); raw != nil {
+				j, err := decodeJob(binary.BigEndian.Uint64(k), raw)
+				if err != nil {
+					return err
+				}
+				out = append(out, j)
 			}
 			return nil
 		})
@@ -264,10 +408,12 @@ func (s *Store) Kill(dead []DeadLetter) error {
 		return nil
 	}
 	now := s.now().UTC()
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		jb, db, sending := tx.Bucket(jobsBucket), tx.Bucket(deadBucket), tx.Bucket(sendingBucket)
+	var delta map[string]int
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		delta = map[string]int{} // Batch may run the function again
+		db := tx.Bucket(deadBucket)
 		for _, d := range dead {
-			if err := sending.Delete(itob(d.ID)); err != nil {
+			if err := remove(tx, d.Job, delta); err != nil {
 				return err
 			}
 			if d.DeadAt.IsZero() {
@@ -277,15 +423,16 @@ func (s *Store) Kill(dead []DeadLetter) error {
 			if err != nil {
 				return err
 			}
-			if err := jb.Delete(itob(d.ID)); err != nil {
-				return err
-			}
 			if err := db.Put(itob(d.ID), raw); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		s.count(delta)
+	}
+	return err
 }
 
 // DeadLetters lists the dead letters, oldest first.
@@ -325,8 +472,14 @@ func (s *Store) Revive(id uint64) (Job, error) {
 		if err := db.Delete(itob(id)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(queueBucket).Put(queueKey(job.Destination, id), nil); err != nil {
+			return err
+		}
 		return tx.Bucket(jobsBucket).Put(itob(id), encodeJob(&job))
 	})
+	if err == nil {
+		s.count(map[string]int{job.Destination: 1})
+	}
 	return job, err
 }
 

@@ -50,7 +50,7 @@ func TestAcceptIsDurableAndDeduplicated(t *testing.T) {
 	if dup, _ := s.Accept("revenuecat", "e1", nil); !dup {
 		t.Fatal("seen ids survive a restart")
 	}
-	if err := s.Done([]uint64{pending[0].ID}); err != nil {
+	if err := s.Done([]Job{pending[0]}); err != nil {
 		t.Fatal(err)
 	}
 	pending[1].Attempts, pending[1].LastError = 2, "HTTP 503"

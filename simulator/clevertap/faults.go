@@ -14,7 +14,7 @@ import (
 
 // Fault actions.
 const (
-	FaultRespond   = "respond"   // answer with Status (and Body, or CleverTap's body for that status)
+	FaultRespond   = "respond"   // answer with Status (and Body, or CleverTap's body for that status), after DelayMS
 	FaultDelay     = "delay"     // wait DelayMS, then answer normally
 	FaultReset     = "reset"     // drop the connection without an answer
 	FaultMalformed = "malformed" // answer 200 with a truncated body
@@ -58,6 +58,9 @@ func (f Fault) Validate() error {
 		}
 	case FaultReset, FaultMalformed:
 	default:
+		if f.DelayMS < 0 {
+			return fmt.Errorf("delay_ms: expected 0 or more milliseconds, got %d", f.DelayMS)
+		}
 		return fmt.Errorf("action: expected one of respond, delay, reset, malformed, got %q", f.Action)
 	}
 	if f.Times < 0 {
@@ -163,6 +166,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 	c.diagnose("fault %s: %s", f.ID, f.Action)
 	switch f.Action {
 	case FaultRespond:
+		if f.DelayMS > 0 && !sleep(r, time.Duration(f.DelayMS)*time.Millisecond) {
+			return true
+		}
 		body := []byte(f.Body)
 		if f.Body == "" {
 			body = envelope(f.Status, faultText(f.Status))
@@ -191,7 +197,12 @@ func (s *Server) pause(r *http.Request, c *call) bool {
 	}
 	c.entry.Fault = c.fault.ID
 	c.diagnose("fault %s: delayed %d ms", c.fault.ID, c.fault.DelayMS)
-	t := time.NewTimer(time.Duration(c.fault.DelayMS) * time.Millisecond)
+	return sleep(r, time.Duration(c.fault.DelayMS)*time.Millisecond)
+}
+
+// sleep waits d; it returns false when the client went away first.
+func sleep(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

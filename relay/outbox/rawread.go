@@ -1,0 +1,266 @@
+package outbox
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"sort"
+)
+
+// The outbox file read without bbolt, for the check and the salvage: bbolt trusts its file (a page that is out of
+// range or garbled panics, or faults on the memory map), so a damaged outbox is read here, where every offset is
+// checked against the file and a damaged page is an error, never a crash. The on-disk format is bbolt's (stable
+// since its 1.0): a page header {id u64, flags u16, count u16, overflow u32}, meta pages 0 and 1, branch
+// elements {pos u32, ksize u32, pgid u64}, leaf elements {flags u32, pos u32, ksize u32, vsize u32}, buckets as
+// leaf values {root u64, sequence u64} followed, for an inline bucket (root 0), by its page.
+
+const (
+	pageHeaderSize  = 16
+	elementSize     = 16
+	branchPage      = 0x01
+	leafPage        = 0x02
+	metaPage        = 0x04
+	freelistPage    = 0x10
+	bucketLeafFlag  = 0x01
+	boltMagic       = 0xED0CDAED
+	boltVersion     = 2
+	noFreelist      = ^uint64(0)
+	bucketHeaderLen = 16
+)
+
+// rawMeta is the part of a meta page the reader needs.
+type rawMeta struct {
+	pageSize        int
+	root, freelist  uint64
+	highWater, txid uint64
+}
+
+// rawFile is an outbox file's bytes and its newest valid meta page.
+type rawFile struct {
+	data []byte
+	meta rawMeta
+}
+
+// pageError is a damaged page: where, and what is wrong with it.
+type pageError struct {
+	page uint64
+	what string
+}
+
+func (e pageError) Error() string { return fmt.Sprintf("page %d: %s", e.page, e.what) }
+
+// readRaw checks the meta pages and picks the newest valid one.
+func readRaw(data []byte) (*rawFile, error) {
+	if len(data) < 2*pageHeaderSize+128 {
+		return nil, fmt.Errorf("%d bytes is too short for a bbolt file (it starts with two meta pages)", len(data))
+	}
+	var metas []rawMeta
+	var problems []string
+	// page 0's meta gives the page size; page 1 is at that offset
+	first, err := parseMeta(data, 0)
+	if err != nil {
+		problems = append(problems, "meta page 0: "+err.Error())
+	} else {
+		metas = append(metas, first)
+	}
+	for _, size := range []int{first.pageSize, 4096, 8192, 16384, 65536} {
+		if size <= 0 || size >= len(data) {
+			continue
+		}
+		second, err := parseMeta(data, size)
+		if err == nil && second.pageSize == size {
+			metas = append(metas, second)
+			break
+		}
+		if size == first.pageSize {
+			problems = append(problems, "meta page 1: "+err.Error())
+		}
+	}
+	if len(metas) == 0 {
+		return nil, fmt.Errorf("no valid meta page (%v): this is not an outbox, or its first pages are damaged",
+			problems)
+	}
+	sort.Slice(metas, func(i, j int) bool { return metas[i].txid > metas[j].txid })
+	f := &rawFile{data: data, meta: metas[0]}
+	if need := f.meta.highWater * uint64(f.meta.pageSize); need > uint64(len(data)) {
+		return nil, fmt.Errorf("the file has %d bytes but its meta page counts %d pages of %d bytes (%d bytes): "+
+			"it was cut short", len(data), f.meta.highWater, f.meta.pageSize, need)
+	}
+	if f.meta.root >= f.meta.highWater || f.meta.root < 2 {
+		return nil, fmt.Errorf("the root page %d is outside the file's %d pages", f.meta.root, f.meta.highWater)
+	}
+	return f, nil
+}
+
+func parseMeta(data []byte, at int) (rawMeta, error) {
+	if at+pageHeaderSize+64 > len(data) {
+		return rawMeta{}, fmt.Errorf("beyond the end of the file")
+	}
+	if flags := binary.LittleEndian.Uint16(data[at+8:]); flags != metaPage {
+		return rawMeta{}, fmt.Errorf("flags %#x, expected a meta page", flags)
+	}
+	m := data[at+pageHeaderSize:]
+	if binary.LittleEndian.Uint32(m[0:]) != boltMagic {
+		return rawMeta{}, fmt.Errorf("no bbolt magic number")
+	}
+	if v := binary.LittleEndian.Uint32(m[4:]); v != boltVersion {
+		return rawMeta{}, fmt.Errorf("format version %d, expected %d", v, boltVersion)
+	}
+	h := fnv.New64a()
+	h.Write(m[:56])
+	if h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
+		return rawMeta{}, fmt.Errorf("checksum mismatch")
+	}
+	return rawMeta{
+		pageSize: int(binary.LittleEndian.Uint32(m[8:])),
+		root:     binary.LittleEndian.Uint64(m[16:]),
+		freelist: binary.LittleEndian.Uint64(m[32:]), highWater: binary.LittleEndian.Uint64(m[40:]),
+		txid: binary.LittleEndian.Uint64(m[48:]),
+	}, nil
+}
+
+// page returns page id's bytes (with its overflow pages), checked against the file.
+func (f *rawFile) page(id uint64) ([]byte, error) {
+	if id < 2 || id >= f.meta.highWater {
+		return nil, pageError{id, fmt.Sprintf("outside the file's %d pages", f.meta.highWater)}
+	}
+	start := id * uint64(f.meta.pageSize)
+	head := f.data[start : start+pageHeaderSize]
+	if got := binary.LittleEndian.Uint64(head); got != id {
+		return nil, pageError{id, fmt.Sprintf("its header says page %d", got)}
+	}
+	overflow := uint64(binary.LittleEndian.Uint32(head[12:]))
+	end := start + (1+overflow)*uint64(f.meta.pageSize)
+	if id+1+overflow > f.meta.highWater || end > uint64(len(f.data)) {
+		return nil, pageError{id, fmt.Sprintf("%d overflow pages run past the end of the file", overflow)}
+	}
+	return f.data[start:end], nil
+}
+
+// entry is one key of a bucket: a value, or a nested bucket's header.
+type entry struct {
+	key, value []byte
+	bucket     bool
+}
+
+// walker visits the pages of buckets, collecting the damage it meets instead of stopping at it.
+type walker struct {
+	f       *rawFile
+	visited map[uint64]bool
+	damage  []error
+}
+
+// entries lists a bucket's keys in order: root is its root page, or 0 with inline holding its inline page.
+// Damaged pages are recorded and skipped; what they held is lost.
+func (w *walker) entries(root uint64, inline []byte) []entry {
+	if root == 0 {
+		return w.leafOrBranch(0, inline, true)
+	}
+	return w.pageEntries(root)
+}
+
+func (w *walker) pageEntries(id uint64) []entry {
+	if w.visited[id] {
+		w.damage = append(w.damage, pageError{id, "reached twice: the tree has a cycle or a shared page"})
+		return nil
+	}
+	w.visited[id] = true
+	p, err := w.f.page(id)
+	if err != nil {
+		w.damage = append(w.damage, err)
+		return nil
+	}
+	return w.leafOrBranch(id, p, false)
+}
+
+// leafOrBranch reads one page's elements; an inline page has no id of its own.
+func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
+	if len(p) < pageHeaderSize {
+		w.damage = append(w.damage, pageError{id, "shorter than a page header"})
+		return nil
+	}
+	flags, count := binary.LittleEndian.Uint16(p[8:]), int(binary.LittleEndian.Uint16(p[10:]))
+	if pageHeaderSize+count*elementSize > len(p) {
+		w.damage = append(w.damage, pageError{id, fmt.Sprintf("%d elements do not fit in the page", count)})
+		return nil
+	}
+	var out []entry
+	for i := range count {
+		at := pageHeaderSize + i*elementSize
+		el := p[at : at+elementSize]
+		switch flags {
+		case branchPage:
+			if inline {
+				w.damage = append(w.damage, pageError{id, "an inline bucket with a branch page"})
+				return out
+			}
+			out = append(out, w.pageEntries(binary.LittleEndian.Uint64(el[8:]))...)
+		case leafPage:
+			kv, ok := slice(p, at+int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])),
+				int(binary.LittleEndian.Uint32(el[12:])))
+			if !ok {
+				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d points outside the page", i)})
+				continue
+			}
+			kv.bucket = binary.LittleEndian.Uint32(el)&bucketLeafFlag != 0
+			out = append(out, kv)
+		default:
+			w.damage = append(w.damage, pageError{id, fmt.Sprintf("flags %#x, expected a branch or leaf page", flags)})
+			return nil
+		}
+	}
+	return out
+}
+
+func slice(p []byte, pos, ksize, vsize int) (entry, bool) {
+	if pos < 0 || ksize < 0 || vsize < 0 || pos+ksize+vsize > len(p) {
+		return entry{}, false
+	}
+	return entry{key: p[pos : pos+ksize], value: p[pos+ksize : pos+ksize+vsize]}, true
+}
+
+// bucket finds a top-level bucket's root and inline page.
+func (w *walker) bucket(top []entry, name string) (root uint64, inline []byte, found bool) {
+	for _, e := range top {
+		if !e.bucket || string(e.key) != name {
+			continue
+		}
+		if len(e.value) < bucketHeaderLen {
+			w.damage = append(w.damage, fmt.Errorf("bucket %s: a header of %d bytes", name, len(e.value)))
+			return 0, nil, false
+		}
+		root = binary.LittleEndian.Uint64(e.value)
+		if root == 0 {
+			inline = e.value[bucketHeaderLen:]
+		}
+		return root, inline, true
+	}
+	return 0, nil, false
+}
+
+// checkFreelist checks the freelist page bbolt reads when it opens the file.
+func (f *rawFile) checkFreelist() error {
+	if f.meta.freelist == noFreelist {
+		return nil
+	}
+	p, err := f.page(f.meta.freelist)
+	if err != nil {
+		return fmt.Errorf("freelist %w", err)
+	}
+	if flags := binary.LittleEndian.Uint16(p[8:]); flags != freelistPage {
+		return pageError{f.meta.freelist, fmt.Sprintf("flags %#x, expected the freelist", flags)}
+	}
+	count, at := uint64(binary.LittleEndian.Uint16(p[10:])), pageHeaderSize
+	if count == 0xFFFF { // the real count is the first element
+		count, at = binary.LittleEndian.Uint64(p[pageHeaderSize:]), pageHeaderSize+8
+	}
+	if uint64(at)+count*8 > uint64(len(p)) {
+		return pageError{f.meta.freelist, fmt.Sprintf("%d free page ids do not fit in the page", count)}
+	}
+	for i := range count {
+		if id := binary.LittleEndian.Uint64(p[uint64(at)+i*8:]); id < 2 || id >= f.meta.highWater {
+			return pageError{f.meta.freelist, fmt.Sprintf("free page id %d is outside the file", id)}
+		}
+	}
+	return nil
+}
