@@ -30,14 +30,34 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "relay:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitError carries a specific exit status (a damaged outbox found by `relay outbox check`).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var e exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 2
 }
 
 // run is the whole program: "relay [flags]" serves, "relay health" checks a running relay.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "health" {
 		return runHealth(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "outbox" {
+		return runOutbox(args[1:], getenv, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -48,11 +68,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	printConfig := fs.Bool("print-config", false, "print the default config and exit")
+	startEmpty := fs.Bool("outbox-start-empty", false,
+		"when the outbox was emptied or is damaged, set it aside and start with an empty one (what it held is lost)")
 	pprofAddr := fs.String("pprof", "",
 		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr,
-			"usage: relay [flags]   |   relay health [--url URL]\n\nEvery flag has an environment twin RELAY_<FLAG>; flags win.")
+			"usage: relay [flags]   |   relay health [--url URL]   |   relay outbox check|salvage [flags]\n\n"+
+				"Every flag has an environment twin RELAY_<FLAG>; flags win.")
 		fs.PrintDefaults()
 	}
 	if err := envflag.Parse(fs, args, "RELAY", getenv); err != nil {
@@ -81,18 +104,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stop()
 	}
-	svc, err := service.Open(service.Options{Config: cfg, DataDir: *dataDir, Logger: log, Client: &http.Client{}})
+	svc, err := service.Open(service.Options{Config: cfg, DataDir: *dataDir, Logger: log, Client: &http.Client{},
+		StartEmpty: *startEmpty})
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
+		return err
+	}
+	// started before it listens: a relay that cannot resume its outbox never takes a webhook
+	if err := svc.Start(ctx); err != nil {
+		svc.Close()
+		return err
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		svc.Close()
-		return err
-	}
-	if err := svc.Start(ctx); err != nil {
-		svc.Close()
-		return err
+		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
 	srv := service.NewHTTPServer(svc)
 	errc := make(chan error, 1)

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/outbox"
 )
 
 func noEnv(string) string { return "" }
@@ -69,5 +73,101 @@ func TestServesUntilCancelledAndHealthSaysOK(t *testing.T) {
 	if err := run(context.Background(), []string{"health", "--url", "http://" + addr, "--timeout", "200ms"}, noEnv, &hout,
 		&hout); err == nil {
 		t.Fatal("health must fail once the relay is gone")
+	}
+}
+
+// startUp runs the relay on dir and returns how it ended; a relay still running after 10 s fails the test (the
+// start-up hang: bound to its port, never serving, never exiting).
+func startUp(t *testing.T, dir string, args ...string) (error, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	out.b, errOut.b = &bytes.Buffer{}, &bytes.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"}, args...),
+			noEnv, &out, &errOut)
+	}()
+	select {
+	case err := <-done:
+		return err, syncString(out.b)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the relay neither served nor exited within 10 s:\n%s", syncString(errOut.b))
+		return nil, ""
+	}
+}
+
+// acceptOne leaves one pending job in an outbox (the fake is unreachable) and stops the relay cleanly.
+func acceptOne(t *testing.T, dir string) {
+	t.Helper()
+	s, err := outbox.Open(dir, outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := []outbox.Job{{Source: "revenuecat", EventID: "e1", Message: relay.Message{
+		Destination: "revenuecat/clevertap", Kind: relay.KindUpload,
+		Payload: []byte(`{"type":"event","evtName":"rc_renewal_event","identity":"u1","evtData":{}}`)}}}
+	if _, err := s.Accept("revenuecat", "e1", jobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSending([]uint64{jobs[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An outbox edited behind the relay's back (sed 's/"evtName":/"evtName"!/') stops start-up at once, naming the
+// file, what is wrong and the way out; it used to bind the port and hang.
+func TestADamagedOutboxStopsStartUpWithTheWayOut(t *testing.T) {
+	dir := t.TempDir()
+	acceptOne(t, dir)
+	path := filepath.Join(dir, outbox.FileName)
+	raw, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(`"evtName":`), []byte(`"evtName"!`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err, _ := startUp(t, dir)
+	for _, want := range []string{path, "job 1", "relay outbox salvage", "--outbox-start-empty"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("expected the refusal to say %q, got %v", want, err)
+		}
+	}
+	if code := exitCode(err); code == 0 {
+		t.Fatalf("expected a non-zero exit, got %d", code)
+	}
+	var check bytes.Buffer
+	if err := run(context.Background(), []string{"outbox", "check", "--data-dir", dir}, noEnv, &check, &check); exitCode(err) != 1 ||
+		!strings.Contains(check.String(), "job 1") {
+		t.Fatalf("expected outbox check to exit 1 naming job 1, got %v:\n%s", err, check.String())
+	}
+}
+
+// A failure after the outbox opened (here a job in doubt that does not decode, damage the relay's own run could
+// have left) also stops start-up at once: Close no longer waits for a loop that never started.
+func TestAStartFailureExitsInsteadOfHanging(t *testing.T) {
+	dir := t.TempDir()
+	acceptOne(t, dir)
+	path := filepath.Join(dir, outbox.FileName)
+	raw, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, []byte(`"evtName":`), []byte(`"evtName"!`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// the marker vouches for the file as if the relay had left it so: the open check is skipped
+	markerPath := filepath.Join(dir, outbox.MarkerName)
+	var m map[string]any
+	mraw, _ := os.ReadFile(markerPath)
+	_ = json.Unmarshal(mraw, &m)
+	fi, _ := os.Stat(path)
+	m["size"], m["modified"] = fi.Size(), fi.ModTime()
+	mraw, _ = json.Marshal(m)
+	if err := os.WriteFile(markerPath, mraw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err, _ := startUp(t, dir)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "job 1") {
+		t.Fatalf("expected start-up to fail naming the outbox and the job, got %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -60,6 +61,10 @@ type DeadLetter struct {
 
 // Options tune the store.
 type Options struct {
+	// StartEmpty sets an emptied or damaged outbox aside (renamed, never deleted) and starts a new one instead of
+	// refusing to start; SetAside is told the name it was given.
+	StartEmpty bool
+	SetAside   func(path, aside, why string)
 	// BatchDelay is how long a write waits for others to share its commit (default 2ms).
 	BatchDelay time.Duration
 	// Now is the clock (default time.Now).
@@ -75,17 +80,27 @@ type Store struct {
 	mu      sync.Mutex
 	pending map[string]int // jobs waiting per destination
 	total   int
+	marker  marker
 }
 
 // FileName is the database file inside the data dir.
 const FileName = "relay.db"
 
-// Open opens (or creates) the outbox in dir.
+// Open opens (or creates) the outbox in dir. An outbox the marker beside it says was emptied or removed, or one
+// that changed since the relay closed it and does not pass Check, is refused with a *DamagedError (or set aside
+// with Options.StartEmpty); bbolt only ever opens a file that was checked or is as the relay left it.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
+	m, known, err := readMarker(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := vet(dir, path, m, known, opts); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)
@@ -118,7 +133,74 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
+	if !known || m.CreatedAt.IsZero() {
+		m = marker{File: FileName, CreatedAt: now().UTC()}
+	}
+	m.State, s.marker = stateOpen, m
+	if err := writeMarker(dir, m); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox marker %s: %w", filepath.Join(dir, MarkerName), err)
+	}
 	return s, nil
+}
+
+// vet decides whether bbolt may open the file: a new outbox, one as the relay left it, or one that passes Check.
+func vet(dir, path string, m marker, known bool, opts Options) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("outbox %s: %w", path, err)
+	case err != nil || fi.Size() == 0:
+		if !known {
+			return nil // a new outbox
+		}
+		what := "missing"
+		if err == nil {
+			what = "empty"
+		}
+		why := fmt.Sprintf("the file is %s, but the marker %s says it held %d pending jobs when the relay last "+
+			"used it (%s): it was emptied or removed", what, filepath.Join(dir, MarkerName), m.Pending,
+			m.State)
+		return startEmptyOr(&DamagedError{Path: path, What: why, dir: dir}, err == nil, opts)
+	case known && m.unchangedSince(fi):
+		return nil
+	}
+	// a running relay holds bbolt's lock: its live file would read as damaged
+	if err := lockedElsewhere(path); err != nil {
+		return err
+	}
+	rep, err := Check(path)
+	if err != nil {
+		return startEmptyOr(&DamagedError{Path: path, What: err.Error(), dir: dir}, true, opts)
+	}
+	if !rep.OK() {
+		why := "damaged"
+		if known && m.State == stateClosed {
+			why = "changed since the relay closed it, and damaged"
+		}
+		return startEmptyOr(&DamagedError{Path: path, What: why, Report: &rep, dir: dir}, true, opts)
+	}
+	return nil
+}
+
+// startEmptyOr refuses with the error, or with StartEmpty sets the file aside (when there is one).
+func startEmptyOr(e *DamagedError, fileThere bool, opts Options) error {
+	if !opts.StartEmpty {
+		return e
+	}
+	if fileThere {
+		aside, err := setAside(e.Path, time.Now())
+		if err != nil {
+			return fmt.Errorf("setting %s aside: %w", e.Path, err)
+		}
+		if opts.SetAside != nil {
+			opts.SetAside(e.Path, aside, e.What)
+		}
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(e.Path), MarkerName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // indexQueues builds the destination index of an outbox an older relay wrote without one.
@@ -181,8 +263,21 @@ func (s *Store) PendingByDestination() map[string]int {
 	return maps.Clone(s.pending)
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file and notes in the marker that it was closed cleanly, with its size, time and what it
+// holds.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, FileName))
+	if err != nil {
+		return err
+	}
+	m := s.marker
+	m.State, m.ClosedAt, m.Size, m.Modified, m.Pending = stateClosed, s.now().UTC(), fi.Size(), fi.ModTime(),
+		s.PendingCount()
+	return writeMarker(s.dir, m)
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path() }
@@ -525,4 +620,17 @@ func (s *Store) Counts() (Counts, error) {
 		return nil
 	})
 	return c, err
+}
+
+// lockedElsewhere fails when another process holds the file's lock (bbolt takes an exclusive flock).
+func lockedElsewhere(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }

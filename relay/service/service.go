@@ -31,6 +31,8 @@ type Options struct {
 	Now func() time.Time
 	// BatchDelay is the outbox's group-commit window (default 2ms).
 	BatchDelay time.Duration
+	// StartEmpty sets an emptied or damaged outbox aside and starts a new one instead of refusing to start.
+	StartEmpty bool
 }
 
 // Service is a running relay.
@@ -57,7 +59,7 @@ type Service struct {
 func Open(opts Options) (*Service, error) {
 	built, err := opts.Config.Build()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -70,7 +72,11 @@ func Open(opts Options) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	store, err := outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay})
+	store, err := outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay, StartEmpty: opts.StartEmpty,
+		SetAside: func(path, aside, why string) {
+			log.Warn("started with an empty outbox as asked; the old one is set aside, and what it held will not be "+
+				"delivered", "outbox", path, "set_aside_as", aside, "why", why)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -87,13 +93,16 @@ func Open(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Start resumes the outbox's pending jobs and starts delivering and pruning.
+// Start resumes the outbox's pending jobs and starts delivering and pruning. When it fails nothing runs, and
+// Close only closes the outbox.
 func (s *Service) Start(ctx context.Context) error {
-	ctx, s.cancel = context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(ctx)
 	if err := s.dispatcher.Start(ctx); err != nil {
-		s.cancel()
+		cancel()
+		s.dispatcher.Wait()
 		return err
 	}
+	s.cancel = cancel
 	go s.prune(ctx)
 	s.ready.Store(true)
 	return nil

@@ -108,7 +108,9 @@ var _ = Describe("429 storm", Label("429"), func() {
 				Expect(sim.PutAccount(ctx, acct)).To(Succeed())
 			}
 		}
-		// small batches so that many requests compete for the two slots
+		// small batches so that many requests compete for the two slots, each held 20 ms so that they overlap
+		_, err = sim.AddFault(ctx, clevertap.Fault{Action: "delay", DelayMS: 20, Endpoint: "upload"})
+		Expect(err).NotTo(HaveOccurred())
 		relay := startRelay(ctx, simURL, 0, append(quick, "max_batch: 1000", "max_batch: 20")...)
 
 		var a acks

@@ -1,0 +1,297 @@
+package outbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ctharness/ctharness/relay"
+)
+
+// filled makes an outbox in a new dir with n accepted webhooks (one job each) and closes it cleanly.
+func filled(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 16 { // concurrent accepts share commits, as webhooks do
+		wg.Go(func() {
+			for i := w; i < n; i += 16 {
+				j := job(fmt.Sprintf(`{"type":"event","evtName":"rc_renewal_event","identity":"user-%d","evtData":{"n":%d}}`,
+					i, i))
+				j.EventID = fmt.Sprintf("e%d", i)
+				if _, err := s.Accept("revenuecat", j.EventID, []Job{j}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func refused(t *testing.T, dir string, says ...string) {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	var damaged *DamagedError
+	if !errors.As(err, &damaged) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("expected the outbox refused as damaged, got %v", err)
+	}
+	for _, w := range append(says, "the way out", "relay outbox salvage") {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("expected the refusal to say %q, got:\n%v", w, err)
+		}
+	}
+}
+
+func TestAnEmptiedOrRemovedOutboxIsRefused(t *testing.T) {
+	dir := filled(t, 300)
+	path := filepath.Join(dir, FileName)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, dir, "empty", "held 300 pending jobs", path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, dir, "missing", "held 300 pending jobs")
+
+	var asides []string
+	s, err := Open(dir, Options{StartEmpty: true, SetAside: func(_, aside, _ string) { asides = append(asides, aside) }})
+	if err != nil {
+		t.Fatalf("with StartEmpty: %v", err)
+	}
+	defer s.Close()
+	if s.PendingCount() != 0 || len(asides) != 0 {
+		t.Fatalf("expected a new empty outbox (nothing to set aside for a missing file), got %d pending, %v",
+			s.PendingCount(), asides)
+	}
+}
+
+// Damage of every kind the attack found (cut in half, zeroed pages, garbled page headers, an edited job) is
+// refused with what is wrong, never a panic or a fault; StartEmpty sets the file aside.
+func TestADamagedOutboxIsRefusedNotCrashedOn(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(b []byte) []byte
+		says   string
+	}{
+		{"cut in half", func(b []byte) []byte { return b[:len(b)/2] }, "cut short"},
+		{"zeroed data pages", func(b []byte) []byte {
+			leaves, _ := reachable(t, b)
+			for _, p := range leaves[len(leaves)/2:] {
+				clear(b[p*4096 : (p+1)*4096])
+			}
+			return b
+		}, "page"},
+		{"garbled page headers", func(b []byte) []byte {
+			for p := 2; p*4096 < len(b); p++ {
+				copy(b[p*4096:], []byte{0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef, 0x7f, 0x7f, 0xff, 0xff})
+			}
+			return b
+		}, "page"},
+		{"an edited job", func(b []byte) []byte { // as with sed 's/"evtName":/"evtName"!/'
+			_, values := reachable(t, b)
+			at := values[0] + bytes.Index(b[values[0]:], []byte(`"evtName":`))
+			b[at+len(`"evtName"`)] = '!'
+			return b
+		}, "job"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filled(t, 2000)
+			path := filepath.Join(dir, FileName)
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, c.damage(raw), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			refused(t, dir, c.says)
+			var aside string
+			s, err := Open(dir, Options{StartEmpty: true, SetAside: func(_, a, _ string) { aside = a }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if _, err := os.Stat(aside); err != nil {
+				t.Fatalf("expected the damaged file kept aside, got %q: %v", aside, err)
+			}
+		})
+	}
+}
+
+// Salvage copies every readable job (with its id), dead letter and remembered event id into a new outbox.
+func TestSalvageKeepsWhatIsReadable(t *testing.T) {
+	dir := filled(t, 2000)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := s.Pending()
+	if err := s.Kill([]DeadLetter{{Job: pending[0], Status: 401, Reason: "Account ID is not valid"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	path := filepath.Join(dir, FileName)
+	raw, _ := os.ReadFile(path)
+	// an edited job and a zeroed leaf page of the jobs (pages the tree reaches: free pages hold old copies)
+	leaves, values := reachable(t, raw)
+	at := values[len(values)/2] + bytes.Index(raw[values[len(values)/2]:], []byte(`"identity":`))
+	raw[at+len(`"identity"`)] = '!'
+	page := leaves[len(leaves)-1]
+	clear(raw[page*4096 : (page+1)*4096])
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	to := t.TempDir()
+	rep, err := Salvage(path, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Pending < 1500 || rep.Pending >= 1999 || rep.Dead != 1 {
+		t.Fatalf("expected damage reported and most of the 1999 jobs and the dead letter salvaged, got %v", rep)
+	}
+	n, err := Open(to, Options{})
+	if err != nil {
+		t.Fatalf("the salvaged outbox: %v", err)
+	}
+	defer n.Close()
+	got, err := n.Pending()
+	if err != nil || len(got) != rep.Pending || n.PendingCount() != rep.Pending {
+		t.Fatalf("expected the %d salvaged jobs, got %d (%d counted): %v", rep.Pending, len(got), n.PendingCount(), err)
+	}
+	if dead, _ := n.DeadLetters(); len(dead) != 1 || dead[0].ID != pending[0].ID {
+		t.Fatalf("expected the dead letter with its id, got %+v", dead)
+	}
+	for i := 0; i < len(got); i += 40 { // a sample: each check is a durable commit
+		j := got[i]
+		if dup, err := n.Accept("revenuecat", j.EventID, nil); err != nil || !dup {
+			t.Fatalf("expected the event ids remembered (%s), got dup=%v %v", j.EventID, dup, err)
+		}
+	}
+	fresh := []Job{job(`{"type":"event"}`)}
+	if _, err := n.Accept("revenuecat", "after-salvage", fresh); err != nil || fresh[0].ID <= got[len(got)-1].ID {
+		t.Fatalf("expected new ids past the salvaged ones, got %d: %v", fresh[0].ID, err)
+	}
+}
+
+// An outbox an older relay wrote (no destination index, no marker) is checked, indexed and used.
+func TestAnOlderOutboxIsIndexed(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := Job{Source: "revenuecat", EventID: "old", Message: relay.Message{Destination: "revenuecat/clevertap",
+		Kind: relay.KindUpload, Payload: []byte(`{"type":"event"}`)}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket} {
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(jobsBucket).Put(itob(7), encodeJob(&j))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	jobs, more, err := s.Next("revenuecat/clevertap", func(uint64) bool { return false }, 10)
+	if err != nil || more || len(jobs) != 1 || jobs[0].ID != 7 || s.PendingCount() != 1 {
+		t.Fatalf("expected job 7 in its destination's queue, got %+v more=%v %v", jobs, more, err)
+	}
+}
+
+// Whatever bytes the file holds, Open refuses or opens; it never panics or faults.
+func TestOpenNeverCrashesOnGarbage(t *testing.T) {
+	dir := filled(t, 500)
+	path := filepath.Join(dir, FileName)
+	orig, _ := os.ReadFile(path)
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		b := bytes.Clone(orig)
+		for range 1 + r.IntN(8) {
+			b[r.IntN(len(b))] = byte(r.IntN(256))
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, Options{})
+		if err == nil {
+			if _, err := s.Pending(); err != nil {
+				t.Fatalf("trial %d: opened, then Pending failed: %v", trial, err)
+			}
+			s.Close()
+		}
+		_ = os.WriteFile(path, orig, 0o600)
+		_ = os.Remove(filepath.Join(dir, MarkerName))
+	}
+}
+
+func FuzzCheck(f *testing.F) {
+	dir := filled(&testing.T{}, 50)
+	seed, _ := os.ReadFile(filepath.Join(dir, FileName))
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), FileName)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Check(path)
+	})
+}
+
+// reachable finds the jobs bucket's leaf pages and where each job's value starts in the file.
+func reachable(t *testing.T, raw []byte) (leaves []uint64, values []int) {
+	t.Helper()
+	f, err := readRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &walker{f: f, visited: map[uint64]bool{}}
+	root, inline, found := w.bucket(w.pageEntries(f.meta.root), string(jobsBucket))
+	if !found || root == 0 || inline != nil {
+		t.Fatal("expected the jobs bucket on pages of its own")
+	}
+	w.visited = map[uint64]bool{}
+	for _, e := range w.entries(root, nil) {
+		values = append(values, cap(raw)-cap(e.value))
+	}
+	for id := range w.visited {
+		if p, _ := f.page(id); binary.LittleEndian.Uint16(p[8:]) == leafPage {
+			leaves = append(leaves, id)
+		}
+	}
+	slices.Sort(leaves)
+	return leaves, values
+}

@@ -1,0 +1,115 @@
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// MarkerName is the file beside the outbox by which the relay knows the outbox it made: when it was closed
+// cleanly, its size and time then, and what it held. An outbox emptied, removed or changed behind the relay's
+// back is noticed at start-up instead of silently starting over.
+const MarkerName = "outbox.json"
+
+// Marker states.
+const (
+	stateOpen   = "open"
+	stateClosed = "closed"
+)
+
+type marker struct {
+	File      string    `json:"file"`
+	CreatedAt time.Time `json:"created_at"`
+	State     string    `json:"state"`
+	ClosedAt  time.Time `json:"closed_at,omitzero"`
+	Size      int64     `json:"size,omitempty"`
+	Modified  time.Time `json:"modified,omitzero"`
+	Pending   int       `json:"pending"`
+}
+
+func readMarker(dir string) (marker, bool, error) {
+	var m marker
+	raw, err := os.ReadFile(filepath.Join(dir, MarkerName))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &m)
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("outbox marker %s: %w (remove it only if %s is the outbox you mean to use)",
+			filepath.Join(dir, MarkerName), err, filepath.Join(dir, FileName))
+	}
+	return m, true, nil
+}
+
+// writeMarker replaces the marker durably: a temporary file, synced, renamed over it, and the directory synced.
+func writeMarker(dir string, m marker) error {
+	raw, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, MarkerName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(raw, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, MarkerName)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// unchangedSince reports whether the file is as the relay left it at a clean close.
+func (m marker) unchangedSince(fi os.FileInfo) bool {
+	return m.State == stateClosed && m.Size == fi.Size() && m.Modified.Equal(fi.ModTime())
+}
+
+// DamagedError is an outbox the relay will not start on: emptied, removed, or damaged. It says what happened and
+// the way out.
+type DamagedError struct {
+	Path string
+	// What happened, and Report what a check found (nil when there is no file to check).
+	What   string
+	Report *Report
+	dir    string
+}
+
+func (e *DamagedError) Error() string {
+	msg := fmt.Sprintf("outbox %s: %s", e.Path, e.What)
+	if e.Report != nil {
+		msg += "\n" + e.Report.String()
+	}
+	return msg + fmt.Sprintf(`
+the way out (nothing is lost until you choose):
+  relay outbox check --data-dir %[1]s                  what the outbox holds and what is damaged
+  relay outbox salvage --data-dir %[1]s --to NEWDIR    copy everything readable into a new outbox, then start the
+                                                       relay with --data-dir NEWDIR
+  relay --outbox-start-empty ...                       set the outbox aside (renamed, not deleted) and start empty:
+                                                       its pending jobs and remembered event ids are lost`, e.dir)
+}
+
+// setAside renames a file the relay will not use, so starting empty never destroys what might be recovered.
+func setAside(path string, now time.Time) (string, error) {
+	aside := fmt.Sprintf("%s.set-aside-%s", path, now.UTC().Format("20060102T150405Z"))
+	return aside, os.Rename(path, aside)
+}
