@@ -78,6 +78,8 @@ type Stack struct {
 	SimulatorURL string
 	// RelayURL is empty for an external stack without HARNESS_RELAY_URL (the contract suite needs none).
 	RelayURL string
+	// RelayAdminToken opens the relay's admin routes (HARNESS_RELAY_ADMIN_TOKEN for an external stack).
+	RelayAdminToken string
 	// Simulator and Relay are the servers of an in-process stack (nil otherwise).
 	Simulator *simulator.Simulator
 	Relay     *service.Service
@@ -85,8 +87,8 @@ type Stack struct {
 }
 
 // NewStack wraps a stack started elsewhere (e.g. containers) with the function that stops it.
-func NewStack(simulatorURL, relayURL string, stop func(context.Context) error) *Stack {
-	return &Stack{SimulatorURL: simulatorURL, RelayURL: relayURL, stop: stop}
+func NewStack(simulatorURL, relayURL, relayAdminToken string, stop func(context.Context) error) *Stack {
+	return &Stack{SimulatorURL: simulatorURL, RelayURL: relayURL, RelayAdminToken: relayAdminToken, stop: stop}
 }
 
 // Stop shuts down what Start started; for an external stack it does nothing.
@@ -111,7 +113,8 @@ func Start(ctx context.Context, mode Mode, getenv func(string) string) (*Stack, 
 	switch mode {
 	case External:
 		st = &Stack{SimulatorURL: strings.TrimSuffix(getenv("HARNESS_SIMULATOR_URL"), "/"),
-			RelayURL: strings.TrimSuffix(getenv("HARNESS_RELAY_URL"), "/")}
+			RelayURL:        strings.TrimSuffix(getenv("HARNESS_RELAY_URL"), "/"),
+			RelayAdminToken: getenv("HARNESS_RELAY_ADMIN_TOKEN")}
 	case InProcess:
 		cfg := config.Default()
 		QuickRetries(&cfg)
@@ -167,14 +170,15 @@ func StartShared(ctx context.Context, getenv func(string) string, needRelay bool
 		_ = st.Stop(ctx)
 		return nil, nil, errors.New("this suite needs a relay: set HARNESS_RELAY_URL with HARNESS_MODE=external")
 	}
-	data, err := json.Marshal(URLs{Simulator: st.SimulatorURL, Relay: st.RelayURL})
+	data, err := json.Marshal(URLs{Simulator: st.SimulatorURL, Relay: st.RelayURL, RelayAdminToken: st.RelayAdminToken})
 	return data, st.Stop, err
 }
 
 // URLs are where the shared stack answers.
 type URLs struct {
-	Simulator string `json:"simulator"`
-	Relay     string `json:"relay"`
+	Simulator       string `json:"simulator"`
+	Relay           string `json:"relay"`
+	RelayAdminToken string `json:"relay_admin_token"`
 }
 
 // SharedURLs decodes what StartShared returned, in every process.

@@ -56,8 +56,8 @@ func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
 		_ = sim.Close()
 		return err
 	}
-	return &Stack{SimulatorURL: sim.URL, RelayURL: relay.URL, Simulator: sim.Simulator, Relay: relay.Service,
-		stop: stop}, nil
+	return &Stack{SimulatorURL: sim.URL, RelayURL: relay.URL, RelayAdminToken: relay.Service.AdminToken(),
+		Simulator: sim.Simulator, Relay: relay.Service, stop: stop}, nil
 }
 
 // Simulator is the fake CleverTap and Piano serving in this process.

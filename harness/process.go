@@ -3,6 +3,9 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +40,8 @@ type Process struct {
 	// StartTimeout bounds the wait for Health (default 15 s); StopTimeout the wait for a clean exit after SIGTERM
 	// before SIGKILL (default 30 s).
 	StartTimeout, StopTimeout time.Duration
+	// AdminToken is a relay process's admin token (RelayProcess sets it).
+	AdminToken string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -177,10 +182,39 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// RelayProcess is the relay binary as a process with a config file, a data dir and an address.
+// RelayProcess is the relay binary as a process with a config file, a data dir, an address and an admin token.
 func RelayProcess(bin, configPath, dataDir, addr string) *Process {
-	return &Process{Name: "relay", Bin: bin, Addr: addr, Health: "/healthz",
-		Args: []string{"--config", configPath, "--listen", addr, "--data-dir", dataDir, "--log-level", "info"}}
+	token := NewToken()
+	return &Process{Name: "relay", Bin: bin, Addr: addr, Health: "/healthz", AdminToken: token,
+		Args: []string{"--config", configPath, "--listen", addr, "--data-dir", dataDir, "--log-level", "info",
+			"--admin-token", token}}
+}
+
+// NewToken is a random admin token.
+func NewToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Admin calls a relay's admin route with its token and decodes the JSON answer into out (unless nil); it
+// returns the HTTP status.
+func Admin(ctx context.Context, method, url, token string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
 }
 
 // Build builds a command of this module (e.g. "relay" for ./cmd/relay) from the working tree into dir.

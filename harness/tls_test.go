@@ -88,7 +88,9 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	}
 
 	dead := func() []byte {
-		r, err := http.Get(relayURL + "/admin/deadletters?source=purchasely")
+		req, _ := http.NewRequest(http.MethodGet, relayURL+"/admin/deadletters?source=purchasely", nil)
+		req.Header.Set("Authorization", "Bearer "+relay.Service.AdminToken())
+		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

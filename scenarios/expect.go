@@ -318,6 +318,7 @@ func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline 
 			DeadLetters []dead `json:"deadletters"`
 		}
 		if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+url.QueryEscape(r.source),
+			r.relayToken,
 			&out); err != nil {
 			if len(want) > 0 || !errors.Is(err, errNotFound) {
 				r.res.problem("reading the relay's dead letters: %v", err)
@@ -368,7 +369,7 @@ func (r *run) checkPiano(ctx context.Context, want []PianoEvent, deadline time.T
 		var out struct {
 			Events []piano.Hit `json:"events"`
 		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true",
+		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true", "",
 			&out); err != nil {
 			r.res.problem("reading the fake Piano events: %v", err)
 			return

@@ -32,6 +32,8 @@ type Target struct {
 	// RelayURL is a relay running the default config; stories with their own relay config start one in this
 	// process, pointed at SimulatorURL.
 	RelayURL string
+	// RelayAdminToken opens the relay's admin routes (its dead letters); empty for a relay that has none.
+	RelayAdminToken string
 	// HTTP is the client for everything (default http.DefaultClient).
 	HTTP *http.Client
 	// Settle is how long to watch for records beyond the expected ones (default 300ms).
@@ -69,16 +71,17 @@ type run struct {
 	cfg     config.Config
 	// relaySource is the relay's source for the run's vendor with the story's config (nil when not served).
 	relaySource relay.Source
-	relay       string
-	ct          *clevertap.Client
-	clock       *lifecycle.VirtualClock
-	sub         *lifecycle.Subscription
-	user        lifecycle.User
-	sent        []sources.Webhook
-	queued      int // rendered webhooks already sent
-	faults      []string
-	skipped     string
-	res         *Result
+	// relay is the relay's URL, relayToken its admin token.
+	relay, relayToken string
+	ct                *clevertap.Client
+	clock             *lifecycle.VirtualClock
+	sub               *lifecycle.Subscription
+	user              lifecycle.User
+	sent              []sources.Webhook
+	queued            int // rendered webhooks already sent
+	faults            []string
+	skipped           string
+	res               *Result
 }
 
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
@@ -164,7 +167,7 @@ func (r *run) play(ctx context.Context) error {
 		return err
 	}
 	r.cfg = cfg
-	r.relay = r.target.RelayURL
+	r.relay, r.relayToken = r.target.RelayURL, r.target.RelayAdminToken
 	if r.s.Relay.Custom() {
 		stop, err := r.startRelay(ctx)
 		if err != nil {
@@ -203,7 +206,7 @@ func (r *run) startRelay(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	r.cfg = cfg
-	r.relay = relay.URL
+	r.relay, r.relayToken = relay.URL, relay.Service.AdminToken()
 	return func() { _ = relay.Close() }, nil
 }
 
@@ -433,11 +436,14 @@ func (r *run) removeFaults() {
 
 var errNotFound = errors.New("not found")
 
-// getJSON reads an admin route.
-func (r *run) getJSON(ctx context.Context, url string, out any) error {
+// getJSON reads an admin route (with a bearer token when there is one).
+func (r *run) getJSON(ctx context.Context, url, token string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := r.target.HTTP.Do(req)
 	if err != nil {

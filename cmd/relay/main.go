@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +69,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	printConfig := fs.Bool("print-config", false, "print the default config and exit")
+	adminToken := fs.String("admin-token", "",
+		"the token the admin routes ask for (Authorization: Bearer ...); default: a random one kept in <data-dir>/"+
+			service.AdminTokenFile)
 	startEmpty := fs.Bool("outbox-start-empty", false,
 		"when the outbox was emptied or is damaged, set it aside and start with an empty one (what it held is lost)")
 	pprofAddr := fs.String("pprof", "",
@@ -105,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer stop()
 	}
 	svc, err := service.Open(service.Options{Config: cfg, DataDir: *dataDir, Logger: log, Client: &http.Client{},
-		StartEmpty: *startEmpty})
+		StartEmpty: *startEmpty, AdminToken: *adminToken})
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)
 	}
-	fmt.Fprintf(stdout, "  GET  http://%s/admin/deadletters   GET http://%s/metrics\n", ln.Addr(), ln.Addr())
+	fmt.Fprintf(stdout, "  GET  http://%s/metrics\n", ln.Addr())
+	tokenFrom := "--admin-token / RELAY_ADMIN_TOKEN"
+	if *adminToken == "" {
+		tokenFrom = filepath.Join(*dataDir, service.AdminTokenFile)
+	}
+	fmt.Fprintf(stdout, "  GET  http://%s/admin/deadletters   (Authorization: Bearer <the token in %s>)\n", ln.Addr(),
+		tokenFrom)
 	select {
 	case err = <-errc:
 	case <-ctx.Done():

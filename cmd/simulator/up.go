@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/envflag"
 	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/scenarios"
 )
 
@@ -50,7 +52,8 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer st.Close()
 	fmt.Fprintf(stdout, "fake CleverTap + Piano on %s   relay on %s\n\n", st.SimulatorURL, st.RelayURL)
 	ok := playAll(ctx, filter(all, *label), scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
-		FixtureRoot: *fixtures}, stdout)
+		RelayAdminToken: st.RelayAdminToken,
+		FixtureRoot:     *fixtures}, stdout)
 	if *once {
 		if !ok {
 			return exitError{code: 1, err: fmt.Errorf("some scenarios failed")}
@@ -60,8 +63,9 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout,
 		"\nStill serving. Try:\n  go run ./cmd/simulator emit revenuecat INITIAL_PURCHASE --to %s/webhooks/revenuecat "+
 			"--auth 'Bearer sim-revenuecat'\n", st.RelayURL)
-	fmt.Fprintf(stdout, "  curl -s %s/_sim/events | head     curl -s %s/admin/deadletters\nCtrl-C to stop.\n",
-		st.SimulatorURL, st.RelayURL)
+	fmt.Fprintf(stdout, "  curl -s %s/_sim/events | head\n", st.SimulatorURL)
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/admin/deadletters\nCtrl-C to stop.\n",
+		filepath.Join(st.Relay.DataDir(), service.AdminTokenFile), st.RelayURL)
 	<-ctx.Done()
 	return nil
 }
@@ -76,6 +80,7 @@ func runScenarios(ctx context.Context, args []string, getenv func(string) string
 	label := fs.String("label", "", "play only scenarios with this label")
 	builtIn := fs.Bool("built-in", false, "play the built-in scenarios (besides any files given)")
 	fixtures := fs.String("fixtures", ".", "directory that scenario webhook files are relative to")
+	relayToken := fs.String("relay-admin-token", "", "the relay's admin token, to read its dead letters")
 	timeout := fs.Duration("timeout", 15*time.Second, "how long to wait for a scenario's records")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: simulator run [flags] scenario.yaml|dir ...")
@@ -98,7 +103,8 @@ func runScenarios(ctx context.Context, args []string, getenv func(string) string
 	if len(list) == 0 {
 		return fmt.Errorf("expected scenario files or --built-in, got neither")
 	}
-	target := scenarios.Target{SimulatorURL: *simURL, RelayURL: *relayURL, FixtureRoot: *fixtures, Timeout: *timeout}
+	target := scenarios.Target{SimulatorURL: *simURL, RelayURL: *relayURL, RelayAdminToken: *relayToken,
+		FixtureRoot: *fixtures, Timeout: *timeout}
 	var only []string
 	if *source != "" {
 		only = []string{*source}

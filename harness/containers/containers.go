@@ -162,11 +162,12 @@ func Start(ctx context.Context) (*harness.Stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("simulator container: %w%s", err, logTail(sim)))
 	}
+	token := harness.NewToken()
 	relay, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true, ContainerRequest: tc.ContainerRequest{
 		Image:        Image,
 		Entrypoint:   []string{"/usr/local/bin/relay"},
 		Cmd:          []string{"--config", "/etc/relay/relay.yaml", "--listen", "0.0.0.0:8080", "--data-dir", "/data"},
-		Env:          map[string]string{"SSL_CERT_FILE": "/certs/" + certs.CAFile},
+		Env:          map[string]string{"SSL_CERT_FILE": "/certs/" + certs.CAFile, "RELAY_ADMIN_TOKEN": token},
 		ExposedPorts: []string{"8080/tcp"},
 		Files: append(certFiles(0o600), tc.ContainerFile{HostFilePath: filepath.Join(root, "docker", "relay.yaml"),
 			ContainerFilePath: "/etc/relay/relay.yaml", FileMode: 0o644}),
@@ -187,5 +188,5 @@ func Start(ctx context.Context) (*harness.Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return harness.NewStack(simURL, relayURL, stop), nil
+	return harness.NewStack(simURL, relayURL, token, stop), nil
 }

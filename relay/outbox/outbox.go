@@ -279,6 +279,9 @@ func (s *Store) Close() error {
 	return writeMarker(s.dir, m)
 }
 
+// Dir is the outbox's directory.
+func (s *Store) Dir() string { return s.dir }
+
 // Path is the database file.
 func (s *Store) Path() string { return s.db.Path() }
 

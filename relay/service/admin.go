@@ -1,16 +1,33 @@
 package service
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
+
+// requireAdmin lets through only requests with the admin token: the admin routes list payloads with emails and
+// phone numbers and send dead letters again, on the port vendors reach.
+func (s *Service) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.adminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) != 1 {
+			httpjson.Error(w, http.StatusUnauthorized, "the admin routes need the admin token: Authorization: Bearer "+
+				"<token> (relay --admin-token or RELAY_ADMIN_TOKEN; without one the relay makes one and keeps it in "+
+				"%s in its data dir)", AdminTokenFile)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -5,10 +5,14 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +37,13 @@ type Options struct {
 	BatchDelay time.Duration
 	// StartEmpty sets an emptied or damaged outbox aside and starts a new one instead of refusing to start.
 	StartEmpty bool
+	// AdminToken guards the admin routes (Authorization: Bearer <token>); empty makes a random one, written to
+	// AdminTokenFile in the data dir for local tools.
+	AdminToken string
 }
+
+// AdminTokenFile is where a relay without a configured admin token keeps the one it made (mode 0600).
+const AdminTokenFile = "admin-token"
 
 // Service is a running relay.
 type Service struct {
@@ -45,6 +55,7 @@ type Service struct {
 	log        *slog.Logger
 	now        func() time.Time
 	handler    http.Handler
+	adminToken string
 
 	ready      atomic.Bool
 	storeErrMu sync.Mutex
@@ -80,8 +91,13 @@ func Open(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := adminToken(opts.AdminToken, opts.DataDir)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now,
-		done: make(chan struct{})}
+		done: make(chan struct{}), adminToken: token}
 	for _, src := range built.Sources {
 		s.sources[src.Name()] = src
 	}
@@ -92,6 +108,29 @@ func Open(opts Options) (*Service, error) {
 	s.handler = s.routes()
 	return s, nil
 }
+
+// adminToken is the configured token, or a new random one written to the data dir.
+func adminToken(configured, dataDir string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(b)
+	path := filepath.Join(dataDir, AdminTokenFile)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token %s: %w", path, err)
+	}
+	return token, nil
+}
+
+// DataDir is where the outbox (and a made admin token) are kept.
+func (s *Service) DataDir() string { return s.store.Dir() }
+
+// AdminToken is the token the admin routes ask for.
+func (s *Service) AdminToken() string { return s.adminToken }
 
 // Start resumes the outbox's pending jobs and starts delivering and pruning. When it fails nothing runs, and
 // Close only closes the outbox.

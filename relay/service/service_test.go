@@ -99,8 +99,16 @@ func (s *stack) post(t *testing.T, source string, body []byte, header http.Heade
 
 func (s *stack) get(t *testing.T, path string) (int, []byte) {
 	t.Helper()
+	return s.admin(t, http.MethodGet, path)
+}
+
+// admin calls a route with the admin token.
+func (s *stack) admin(t *testing.T, method, path string) (int, []byte) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	s.svc.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(method, path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.svc.AdminToken())
+	s.svc.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes()
 }
 
@@ -346,20 +354,16 @@ func TestDeadLetterRetryAfterFixingTheConfig(t *testing.T) {
 	s.stop()
 	s.cfg.Sources.RevenueCat.CleverTap.Passcode = "sim-eu1-pass"
 	s.start(t)
-	rec := httptest.NewRecorder()
-	s.svc.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/deadletters/"+strconv.FormatUint(dead[0].ID,
-		10)+"/retry", nil))
-	if rec.Code != 200 {
-		t.Fatalf("retry: %d %s", rec.Code, rec.Body)
+	if code, body := s.admin(t, http.MethodPost, "/admin/deadletters/"+strconv.FormatUint(dead[0].ID, 10)+
+		"/retry"); code != 200 {
+		t.Fatalf("retry: %d %s", code, body)
 	}
 	s.waitEvents(t, clevertap.WaitRequest{Identity: "dl-user", Count: 1})
 	if _, body := s.get(t, "/admin/deadletters"); !strings.Contains(string(body), `"deadletters":[]`) {
 		t.Fatalf("the retried dead letter should be gone, got %s", body)
 	}
-	rec = httptest.NewRecorder()
-	s.svc.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/deadletters/999/retry", nil))
-	if rec.Code != 404 {
-		t.Fatalf("unknown dead letter: expected 404, got %d", rec.Code)
+	if code, _ := s.admin(t, http.MethodPost, "/admin/deadletters/999/retry"); code != 404 {
+		t.Fatalf("unknown dead letter: expected 404, got %d", code)
 	}
 }
 
@@ -426,4 +430,38 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 
 func testLogger(buf *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// A stranger who reaches the webhook port cannot read, retry or list anything admin; the token the relay made is
+// in its data dir, readable by its owner only.
+func TestAdminRoutesNeedTheToken(t *testing.T) {
+	s := newStack(t, nil)
+	for _, r := range []struct{ method, path string }{
+		{http.MethodGet, "/admin/deadletters"}, {http.MethodPost, "/admin/deadletters/1/retry"},
+		{http.MethodGet, "/admin/status"},
+	} {
+		for _, auth := range []string{"", "Bearer wrong", "Bearer " + s.svc.AdminToken() + "x", s.svc.AdminToken()} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(r.method, r.path, nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			s.svc.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "admin token") {
+				t.Errorf("%s %s with %q: expected 401 naming the admin token, got %d %s", r.method, r.path, auth,
+					rec.Code, rec.Body)
+			}
+		}
+	}
+	if code, _ := s.get(t, "/admin/status"); code != http.StatusOK {
+		t.Fatalf("with the token: expected 200, got %d", code)
+	}
+	fi, err := os.Stat(filepath.Join(s.dir, AdminTokenFile))
+	raw, _ := os.ReadFile(filepath.Join(s.dir, AdminTokenFile))
+	if err != nil || fi.Mode().Perm() != 0o600 || strings.TrimSpace(string(raw)) != s.svc.AdminToken() {
+		t.Fatalf("expected the token in %s with mode 0600, got %v %v", AdminTokenFile, fi, err)
+	}
+	if code, _ := s.get(t, "/metrics"); code != http.StatusOK {
+		t.Fatalf("/metrics stays open for scrapers: got %d", code)
+	}
 }

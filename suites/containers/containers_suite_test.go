@@ -49,7 +49,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	}
 	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, FixtureRoot: "../.."}
+	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, RelayAdminToken: u.RelayAdminToken,
+		FixtureRoot: "../.."}
 }, NodeTimeout(5*60e9))
 
 var builtIn = func() []*scenarios.Scenario {

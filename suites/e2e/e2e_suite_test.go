@@ -32,7 +32,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(data []byte) {
 	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, FixtureRoot: "../.."}
+	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, RelayAdminToken: u.RelayAdminToken,
+		FixtureRoot: "../.."}
 })
 
 var builtIn = func() []*scenarios.Scenario {

@@ -51,7 +51,8 @@ func stored() string {
 	var relay struct {
 		Outbox json.RawMessage `json:"outbox"`
 	}
-	get(st.RelayURL+"/admin/status", &relay)
+	_, err := harness.Admin(context.Background(), http.MethodGet, st.RelayURL+"/admin/status", st.RelayAdminToken, &relay)
+	Expect(err).NotTo(HaveOccurred())
 	var sim struct {
 		Events, EventsDropped, Profiles int
 	}
@@ -92,6 +93,11 @@ var (
 	ctAuth = map[string]string{"Content-Type": "application/json", "X-CleverTap-Account-Id": "SIM-EU1-0001",
 		"X-CleverTap-Passcode": "sim-eu1-pass"}
 )
+
+// admin is the header of the relay's admin token.
+func admin() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + st.RelayAdminToken}
+}
 
 func with(h map[string]string, k, v string) map[string]string {
 	out := map[string]string{}
@@ -254,11 +260,22 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 				400, "expected at most 32 levels of nesting, got more at byte 32"}
 		}),
 		Entry("dead letter id not a number", func() hostile {
-			return hostile{"POST", "/admin/deadletters/abc/retry", nil, nil, 400,
+			return hostile{"POST", "/admin/deadletters/abc/retry", admin(), nil, 400,
 				`expected a numeric dead letter id, got \"abc\"`}
 		}),
 		Entry("unknown dead letter", func() hostile {
-			return hostile{"POST", "/admin/deadletters/999999/retry", nil, nil, 404, "no dead letter 999999"}
+			return hostile{"POST", "/admin/deadletters/999999/retry", admin(), nil, 404, "no dead letter 999999"}
+		}),
+		Entry("a stranger lists the dead letters", func() hostile {
+			return hostile{"GET", "/admin/deadletters", nil, nil, 401, "the admin routes need the admin token"}
+		}),
+		Entry("a stranger retries a dead letter", func() hostile {
+			return hostile{"POST", "/admin/deadletters/1/retry", map[string]string{"Authorization": "Bearer guess"}, nil,
+				401, "the admin routes need the admin token"}
+		}),
+		Entry("a stranger reads the status", func() hostile {
+			return hostile{"GET", "/admin/status", map[string]string{"Authorization": st.RelayAdminToken}, nil, 401,
+				"the admin routes need the admin token"}
 		}),
 		Entry("unknown route", func() hostile {
 			return hostile{"POST", "/webhooks/stripe", afAuth, []byte(`{}`), 404, "no route POST /webhooks/stripe"}
@@ -332,7 +349,8 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			var s struct {
 				Outbox struct{ Pending int } `json:"outbox"`
 			}
-			get(st.RelayURL+"/admin/status", &s)
+			_, err := harness.Admin(context.Background(), http.MethodGet, st.RelayURL+"/admin/status", st.RelayAdminToken, &s)
+			Expect(err).NotTo(HaveOccurred())
 			return s.Outbox.Pending
 		}).Should(BeZero())
 		before := stored()

@@ -30,8 +30,8 @@ func TestRelay(t *testing.T) {
 }
 
 var (
-	relayURL string
-	sim      *clevertap.Client
+	relayURL, relayToken string
+	sim                  *clevertap.Client
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
@@ -42,7 +42,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(data []byte) {
 	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	sim, relayURL = clevertap.NewClient(u.Simulator), u.Relay
+	sim, relayURL, relayToken = clevertap.NewClient(u.Simulator), u.Relay, u.RelayAdminToken
 })
 
 // unique keeps parallel processes and repeated runs apart.
@@ -142,8 +142,18 @@ var _ = Describe("operations", func() {
 		}
 	})
 
-	It("lists dead letters as JSON", func() {
+	It("keeps its admin routes from whoever lacks the admin token", func() {
 		resp, err := http.Get(relayURL + "/admin/deadletters")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+	})
+
+	It("lists dead letters as JSON", func() {
+		req, err := http.NewRequest(http.MethodGet, relayURL+"/admin/deadletters", nil)
+		Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Authorization", "Bearer "+relayToken)
+		resp, err := http.DefaultClient.Do(req)
 		Expect(err).NotTo(HaveOccurred())
 		defer resp.Body.Close()
 		var out struct {

@@ -1,8 +1,6 @@
 package resilience_test
 
 import (
-	"fmt"
-	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,7 +45,7 @@ var _ = Describe("kill -9 under load", Label("kill"), func() {
 		// key to ask. The relay (after_crash: hold) held them in the dead letters instead of resending; the
 		// operator's check is done here against the fake: retry the ones it does not have.
 		Eventually(func() int { return pending(relay) }).WithTimeout(30 * time.Second).Should(BeZero())
-		held := deadLetters(relay.URL())
+		held := deadLetters(relay)
 		at := delivered(ctx, sim)
 		retried := 0
 		for _, d := range held {
@@ -56,10 +54,7 @@ var _ = Describe("kill -9 under load", Label("kill"), func() {
 			user := a.user(d.EventID)
 			Expect(user).NotTo(BeEmpty(), "dead letter %+v is one of the load's webhooks", d)
 			if at[user] == 0 {
-				resp, err := http.Post(fmt.Sprintf("%s/admin/deadletters/%d/retry", relay.URL(), d.ID), "application/json", nil)
-				Expect(err).NotTo(HaveOccurred())
-				resp.Body.Close()
-				Expect(resp.StatusCode).To(Equal(http.StatusOK))
+				retry(relay, d.ID)
 				retried++
 			}
 		}

@@ -1,7 +1,7 @@
 package resilience_test
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,15 +25,23 @@ type deadLetter struct {
 	Reason    string `json:"reason"`
 }
 
-func deadLetters(relayURL string) []deadLetter {
-	resp, err := http.Get(relayURL + "/admin/deadletters")
-	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+func deadLetters(relay *harness.Process) []deadLetter {
 	var out struct {
 		DeadLetters []deadLetter `json:"deadletters"`
 	}
-	Expect(json.NewDecoder(resp.Body).Decode(&out)).To(Succeed())
+	code, err := harness.Admin(context.Background(), http.MethodGet, relay.URL()+"/admin/deadletters", relay.AdminToken,
+		&out)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(code).To(Equal(http.StatusOK))
 	return out.DeadLetters
+}
+
+// retry sends a dead letter again.
+func retry(relay *harness.Process, id uint64) {
+	code, err := harness.Admin(context.Background(), http.MethodPost,
+		fmt.Sprintf("%s/admin/deadletters/%d/retry", relay.URL(), id), relay.AdminToken, nil)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(code).To(Equal(http.StatusOK))
 }
 
 var _ = Describe("partial answers", Label("partial"), func() {
@@ -61,10 +69,10 @@ var _ = Describe("partial answers", Label("partial"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Acked).To(Equal(300))
 
-		Eventually(func() int { return len(deadLetters(relay.URL())) }).WithTimeout(20 * time.Second).Should(Equal(100))
+		Eventually(func() int { return len(deadLetters(relay)) }).WithTimeout(20 * time.Second).Should(Equal(100))
 		Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(20 * time.Second).Should(Equal(200))
 		Eventually(func() int { return pending(relay) }).WithTimeout(10 * time.Second).Should(BeZero())
-		for _, d := range deadLetters(relay.URL()) {
+		for _, d := range deadLetters(relay) {
 			Expect(d).To(And(
 				HaveField("EventType", "RENEWAL"), HaveField("Status", 200), HaveField("Code", 528),
 				HaveField("Reason", ContainSubstring("ErrorCode: 528 - Discarded event is raised")),
@@ -82,16 +90,12 @@ var _ = Describe("partial answers", Label("partial"), func() {
 
 		// fix the account, then retry every dead letter
 		setDiscarded()
-		for _, d := range deadLetters(relay.URL()) {
-			resp, err := http.Post(fmt.Sprintf("%s/admin/deadletters/%d/retry", relay.URL(), d.ID), "application/json", nil)
-			Expect(err).NotTo(HaveOccurred())
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			Expect(resp.StatusCode).To(Equal(http.StatusOK), string(body))
+		for _, d := range deadLetters(relay) {
+			retry(relay, d.ID)
 		}
 		t := exactlyOnce(ctx, sim, relay, rep, &a)
 		Expect(t).To(Equal(tally{Sent: 300, Acked: 300, Delivered: 300}))
-		Expect(deadLetters(relay.URL())).To(BeEmpty())
+		Expect(deadLetters(relay)).To(BeEmpty())
 		renewals, err := sim.Events(ctx, clevertap.EventFilter{Account: account, Name: "rc_renewal_event"})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(renewals).To(HaveLen(100))

@@ -177,17 +177,13 @@ func total(m map[string]int) int {
 
 // pending is the number of jobs in the relay's outbox.
 func pending(relay *harness.Process) int {
-	resp, err := http.Get(relay.URL() + "/admin/status")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
 	var s struct {
 		Outbox struct {
 			Pending int `json:"pending"`
 		} `json:"outbox"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&s) != nil {
+	if code, err := harness.Admin(context.Background(), http.MethodGet, relay.URL()+"/admin/status", relay.AdminToken,
+		&s); err != nil || code != http.StatusOK {
 		return -1
 	}
 	return s.Outbox.Pending
