@@ -74,7 +74,7 @@ func StartSimulator(cfg simulator.Config, opts clevertap.Options, addr string) (
 	if err != nil {
 		return nil, err
 	}
-	url, stop, err := serve(sim, simulator.NewHTTPServer, addr)
+	url, stop, err := serve(sim, addr)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
@@ -93,8 +93,14 @@ func (s *Simulator) Close() error {
 	return nil
 }
 
-// serve listens on addr (default any free loopback port) and serves h through the server newServer builds.
-func serve(h http.Handler, newServer func(http.Handler) *http.Server, addr string) (string, func(), error) {
+// server is the simulator or the relay: each builds its one http.Server and bounds its listener.
+type server interface {
+	HTTPServer() *http.Server
+	Listener(net.Listener) net.Listener
+}
+
+// serve listens on addr (default any free loopback port) and serves through the server's own http.Server.
+func serve(s server, addr string) (string, func(), error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -102,8 +108,8 @@ func serve(h http.Handler, newServer func(http.Handler) *http.Server, addr strin
 	if err != nil {
 		return "", nil, err
 	}
-	srv := newServer(h)
-	go func() { _ = srv.Serve(ln) }()
+	srv := s.HTTPServer()
+	go func() { _ = srv.Serve(s.Listener(ln)) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
@@ -165,7 +171,7 @@ func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	if err := svc.Start(runCtx); err != nil {
 		return fail(err)
 	}
-	url, stop, err := serve(svc, service.NewHTTPServer, o.Addr)
+	url, stop, err := serve(svc, o.Addr)
 	if err != nil {
 		return fail(fmt.Errorf("relay: %w", err))
 	}

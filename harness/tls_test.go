@@ -38,7 +38,7 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := simulator.NewHTTPServer(sim)
+	srv := sim.HTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 	pool, err := certs.Pool(dir)

@@ -5,6 +5,8 @@
 package relay
 
 import (
+	"crypto/subtle"
+
 	"github.com/valyala/fastjson"
 
 	"encoding/json"
@@ -83,6 +85,26 @@ func (r Request) Parse() (doc *fastjson.Value, done func(), err error) {
 	return doc, func() { parsers.Put(p) }, nil
 }
 
+// CheckHeader compares a credential sent in a header with the configured value, in constant time; missing and
+// wrong say what to answer. Sent twice it is refused as ambiguous (400): a proxy and the relay could each read a
+// different one.
+func CheckHeader(h http.Header, name, want, missing, wrong string) error {
+	values := h.Values(name)
+	if len(values) > 1 {
+		return BadRequest("expected one %s header, got %d: an ambiguous credential is refused", name, len(values))
+	}
+	if want == "" {
+		return nil
+	}
+	if len(values) == 0 || values[0] == "" {
+		return Unauthorized("%s", missing)
+	}
+	if subtle.ConstantTimeCompare([]byte(values[0]), []byte(want)) != 1 {
+		return Unauthorized("%s", wrong)
+	}
+	return nil
+}
+
 // Error is an answer to a webhook that is not 200: the status and a message that names what was expected and
 // what arrived.
 type Error struct {
@@ -134,6 +156,12 @@ type Source interface {
 	Account(sandbox bool) string
 	// Warnings are legal settings a user may not mean (an empty credential, say).
 	Warnings() []string
+}
+
+// HeaderVerifier is a source whose credential travels in the headers (or that can tell from them that it is
+// missing): the intake checks it before it reads the body, so a stranger costs no body read.
+type HeaderVerifier interface {
+	VerifyHeader(h http.Header) error
 }
 
 // Settings are one vendor's console settings as the config file holds them (relay/config's Sources has one

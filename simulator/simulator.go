@@ -15,6 +15,8 @@ import (
 type Simulator struct {
 	CleverTap *clevertap.Server
 	Piano     *piano.Collector
+	// MaxConnections caps the open connections of Listener (default DefaultMaxConnections).
+	MaxConnections int
 }
 
 // New builds both fakes from the accounts file's config (zero Config: the defaults) and CleverTap options.
@@ -35,7 +37,7 @@ func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Simulator{CleverTap: ct, Piano: p}, nil
+	return &Simulator{CleverTap: ct, Piano: p, MaxConnections: DefaultMaxConnections}, nil
 }
 
 // ServeHTTP dispatches a request to the fake it is for.

@@ -123,9 +123,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		svc.Close()
 		return fmt.Errorf("--listen %s: %w", *listen, err)
 	}
-	srv := service.NewHTTPServer(svc)
+	srv := svc.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(svc.Listener(ln)) }()
 	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), *dataDir)
 	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)

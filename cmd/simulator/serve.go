@@ -33,6 +33,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	eventLimit := fs.Int("event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
 	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest upload body before 413")
 	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
+	maxConnections := fs.Int("max-connections", simulator.DefaultMaxConnections,
+		"open connections held at most; beyond, 503 and the connection closed")
 	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not print the accounts and the example on start")
 	tlsListen := fs.String("tls-listen", "",
@@ -72,6 +74,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if *maxConnections < 1 {
+		return fmt.Errorf("--max-connections: expected at least 1, got %d", *maxConnections)
+	}
+	sim.MaxConnections = *maxConnections
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", *listen, err)
@@ -116,11 +122,11 @@ func tlsHostnames(cfg simulator.Config) []string {
 }
 
 // serveUntilDone serves every listener until the context ends, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, listeners []net.Listener, h http.Handler) error {
-	srv := simulator.NewHTTPServer(h)
+func serveUntilDone(ctx context.Context, listeners []net.Listener, sim *simulator.Simulator) error {
+	srv := sim.HTTPServer()
 	errc := make(chan error, len(listeners))
 	for _, ln := range listeners {
-		go func() { errc <- srv.Serve(ln) }()
+		go func() { errc <- srv.Serve(sim.Listener(ln)) }()
 	}
 	select {
 	case err := <-errc:

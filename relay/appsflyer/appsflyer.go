@@ -7,7 +7,6 @@
 package appsflyer
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -211,18 +210,13 @@ func (in *Intake) Destinations() map[string]relay.Endpoint {
 }
 
 // Verify compares the token in constant time.
-func (in *Intake) Verify(r relay.Request) error {
-	if in.s.Token == "" {
-		return nil
-	}
-	got := r.Header.Get(in.s.TokenHeader)
-	if got == "" {
-		return relay.Unauthorized("expected the AppsFlyer token in the %s header, got none", in.s.TokenHeader)
-	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(in.s.Token)) != 1 {
-		return relay.Unauthorized("the %s header does not match the token configured for AppsFlyer", in.s.TokenHeader)
-	}
-	return nil
+func (in *Intake) Verify(r relay.Request) error { return in.VerifyHeader(r.Header) }
+
+// VerifyHeader implements relay.HeaderVerifier: the token is checked before the body is read.
+func (in *Intake) VerifyHeader(h http.Header) error {
+	return relay.CheckHeader(h, in.s.TokenHeader, in.s.Token,
+		fmt.Sprintf("expected the AppsFlyer token in the %s header, got none", in.s.TokenHeader),
+		fmt.Sprintf("the %s header does not match the token configured for AppsFlyer", in.s.TokenHeader))
 }
 
 // Map implements relay.Source.
@@ -251,9 +245,11 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 	if cuid == "" {
 		return m, relay.Skipped("no customer user id: AppsFlyer sends no postback to CleverTap without one")
 	}
-	media := msg["media_source"]
+	media := strings.TrimSpace(msg["media_source"]) // "Facebook Ads " is still Facebook Ads
 	organic := media == "" || strings.EqualFold(media, "organic")
-	if slices.ContainsFunc(ct.RestrictedMediaSources, func(s string) bool { return strings.EqualFold(s, media) }) {
+	if slices.ContainsFunc(ct.RestrictedMediaSources, func(s string) bool {
+		return strings.EqualFold(strings.TrimSpace(s), media)
+	}) {
 		return m, relay.Skipped("media source %q restricts sharing its data with third parties: no postback", media)
 	}
 	params := map[string]string{"partner_name": ct.PartnerName, "device_identifier": cuid}

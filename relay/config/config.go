@@ -52,10 +52,48 @@ type Endpoint struct {
 
 // Intake tunes the webhook side.
 type Intake struct {
-	// MaxBodyBytes refuses larger webhooks with 413 (default 1 MiB).
+	// MaxBodyBytes refuses larger webhooks with 413 (default 1 MiB), before reading them when they say so.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// DedupeWindow is how long event ids are remembered (default 7 days, longer than any vendor's retries).
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
+	// MaxInFlight is how many webhooks the relay handles at once (default 256); beyond it, 503 + Retry-After
+	// (vendors retry), so an overload is shed instead of queued in memory.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxConnections is how many connections the relay holds (default 1024); beyond it a connection gets 503 +
+	// Retry-After and is closed.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPendingJobs is the outbox's budget (default 2,000,000 jobs waiting for delivery): beyond it webhooks get
+	// 503 + Retry-After, so an outage long enough cannot fill the disk.
+	MaxPendingJobs int `yaml:"max_pending_jobs"`
+	// ReadTimeout bounds reading a whole request, headers and body (default 10s); IdleTimeout a kept-alive
+	// connection waiting for the next one (default 60s); WriteTimeout writing the answer (default 30s).
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// Defaults fills what is unset.
+func (in *Intake) Defaults() {
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{{&in.MaxInFlight, 256}, {&in.MaxConnections, 1024}, {&in.MaxPendingJobs, 2_000_000}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&in.DedupeWindow, 7 * 24 * time.Hour}, {&in.ReadTimeout, 10 * time.Second},
+		{&in.IdleTimeout, time.Minute}, {&in.WriteTimeout, 30 * time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if in.MaxBodyBytes == 0 {
+		in.MaxBodyBytes = 1 << 20
+	}
 }
 
 // Sources are the vendors, one field each: this struct is the relay's registry of vendors (a field's YAML key is
@@ -151,12 +189,7 @@ func Parse(data []byte, name string) (Config, error) {
 	if c.Piano.Endpoint == "" {
 		c.Piano.Endpoint = ProductionPiano
 	}
-	if c.Intake.MaxBodyBytes == 0 {
-		c.Intake.MaxBodyBytes = 1 << 20
-	}
-	if c.Intake.DedupeWindow == 0 {
-		c.Intake.DedupeWindow = 7 * 24 * time.Hour
-	}
+	c.Intake.Defaults()
 	c.Delivery.Defaults()
 	return c, nil
 }
@@ -196,6 +229,17 @@ func (c Config) Build() (Built, error) {
 	}
 	if c.Intake.MaxBodyBytes < 1024 {
 		return b, fmt.Errorf("intake.max_body_bytes: expected at least 1024, got %d", c.Intake.MaxBodyBytes)
+	}
+	switch in := c.Intake; {
+	case in.MaxInFlight < 1:
+		return b, fmt.Errorf("intake.max_in_flight: expected at least 1, got %d", in.MaxInFlight)
+	case in.MaxConnections < 1:
+		return b, fmt.Errorf("intake.max_connections: expected at least 1, got %d", in.MaxConnections)
+	case in.MaxPendingJobs < 1:
+		return b, fmt.Errorf("intake.max_pending_jobs: expected at least 1, got %d", in.MaxPendingJobs)
+	case in.ReadTimeout <= 0 || in.IdleTimeout <= 0 || in.WriteTimeout <= 0:
+		return b, fmt.Errorf("intake.read_timeout, idle_timeout, write_timeout: expected positive durations, got %s, "+
+			"%s, %s", in.ReadTimeout, in.IdleTimeout, in.WriteTimeout)
 	}
 	if c.Intake.DedupeWindow < time.Hour {
 		return b, fmt.Errorf("intake.dedupe_window: expected at least 1h (vendors retry for hours), got %s",

@@ -308,6 +308,33 @@ func (in *Intake) Verify(r relay.Request) error {
 	return VerifySignature(in.s.Secret, in.window, in.s.AcceptDeprecatedSignature, r)
 }
 
+// VerifyHeader implements relay.HeaderVerifier: with a shared secret, a request without the timestamp and a
+// signature it could verify is refused before its body is read (the signature itself covers the body).
+func (in *Intake) VerifyHeader(h http.Header) error {
+	if in.s.Secret == "" {
+		return nil
+	}
+	for _, name := range []string{HeaderTimestamp, HeaderSignature, HeaderDeprecatedSignature} {
+		if n := len(h.Values(name)); n > 1 {
+			return relay.BadRequest("expected one %s header, got %d: an ambiguous signature is refused", name, n)
+		}
+	}
+	if h.Get(HeaderTimestamp) == "" {
+		return relay.Unauthorized("expected %s (unix seconds) with the signature, got none", HeaderTimestamp)
+	}
+	switch {
+	case h.Get(HeaderSignature) != "":
+	case h.Get(HeaderDeprecatedSignature) != "" && in.s.AcceptDeprecatedSignature:
+	case h.Get(HeaderDeprecatedSignature) != "":
+		return relay.Unauthorized("expected %s; only the deprecated %s came, which this relay is not configured to "+
+			"accept", HeaderSignature, HeaderDeprecatedSignature)
+	default:
+		return relay.Unauthorized("expected %s (hex HMAC-SHA256 of timestamp + body with the shared secret), got none",
+			HeaderSignature)
+	}
+	return nil
+}
+
 // VerifySignature is the check on its own, for fuzzing and for other receivers.
 func VerifySignature(secret string, window time.Duration, acceptDeprecated bool, r relay.Request) error {
 	if secret == "" {

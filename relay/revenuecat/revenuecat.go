@@ -6,7 +6,6 @@
 package revenuecat
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"math"
 	"net/http"
@@ -197,19 +196,13 @@ func (in *Intake) Destinations() map[string]relay.Endpoint {
 }
 
 // Verify compares the Authorization header with the configured value in constant time.
-func (in *Intake) Verify(r relay.Request) error {
-	want := in.settings.Authorization
-	if want == "" {
-		return nil
-	}
-	got := r.Header.Get("Authorization")
-	if got == "" {
-		return relay.Unauthorized("expected the Authorization header set in RevenueCat's webhook settings, got none")
-	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return relay.Unauthorized("the Authorization header does not match the value configured for RevenueCat")
-	}
-	return nil
+func (in *Intake) Verify(r relay.Request) error { return in.VerifyHeader(r.Header) }
+
+// VerifyHeader implements relay.HeaderVerifier: the value is checked before the body is read.
+func (in *Intake) VerifyHeader(h http.Header) error {
+	return relay.CheckHeader(h, "Authorization", in.settings.Authorization,
+		"expected the Authorization header set in RevenueCat's webhook settings, got none",
+		"the Authorization header does not match the value configured for RevenueCat")
 }
 
 // event holds the fields the mapping reads.

@@ -30,20 +30,52 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 	name := src.Name()
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		outcome, status, a := s.intake(src, r)
+		outcome, status, a := s.admit(src, r)
 		s.metrics.Received(name, outcome, time.Since(start))
-		if status != http.StatusOK {
+		switch {
+		case outcome == "busy" || outcome == "over_budget":
+			// shed load is counted in the metrics; a line per refusal would flood the log when it matters
+		case status != http.StatusOK:
 			s.log.Warn("webhook refused", "source", name, "status", status, "outcome", outcome, "error", a.Error, "remote",
 				r.RemoteAddr)
-		} else if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments alone cost allocations per webhook
+		case s.log.Enabled(r.Context(), slog.LevelDebug): // the arguments alone cost allocations per webhook
 			s.log.Debug("webhook", "source", name, "outcome", outcome, "event_id", a.EventID, "records", a.Records, "reason",
 				a.Reason)
 		}
 		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Retry-After", retryAfter)
 		}
 		httpjson.Write(w, status, a)
 	}
+}
+
+// admit does what costs nothing before the body is read: the cap on webhooks in flight, the outbox's budget, the
+// credentials that travel in headers, the length the request announces. A stranger or an overload never gets the
+// relay to read a body.
+func (s *Service) admit(src relay.Source, r *http.Request) (string, int, answer) {
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		return "busy", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf(
+			"the relay is handling its limit of %d webhooks (intake.max_in_flight); retry later", cap(s.inFlight))}
+	}
+	if n, budget := s.store.PendingCount(), s.built.Intake.MaxPendingJobs; n >= budget {
+		return "over_budget", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf(
+			"the outbox holds %d jobs waiting for delivery, its budget (intake.max_pending_jobs): delivery is behind; "+
+				"retry later", n)}
+	}
+	if hv, ok := src.(relay.HeaderVerifier); ok {
+		if err := hv.VerifyHeader(r.Header); err != nil {
+			return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
+		}
+	}
+	if limit := s.built.Intake.MaxBodyBytes; r.ContentLength > limit {
+		return "too_large", http.StatusRequestEntityTooLarge, answer{Status: "error",
+			Error: fmt.Sprintf("body larger than %d bytes (intake.max_body_bytes): its Content-Length says %d", limit,
+				r.ContentLength)}
+	}
+	return s.intake(src, r)
 }
 
 func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer) {

@@ -56,6 +56,8 @@ type Service struct {
 	now        func() time.Time
 	handler    http.Handler
 	adminToken string
+	// inFlight holds a place per webhook being handled (intake.max_in_flight).
+	inFlight chan struct{}
 
 	ready      atomic.Bool
 	storeErrMu sync.Mutex
@@ -97,7 +99,7 @@ func Open(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now,
-		done: make(chan struct{}), adminToken: token}
+		done: make(chan struct{}), adminToken: token, inFlight: make(chan struct{}, built.Intake.MaxInFlight)}
 	for _, src := range built.Sources {
 		s.sources[src.Name()] = src
 	}

@@ -78,6 +78,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
 	}
+	if r.ContentLength > s.opts.MaxBodyBytes { // refused unread, before any "100 Continue"
+		c.diagnose("Content-Length %d is larger than the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes)
+		s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
+			s.opts.MaxBodyBytes))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

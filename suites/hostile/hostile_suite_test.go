@@ -4,11 +4,13 @@
 package hostile_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -358,5 +360,40 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 		Expect(status).To(Equal(200), body)
 		Expect(body).To(ContainSubstring(`"status":"duplicate"`))
 		Expect(stored()).To(Equal(before), "the replay stored nothing")
+	})
+
+	It("refuses a huge announced body at once, before any 100 Continue, on the relay and the fake", func() {
+		for _, c := range []struct{ url, path, header string }{
+			{st.RelayURL, "/webhooks/revenuecat", "Authorization: Bearer sim-revenuecat\r\n"},
+			{st.SimulatorURL, "/eu1/1/upload", "X-CleverTap-Account-Id: SIM-EU1-0001\r\nX-CleverTap-Passcode: sim-eu1-pass\r\n"},
+		} {
+			before := stored()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"+
+				"Expect: 100-continue\r\nContent-Length: 2000000000\r\n\r\n", c.path, c.header)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(conn.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+			line, err := bufio.NewReader(conn).ReadString('\n')
+			conn.Close()
+			Expect(err).NotTo(HaveOccurred(), c.path)
+			Expect(line).To(HavePrefix("HTTP/1.1 413"), c.path)
+			Expect(stored()).To(Equal(before), "nothing stored")
+		}
+	})
+
+	It("refuses an ambiguous credential: two Authorization headers", func() {
+		before := stored()
+		req, _ := http.NewRequest(http.MethodPost, st.RelayURL+"/webhooks/revenuecat", strings.NewReader(`{}`))
+		req.Header.Add("Authorization", "Bearer sim-revenuecat")
+		req.Header.Add("Authorization", "Bearer guess")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+		Expect(string(body)).To(ContainSubstring("expected one Authorization header, got 2"))
+		Expect(stored()).To(Equal(before), "nothing stored")
 	})
 })
