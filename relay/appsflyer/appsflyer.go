@@ -282,8 +282,13 @@ func (in *Intake) Map(r relay.Request) (relay.Mapped, error) {
 			return m, relay.Skipped("in-app event %s is not mapped in the CleverTap postback settings", name)
 		}
 		params["event_type"] = e.PartnerEvent
-		if err := eventValues(params, msg, e.SendRevenue); err != nil {
+		dropped, err := eventValues(params, msg, e.SendRevenue)
+		if err != nil {
 			return m, err
+		}
+		if len(dropped) > 0 {
+			m.Notes = append(m.Notes, fmt.Sprintf("event_value keys %s name reserved parameters of the postback: "+
+				"dropped, the postback's own values kept", strings.Join(dropped, ", ")))
 		}
 	}
 	m.Messages = []relay.Message{{Destination: Destination, Kind: relay.KindAttribution, Payload: relay.Record(params)}}
@@ -294,17 +299,30 @@ func isInstall(name string) bool {
 	return name == "install" || name == "organic-install" || name == "reinstall" || name == "organic-reinstall"
 }
 
-// eventValues adds event_value's parameters (and the revenue) as the send-revenue option allows.
-func eventValues(params, msg map[string]string, option string) error {
+// reserved are the postback's own parameters (and the credentials delivery adds): event_value, which the app's
+// SDK fills, can never set them.
+var reserved = []string{"partner_name", "device_identifier", "timestamp", "platform", "appsflyer_id", "utm_source",
+	"utm_campaign", "utm_medium", "event_type", "revenue", "currency", "account_id", "account_token",
+	"account_passcode"}
+
+// eventValues adds event_value's parameters (and the revenue) as the send-revenue option allows; keys that name
+// a reserved parameter are dropped and returned, sorted.
+func eventValues(params, msg map[string]string, option string) ([]string, error) {
 	if option == NoValuesNoRevenue || msg["event_value"] == "" {
-		return nil
+		return nil, nil
 	}
 	var values map[string]any
 	if err := json.Unmarshal([]byte(msg["event_value"]), &values); err != nil {
-		return relay.BadRequest("event_value: expected a JSON object in a string, got %q", clip.Text(msg["event_value"], 60))
+		return nil, relay.BadRequest("event_value: expected a JSON object in a string, got %q",
+			clip.Text(msg["event_value"], 60))
 	}
+	var dropped []string
 	for k, v := range values {
 		if k == "af_revenue" && option != ValuesAndRevenue {
+			continue
+		}
+		if slices.Contains(reserved, strings.ToLower(k)) {
+			dropped = append(dropped, k)
 			continue
 		}
 		switch x := v.(type) {
@@ -319,7 +337,8 @@ func eventValues(params, msg map[string]string, option string) error {
 		copyIf(params, "revenue", msg["event_revenue"])
 		copyIf(params, "currency", msg["event_revenue_currency"])
 	}
-	return nil
+	slices.Sort(dropped)
+	return dropped, nil
 }
 
 // fields reads the message: the JSON object the intake parsed for POST, the query string for GET; values as

@@ -1,6 +1,7 @@
 package appsflyer
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -137,5 +138,36 @@ func TestRegionAsAppsFlyerTakesIt(t *testing.T) {
 		Settings{CleverTap: CleverTap{Region: "EU1"}}); err == nil || !strings.Contains(err.Error(),
 		"at least one of account_token, account_passcode, account_id") {
 		t.Errorf("no credentials: %v", err)
+	}
+}
+
+// Keys inside event_value (set by the app's SDK) never override the postback's own parameters: a colliding key is
+// dropped and the answer says so; other keys pass through.
+func TestEventValueCannotOverrideReservedParameters(t *testing.T) {
+	in := intake(t, nil)
+	body := `{"event_name":"af_subscribe","event_time":"2026-01-08 00:00:00.000","appsflyer_id":"1-1",` +
+		`"customer_user_id":"ct-1","media_source":"organic","event_value":"{\"device_identifier\":\"victim\",` +
+		`\"event_type\":\"forged\",\"partner_name\":\"Other\",\"utm_source\":\"spoof\",\"timestamp\":\"1\",` +
+		`\"Account_Token\":\"x\",\"af_content_id\":\"premium\"}"}`
+	m, err := in.Map(relay.Request{Method: http.MethodPost, Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params map[string]string
+	if err := json.Unmarshal(m.Messages[0].Payload, &params); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"device_identifier": "ct-1", "event_type": "af_subscribe",
+		"partner_name": "AppsFlyer", "utm_source": "organic", "timestamp": "1767830400", "af_content_id": "premium"} {
+		if params[k] != want {
+			t.Errorf("%s: expected %q, got %q", k, want, params[k])
+		}
+	}
+	if _, ok := params["Account_Token"]; ok {
+		t.Error("a credential name in event_value must be dropped whatever its case")
+	}
+	if len(m.Notes) != 1 || !strings.Contains(m.Notes[0],
+		"Account_Token, device_identifier, event_type, partner_name, timestamp, utm_source name reserved parameters") {
+		t.Errorf("expected a note naming the dropped keys, got %v", m.Notes)
 	}
 }

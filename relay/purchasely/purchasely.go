@@ -196,6 +196,11 @@ func New(prefix string, s Settings) (*Intake, error) {
 	if s.Secret == "" {
 		in.warnings = append(in.warnings, prefix+".secret is empty: signatures are not checked")
 	}
+	if s.AcceptDeprecatedSignature && s.Secret != "" {
+		in.warnings = append(in.warnings, prefix+".accept_deprecated_signature is on: the deprecated "+
+			HeaderDeprecatedSignature+" signs the timestamp only, not the body, so one captured signature signs any "+
+			"body within the replay window; turn it off once Purchasely sends "+HeaderSignature)
+	}
 	return in, nil
 }
 

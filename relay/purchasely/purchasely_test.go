@@ -209,3 +209,16 @@ func TestSettingsErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// The deprecated signature cannot bind the body (reference sources §3: HMAC of secret + timestamp): accepting it
+// is warned about at start-up.
+func TestAcceptingTheDeprecatedSignatureIsWarnedAbout(t *testing.T) {
+	in, err := New("sources.purchasely", Settings{Secret: "s", AcceptDeprecatedSignature: true,
+		CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "eu1", AccountID: "A", Passcode: "p"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := in.Warnings(); len(w) != 1 || !strings.Contains(w[0], "signs the timestamp only, not the body") {
+		t.Fatalf("expected the risk in the warnings, got %v", w)
+	}
+}

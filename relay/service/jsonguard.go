@@ -94,20 +94,34 @@ func (w *keyWalker) walk(v *fastjson.Value, depth int) (bad error, tooDeeply boo
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		// webhook objects have a few dozen keys: comparing with the earlier ones costs less than a map, and the
-		// array keeps them off the heap
+		// array keeps them off the heap; past that a set keeps the check linear (116k keys took 24 s compared
+		// pairwise)
 		var room [48][]byte
 		keys := room[:0]
+		var set map[string]struct{}
 		o.Visit(func(k []byte, child *fastjson.Value) {
 			if bad != nil || tooDeeply {
 				return
 			}
-			for _, earlier := range keys {
-				if string(earlier) == string(k) {
-					bad = fmt.Errorf("expected each key once per object, got %q more than once in %s", k, w.path(depth))
-					return
+			repeated := false
+			if set != nil {
+				_, repeated = set[string(k)]
+				set[string(k)] = struct{}{}
+			} else {
+				for _, earlier := range keys {
+					repeated = repeated || string(earlier) == string(k)
+				}
+				if keys = append(keys, k); len(keys) == len(room) {
+					set = make(map[string]struct{}, 2*len(room))
+					for _, key := range keys {
+						set[string(key)] = struct{}{}
+					}
 				}
 			}
-			keys = append(keys, k)
+			if repeated {
+				bad = fmt.Errorf("expected each key once per object, got %q more than once in %s", k, w.path(depth))
+				return
+			}
 			if isContainer(child) {
 				w.trail[depth+1].key, w.trail[depth+1].inArray = k, false
 				bad, tooDeeply = w.walk(child, depth+1)
