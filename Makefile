@@ -39,7 +39,7 @@ lint:
 ## Purchasely signature check, the relay's job and record encodings and its intake JSON guard
 FUZZ_TARGETS := simulator/clevertap:FuzzUpload relay/revenuecat:FuzzMap relay/purchasely:FuzzMap \
 	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob relay:FuzzRecord \
-	relay/service:FuzzCheckJSONBody
+	relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done

@@ -23,12 +23,21 @@ func (s *Simulator) HTTPServer() *http.Server {
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: MaxHeaderBytes}
 }
 
-// Listener caps the simulator's open connections at MaxConnections: beyond it a connection gets 503 and is
-// closed.
+// Listener caps the simulator's open connections at MaxConnections (beyond it a connection gets 503 and is
+// closed) and refuses a request that announces its body both ways (400 as CleverTap words a bad request,
+// closed).
 func (s *Simulator) Listener(ln net.Listener) net.Listener {
-	body := fmt.Sprintf(`{"status":"fail","error":"Service Unavailable","code":503}`)
-	answer := fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json;charset=utf-8\r\n"+
-		"Content-Length: %d\r\nConnection: close\r\nX-Simulator-Diagnosis: the simulator holds its limit of %d "+
-		"connections (--max-connections)\r\n\r\n%s", len(body), s.MaxConnections, body)
-	return listener.Limit(ln, s.MaxConnections, []byte(answer))
+	busy := answer(http.StatusServiceUnavailable, fmt.Sprintf("the simulator holds its limit of %d connections "+
+		"(--max-connections)", s.MaxConnections), `{"status":"fail","error":"Service Unavailable","code":503}`)
+	smuggled := answer(http.StatusBadRequest, "Content-Length and Transfer-Encoding together: refused as request "+
+		"smuggling (RFC 9112 section 6.1)", `{"status":"fail","error":"Malformed request","code":400}`)
+	return listener.Limit(listener.Guard(ln, smuggled), s.MaxConnections, busy)
+}
+
+// answer is a whole HTTP answer in CleverTap's shape that closes the connection, the reason in
+// X-Simulator-Diagnosis.
+func answer(status int, diagnosis, body string) []byte {
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: %d\r\n"+
+		"Connection: close\r\nX-Simulator-Diagnosis: %s\r\n\r\n%s", status, http.StatusText(status), len(body), diagnosis,
+		body)
 }

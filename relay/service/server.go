@@ -23,12 +23,19 @@ func (s *Service) HTTPServer() *http.Server {
 		WriteTimeout: in.WriteTimeout, IdleTimeout: in.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
 }
 
-// Listener caps the relay's open connections at intake.max_connections: beyond it a connection gets 503 +
-// Retry-After and is closed.
+// Listener caps the relay's open connections at intake.max_connections (beyond it a connection gets 503 +
+// Retry-After and is closed) and refuses a request that announces its body both ways (400, closed).
 func (s *Service) Listener(ln net.Listener) net.Listener {
-	body := fmt.Sprintf(`{"status":"error","error":"the relay holds its limit of %d connections `+
-		`(intake.max_connections); retry later"}`, s.built.Intake.MaxConnections)
-	answer := fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nRetry-After: %s\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\nConnection: close\r\n\r\n%s", retryAfter, len(body), body)
-	return listener.Limit(ln, s.built.Intake.MaxConnections, []byte(answer))
+	busy := connAnswer(http.StatusServiceUnavailable, "Retry-After: "+retryAfter+"\r\n", fmt.Sprintf(
+		`{"status":"error","error":"the relay holds its limit of %d connections (intake.max_connections); `+
+			`retry later"}`, s.built.Intake.MaxConnections))
+	smuggled := connAnswer(http.StatusBadRequest, "", `{"status":"error","error":"expected Content-Length or `+
+		`Transfer-Encoding, got both: refused as request smuggling (RFC 9112 section 6.1)"}`)
+	return listener.Limit(listener.Guard(ln, smuggled), s.built.Intake.MaxConnections, busy)
+}
+
+// connAnswer is a whole HTTP answer that closes the connection.
+func connAnswer(status int, header, body string) []byte {
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n"+
+		"Connection: close\r\n\r\n%s", status, http.StatusText(status), header, len(body), body)
 }

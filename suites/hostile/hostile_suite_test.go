@@ -396,4 +396,25 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 		Expect(string(body)).To(ContainSubstring("expected one Authorization header, got 2"))
 		Expect(stored()).To(Equal(before), "nothing stored")
 	})
+
+	It("refuses a request that announces its body both ways (request smuggling) and closes, on both servers", func() {
+		for _, c := range []struct{ url, path, header string }{
+			{st.RelayURL, "/webhooks/revenuecat", "Authorization: Bearer sim-revenuecat\r\n"},
+			{st.SimulatorURL, "/eu1/1/upload", "X-CleverTap-Account-Id: SIM-EU1-0001\r\nX-CleverTap-Passcode: sim-eu1-pass\r\n"},
+		} {
+			before := stored()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/json\r\n"+
+				"Content-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /_sim/health HTTP/1.1\r\nHost: x\r\n\r\n",
+				c.path, c.header)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(conn.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+			all, _ := io.ReadAll(conn)
+			conn.Close()
+			Expect(string(all)).To(HavePrefix("HTTP/1.1 400"), c.path)
+			Expect(strings.Count(string(all), "HTTP/1.1")).To(Equal(1), "the smuggled request was not answered")
+			Expect(stored()).To(Equal(before), "nothing stored")
+		}
+	})
 })
