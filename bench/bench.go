@@ -5,11 +5,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,41 +81,10 @@ func start(ctx context.Context, logDir, name, bin string, args []string, health 
 	return p, nil
 }
 
-// mem is a process's resident memory in MiB: anonymous (heap, stacks) and file-backed (mapped files: the relay's
-// bbolt outbox is memory-mapped, so its pages count here and are bounded by the outbox file).
-type mem struct{ anon, file, peak float64 }
-
-// memory reads /proc/<pid>/status.
-func memory(pid int) (mem, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return mem{}, fmt.Errorf("reading memory: %w (the memory figures need Linux /proc)", err)
-	}
-	defer f.Close()
-	var m mem
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "RssAnon":
-			m.anon = kb / 1024
-		case "RssFile":
-			m.file = kb / 1024
-		case "VmHWM":
-			m.peak = kb / 1024
-		}
-	}
-	return m, sc.Err()
-}
-
 // sampler follows a process's memory every 50 ms and keeps the highest anonymous and file-backed figures.
 type sampler struct {
 	mu   sync.Mutex
-	max  mem
+	max  harness.Memory
 	stop chan struct{}
 	done chan struct{}
 }
@@ -129,9 +96,9 @@ func sample(pid int) *sampler {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if m, err := memory(pid); err == nil {
+			if m, err := harness.ProcessMemory(pid); err == nil {
 				s.mu.Lock()
-				s.max.anon, s.max.file, s.max.peak = max(s.max.anon, m.anon), max(s.max.file, m.file), max(s.max.peak, m.peak)
+				s.max.Anon, s.max.File, s.max.Peak = max(s.max.Anon, m.Anon), max(s.max.File, m.File), max(s.max.Peak, m.Peak)
 				s.mu.Unlock()
 			}
 			select {
@@ -145,7 +112,7 @@ func sample(pid int) *sampler {
 }
 
 // peak stops sampling and returns the highest figures seen.
-func (s *sampler) peak() mem {
+func (s *sampler) peak() harness.Memory {
 	close(s.stop)
 	<-s.done
 	s.mu.Lock()

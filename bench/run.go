@@ -125,7 +125,7 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 	}
 	defer sim.Close()
 	fmt.Fprintf(o.Progress, "bench: ingest fake CleverTap, %d uploads of 1000 records\n", o.Uploads)
-	var tenth mem
+	var tenth harness.Memory
 	fakeMem := sample(sim.Pid())
 	fakeRate, err := ingest(ctx, sim.URL()+"/eu1/1/upload", o.Uploads, 4, func() {
 		tenth = fakeMem.peak()
@@ -142,9 +142,9 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 			BaselineName: "encoding/json decode + fixed answer", Goal: "ratio ≥ 1.0 and ≥ 300000/s",
 			Met: fakeRate >= baseRate && fakeRate >= 300000},
 		{Name: fmt.Sprintf("fake peak RSS, records %s to %s", count(records/10), count(records)), Unit: "MiB",
-			Measured: peak.anon + peak.file, Baseline: tenth.anon + tenth.file,
+			Measured: peak.Anon + peak.File, Baseline: tenth.Anon + tenth.File,
 			BaselineName: fmt.Sprintf("peak RSS over the first %s", count(records/10)), Goal: "bounded: ratio < 1.5",
-			Met: tenth.anon > 0 && peak.anon+peak.file < 1.5*(tenth.anon+tenth.file)},
+			Met: tenth.Anon > 0 && peak.Anon+peak.File < 1.5*(tenth.Anon+tenth.File)},
 	}, nil
 }
 
@@ -208,7 +208,7 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	}
 	fmt.Fprintf(o.Progress, "bench: relay as fast as it goes, %d webhooks\n", o.Webhooks)
 	var mu sync.Mutex
-	var relayTenth mem
+	var relayTenth harness.Memory
 	relayMem := sample(rel.Pid())
 	sat, err := runLoad(ctx, asFastAsItGoes(relayURL, o.Webhooks), simURL, max(o.Webhooks/10, 1), func() {
 		mu.Lock()
@@ -240,12 +240,12 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 			Baseline:     ms(noopFixed.report.Latency.P99),
 			BaselineName: "same load to a no-op endpoint", Goal: "< 20 ms", Met: fixed.report.Latency.P99 < 20*time.Millisecond},
 		{Name: fmt.Sprintf("relay peak heap RSS, webhooks %s to %s", count(webhooks/10), count(webhooks)), Unit: "MiB",
-			Measured: relayPeak.anon, Baseline: relayTenth.anon,
+			Measured: relayPeak.Anon, Baseline: relayTenth.Anon,
 			BaselineName: fmt.Sprintf("peak over the first %s", count(webhooks/10)), Goal: "bounded: ratio < 1.5",
-			Met: relayTenth.anon > 0 && relayPeak.anon < 1.5*relayTenth.anon},
+			Met: relayTenth.Anon > 0 && relayPeak.Anon < 1.5*relayTenth.Anon},
 		{Name: fmt.Sprintf("relay peak mapped-outbox RSS, %s webhooks", count(webhooks)), Unit: "MiB",
-			Measured: relayPeak.file, Baseline: outboxSize,
-			BaselineName: "outbox file size (dedupe window)", Goal: "≤ outbox file", Met: relayPeak.file <= outboxSize+16},
+			Measured: relayPeak.File, Baseline: outboxSize,
+			BaselineName: "outbox file size (dedupe window)", Goal: "≤ outbox file", Met: relayPeak.File <= outboxSize+16},
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,8 +46,21 @@ type Process struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
+	done chan struct{} // closed when the running process has exited
+	err  error         // how it exited
 	log  lockedBuffer
 	file *os.File
+}
+
+// ExitError says a process ended before it answered its health route, and how.
+type ExitError struct {
+	Name string
+	Code int
+	Logs string
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("%s exited with status %d before it served; its log:\n%s", e.Name, e.Code, e.Logs)
 }
 
 // URL is the process's base URL.
@@ -94,9 +108,17 @@ func (p *Process) Start(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
+	done := make(chan struct{})
 	p.mu.Lock()
-	p.cmd = cmd
+	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		close(done)
+	}()
 	health := p.Health
 	if !strings.HasPrefix(health, "http") {
 		health = p.URL() + health
@@ -118,8 +140,47 @@ func (p *Process) Start(ctx context.Context) error {
 			_ = p.Kill()
 			return fmt.Errorf("%s did not answer %s within %s; its log:\n%s", p.Name, health, timeout, p.Logs())
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-done:
+			p.mu.Lock()
+			p.cmd = nil
+			p.mu.Unlock()
+			return &ExitError{Name: p.Name, Code: cmd.ProcessState.ExitCode(), Logs: p.Logs()}
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
+}
+
+// Memory is a process's resident memory in MiB (from Linux /proc): anonymous (heap, stacks), file-backed
+// (mapped files: the relay's bbolt outbox is mapped, so its pages count there) and the peak of the two.
+type Memory struct{ Anon, File, Peak float64 }
+
+// Memory reads the running process's memory.
+func (p *Process) Memory() (Memory, error) { return ProcessMemory(p.Pid()) }
+
+// ProcessMemory reads RssAnon, RssFile and VmHWM from /proc/<pid>/status.
+func ProcessMemory(pid int) (Memory, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Memory{}, fmt.Errorf("reading memory: %w (the memory figures need Linux /proc)", err)
+	}
+	var m Memory
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "RssAnon":
+			m.Anon = kb / 1024
+		case "RssFile":
+			m.File = kb / 1024
+		case "VmHWM":
+			m.Peak = kb / 1024
+		}
+	}
+	return m, nil
 }
 
 // Kill sends SIGKILL (no shutdown, no flush) and waits for the process to be gone.
@@ -140,7 +201,7 @@ func (p *Process) Close() error {
 
 func (p *Process) signal(sig syscall.Signal) error {
 	p.mu.Lock()
-	cmd := p.cmd
+	cmd, done := p.cmd, p.done
 	p.cmd = nil
 	p.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
@@ -149,8 +210,6 @@ func (p *Process) signal(sig syscall.Signal) error {
 	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	timeout := p.StopTimeout
 	if timeout == 0 {
 		timeout = 30 * time.Second

@@ -12,20 +12,20 @@ import (
 
 // Limit caps the open connections of ln at max; a connection beyond it gets refusal (a whole HTTP answer) and is
 // closed.
-func Limit(ln net.Listener, max int, refusal []byte) net.Listener {
-	return &limited{Listener: ln, max: int64(max), refusal: refusal}
+func Limit(ln net.Listener, max int, refusal []byte) *Limited {
+	return &Limited{Listener: ln, max: int64(max), refusal: refusal}
 }
 
-type limited struct {
+// Limited is a listener with a cap on open connections.
+type Limited struct {
 	net.Listener
 	max     int64
 	open    atomic.Int64
 	refusal []byte
-	// Refused counts the connections turned away, for tests and metrics.
 	refused atomic.Int64
 }
 
-func (l *limited) Accept() (net.Conn, error) {
+func (l *Limited) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -52,7 +52,7 @@ func refuse(c net.Conn, answer []byte) {
 // counted gives its place back once, when it is closed.
 type counted struct {
 	net.Conn
-	l    *limited
+	l    *Limited
 	once sync.Once
 }
 
@@ -61,10 +61,9 @@ func (c *counted) Close() error {
 	return c.Conn.Close()
 }
 
-// Refused is how many connections a Limit listener turned away (0 for any other listener).
-func Refused(ln net.Listener) int64 {
-	if l, ok := ln.(*limited); ok {
-		return l.refused.Load()
-	}
-	return 0
-}
+// Refused is how many connections the listener turned away.
+func (l *Limited) Refused() int64 { return l.refused.Load() }
+
+// Crowded says whether nine in ten places are taken: a server then closes connections after answering, so that
+// connections kept alive do not hold every place while others wait.
+func (l *Limited) Crowded() bool { return l.open.Load()*10 >= l.max*9 }

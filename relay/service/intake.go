@@ -30,6 +30,7 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 	name := src.Name()
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.received.Add(1)
 		outcome, status, a := s.admit(src, r)
 		s.metrics.Received(name, outcome, time.Since(start))
 		switch {
@@ -44,6 +45,9 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 		}
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", retryAfter)
+		}
+		if s.crowded() { // kept-alive connections must not hold every place while other senders wait
+			w.Header().Set("Connection", "close")
 		}
 		httpjson.Write(w, status, a)
 	}

@@ -31,7 +31,15 @@ func (s *Service) Listener(ln net.Listener) net.Listener {
 			`retry later"}`, s.built.Intake.MaxConnections))
 	smuggled := connAnswer(http.StatusBadRequest, "", `{"status":"error","error":"expected Content-Length or `+
 		`Transfer-Encoding, got both: refused as request smuggling (RFC 9112 section 6.1)"}`)
-	return listener.Limit(listener.Guard(ln, smuggled), s.built.Intake.MaxConnections, busy)
+	limited := listener.Limit(listener.Guard(ln, smuggled), s.built.Intake.MaxConnections, busy)
+	s.conns.Store(limited)
+	return limited
+}
+
+// crowded says whether the relay's connections are near their cap (then answers close their connections).
+func (s *Service) crowded() bool {
+	l := s.conns.Load()
+	return l != nil && l.Crowded()
 }
 
 // connAnswer is a whole HTTP answer that closes the connection.

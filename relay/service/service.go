@@ -13,10 +13,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/listener"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/delivery"
@@ -58,6 +60,10 @@ type Service struct {
 	adminToken string
 	// inFlight holds a place per webhook being handled (intake.max_in_flight).
 	inFlight chan struct{}
+	// received counts webhooks, so the relay can tell when a burst is over.
+	received atomic.Uint64
+	// conns is the listener Listener bounded, to tell when connections are crowded.
+	conns atomic.Pointer[listener.Limited]
 
 	ready      atomic.Bool
 	storeErrMu sync.Mutex
@@ -145,6 +151,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.cancel = cancel
 	go s.prune(ctx)
+	go s.releaseWhenIdle(ctx, 5*time.Second)
 	s.ready.Store(true)
 	return nil
 }
@@ -165,6 +172,28 @@ func (s *Service) Close() error {
 		s.dispatcher.Wait()
 	}
 	return s.store.Close()
+}
+
+// releaseWhenIdle gives memory back to the system once a burst is over: the runtime keeps what a burst took (the
+// more with GOGC at 400) and returns it over minutes; an idle relay returns it at once.
+func (s *Service) releaseWhenIdle(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	seen, busy := s.received.Load(), false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		switch n := s.received.Load(); {
+		case n != seen:
+			seen, busy = n, true
+		case busy:
+			busy = false
+			debug.FreeOSMemory()
+		}
+	}
 }
 
 // prune forgets old event ids once an hour (and once at start).
