@@ -28,6 +28,16 @@ type Figure struct {
 	// Goal is the goal in words; Met says whether the figure meets it.
 	Goal string
 	Met  bool
+	// Runs are the measures of repeated runs, when the figure is their worst (Measured is then the worst).
+	Runs []float64
+}
+
+// spread says how repeated runs went: "worst of 3; 5.6 to 90.2".
+func (f Figure) spread() string {
+	if len(f.Runs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" [worst of %d; %s to %s]", len(f.Runs), format(slices.Min(f.Runs)), format(slices.Max(f.Runs)))
 }
 
 // Ratio is measured / baseline.
@@ -46,9 +56,8 @@ func Print(w io.Writer, figures []Figure) {
 		if !f.Met {
 			met = "MISSED"
 		}
-		fmt.Fprintf(w, "%-46s %14s %14s %7.2f  %-34s %s (%s)\n", f.Name+" ("+f.Unit+")", format(f.Measured),
-			format(f.Baseline), f.Ratio(),
-			f.BaselineName, f.Goal, met)
+		fmt.Fprintf(w, "%-46s %14s %14s %7.2f  %-34s %s (%s)%s\n", f.Name+" ("+f.Unit+")", format(f.Measured),
+			format(f.Baseline), f.Ratio(), f.BaselineName, f.Goal, met, f.spread())
 	}
 }
 

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.AckRate, "ack-rate", 2000, "rate of the ack latency run, webhooks/s")
 	fs.DurationVar(&o.AckDuration, "ack-duration", 10*time.Second, "length of the ack latency run")
 	fs.IntVar(&o.Concurrency, "concurrency", 256, "connections of the saturation runs")
+	fs.IntVar(&o.Repeats, "repeats", 3, "fresh relays the ack latency is measured on (the figure is the worst)")
 	fs.IntVar(&o.Procs, "procs", 6, "Ginkgo processes of the e2e figure")
 	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, e2e")
 	if err := fs.Parse(args); err != nil {

@@ -179,7 +179,7 @@ func (s *Service) Close() error {
 func (s *Service) releaseWhenIdle(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	seen, busy := s.received.Load(), false
+	seen, busy := s.received.Load(), true // start-up (the outbox's window) is a burst too
 	for {
 		select {
 		case <-ctx.Done():
