@@ -340,12 +340,13 @@ func (o Options) backlogFigures(ctx context.Context, work string, l loads) ([]Fi
 	}, nil
 }
 
-// settled is a process's memory once the relay has had the time to give a burst's memory back (it does after 5 s
-// without webhooks) and it stayed within 1 MiB for three readings a second apart, or after 40 s.
+// settled is a process's memory once the relay has had the time to give a burst's memory back (it checks every
+// 5 s and gives it back at the first check without webhooks: within 10 s) and it stayed within 1 MiB for three
+// readings a second apart, or after 40 s.
 func settled(ctx context.Context, p *harness.Process) (harness.Memory, error) {
 	var last harness.Memory
 	steady := 0
-	notBefore := time.Now().Add(7 * time.Second)
+	notBefore := time.Now().Add(11 * time.Second)
 	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline) &&
 		(steady < 3 || time.Now().Before(notBefore)); {
 		m, err := p.Memory()

@@ -171,3 +171,14 @@ func TestEventValueCannotOverrideReservedParameters(t *testing.T) {
 		t.Errorf("expected a note naming the dropped keys, got %v", m.Notes)
 	}
 }
+
+// A restricted media source is restricted with spaces around it too ("Facebook Ads " used to get through).
+func TestARestrictedMediaSourceWithSpacesIsStillRestricted(t *testing.T) {
+	in := intake(t, nil)
+	body := strings.Replace(subscribe, `"media_source":"tiktokglobal_int"`, `"media_source":"Facebook Ads "`, 1)
+	_, err := in.Map(relay.Request{Method: http.MethodPost, Body: []byte(body)})
+	var skip *relay.Skip
+	if !errors.As(err, &skip) || !strings.Contains(skip.Reason, `media source "Facebook Ads" restricts sharing`) {
+		t.Fatalf("expected the postback skipped as restricted, got %v", err)
+	}
+}
