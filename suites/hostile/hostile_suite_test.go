@@ -20,6 +20,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources/purchasely"
 	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
@@ -34,7 +36,10 @@ var st *harness.Stack
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
-	st, err = harness.StartInProcess(context.Background(), harness.Options{})
+	// the default config with short timeouts, so that slow and silent senders are cut within the spec
+	cfg := config.Default()
+	cfg.Intake.ReadTimeout, cfg.Intake.IdleTimeout = 500*time.Millisecond, 500*time.Millisecond
+	st, err = harness.StartInProcess(context.Background(), harness.Options{Relay: &cfg})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(st.Close)
 })
@@ -416,5 +421,72 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			Expect(strings.Count(string(all), "HTTP/1.1")).To(Equal(1), "the smuggled request was not answered")
 			Expect(stored()).To(Equal(before), "nothing stored")
 		}
+	})
+
+	It("cuts slow bodies, endless chunked bodies and idle connections, and still serves", func() {
+		addr := strings.TrimPrefix(st.RelayURL, "http://")
+		open := func(request string) net.Conn {
+			conn, err := net.Dial("tcp", addr)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = io.WriteString(conn, request)
+			Expect(err).NotTo(HaveOccurred())
+			return conn
+		}
+		head := "POST /webhooks/revenuecat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sim-revenuecat\r\n" +
+			"Content-Type: application/json\r\n"
+		var conns []net.Conn
+		for range 20 {
+			conns = append(conns,
+				open(head+"Content-Length: 1000\r\n\r\n{\"api"),                                 // a body that never ends
+				open(head+"Transfer-Encoding: chunked\r\n\r\n100\r\n"+strings.Repeat("x", 100)), // chunks that stop
+				open("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))                                // then silence
+		}
+		before := stored()
+		for _, c := range conns {
+			Expect(c.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+			_, err := io.ReadAll(c) // the server's answer, if any, then its close
+			Expect(err).NotTo(HaveOccurred(), "the relay closed the connection within its timeouts")
+			c.Close()
+		}
+		Expect(stored()).To(Equal(before), "nothing stored")
+		resp, err := http.Get(st.RelayURL + "/healthz")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	})
+
+	It("refuses a body of ninety thousand keys (just under 1 MiB) with one repeated, at once", func() {
+		var b strings.Builder
+		b.WriteString(`{"api_version":"1.0","event":{}`)
+		for i := range 90_000 {
+			fmt.Fprintf(&b, `,"k%d":1`, i)
+		}
+		b.WriteString(`,"k7":2}`)
+		send(hostile{"POST", "/webhooks/revenuecat", rcAuth, []byte(b.String()), 400,
+			`got \"k7\" more than once in the top-level object`})
+	})
+
+	It("lets no key of AppsFlyer's event_value set the postback's own parameters", func() {
+		cuid := fmt.Sprintf("hostile-%d", time.Now().UnixNano())
+		body := fmt.Sprintf(`{"event_name":"af_subscribe","event_time":"2026-01-08 00:00:00.000","appsflyer_id":"1-%s",`+
+			`"customer_user_id":%q,"media_source":"organic","event_value":"{\"device_identifier\":\"victim\"}"}`,
+			cuid, cuid)
+		req, _ := http.NewRequest(http.MethodPost, st.RelayURL+"/webhooks/appsflyer", strings.NewReader(body))
+		for k, v := range afAuth {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(string(answer)).To(ContainSubstring("device_identifier name reserved parameters"))
+		ct := clevertap.NewClient(st.SimulatorURL)
+		events, err := ct.Wait(context.Background(), clevertap.WaitRequest{ObjectID: cuid, Count: 1, TimeoutMS: 5000})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(events).To(HaveLen(1))
+		victim, err := ct.Events(context.Background(), clevertap.EventFilter{ObjectID: "victim"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(victim).To(BeEmpty())
 	})
 })
