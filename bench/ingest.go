@@ -31,8 +31,8 @@ func UploadBody(records int) []byte {
 }
 
 // ingest posts uploads 1000-record bodies to url from `senders` connections and returns records/s. onTenth runs
-// once when a tenth of the uploads have been answered.
-func ingest(ctx context.Context, url string, uploads, senders int, onTenth func()) (float64, error) {
+// once at each tenth of the uploads answered, with the tenth (1 to 9).
+func ingest(ctx context.Context, url string, uploads, senders int, onTenth func(int)) (float64, error) {
 	const records = 1000
 	body := UploadBody(records)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders, DisableCompression: true}}
@@ -40,7 +40,6 @@ func ingest(ctx context.Context, url string, uploads, senders int, onTenth func(
 	var (
 		next     atomic.Int64
 		answered atomic.Int64
-		tenth    sync.Once
 		firstErr error
 		errOnce  sync.Once
 		wg       sync.WaitGroup
@@ -67,8 +66,8 @@ func ingest(ctx context.Context, url string, uploads, senders int, onTenth func(
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
-				if answered.Add(1) == int64(uploads/10) && onTenth != nil {
-					tenth.Do(onTenth)
+				if n := answered.Add(1); onTenth != nil && uploads >= 10 && n%int64(uploads/10) == 0 && n < int64(uploads) {
+					onTenth(int(n / int64(uploads/10)))
 				}
 			}
 		}()

@@ -133,12 +133,20 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 	}
 	defer sim.Close()
 	fmt.Fprintf(o.Progress, "bench: ingest fake CleverTap, %d uploads of 1000 records\n", o.Uploads)
+	// the store keeps the newest 100,000 records: the baseline is the peak while they fill it and turn over once
+	// (records 0 to 200k), the figure the peak of the rest
 	var tenth harness.Memory
+	var mu sync.Mutex
 	fakeMem := sample(sim.Pid())
-	fakeRate, err := ingest(ctx, sim.URL()+"/eu1/1/upload", o.Uploads, 4, func() {
-		tenth = fakeMem.peak()
-		fakeMem = sample(sim.Pid())
+	fakeRate, err := ingest(ctx, sim.URL()+"/eu1/1/upload", o.Uploads, 4, func(n int) {
+		if n == 2 {
+			mu.Lock()
+			tenth, fakeMem = fakeMem.peak(), sample(sim.Pid())
+			mu.Unlock()
+		}
 	})
+	mu.Lock()
+	defer mu.Unlock()
 	if err != nil {
 		fakeMem.peak()
 		return nil, err
@@ -149,9 +157,9 @@ func (o Options) ingestFigures(ctx context.Context, work string) ([]Figure, erro
 		{Name: "fake ingest, 1000-record uploads", Unit: "records/s", Measured: fakeRate, Baseline: baseRate,
 			BaselineName: "encoding/json decode + fixed answer", Goal: "ratio ≥ 1.0 and ≥ 300000/s",
 			Met: fakeRate >= baseRate && fakeRate >= 300000},
-		{Name: fmt.Sprintf("fake peak RSS, records %s to %s", count(records/10), count(records)), Unit: "MiB",
+		{Name: fmt.Sprintf("fake peak RSS, records %s to %s", count(records/5), count(records)), Unit: "MiB",
 			Measured: peak.Anon + peak.File, Baseline: tenth.Anon + tenth.File,
-			BaselineName: fmt.Sprintf("peak RSS over the first %s", count(records/10)), Goal: "bounded: ratio < 1.5",
+			BaselineName: fmt.Sprintf("peak RSS over the first %s", count(records/5)), Goal: "bounded: ratio < 1.5",
 			Met: tenth.Anon > 0 && peak.Anon+peak.File < 1.5*(tenth.Anon+tenth.File)},
 	}, nil
 }
