@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -112,4 +113,76 @@ the way out (nothing is lost until you choose):
 func setAside(path string, now time.Time) (string, error) {
 	aside := fmt.Sprintf("%s.set-aside-%s", path, now.UTC().Format("20060102T150405Z"))
 	return aside, os.Rename(path, aside)
+}
+
+// vet decides whether bbolt may open the file: a new outbox, one as the relay left it, or one that passes Check.
+func vet(dir, path string, m marker, known bool, opts Options) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("outbox %s: %w", path, err)
+	case err != nil || fi.Size() == 0:
+		if !known {
+			return nil // a new outbox
+		}
+		what := "missing"
+		if err == nil {
+			what = "empty"
+		}
+		why := fmt.Sprintf("the file is %s, but the marker %s says it held %d pending jobs when the relay last "+
+			"used it (%s): it was emptied or removed", what, filepath.Join(dir, MarkerName), m.Pending,
+			m.State)
+		return startEmptyOr(&DamagedError{Path: path, What: why, dir: dir}, err == nil, opts)
+	case known && m.unchangedSince(fi):
+		return nil
+	}
+	// a running relay holds bbolt's lock: its live file would read as damaged
+	if err := lockedElsewhere(path); err != nil {
+		return err
+	}
+	rep, err := Check(path)
+	if err != nil {
+		return startEmptyOr(&DamagedError{Path: path, What: err.Error(), dir: dir}, true, opts)
+	}
+	if !rep.OK() {
+		why := "damaged"
+		if known && m.State == stateClosed {
+			why = "changed since the relay closed it, and damaged"
+		}
+		return startEmptyOr(&DamagedError{Path: path, What: why, Report: &rep, dir: dir}, true, opts)
+	}
+	return nil
+}
+
+// startEmptyOr refuses with the error, or with StartEmpty sets the file aside (when there is one).
+func startEmptyOr(e *DamagedError, fileThere bool, opts Options) error {
+	if !opts.StartEmpty {
+		return e
+	}
+	if fileThere {
+		aside, err := setAside(e.Path, time.Now())
+		if err != nil {
+			return fmt.Errorf("setting %s aside: %w", e.Path, err)
+		}
+		if opts.SetAside != nil {
+			opts.SetAside(e.Path, aside, e.What)
+		}
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(e.Path), MarkerName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// lockedElsewhere fails when another process holds the file's lock (bbolt takes an exclusive flock).
+func lockedElsewhere(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }

@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -144,125 +142,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// vet decides whether bbolt may open the file: a new outbox, one as the relay left it, or one that passes Check.
-func vet(dir, path string, m marker, known bool, opts Options) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("outbox %s: %w", path, err)
-	case err != nil || fi.Size() == 0:
-		if !known {
-			return nil // a new outbox
-		}
-		what := "missing"
-		if err == nil {
-			what = "empty"
-		}
-		why := fmt.Sprintf("the file is %s, but the marker %s says it held %d pending jobs when the relay last "+
-			"used it (%s): it was emptied or removed", what, filepath.Join(dir, MarkerName), m.Pending,
-			m.State)
-		return startEmptyOr(&DamagedError{Path: path, What: why, dir: dir}, err == nil, opts)
-	case known && m.unchangedSince(fi):
-		return nil
-	}
-	// a running relay holds bbolt's lock: its live file would read as damaged
-	if err := lockedElsewhere(path); err != nil {
-		return err
-	}
-	rep, err := Check(path)
-	if err != nil {
-		return startEmptyOr(&DamagedError{Path: path, What: err.Error(), dir: dir}, true, opts)
-	}
-	if !rep.OK() {
-		why := "damaged"
-		if known && m.State == stateClosed {
-			why = "changed since the relay closed it, and damaged"
-		}
-		return startEmptyOr(&DamagedError{Path: path, What: why, Report: &rep, dir: dir}, true, opts)
-	}
-	return nil
-}
-
-// startEmptyOr refuses with the error, or with StartEmpty sets the file aside (when there is one).
-func startEmptyOr(e *DamagedError, fileThere bool, opts Options) error {
-	if !opts.StartEmpty {
-		return e
-	}
-	if fileThere {
-		aside, err := setAside(e.Path, time.Now())
-		if err != nil {
-			return fmt.Errorf("setting %s aside: %w", e.Path, err)
-		}
-		if opts.SetAside != nil {
-			opts.SetAside(e.Path, aside, e.What)
-		}
-	}
-	if err := os.Remove(filepath.Join(filepath.Dir(e.Path), MarkerName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// indexQueues builds the destination index of an outbox an older relay wrote without one.
-func indexQueues(tx *bolt.Tx) error {
-	queue, jobs := tx.Bucket(queueBucket), tx.Bucket(jobsBucket)
-	if k, _ := queue.Cursor().First(); k != nil {
-		return nil
-	}
-	return jobs.ForEach(func(k, v []byte) error {
-		var j Job
-		if err := json.Unmarshal(v, &j); err != nil {
-			return fmt.Errorf("job %d: %w", binary.BigEndian.Uint64(k), err)
-		}
-		return queue.Put(queueKey(j.Destination, binary.BigEndian.Uint64(k)), nil)
-	})
-}
-
-// countPending counts the jobs per destination from the index.
-func (s *Store) countPending() error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(queueBucket).ForEach(func(k, _ []byte) error {
-			s.pending[string(k[:len(k)-9])]++
-			s.total++
-			return nil
-		})
-	})
-}
-
-// queueKey is a job's key in the destination index.
-func queueKey(destination string, id uint64) []byte {
-	k := make([]byte, 0, len(destination)+9)
-	k = append(append(k, destination...), 0)
-	return binary.BigEndian.AppendUint64(k, id)
-}
-
-// count moves the pending counters by delta per destination.
-func (s *Store) count(delta map[string]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for dest, n := range delta {
-		s.pending[dest] += n
-		s.total += n
-		if s.pending[dest] == 0 {
-			delete(s.pending, dest)
-		}
-	}
-}
-
-// PendingCount is the number of jobs waiting, in all; PendingByDestination per destination.
-func (s *Store) PendingCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// PendingByDestination is the number of jobs waiting per destination.
-func (s *Store) PendingByDestination() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.pending)
-}
-
 // Close closes the file and notes in the marker that it was closed cleanly, with its size, time and what it
 // holds.
 func (s *Store) Close() error {
@@ -390,46 +269,6 @@ func remove(tx *bolt.Tx, j Job, delta map[string]int) error {
 		return err
 	}
 	return tx.Bucket(sendingBucket).Delete(key)
-}
-
-// Next reads up to limit of a destination's jobs, oldest first, passing over those held says are already in
-// hand; more says whether jobs remain beyond them.
-func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (jobs []Job, more bool, err error) {
-	prefix := append([]byte(destination), 0)
-	err = s.db.View(func(tx *bolt.Tx) error {
-		jb := tx.Bucket(jobsBucket)
-		c := tx.Bucket(queueBucket).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
-			id := binary.BigEndian.Uint64(k[len(prefix):])
-			if held(id) {
-				continue
-			}
-			if len(jobs) == limit {
-				more = true
-				return nil
-			}
-			j, err := decodeJob(id, jb.Get(itob(id)))
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-		}
-		return nil
-	})
-	return jobs, more, err
-}
-
-// decodeJob reads a stored job; an error names the job and what is wrong with it.
-func decodeJob(id uint64, raw []byte) (Job, error) {
-	var j Job
-	if raw == nil {
-		return j, fmt.Errorf("job %d: indexed but not stored", id)
-	}
-	if err := json.Unmarshal(raw, &j); err != nil {
-		return j, fmt.Errorf("job %d: %w", id, err)
-	}
-	j.ID = id
-	return j, nil
 }
 
 // MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.
@@ -623,17 +462,4 @@ func (s *Store) Counts() (Counts, error) {
 		return nil
 	})
 	return c, err
-}
-
-// lockedElsewhere fails when another process holds the file's lock (bbolt takes an exclusive flock).
-func lockedElsewhere(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)
-	}
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
