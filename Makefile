@@ -35,11 +35,11 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator, the vendor parsers, the
-## Purchasely signature check, the relay's job and record encodings and its intake JSON guard
-FUZZ_TARGETS := simulator/clevertap:FuzzUpload relay/revenuecat:FuzzMap relay/purchasely:FuzzMap \
-	relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob relay:FuzzRecord \
-	relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged
+## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator and read queries, the vendor
+## parsers, the Purchasely signature check, the relay's job and record encodings and its intake JSON guard
+FUZZ_TARGETS := simulator/clevertap:FuzzUpload simulator/clevertap:FuzzReadQuery relay/revenuecat:FuzzMap \
+	relay/purchasely:FuzzMap relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob \
+	relay:FuzzRecord relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done

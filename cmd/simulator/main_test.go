@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -31,7 +33,8 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, func(k string) string {
-			return map[string]string{"SIMULATOR_LISTEN": "127.0.0.1:0"}[k]
+			return map[string]string{"SIMULATOR_LISTEN": "127.0.0.1:0", "SIMULATOR_COUNT_IMMEDIATE": "true",
+				"SIMULATOR_READ_ERRORS_WITH_HTTP_STATUS": "true"}[k]
 		}, &stdout, &stderr)
 	}()
 	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
@@ -58,6 +61,21 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 	if err != nil || resp.Status != "success" {
 		t.Fatalf("expected a successful upload over HTTP, got %+v %v", resp, err)
 	}
+	// the read side's flags: a count answered at once, a query error with its code as the HTTP status
+	for body, want := range map[string]string{
+		`{"event_name":"e","from":20231114,"to":20231114}`: `200 {"status":"success","count":1}`,
+		`{"event_name":"nope","from":20231114,"to":20231114}`: `400 {"status":"fail",` +
+			`"error":"[\"Invalid event : nope\"]","code":400}`,
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/aps3/1/counts/events.json",
+			strings.NewReader(body))
+		req.Header.Set("X-CleverTap-Account-Id", "SIM-APS3-0001")
+		req.Header.Set("X-CleverTap-Passcode", "sim-aps3-pass")
+		res, err := c.Do(req)
+		if err != nil || fmt.Sprintf("%d %s", res.StatusCode, res.Body) != want {
+			t.Errorf("count %s: expected %s, got %+v %v", body, want, res, err)
+		}
+	}
 	var out syncBuffer
 	if err := run(ctx, []string{"health", "--url", base}, func(string) string { return "" }, &out,
 		&out); err != nil || strings.TrimSpace(out.String()) != "ok" {
@@ -80,6 +98,7 @@ func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
 		{[]string{"serve", "--accounts", "/nonexistent.yaml"}, "accounts file: open /nonexistent.yaml"},
 		{[]string{"serve", "--log-level", "loud"}, `--log-level: expected debug, info, warn or error, got "loud"`},
 		{[]string{"serve", "--listen", "256.0.0.1:1"}, "--listen 256.0.0.1:1"},
+		{[]string{"serve", "--count-delay", "-1s"}, "--count-delay: expected 0 or more"},
 		{[]string{"health", "--url", "http://127.0.0.1:1", "--timeout", "200ms"}, "not healthy"},
 	}
 	for _, tc := range cases {

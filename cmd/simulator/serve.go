@@ -33,6 +33,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	eventLimit := fs.Int("event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
 	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest upload body before 413")
 	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
+	maxConcurrentReads := fs.Int("max-concurrent-reads", 3,
+		"read requests (events, profiles, counts, now, delete, demerge) in flight per account before 429")
+	tokenLimitInMixed := fs.Bool("token-limit-in-mixed-uploads", false,
+		"apply the 100-token limit to uploads that mix tokens with other records too")
+	cursorTTL := fs.Duration("cursor-ttl", 4*time.Hour, "how long a read cursor or count req_id lives")
+	cursorIdleTTL := fs.Duration("cursor-idle-ttl", time.Hour, "how long a read cursor lives unused")
+	cursorNotReady := fs.Int("cursor-not-ready-polls", 0,
+		"page requests of a new cursor answered \"still in progress\" (code 2) first")
+	countDelay := fs.Duration("count-delay", 0, "how long a count answers partial before its result")
+	countImmediate := fs.Bool("count-immediate", false, "answer a ready count at once instead of partial first")
+	readErrorsHTTP := fs.Bool("read-errors-with-http-status", false,
+		"send the read API's query errors with their code as HTTP status (default: HTTP 200, status fail)")
+	unknownPlatform := fs.String("unknown-platform", "Web",
+		"platformInfo's platform for an objectId no token or ID shape places")
 	maxConnections := fs.Int("max-connections", simulator.DefaultMaxConnections,
 		"open connections held at most; beyond, 503 and the connection closed")
 	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
@@ -67,9 +81,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *cursorNotReady < 0 || *countDelay < 0 || *maxConcurrentReads < 1 {
+		return fmt.Errorf("--cursor-not-ready-polls, --count-delay: expected 0 or more; --max-concurrent-reads: "+
+			"expected 1 or more; got %d, %s, %d", *cursorNotReady, *countDelay, *maxConcurrentReads)
+	}
 	sim, err := simulator.New(cfg, clevertap.Options{
 		JournalLimit: *journalLimit, EventLimit: *eventLimit, MaxBodyBytes: *maxBody,
-		MaxConcurrentUploads: *maxConcurrent, Version: version, Logger: logger,
+		MaxConcurrentUploads: *maxConcurrent, MaxConcurrentReads: *maxConcurrentReads,
+		TokenLimitInMixedUploads: *tokenLimitInMixed, CursorTTL: *cursorTTL, CursorIdleTTL: *cursorIdleTTL,
+		CursorNotReadyPolls: *cursorNotReady, CountDelay: *countDelay, CountImmediate: *countImmediate,
+		ReadErrorsWithHTTPStatus: *readErrorsHTTP, UnknownPlatform: *unknownPlatform,
+		Version: version, Logger: logger,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
+	_ "time/tzdata" // the accounts' time zones, also in images without a zoneinfo database
 )
 
 // Account is one CleverTap project as the fake knows it. The same object is read from the accounts YAML file
@@ -27,6 +29,19 @@ type Account struct {
 	EventPropertyLimit int `json:"event_property_limit" yaml:"event_property_limit"`
 	// MaxConcurrentUploads overrides the server-wide limit of upload requests in flight for this account.
 	MaxConcurrentUploads int `json:"max_concurrent_uploads,omitempty" yaml:"max_concurrent_uploads,omitempty"`
+	// Timezone is the account's time zone (IANA name, default UTC): the read API's from/to dates and the ts of
+	// its event records are in it, as a live in1 account shows (+05:30).
+	Timezone string `json:"timezone,omitempty" yaml:"timezone,omitempty"`
+
+	location *time.Location
+}
+
+// Location is the account's time zone.
+func (a *Account) Location() *time.Location {
+	if a.location == nil {
+		return time.UTC
+	}
+	return a.location
 }
 
 // DefaultEventPropertyLimit is CleverTap's documented per-event property limit (older pages say 256; the 2026
@@ -69,6 +84,7 @@ func (a *Account) normalize() {
 	if a.DiscardedEvents == nil {
 		a.DiscardedEvents = []string{}
 	}
+	a.location, _ = time.LoadLocation(a.Timezone) // Validate has checked it; "" is UTC
 }
 
 // Validate names the first field that is wrong, what was expected and what arrived.
@@ -90,6 +106,10 @@ func (a Account) Validate() error {
 	if a.EventPropertyLimit < 0 {
 		return fmt.Errorf("event_property_limit: expected a positive number for account %s, got %d", a.ID,
 			a.EventPropertyLimit)
+	}
+	if _, err := time.LoadLocation(a.Timezone); err != nil {
+		return fmt.Errorf("timezone: expected an IANA time zone such as Asia/Kolkata or UTC for account %s, got %q",
+			a.ID, a.Timezone)
 	}
 	if a.MaxConcurrentUploads < 0 {
 		return fmt.Errorf(

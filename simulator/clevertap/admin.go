@@ -90,7 +90,7 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 }
 
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
-	OutcomeRateLimited, OutcomeFault, OutcomeNotFound}
+	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
 
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()

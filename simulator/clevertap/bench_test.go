@@ -58,3 +58,66 @@ func BenchmarkUpload(b *testing.B) {
 	b.Run("baseline-read-only", func(b *testing.B) { run(b, http.HandlerFunc(fixedSuccess)) })
 	b.Run("baseline-json-decode", func(b *testing.B) { run(b, http.HandlerFunc(decodeThenSucceed)) })
 }
+
+// BenchmarkGetEvents downloads 100,000 stored events through Get Events (the first call, then 20 pages of 5000,
+// each cursor followed as a client does) and, as the baseline in the same run, through the admin API's
+// /_sim/events (one filtered JSON dump of the same records); compare records/s.
+func BenchmarkGetEvents(b *testing.B) {
+	const records = 100_000
+	s, err := clevertap.New(clevertap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := bench.UploadBody(1000)
+	for i := 0; i < records/1000; i++ {
+		req, _ := http.NewRequest(http.MethodPost, "http://api.clevertap.com/1/upload", bytes.NewReader(body))
+		req.Header.Set("X-CleverTap-Account-Id", "SIM-EU1-0001")
+		req.Header.Set("X-CleverTap-Passcode", "sim-eu1-pass")
+		s.ServeHTTP(&discardWriter{h: http.Header{}}, req)
+	}
+	const name = "rc_renewal_event" // bench.UploadBody's
+	c := s.Client()
+	get := func(b *testing.B, method, path, body string) []byte {
+		req, _ := http.NewRequest(method, c.BaseURL+path, bytes.NewReader([]byte(body)))
+		req.Header.Set("X-CleverTap-Account-Id", "SIM-EU1-0001")
+		req.Header.Set("X-CleverTap-Passcode", "sim-eu1-pass")
+		res, err := c.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			b.Fatalf("%s %s: %v %+v", method, path, err, res)
+		}
+		return res.Body
+	}
+	query := `{"event_name":"` + name + `","from":20000101,"to":21001231}`
+	b.Run("get-events", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var page struct {
+				Cursor     string            `json:"cursor"`
+				NextCursor string            `json:"next_cursor"`
+				Records    []json.RawMessage `json:"records"`
+			}
+			_ = json.Unmarshal(get(b, "POST", "/eu1/1/events.json?batch_size=5000", query), &page)
+			n := 0
+			for cursor := page.Cursor; cursor != ""; cursor = page.NextCursor {
+				page.NextCursor, page.Records = "", nil
+				_ = json.Unmarshal(get(b, "GET", "/eu1/1/events.json?cursor="+cursor, ""), &page)
+				n += len(page.Records)
+			}
+			if n == 0 {
+				b.Fatal("no records")
+			}
+		}
+		b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("baseline-admin-dump", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var out struct {
+				Events []json.RawMessage `json:"events"`
+			}
+			_ = json.Unmarshal(get(b, "GET", "/_sim/events?account=SIM-EU1-0001&name="+name, ""), &out)
+			if len(out.Events) == 0 {
+				b.Fatal("no records")
+			}
+		}
+		b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
+	})
+}

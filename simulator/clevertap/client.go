@@ -15,12 +15,16 @@ import (
 	"github.com/ctharness/ctharness/internal/clip"
 )
 
-// Client talks to a fake CleverTap, in-process (Server.Client) or over HTTP (NewClient): it uploads as a
-// CleverTap client would and reads the admin API for assertions.
+// Client talks to a fake CleverTap, in-process (Server.Client) or over HTTP (NewClient): it uploads and reads
+// (readclient.go) as a CleverTap client would, against the fake or a real account, and reads the fake's admin API
+// for assertions.
 type Client struct {
 	// BaseURL is the simulator's root, e.g. http://127.0.0.1:8081; uploads go below /<region>/.
 	BaseURL string
 	HTTP    *http.Client
+	// PollInterval is how long the read calls wait before polling a partial count or retrying a busy answer
+	// (default 1 s).
+	PollInterval time.Duration
 }
 
 // NewClient returns a client for a simulator listening at baseURL.

@@ -3,12 +3,12 @@ package clevertap
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // handleProfile is GET /1/profile.json with exactly one of identity, email or objectId. The response shape
@@ -41,46 +41,26 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, "Profile not found")
 		return
 	}
-	body, _ := json.Marshal(map[string]any{"status": "success", "record": profileRecord(found[len(found)-1])})
+	record := s.profileRecord(found[len(found)-1], recordFlags{events: true, profile: true})
+	body, _ := json.Marshal(struct {
+		Status string        `json:"status"`
+		Record profileRecord `json:"record"`
+	}{"success", record})
 	s.finish(w, c, OutcomeAccepted, http.StatusOK, body)
-}
-
-// profileRecord renders a profile the way CleverTap's profile API does: profile data at the top level with
-// identity, email, events and platformInfo.
-func profileRecord(p Profile) map[string]any {
-	events := map[string]any{}
-	for name, sum := range p.Events {
-		events[name] = map[string]any{"count": sum.Count, "first_seen": sum.FirstSeen.Unix(),
-			"last_seen": sum.LastSeen.Unix()}
-	}
-	platform := []map[string]any{}
-	for _, oid := range p.ObjectIDs {
-		platform = append(platform, map[string]any{"objectId": oid})
-	}
-	return map[string]any{
-		"identity": p.Identity, "email": p.email(), "profileData": p.ProfileData,
-		"events": events, "platformInfo": platform,
-	}
 }
 
 // handleDeleteProfiles is POST /1/delete/profiles.json with {"identity": id|[ids]} or {"guid": id|[ids]}.
 func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c *call) {
-	acct, ok := s.admit(w, r, c)
+	acct, release, ok := s.admitRead(w, r, c)
 	if !ok {
 		return
 	}
-	if !s.pause(r, c) {
-		return
-	}
+	defer release()
 	var req struct {
 		Identity json.RawMessage `json:"identity"`
 		GUID     json.RawMessage `json:"guid"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
-	if err == nil {
-		err = json.Unmarshal(body, &req)
-	}
-	if err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		c.diagnose("expected a JSON object {\"identity\": id or [ids]} or {\"guid\": ...}: %v", err)
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
@@ -91,9 +71,14 @@ func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	ids, err := oneOrMany(firstNonNil(req.Identity, req.GUID))
-	if err != nil || len(ids) == 0 || len(ids) > 100 {
+	if err != nil || len(ids) == 0 {
 		c.diagnose("expected 1 to 100 string ids, got %d (%v)", len(ids), err)
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		return
+	}
+	if len(ids) > maxDemergeIDs {
+		c.diagnose("expected at most %d ids, got %d", maxDemergeIDs, len(ids))
+		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMaxIDs)
 		return
 	}
 	var deleted int
@@ -178,8 +163,12 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	record := attributionRecord(params)
+	at := c.entry.ReceivedAt
+	if ts, err := strconv.ParseInt(params.Get("timestamp"), 10, 64); err == nil && ts > 0 && ts <= s.opts.MaxTimestamp {
+		at = time.Unix(ts, 0).UTC()
+	}
 	c.store = func() {
-		s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, params.Get("event_type"),
+		s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at, params.Get("event_type"),
 			params.Get("device_identifier"), record)
 	}
 	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))

@@ -1,6 +1,7 @@
 package clevertap
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -34,7 +35,8 @@ type Fault struct {
 	Probability float64 `json:"probability,omitempty"`
 	Account     string  `json:"account,omitempty"`
 	Region      Region  `json:"region,omitempty"`
-	// Endpoint limits the fault to one endpoint: upload, profile, delete or attribution.
+	// Endpoint limits the fault to one endpoint: upload, profile, delete, attribution, events, profiles, counts,
+	// now, disassociate, subscribe or demerge.
 	Endpoint string `json:"endpoint,omitempty"`
 	// AfterProcessing makes reset and malformed happen after the request was processed and stored: the client
 	// never learns that CleverTap took its records, the case that catches relays resending what was accepted.
@@ -42,8 +44,6 @@ type Fault struct {
 	// Applied counts the requests the fault has answered.
 	Applied int `json:"applied"`
 }
-
-var endpoints = []string{"upload", "profile", "delete", "attribution"}
 
 // Validate names the field that is wrong, what it expected and what arrived.
 func (f Fault) Validate() error {
@@ -72,8 +72,8 @@ func (f Fault) Validate() error {
 	if f.Region != "" && !f.Region.Valid() {
 		return fmt.Errorf("region: expected one of %s, got %q", RegionList(), f.Region)
 	}
-	if f.Endpoint != "" && !slices.Contains(endpoints, f.Endpoint) {
-		return fmt.Errorf("endpoint: expected one of upload, profile, delete, attribution, got %q", f.Endpoint)
+	if f.Endpoint != "" && !slices.Contains(endpointNames(), f.Endpoint) {
+		return fmt.Errorf("endpoint: expected one of %s, got %q", strings.Join(endpointNames(), ", "), f.Endpoint)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 	c.diagnose("fault %s: %s", f.ID, f.Action)
 	switch f.Action {
 	case FaultRespond:
-		if f.DelayMS > 0 && !sleep(r, time.Duration(f.DelayMS)*time.Millisecond) {
+		if f.DelayMS > 0 && !sleep(r.Context(), time.Duration(f.DelayMS)*time.Millisecond) {
 			return true
 		}
 		body := []byte(f.Body)
@@ -197,17 +197,17 @@ func (s *Server) pause(r *http.Request, c *call) bool {
 	}
 	c.entry.Fault = c.fault.ID
 	c.diagnose("fault %s: delayed %d ms", c.fault.ID, c.fault.DelayMS)
-	return sleep(r, time.Duration(c.fault.DelayMS)*time.Millisecond)
+	return sleep(r.Context(), time.Duration(c.fault.DelayMS)*time.Millisecond)
 }
 
-// sleep waits d; it returns false when the client went away first.
-func sleep(r *http.Request, d time.Duration) bool {
+// sleep waits d; it returns false when the context (the client's request) ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-r.Context().Done():
+	case <-ctx.Done():
 		return false
 	}
 }

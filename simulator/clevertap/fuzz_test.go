@@ -1,9 +1,12 @@
 package clevertap
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +57,74 @@ func FuzzUpload(f *testing.F) {
 		for _, rec := range batch.accepted {
 			if !json.Valid(rec.raw.of(batch.buf)) {
 				t.Fatalf("stored record is not valid JSON: %q", rec.raw.of(batch.buf))
+			}
+		}
+	})
+}
+
+// FuzzReadQuery feeds arbitrary query bodies to the read side (the Get Events and count parsers, then the matching
+// over a small store, then rendering): it must never panic; a query it takes has an event, a range that is not
+// empty and records that are JSON; one it refuses has CleverTap's 400 and a text.
+func FuzzReadQuery(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `null`, `[]`, `{"event_name":null}`,
+		`{"event_name":"Renewal","from":20251202,"to":20251202}`,
+		`{"event_name":"choseNewFavoriteFood","event_properties":[{"name":"value","operator":"contains",` +
+			`"value":"piz"}],"from":20150810,"to":20151025}`,
+		`{"event_name":"Renewal","from":20251201,"to":20251203,"common_profile_properties":{"demographics":` +
+			`[{"name":"Education","operator":"equals","value":["College","Graduate"]},{"name":"Gender","value":"Female"}]}}`,
+		`{"event_name":"Renewal","from":20251201,"to":20251203,"session_properties":[{"name":"time_of_day",` +
+			`"value":["22:30","22:35"]}]}`,
+		`{"event_name":"Renewal","from":20251201,"to":20251203,"common_profile_properties":{"reachability":` +
+			`[{"name":"has_token","value":"True"}],"geo_fields":[{"name":"Country","value":"India"}]}}`,
+		`{"event_name":"Renewal","from":20251202,"to":20251202,"groups":{"a":{"trend_type":"weekly"}},"unique":true}`,
+		`{"event_name":"Renewal","from":20251202,"to":20251202,"groups":{"b":{"property_type":"event_properties",` +
+			`"name":"n","top_n":-1}},"sum_event_prop":"n"}`,
+		`{"event_name":"Renewal","from":1e400,"to":-0}`, `{"event_name":"Renewal","from":99991231,"to":99991231}`,
+		`{"event_name":"Renewal","from":20251202,"to":20251202,"event_properties":[{"name":"n","operator":` +
+			`"greater_than","value":{"x":[1]}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	s, err := New(Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := s.Client()
+	var records []string
+	for n := 0; n < 30; n++ {
+		records = append(records, fmt.Sprintf(`{"type":"event","identity":"u%d","ts":%d,"evtName":"Renewal",`+
+			`"evtData":{"n":%d,"plan":["a","b"]}}`, n%4, dec2-86400+n*7200, n))
+	}
+	records = append(records, `{"type":"profile","identity":"u1","profileData":{"Gender":"F","Tags":["x"]}}`)
+	if _, err := c.UploadRaw(context.Background(), "eu1", eu1Creds, []byte(`{"d":[`+strings.Join(records, ",")+`]}`),
+		""); err != nil {
+		f.Fatal(err)
+	}
+	acct, _ := s.accounts.get(eu1Creds.AccountID)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, rerr := s.readQuery(acct, body)
+		if rerr != nil {
+			if rerr.code != 400 || rerr.text == "" {
+				t.Fatalf("a refused query must be a 400 with a text, got %+v", rerr)
+			}
+			return
+		}
+		if q.EventName == "" || !q.Start.Before(q.End) || q.FromDay > q.ToDay {
+			t.Fatalf("an accepted query needs an event and a range, got %+v", q)
+		}
+		for _, e := range s.store.matchEvents(acct.ID, q) {
+			if e.at.Before(q.Start) || !e.at.Before(q.End) {
+				t.Fatalf("event at %s is outside the range %s to %s", e.at, q.Start, q.End)
+			}
+			out, err := json.Marshal(s.eventRecord(e, nil, recordFlags{events: true, profile: true}, acct.Location()))
+			if err != nil || !json.Valid(out) {
+				t.Fatalf("a record that is not JSON: %v %s", err, out)
+			}
+		}
+		for _, count := range []counter{(*Server).topCounts, (*Server).trends} {
+			if answer, err := count(s, acct, q); err == nil && !json.Valid(answer) {
+				t.Fatalf("a count that is not JSON: %s", answer)
 			}
 		}
 	})

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden from the current answers")
@@ -72,19 +74,94 @@ func TestGoldenResponses(t *testing.T) {
 			if res.StatusCode != tc.status {
 				t.Fatalf("expected HTTP %d, got %d %s", tc.status, res.StatusCode, res.Body)
 			}
-			file := filepath.Join("testdata", "golden", tc.name+".json")
-			if *update {
-				if err := os.WriteFile(file, append(res.Body, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("golden file missing (run go test -run TestGoldenResponses -update once, then review it): %v", err)
-			}
-			if got := string(res.Body) + "\n"; got != string(want) {
-				t.Fatalf("response body differs from %s\nexpected: %s\ngot:      %s", file, want, got)
-			}
+			checkGolden(t, tc.name, res.Body)
 		})
 	}
+}
+
+// volatile are the parts of an answer that differ on every run (random cursors and req_ids); the golden files
+// hold placeholders for them.
+var volatile = []struct {
+	pattern     *regexp.Regexp
+	placeholder string
+}{
+	{regexp.MustCompile(`"(cursor|next_cursor|previous_cursor)":"[^"]*"`), `"$1":"<cursor>"`},
+	{regexp.MustCompile(`"req_id":[0-9]+`), `"req_id":<req_id>`},
+}
+
+// checkGolden compares an answer with testdata/golden/<name>.json (rewriting it first with -update).
+func checkGolden(t *testing.T, name string, body []byte) {
+	t.Helper()
+	for _, v := range volatile {
+		body = v.pattern.ReplaceAll(body, []byte(v.placeholder))
+	}
+	file := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.WriteFile(file, append(body, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("golden file missing (run go test -run TestGolden -update once, then review it): %v", err)
+	}
+	if got := string(body) + "\n"; got != string(want) {
+		t.Fatalf("response body differs from %s\nexpected: %s\ngot:      %s", file, want, got)
+	}
+}
+
+// TestGoldenReadResponses freezes the read side and the other write endpoints, step by step as a client goes.
+func TestGoldenReadResponses(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2025, 12, 3, 9, 0, 0, 0, time.UTC)}
+	_, c := newTestServer(t, Options{Now: clock.Now})
+	renewals(t, c)
+	uploadRaw(t, c, "eu1", eu1Creds,
+		`{"type":"profile","identity":"u1","objectId":"__g1a2b3","profileData":{"Email":"u1@example.com",`+
+			`"Score":{"$incr":3},"Tags":["a","b"]}}`,
+		`{"type":"token","objectId":"__g1a2b3","tokenData":{"id":"fcm-token","type":"fcm"}}`)
+	step := func(name, method, path, body string, status int) *APIResult {
+		t.Helper()
+		res := send(t, c, method, path, eu1Creds, body)
+		if res.StatusCode != status {
+			t.Fatalf("%s: expected HTTP %d, got %d %s", name, status, res.StatusCode, res.Body)
+		}
+		t.Run(name, func(t *testing.T) { checkGolden(t, name, res.Body) })
+		return res
+	}
+	query := `{"event_name":"Renewal","from":20251202,"to":20251202}`
+	first := decodePage(t, step("events-cursor", "POST", "/eu1/1/events.json?batch_size=20", query, 200))
+	next := decodePage(t, step("events-page", "GET", "/eu1/1/events.json?cursor="+first.Cursor, "", 200))
+	step("events-page-last", "GET", "/eu1/1/events.json?cursor="+*next.NextCursor, "", 200)
+	step("events-fail-unknown-event", "POST", "/eu1/1/events.json",
+		`{"event_name":"Nope","from":20251202,"to":20251202}`, 200)
+	step("events-fail-date", "POST", "/eu1/1/events.json", `{"event_name":"Renewal","from":2025,"to":20251202}`, 200)
+	step("events-fail-cursor", "GET", "/eu1/1/events.json?cursor=bm9wZQ%3D%3D", "", 200)
+	profiles := decodePage(t, step("profiles-cursor", "POST", "/eu1/1/profiles.json?batch_size=23", query, 200))
+	step("profiles-page", "GET", "/eu1/1/profiles.json?cursor="+profiles.Cursor, "", 200)
+	step("profile-success", "GET", "/eu1/1/profile.json?identity=u1", "", 200)
+
+	counts := []struct{ name, path, body string }{
+		{"counts-events", "/eu1/1/counts/events.json", query},
+		{"counts-profiles", "/eu1/1/counts/profiles.json", query},
+		{"counts-top", "/eu1/1/counts/top.json", `{"event_name":"Renewal","from":20251202,"to":20251202,` +
+			`"groups":{"n":{"property_type":"event_properties","name":"n"},` +
+			`"tags":{"property_type":"profile_fields","name":"Tags"}}}`},
+		{"counts-trends", "/eu1/1/counts/trends.json", `{"event_name":"Renewal","from":20251201,"to":20251203,` +
+			`"groups":{"d":{"trend_type":"daily"},"w":{"trend_type":"weekly"},"m":{"trend_type":"monthly"}}}`},
+	}
+	for _, cnt := range counts {
+		partial := step(cnt.name+"-partial", "POST", cnt.path, cnt.body, 200)
+		id := partialShape.FindStringSubmatch(string(partial.Body))[1]
+		step(cnt.name+"-success", "GET", cnt.path+"?req_id="+id, "", 200)
+	}
+	step("counts-fail-req-id", "GET", "/eu1/1/counts/events.json?req_id=1", "", 200)
+	step("now-success", "POST", "/eu1/1/now.json", `{"user_type":true,"session_source":true,"browser":true,`+
+		`"os":true,"device":true,"new":true}`, 200)
+	step("disassociate-success", "POST", "/eu1/1/disassociate", `{"d":[{"type":"phone","value":"+14155550100"}]}`,
+		200)
+	step("subscribe-success", "POST", "/eu1/1/subscribe",
+		`{"d":[{"type":"email","value":"u1@example.com","status":"Unsubscribe"}]}`, 200)
+	step("demerge-success", "POST", "/eu1/1/demerge/profiles.json", `{"identities":"u1"}`, 200)
+	ids := strings.Repeat(`"x",`, 100) + `"y"`
+	step("delete-400-max", "POST", "/eu1/1/delete/profiles.json", `{"identity":[`+ids+`]}`, 400)
 }

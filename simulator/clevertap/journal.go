@@ -20,6 +20,7 @@ const (
 	OutcomeRateLimited  Outcome = "rate_limited" // 429: too many concurrent requests
 	OutcomeFault        Outcome = "fault"        // answered by an injected fault
 	OutcomeNotFound     Outcome = "not_found"    // no such route, or no such profile
+	OutcomePending      Outcome = "pending"      // a read still in progress: a partial count, a page not ready
 )
 
 // RecordOutcome is one unprocessed record: its 0-based index, code and CleverTap's text.

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -22,8 +21,9 @@ import (
 // endpoint; the endpoint's handler goes on from there.
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	rt := resolveRoute(r.Host, r.URL.Path)
-	name, methods, handle := s.apiEndpoint(rt.path)
-	if name == "" {
+	api, known := apiRouteFor(rt.path)
+	name := api.endpoint
+	if !known {
 		name = "unknown"
 	}
 	c := s.newCall(r, name, rt)
@@ -37,26 +37,26 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
-	if handle == nil {
-		c.diagnose(
-			"no CleverTap endpoint %s %s; the simulator serves POST /1/upload, GET /1/profile.json, POST "+
-				"/1/delete/profiles.json and GET|POST /attribution, each optionally below /<region>/", r.Method, rt.path)
+	if !known {
+		c.diagnose("no CleverTap endpoint %s %s; the simulator serves %s, each optionally below /<region>/",
+			r.Method, rt.path, routeList())
 		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
-	if !slices.Contains(methods, r.Method) {
-		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(methods, " or "))
-		w.Header().Set("Allow", strings.Join(methods, ", "))
+	if !slices.Contains(api.methods, r.Method) {
+		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(api.methods, " or "))
+		w.Header().Set("Allow", strings.Join(api.methods, ", "))
 		s.fail(w, c, OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
 		return
 	}
-	handle(w, r, c)
+	api.handle(s, w, r, c)
 }
 
 func (s *Server) uploadLimits() uploadLimits {
 	return uploadLimits{
 		maxRecords: s.opts.MaxRecords, maxTokenRecords: s.opts.MaxTokenRecords,
-		maxTimestamp: s.opts.MaxTimestamp, requireEvtData: s.opts.RequireEvtData,
+		tokenLimitInMixed: s.opts.TokenLimitInMixedUploads,
+		maxTimestamp:      s.opts.MaxTimestamp, requireEvtData: s.opts.RequireEvtData,
 	}
 }
 
@@ -231,13 +231,7 @@ func (s *Server) acquireUploadSlot(acct *Account) (release func(), ok bool) {
 	if acct.MaxConcurrentUploads > 0 {
 		limit = acct.MaxConcurrentUploads
 	}
-	v, _ := s.inFlight.LoadOrStore(acct.ID, new(atomic.Int32))
-	counter := v.(*atomic.Int32)
-	if counter.Add(1) > int32(limit) {
-		counter.Add(-1)
-		return nil, false
-	}
-	return func() { counter.Add(-1) }, true
+	return acquireSlot(&s.uploadsInFlight, acct.ID, limit)
 }
 
 // finish writes the real response (or the fault that replaces it after processing), adds the simulator's

@@ -2,6 +2,8 @@ package clevertap
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -28,18 +30,62 @@ func (s *Server) addRoutes(r *mux.Router) {
 	r.PathPrefix("/").HandlerFunc(s.handleAPI)
 }
 
-// apiEndpoints are the CleverTap routes below the region: path → endpoint name, methods and handler.
-func (s *Server) apiEndpoint(path string) (name string, methods []string, handle func(http.ResponseWriter,
-	*http.Request, *call)) {
-	switch path {
-	case "/1/upload":
-		return "upload", []string{http.MethodPost}, s.handleUpload
-	case "/1/profile.json":
-		return "profile", []string{http.MethodGet, http.MethodPost}, s.handleProfile
-	case "/1/delete/profiles.json":
-		return "delete", []string{http.MethodPost}, s.handleDeleteProfiles
-	case "/attribution", "/1/attribution":
-		return "attribution", []string{http.MethodGet, http.MethodPost}, s.handleAttribution
+// apiRoute is one CleverTap route below the region: its path, the endpoint name the journal and faults use, its
+// methods and handler.
+type apiRoute struct {
+	path, endpoint string
+	methods        []string
+	handle         func(*Server, http.ResponseWriter, *http.Request, *call)
+}
+
+var (
+	postOnly  = []string{http.MethodPost}
+	getOrPost = []string{http.MethodGet, http.MethodPost}
+	apiRoutes = []apiRoute{
+		{"/1/upload", "upload", postOnly, (*Server).handleUpload},
+		{"/1/profile.json", "profile", getOrPost, (*Server).handleProfile},
+		{"/1/delete/profiles.json", "delete", postOnly, (*Server).handleDeleteProfiles},
+		{"/attribution", "attribution", getOrPost, (*Server).handleAttribution},
+		{"/1/attribution", "attribution", getOrPost, (*Server).handleAttribution},
+		{"/1/events.json", "events", getOrPost, (*Server).handleGetEvents},
+		{"/1/profiles.json", "profiles", getOrPost, (*Server).handleGetProfiles},
+		{"/1/counts/events.json", "counts", getOrPost, (*Server).handleCountEvents},
+		{"/1/counts/profiles.json", "counts", getOrPost, (*Server).handleCountProfiles},
+		{"/1/counts/top.json", "counts", getOrPost, (*Server).handleTopCounts},
+		{"/1/counts/trends.json", "counts", getOrPost, (*Server).handleTrends},
+		{"/1/now.json", "now", postOnly, (*Server).handleRealTimeCounts},
+		{"/1/disassociate", "disassociate", postOnly, (*Server).handleDisassociate},
+		{"/1/subscribe", "subscribe", postOnly, (*Server).handleSubscribe},
+		{"/1/demerge/profiles.json", "demerge", postOnly, (*Server).handleDemerge},
 	}
-	return "", nil, nil
+)
+
+// apiRouteFor finds the route of a path below the region.
+func apiRouteFor(path string) (apiRoute, bool) {
+	for _, rt := range apiRoutes {
+		if rt.path == path {
+			return rt, true
+		}
+	}
+	return apiRoute{}, false
+}
+
+// endpointNames are the endpoint names of the routes, each once, for faults to name.
+func endpointNames() []string {
+	var names []string
+	for _, rt := range apiRoutes {
+		if !slices.Contains(names, rt.endpoint) {
+			names = append(names, rt.endpoint)
+		}
+	}
+	return names
+}
+
+// routeList is the routes for a diagnosis: "POST /1/upload, GET|POST /1/profile.json, ...".
+func routeList() string {
+	list := make([]string, len(apiRoutes))
+	for i, rt := range apiRoutes {
+		list[i] = strings.Join(rt.methods, "|") + " " + rt.path
+	}
+	return strings.Join(list, ", ")
 }

@@ -1,8 +1,9 @@
 // Package clevertap is a fake of CleverTap's server-side REST API: every region's host, accounts with several
-// passcodes, the upload format with its per-record codes and real error texts, the attribution-partner endpoint,
-// profile lookup and deletion, the concurrency limit, and an admin API (/_sim/) that records everything for
-// assertions and injects faults. It runs in-process (Server is an http.Handler; Client talks to it without a
-// listener) or behind any http.Server.
+// passcodes, the upload format with its per-record codes, real error texts and profile operators, the
+// attribution-partner endpoint, profile lookup, deletion, disassociate, subscribe and demerge, the read side (Get
+// Events, Get User Profiles, the counts and their req_id polling, Real-Time Counts), the concurrency limits, and
+// an admin API (/_sim/) that records everything for assertions and injects faults. It runs in-process (Server is
+// an http.Handler; Client talks to it without a listener) or behind any http.Server.
 package clevertap
 
 import (
@@ -26,9 +27,12 @@ type Options struct {
 	EventLimit int
 	// MaxBodyBytes is the largest upload body; beyond it 413 (default 8 MiB; CleverTap's limit is UNCONFIRMED).
 	MaxBodyBytes int64
-	// MaxRecords per upload (default 1000) and MaxTokenRecords (default 100), as CleverTap documents.
-	MaxRecords      int
-	MaxTokenRecords int
+	// MaxRecords per upload (default 1000) and MaxTokenRecords (default 100), as CleverTap documents. The token
+	// limit applies to uploads of tokens alone; TokenLimitInMixedUploads applies it to mixed uploads too (which one
+	// CleverTap does is UNCONFIRMED: it documents 100 on its device-token page, RudderStack mixes up to 1000).
+	MaxRecords               int
+	MaxTokenRecords          int
+	TokenLimitInMixedUploads bool
 	// MaxConcurrentUploads in flight per account before 429 (default 15, CleverTap's documented limit).
 	MaxConcurrentUploads int
 	// MaxTimestamp is the largest ts taken as epoch seconds (default 9999999999); larger is milliseconds.
@@ -39,6 +43,25 @@ type Options struct {
 	// WrongPasscodeError is the 401 text for a known account with a wrong or missing passcode
 	// (default "Invalid Credentials"; the real text is UNCONFIRMED).
 	WrongPasscodeError string
+	// MaxConcurrentReads in flight per account on the read endpoints (and demerge, delete) before 429 (default 3,
+	// CleverTap's documented limit).
+	MaxConcurrentReads int
+	// CursorTTL is how long a Get Events or Get User Profiles cursor lives after the first call (default 4 h) and
+	// CursorIdleTTL how long it lives unused (default 1 h); count req_ids live CursorTTL. UNCONFIRMED lifetimes.
+	CursorTTL     time.Duration
+	CursorIdleTTL time.Duration
+	// CursorNotReadyPolls is how many page requests of a new cursor are answered "still in progress" (code 2)
+	// before its first page, as CleverTap's own client expects (default 0).
+	CursorNotReadyPolls int
+	// CountDelay is how long a count takes: until it passes, polls of its req_id answer partial. The first answer
+	// is always partial unless CountImmediate, which answers success at once when the count is ready.
+	CountDelay     time.Duration
+	CountImmediate bool
+	// ReadErrorsWithHTTPStatus sends the read endpoints' query errors (bad dates, unknown event, bad cursor) with
+	// their code as the HTTP status; by default they come as HTTP 200 with "status":"fail", as clients report.
+	ReadErrorsWithHTTPStatus bool
+	// UnknownPlatform is platformInfo's platform for an objectId no token or ID shape places (default "Web").
+	UnknownPlatform string
 	// AttributionPartners is the allow-list of partner_name values for /attribution (compared case-insensitively).
 	AttributionPartners []string
 	// Version is reported by /_sim/health and the X-Simulator-Version header.
@@ -77,6 +100,18 @@ func (o *Options) setDefaults() {
 	if o.MaxTimestamp <= 0 {
 		o.MaxTimestamp = defaultMaxTimestmp
 	}
+	if o.MaxConcurrentReads <= 0 {
+		o.MaxConcurrentReads = 3
+	}
+	if o.CursorTTL <= 0 {
+		o.CursorTTL = 4 * time.Hour
+	}
+	if o.CursorIdleTTL <= 0 {
+		o.CursorIdleTTL = time.Hour
+	}
+	if o.UnknownPlatform == "" {
+		o.UnknownPlatform = "Web"
+	}
 	if o.WrongPasscodeError == "" {
 		o.WrongPasscodeError = textInvalidCredentials
 	}
@@ -101,9 +136,13 @@ type Server struct {
 	store    *store
 	journal  *journal
 	faults   *faultBook
-	inFlight sync.Map // account id → *atomic.Int32 of upload requests in flight
-	requests atomic.Uint64
-	router   *mux.Router
+	cursors  *cursorBook
+	counts   *countBook
+	// uploadsInFlight and readsInFlight map account id → *atomic.Int32 of requests in flight
+	uploadsInFlight sync.Map
+	readsInFlight   sync.Map
+	requests        atomic.Uint64
+	router          *mux.Router
 }
 
 // New builds a fake CleverTap; it fails only on invalid accounts.
@@ -116,9 +155,11 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:     opts,
 		accounts: book,
-		store:    newStore(opts.EventLimit, opts.EventLimit),
+		store:    newStore(opts.EventLimit, opts.EventLimit, opts.UnknownPlatform),
 		journal:  newJournal(opts.JournalLimit),
 		faults:   &faultBook{},
+		cursors:  newCursorBook(opts.CursorTTL, opts.CursorIdleTTL),
+		counts:   newCountBook(opts.CursorTTL),
 		router:   mux.NewRouter(),
 	}
 	s.addRoutes(s.router)
@@ -160,4 +201,6 @@ func (s *Server) Reset() {
 	s.store.reset()
 	s.journal.reset()
 	s.faults.clear()
+	s.cursors.reset()
+	s.counts.reset()
 }

@@ -210,7 +210,7 @@ func TestConcurrencyLimitAnswers429(t *testing.T) {
 }
 
 func inFlight(s *Server, account string) int32 {
-	v, ok := s.inFlight.Load(account)
+	v, ok := s.uploadsInFlight.Load(account)
 	if !ok {
 		return 0
 	}

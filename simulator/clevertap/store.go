@@ -3,7 +3,9 @@ package clevertap
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,8 @@ type Event struct {
 	name     string
 	identity string
 	objectID string
+	// at is when the event happened: its ts, else when it arrived
+	at time.Time
 }
 
 // EventFilter selects events; empty fields match everything.
@@ -51,24 +55,35 @@ func (f EventFilter) matches(e *Event) bool {
 		(f.SinceTime.IsZero() || !e.ReceivedAt.Before(f.SinceTime))
 }
 
-// EventSummary is what a profile knows of one event name.
+// EventSummary is what a profile knows of one event name, by the events' own times (their ts, else arrival).
 type EventSummary struct {
 	Count     int       `json:"count"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 }
 
+// Device is what a profile knows of one of its objectIds: the platform and, once a token arrived, the push token.
+type Device struct {
+	Platform  string `json:"platform"`
+	PushToken string `json:"push_token,omitempty"`
+}
+
 // Profile is built from profile uploads and from identities seen in events.
 type Profile struct {
+	// ID is the profile's number, as CleverTap's Get Events records carry one ("id").
+	ID          int64                   `json:"id"`
 	Account     string                  `json:"account"`
 	Region      Region                  `json:"region"`
 	Identity    string                  `json:"identity,omitempty"`
 	ObjectIDs   []string                `json:"objectIds,omitempty"`
 	ProfileData map[string]any          `json:"profileData"`
 	Events      map[string]EventSummary `json:"events"`
+	Devices     map[string]Device       `json:"devices,omitempty"`
 	Tokens      []json.RawMessage       `json:"tokens,omitempty"`
-	CreatedAt   time.Time               `json:"created_at"`
-	UpdatedAt   time.Time               `json:"updated_at"`
+	// DND lists the channels (phone, email) /1/subscribe marked unsubscribed for this profile's number or address.
+	DND       []string  `json:"dnd,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func (p *Profile) email() string {
@@ -76,30 +91,50 @@ func (p *Profile) email() string {
 	return s
 }
 
-// store keeps accepted records and profiles, both bounded, and wakes waiters when records arrive.
-type store struct {
-	mu       sync.Mutex
-	seq      uint64
-	events   *ring.Ring[Event]
-	profiles map[string]*Profile
-	// profileOrder remembers creation order so the oldest profile goes first when the limit is reached.
-	profileOrder *ring.Ring[string]
-	profileLimit int
-	// byObjectID maps account+objectId to the key of the profile it belongs to.
-	byObjectID map[string]string
-	// arrived is closed and replaced whenever records are stored.
-	arrived chan struct{}
+func (p *Profile) phone() string {
+	s, _ := p.ProfileData["Phone"].(string)
+	return s
 }
 
-func newStore(eventLimit, profileLimit int) *store {
-	return &store{
-		events:       ring.New[Event](eventLimit),
-		profiles:     map[string]*Profile{},
-		profileOrder: ring.New[string](profileLimit),
-		profileLimit: profileLimit,
-		byObjectID:   map[string]string{},
-		arrived:      make(chan struct{}),
+// store keeps accepted records and profiles, both bounded, and wakes waiters when records arrive.
+type store struct {
+	mu     sync.Mutex
+	seq    uint64
+	events *ring.Ring[Event]
+	// profiles by their ID; byIdentity and byObjectID map account+identifier to an ID.
+	profiles   map[int64]*Profile
+	byIdentity map[string]int64
+	byObjectID map[string]int64
+	lastID     int64
+	// profileOrder remembers creation order so the oldest profile goes first when the limit is reached.
+	profileOrder *ring.Ring[int64]
+	profileLimit int
+	// unsubscribed holds account+channel+value of the numbers and addresses /1/subscribe marked DND.
+	unsubscribed map[string]bool
+	// arrived is closed and replaced whenever records are stored.
+	arrived chan struct{}
+	// unknownPlatform is the platform of an objectId whose platform nothing tells.
+	unknownPlatform string
+}
+
+func newStore(eventLimit, profileLimit int, unknownPlatform string) *store {
+	s := &store{
+		events:          ring.New[Event](eventLimit),
+		profileOrder:    ring.New[int64](profileLimit),
+		profileLimit:    profileLimit,
+		arrived:         make(chan struct{}),
+		unknownPlatform: unknownPlatform,
 	}
+	s.clearProfiles()
+	return s
+}
+
+func (s *store) clearProfiles() {
+	s.profiles = map[int64]*Profile{}
+	s.byIdentity = map[string]int64{}
+	s.byObjectID = map[string]int64{}
+	s.unsubscribed = map[string]bool{}
+	s.profileOrder.Clear()
 }
 
 // storedBatch is what one request adds: its records, already validated.
@@ -128,25 +163,30 @@ func (s *store) add(in storedBatch) {
 	defer s.mu.Unlock()
 	for i, rec := range in.batch.accepted {
 		s.seq++
+		at := in.at
+		if rec.ts > 0 {
+			at = time.Unix(rec.ts, 0).UTC()
+		}
 		s.events.Push(Event{
 			Seq: s.seq, Account: in.account, Region: in.region, ReceivedAt: in.at, RequestID: in.requestID,
-			Record: records[i], kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID,
+			Record: records[i], kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID, at: at,
 		})
-		s.updateProfile(in, rec, records[i])
+		s.updateProfile(in, rec, records[i], at)
 	}
 	s.wake()
 }
 
 // addAttribution stores an attribution-partner call as an event record.
-func (s *store) addAttribution(account string, region Region, requestID string, at time.Time, name, deviceID string,
-	record []byte) {
+func (s *store) addAttribution(account string, region Region, requestID string, received, at time.Time, name,
+	deviceID string, record []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	s.events.Push(Event{Seq: s.seq, Account: account, Region: region, ReceivedAt: at, RequestID: requestID,
-		Record: record, kind: TypeEvent, name: name, objectID: deviceID})
-	p := s.profileFor(account, region, "", deviceID, at)
+	s.events.Push(Event{Seq: s.seq, Account: account, Region: region, ReceivedAt: received, RequestID: requestID,
+		Record: record, kind: TypeEvent, name: name, objectID: deviceID, at: at})
+	p := s.profileFor(account, region, "", deviceID, received)
 	p.countEvent(name, at)
+	p.UpdatedAt = received
 	s.wake()
 }
 
@@ -155,93 +195,210 @@ func (s *store) wake() {
 	s.arrived = make(chan struct{})
 }
 
-func (s *store) updateProfile(in storedBatch, rec acceptedRecord, raw json.RawMessage) {
+func (s *store) updateProfile(in storedBatch, rec acceptedRecord, raw json.RawMessage, at time.Time) {
 	if rec.identity == "" && rec.objectID == "" {
 		return
 	}
 	p := s.profileFor(in.account, in.region, rec.identity, rec.objectID, in.at)
 	switch rec.kind {
 	case TypeEvent:
-		p.countEvent(rec.name, in.at)
+		p.countEvent(rec.name, at)
 	case TypeProfile:
 		if rec.hasProfileData {
 			var r struct {
 				ProfileData map[string]any `json:"profileData"`
 			}
 			if json.Unmarshal(raw, &r) == nil {
-				for k, v := range r.ProfileData {
-					p.ProfileData[k] = v
-				}
+				applyProfileData(p.ProfileData, r.ProfileData)
 			}
 		}
 	case TypeToken:
 		p.Tokens = append(p.Tokens, raw)
+		var r struct {
+			TokenData struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"tokenData"`
+		}
+		if json.Unmarshal(raw, &r) == nil && rec.objectID != "" {
+			p.Devices[rec.objectID] = Device{Platform: tokenPlatform(r.TokenData.Type, rec.objectID, s.unknownPlatform),
+				PushToken: r.TokenData.ID}
+		}
 	}
 	p.UpdatedAt = in.at
 }
 
 func (p *Profile) countEvent(name string, at time.Time) {
 	sum := p.Events[name]
-	if sum.Count == 0 {
+	if sum.Count == 0 || at.Before(sum.FirstSeen) {
 		sum.FirstSeen = at
 	}
+	if at.After(sum.LastSeen) {
+		sum.LastSeen = at
+	}
 	sum.Count++
-	sum.LastSeen = at
 	p.Events[name] = sum
-	p.UpdatedAt = at
 }
 
-func profileKey(account, identity string) string { return account + "\x00" + identity }
+// tokenPlatform is the platform a device token's type names; CleverTap's samples show iOS, Android and Web.
+func tokenPlatform(tokenType, objectID, unknown string) string {
+	switch tokenType {
+	case "apns":
+		return "iOS"
+	case "fcm", "gcm":
+		return "Android"
+	case "chrome":
+		return "Web"
+	case "wns", "mpns":
+		return "Windows"
+	}
+	return objectIDPlatform(objectID, unknown)
+}
 
-// profileFor finds or creates the profile of an identity or, without one, of an objectId.
-func (s *store) profileFor(account string, region Region, identity, objectID string, at time.Time) *Profile {
-	key := ""
+// objectIDPlatform reads the platform from the shape of a CleverTap ID, as the SDKs make them: Android's start
+// with "__", iOS's with "-" (CleverTap's sample "-1a063854f83a4c6484285039ecff87cb"), the web SDK's are UUIDs.
+func objectIDPlatform(objectID, unknown string) string {
 	switch {
-	case identity != "":
-		key = profileKey(account, identity)
-	default:
-		if k, ok := s.byObjectID[profileKey(account, objectID)]; ok {
-			key = k
-		} else {
-			key = profileKey(account, "\x00oid:"+objectID)
+	case strings.HasPrefix(objectID, "__"):
+		return "Android"
+	case strings.HasPrefix(objectID, "-"):
+		return "iOS"
+	case isUUID(objectID):
+		return "Web"
+	}
+	return unknown
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
 		}
 	}
-	p, ok := s.profiles[key]
-	if !ok {
-		p = &Profile{Account: account, Region: region, Identity: identity, ProfileData: map[string]any{},
-			Events: map[string]EventSummary{}, CreatedAt: at, UpdatedAt: at}
-		s.profiles[key] = p
-		if s.profileOrder.Len() == s.profileLimit {
-			s.profileOrder.Each(func(oldest *string) bool {
-				s.forget(*oldest)
-				return false
-			})
-		}
-		s.profileOrder.Push(key)
+	return true
+}
+
+func profileKey(account, id string) string { return account + "\x00" + id }
+
+// profileFor finds or creates the profile of an identity or, without one, of an objectId. An objectId seen
+// alone and later with an identity is that identity's device: its anonymous profile is merged into the
+// identified one, as CleverTap merges a profile when the user logs in.
+func (s *store) profileFor(account string, region Region, identity, objectID string, at time.Time) *Profile {
+	var id int64
+	var ok bool
+	if identity != "" {
+		id, ok = s.byIdentity[profileKey(account, identity)]
+	} else {
+		id, ok = s.byObjectID[profileKey(account, objectID)]
+	}
+	p := s.profiles[id]
+	if !ok || p == nil {
+		p = s.newProfile(account, region, identity, at)
 	}
 	if objectID != "" {
-		oidKey := profileKey(account, objectID)
-		if _, linked := s.byObjectID[oidKey]; !linked || identity != "" {
-			s.byObjectID[oidKey] = key
-			if !slices.Contains(p.ObjectIDs, objectID) {
-				p.ObjectIDs = append(p.ObjectIDs, objectID)
-			}
-		}
+		s.link(p, objectID)
 	}
 	return p
 }
 
-func (s *store) forget(key string) {
-	p, ok := s.profiles[key]
+func (s *store) newProfile(account string, region Region, identity string, at time.Time) *Profile {
+	s.lastID++
+	p := &Profile{ID: s.lastID, Account: account, Region: region, Identity: identity, ProfileData: map[string]any{},
+		Events: map[string]EventSummary{}, Devices: map[string]Device{}, CreatedAt: at, UpdatedAt: at}
+	s.profiles[p.ID] = p
+	if identity != "" {
+		s.byIdentity[profileKey(account, identity)] = p.ID
+	}
+	if s.profileOrder.Len() == s.profileLimit {
+		s.profileOrder.Each(func(oldest *int64) bool {
+			s.forget(*oldest)
+			return false
+		})
+	}
+	s.profileOrder.Push(p.ID)
+	return p
+}
+
+// link makes objectID a device of p. An objectId another profile holds moves only to an identified profile; an
+// anonymous profile left with no devices is merged into p.
+func (s *store) link(p *Profile, objectID string) {
+	key := profileKey(p.Account, objectID)
+	oldID, linked := s.byObjectID[key]
+	if linked && oldID == p.ID {
+		return
+	}
+	if linked && p.Identity == "" {
+		return // an anonymous upload never takes a device from the profile it belongs to
+	}
+	s.byObjectID[key] = p.ID
+	if !slices.Contains(p.ObjectIDs, objectID) {
+		p.ObjectIDs = append(p.ObjectIDs, objectID)
+	}
+	old := s.profiles[oldID]
+	if !linked || old == nil {
+		return
+	}
+	if dev, ok := old.Devices[objectID]; ok {
+		p.Devices[objectID] = dev
+		delete(old.Devices, objectID)
+	}
+	old.ObjectIDs = slices.DeleteFunc(old.ObjectIDs, func(o string) bool { return o == objectID })
+	if old.Identity == "" && len(old.ObjectIDs) == 0 {
+		p.merge(old)
+		s.forget(old.ID)
+	}
+}
+
+// merge takes what an anonymous profile knew: its events and the properties p does not have yet.
+func (p *Profile) merge(anon *Profile) {
+	for name, a := range anon.Events {
+		sum, ok := p.Events[name]
+		if !ok {
+			p.Events[name] = a
+			continue
+		}
+		sum.Count += a.Count
+		if a.FirstSeen.Before(sum.FirstSeen) {
+			sum.FirstSeen = a.FirstSeen
+		}
+		if a.LastSeen.After(sum.LastSeen) {
+			sum.LastSeen = a.LastSeen
+		}
+		p.Events[name] = sum
+	}
+	for k, v := range anon.ProfileData {
+		if _, ok := p.ProfileData[k]; !ok {
+			p.ProfileData[k] = v
+		}
+	}
+	p.Tokens = append(p.Tokens, anon.Tokens...)
+	if anon.CreatedAt.Before(p.CreatedAt) {
+		p.CreatedAt = anon.CreatedAt
+	}
+}
+
+func (s *store) forget(id int64) {
+	p, ok := s.profiles[id]
 	if !ok {
 		return
 	}
 	for _, oid := range p.ObjectIDs {
-		if s.byObjectID[profileKey(p.Account, oid)] == key {
+		if s.byObjectID[profileKey(p.Account, oid)] == id {
 			delete(s.byObjectID, profileKey(p.Account, oid))
 		}
 	}
-	delete(s.profiles, key)
+	if p.Identity != "" && s.byIdentity[profileKey(p.Account, p.Identity)] == id {
+		delete(s.byIdentity, profileKey(p.Account, p.Identity))
+	}
+	delete(s.profiles, id)
 }
 
 // ProfileQuery finds profiles by one identifier; Account is required for lookups through the API.
@@ -256,8 +413,8 @@ func (s *store) findProfiles(q ProfileQuery) []Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Profile
-	s.profileOrder.Each(func(key *string) bool {
-		p, ok := s.profiles[*key]
+	s.profileOrder.Each(func(id *int64) bool {
+		p, ok := s.profiles[*id]
 		if !ok {
 			return true
 		}
@@ -265,25 +422,34 @@ func (s *store) findProfiles(q ProfileQuery) []Profile {
 			(q.Identity == "" || q.Identity == p.Identity) &&
 			(q.Email == "" || q.Email == p.email()) &&
 			(q.ObjectID == "" || slices.Contains(p.ObjectIDs, q.ObjectID)) {
-			out = append(out, p.copy())
+			out = append(out, s.copyOf(p))
 		}
 		return true
 	})
 	return out
 }
 
-func (p *Profile) copy() Profile {
+// copyOf is a profile the caller may keep: its maps and slices are its own, and DND is filled in.
+func (s *store) copyOf(p *Profile) Profile {
 	c := *p
-	c.ObjectIDs = append([]string(nil), p.ObjectIDs...)
+	c.ObjectIDs = slices.Clone(p.ObjectIDs)
 	c.ProfileData = make(map[string]any, len(p.ProfileData))
 	for k, v := range p.ProfileData {
+		if list, ok := v.([]string); ok {
+			v = slices.Clone(list)
+		}
 		c.ProfileData[k] = v
 	}
-	c.Events = make(map[string]EventSummary, len(p.Events))
-	for k, v := range p.Events {
-		c.Events[k] = v
+	c.Events = maps.Clone(p.Events)
+	c.Devices = maps.Clone(p.Devices)
+	c.Tokens = slices.Clone(p.Tokens)
+	c.DND = nil
+	if phone := p.phone(); phone != "" && s.unsubscribed[dndKey(p.Account, "phone", phone)] {
+		c.DND = append(c.DND, "phone")
 	}
-	c.Tokens = append([]json.RawMessage(nil), p.Tokens...)
+	if email := p.email(); email != "" && s.unsubscribed[dndKey(p.Account, "email", email)] {
+		c.DND = append(c.DND, "email")
+	}
 	return c
 }
 
@@ -293,15 +459,14 @@ func (s *store) deleteProfiles(account string, identities, objectIDs []string) i
 	defer s.mu.Unlock()
 	deleted := 0
 	for _, id := range identities {
-		key := profileKey(account, id)
-		if _, ok := s.profiles[key]; ok {
-			s.forget(key)
+		if pid, ok := s.byIdentity[profileKey(account, id)]; ok {
+			s.forget(pid)
 			deleted++
 		}
 	}
 	for _, oid := range objectIDs {
-		if key, ok := s.byObjectID[profileKey(account, oid)]; ok {
-			s.forget(key)
+		if pid, ok := s.byObjectID[profileKey(account, oid)]; ok {
+			s.forget(pid)
 			deleted++
 		}
 	}
@@ -353,9 +518,7 @@ func (s *store) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events.Clear()
-	s.profiles = map[string]*Profile{}
-	s.profileOrder.Clear()
-	s.byObjectID = map[string]string{}
+	s.clearProfiles()
 	s.wake()
 }
 

@@ -3,6 +3,7 @@ package clevertap
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,6 +35,8 @@ var tokenTypes = []string{"fcm", "gcm", "apns", "wns", "mpns", "chrome"}
 type uploadLimits struct {
 	maxRecords      int
 	maxTokenRecords int
+	// tokenLimitInMixed applies maxTokenRecords to requests that mix tokens with other records too.
+	tokenLimitInMixed bool
 	// maxTimestamp is the largest ts taken as epoch seconds; anything larger is plainly milliseconds.
 	maxTimestamp   int64
 	requireEvtData bool
@@ -139,7 +142,9 @@ func validateUpload(body []byte, acct *Account, limits uploadLimits) (*uploadBat
 			tokens++
 		}
 	}
-	if tokens > limits.maxTokenRecords {
+	// CleverTap documents 100 per call on its device-token page only, and RudderStack sends up to 1000 records
+	// mixing profiles and tokens: the token limit applies to a request of tokens alone unless told otherwise
+	if tokens > limits.maxTokenRecords && (tokens == len(records) || limits.tokenLimitInMixed) {
 		return nil, &requestError{status: 400, text: fmt.Sprintf(textTooManyRecords, limits.maxTokenRecords),
 			diagnosis: fmt.Sprintf("expected at most %d token records per request, got %d", limits.maxTokenRecords, tokens)}
 	}
@@ -283,11 +288,23 @@ func (v *recordValidator) timestamp(i int, ts *fastjson.Value) (int64, int) {
 	if ts == nil || ts.Type() == fastjson.TypeNull {
 		return 0, 0 // CleverTap stamps the record with the time of receipt
 	}
-	if ts.Type() != fastjson.TypeNumber {
+	var f float64
+	switch ts.Type() {
+	case fastjson.TypeNumber:
+		f = ts.GetFloat64()
+	case fastjson.TypeString:
+		// CleverTap's own Python example sends "%s" % int(time.time()) and expects nothing unprocessed
+		digits := string(ts.GetStringBytes())
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || strings.TrimSpace(digits) != digits {
+			v.warn(i, fmt.Sprintf("ts %q is a string but not a whole number of epoch seconds", digits))
+			return 0, CodeTimestampInvalid
+		}
+		f = float64(n)
+	default:
 		v.warn(i, "ts is a JSON "+ts.Type().String()+"; CleverTap wants a number of epoch seconds")
 		return 0, CodeTimestampInvalid
 	}
-	f := ts.GetFloat64()
 	if f <= 0 || f != math.Trunc(f) {
 		v.warn(i, "ts "+ts.String()+" is not a positive whole number of epoch seconds")
 		return 0, CodeTimestampInvalid
@@ -385,7 +402,77 @@ func (v *recordValidator) checkProfile(i int, f *recordFields, acc *acceptedReco
 		}
 	}
 	acc.hasProfileData = data.Len() > 0
+	data.Visit(func(key []byte, val *fastjson.Value) {
+		if warning := profileValueWarning(val); warning != "" {
+			v.warn(i, fmt.Sprintf("profileData %q: %s", key, warning))
+		}
+	})
 	return 0
+}
+
+// profileValueWarning says what CleverTap would take differently from what the profile value seems to mean:
+// operator objects with a wrong argument, multi-values beyond the limits, nested objects.
+func profileValueWarning(val *fastjson.Value) string {
+	switch val.Type() {
+	case fastjson.TypeArray:
+		return multiValueWarning(val)
+	case fastjson.TypeObject:
+	default:
+		return ""
+	}
+	obj, _ := val.Object()
+	if obj.Len() != 1 {
+		return "a nested object is stored as it is; CleverTap's operators are {\"$set\"|\"$add\"|\"$remove\"|" +
+			"\"$incr\"|\"$decr\"|\"$delete\": ...}"
+	}
+	var op string
+	var arg *fastjson.Value
+	obj.Visit(func(k []byte, v *fastjson.Value) { op, arg = string(k), v })
+	switch op {
+	case opIncr, opDecr:
+		if arg.Type() != fastjson.TypeNumber {
+			return op + " takes a number, got a JSON " + arg.Type().String() + "; the property is left as it was"
+		}
+		if arg.GetFloat64() <= 0 {
+			return op + " " + arg.String() + ": CleverTap's SDKs send only amounts greater than 0"
+		}
+	case opDelete:
+		if arg.Type() != fastjson.TypeTrue {
+			return "{\"$delete\": " + arg.String() + "} deletes nothing; only true deletes"
+		}
+	case opSet, opAdd, opRemove:
+		if arg.Type() == fastjson.TypeArray {
+			return multiValueWarning(arg)
+		}
+	default:
+		return "a nested object is stored as it is; " + strconv.Quote(op) + " is not one of CleverTap's operators"
+	}
+	return ""
+}
+
+// multiValueWarning flags what the multi-value rules change: non-string values cast, long values dropped, more
+// than 100 values with the oldest dropped.
+func multiValueWarning(list *fastjson.Value) string {
+	values, _ := list.Array()
+	var notes []string
+	for _, v := range values {
+		switch v.Type() {
+		case fastjson.TypeString:
+			if n := utf8.RuneCount(v.GetStringBytes()); n > maxMultiValueChars {
+				notes = append(notes, fmt.Sprintf("a value of %d characters is dropped (at most %d)", n,
+					maxMultiValueChars))
+			}
+		case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
+			notes = append(notes, "a "+v.Type().String()+" is stored as a string (multi-values are strings)")
+		default:
+			notes = append(notes, "a JSON "+v.Type().String()+" is not a multi-value and is dropped")
+		}
+	}
+	if len(values) > maxMultiValues {
+		notes = append(notes, fmt.Sprintf("%d values: only the newest %d are kept", len(values), maxMultiValues))
+	}
+	slices.Sort(notes)
+	return strings.Join(slices.Compact(notes), "; ")
 }
 
 func (v *recordValidator) checkToken(f *recordFields, acc *acceptedRecord) int {

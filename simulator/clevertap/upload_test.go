@@ -132,10 +132,12 @@ func TestRequireEvtDataMakesAMissingOneA512(t *testing.T) {
 	}
 }
 
+// many is an upload of n copies of one record.
+func many(n int, rec string) string {
+	return `{"d":[` + strings.TrimSuffix(strings.Repeat(rec+",", n), ",") + `]}`
+}
+
 func TestRequestLevelErrors(t *testing.T) {
-	many := func(n int, rec string) string {
-		return `{"d":[` + strings.TrimSuffix(strings.Repeat(rec+",", n), ",") + `]}`
-	}
 	event := `{"type":"event","identity":"u","evtName":"x","evtData":{}}`
 	token := `{"type":"token","objectId":"__g","tokenData":{"id":"t","type":"fcm"}}`
 	cases := []struct {
@@ -214,5 +216,51 @@ func TestWarningsExplainWhatCleverTapWouldNotSay(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("expected a warning mentioning %q, got %s", want, joined)
 		}
+	}
+}
+
+// A string of epoch seconds is a valid ts: CleverTap's own Python example sends "%s" % int(time.time()) and
+// expects nothing unprocessed; other strings are still 525.
+func TestTimestampAsAStringOfSeconds(t *testing.T) {
+	for _, c := range []struct {
+		ts     string
+		code   int
+		stored int64
+	}{
+		{`"1700000000"`, 0, 1700000000},
+		{`"1700000000000"`, CodeTimestampInvalid, 0},
+		{`" 1700000000"`, CodeTimestampInvalid, 0},
+		{`"1.7e9"`, CodeTimestampInvalid, 0},
+		{`"2026-01-01T00:00:00Z"`, CodeTimestampInvalid, 0},
+	} {
+		body := `{"d":[{"type":"event","identity":"u","ts":` + c.ts + `,"evtName":"x","evtData":{}}]}`
+		batch, reqErr := validateUpload([]byte(body), testAccount(), testLimits)
+		if reqErr != nil {
+			t.Fatal(reqErr)
+		}
+		switch {
+		case c.code == 0 && (len(batch.accepted) != 1 || batch.accepted[0].ts != c.stored):
+			t.Errorf("ts %s: expected accepted with ts %d, got %+v %+v", c.ts, c.stored, batch.accepted, batch.rejected)
+		case c.code != 0 && (len(batch.rejected) != 1 || batch.rejected[0].code != c.code):
+			t.Errorf("ts %s: expected code %d, got %+v", c.ts, c.code, batch.rejected)
+		}
+	}
+}
+
+// The 100-token limit holds for uploads of tokens alone; an upload mixing 101 tokens with profiles follows the
+// 1000-record limit (as RudderStack sends them), unless TokenLimitInMixed says otherwise.
+func TestTheTokenLimitAndMixedUploads(t *testing.T) {
+	token := `{"type":"token","objectId":"__g","tokenData":{"id":"t","type":"fcm"}}`
+	profile := `{"type":"profile","identity":"u","profileData":{"Name":"U"}}`
+	mixed := `{"d":[` + strings.TrimSuffix(strings.TrimPrefix(many(101, token), `{"d":[`), `]}`) + "," + profile + "]}"
+	if batch, reqErr := validateUpload([]byte(mixed), testAccount(), testLimits); reqErr != nil ||
+		len(batch.accepted) != 102 {
+		t.Fatalf("mixed upload: expected 102 records accepted, got %+v", reqErr)
+	}
+	strict := testLimits
+	strict.tokenLimitInMixed = true
+	if _, reqErr := validateUpload([]byte(mixed), testAccount(), strict); reqErr == nil ||
+		reqErr.text != "Too many records. Maximum allowed records per request is 100" {
+		t.Fatalf("with the limit on mixed uploads: expected the 400, got %+v", reqErr)
 	}
 }

@@ -215,22 +215,33 @@ func TestEveryFieldOfTheVendorSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ours struct {
-				Event      map[string]any `json:"event"`
-				APIVersion string         `json:"api_version"`
+			// and as `simulator emit revenuecat <type>` sends it: the emitter with its options' defaults
+			options := map[string]string{}
+			if p := periodTypeFor(periodType); p != "" {
+				options["period-type"] = p
 			}
-			if err := json.Unmarshal(hook.Body, &ours); err != nil || ours.APIVersion != "1.0" {
-				t.Fatalf("not a RevenueCat body: %v %s", err, hook.Body)
+			cli, err := Emitter{}.Emit(eventType, sources.Single{User: jane, At: t0, Options: options})
+			if err != nil {
+				t.Fatal(err)
 			}
-			var missing []string
-			for k := range sample.Event {
-				if _, ok := ours.Event[k]; !ok {
-					missing = append(missing, k)
+			for name, body := range map[string][]byte{"Emit": hook.Body, "the emit command": cli.Body} {
+				var ours struct {
+					Event      map[string]any `json:"event"`
+					APIVersion string         `json:"api_version"`
 				}
-			}
-			sort.Strings(missing)
-			if len(missing) > 0 {
-				t.Fatalf("%s lacks keys of the vendor sample: %v", eventType, missing)
+				if err := json.Unmarshal(body, &ours); err != nil || ours.APIVersion != "1.0" {
+					t.Fatalf("%s: not a RevenueCat body: %v %s", name, err, body)
+				}
+				var missing []string
+				for k := range sample.Event {
+					if _, ok := ours.Event[k]; !ok {
+						missing = append(missing, k)
+					}
+				}
+				sort.Strings(missing)
+				if len(missing) > 0 {
+					t.Fatalf("%s: %s lacks keys of the vendor sample: %v", name, eventType, missing)
+				}
 			}
 		})
 	}

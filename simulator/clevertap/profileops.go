@@ -1,0 +1,166 @@
+package clevertap
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Profile operations inside an upload's profileData (reference §9.7): a value is set as it comes, an array is a
+// multi-value property, and an object with one of CleverTap's operators changes what the profile holds.
+const (
+	opSet    = "$set"
+	opAdd    = "$add"
+	opRemove = "$remove"
+	opIncr   = "$incr"
+	opDecr   = "$decr"
+	opDelete = "$delete"
+)
+
+// Multi-value limits [CT-platform]: at most 100 values, the oldest dropped first; each at most 512 characters.
+const (
+	maxMultiValues     = 100
+	maxMultiValueChars = 512
+)
+
+// profileOperator is the operator of a profileData value, or "" when the value is set as it is.
+func profileOperator(v any) (op string, arg any) {
+	obj, ok := v.(map[string]any)
+	if !ok || len(obj) != 1 {
+		return "", nil
+	}
+	for k, arg := range obj {
+		switch k {
+		case opSet, opAdd, opRemove, opIncr, opDecr, opDelete:
+			return k, arg
+		}
+	}
+	return "", nil
+}
+
+// applyProfileData merges one upload's profileData into a profile's properties. Where the server's rule is
+// UNCONFIRMED (an amount that is not a number, $incr on a missing or non-numeric property) the choice is the
+// README's; the validator has already warned of the requests' own mistakes.
+func applyProfileData(props, update map[string]any) {
+	for key, value := range update {
+		op, arg := profileOperator(value)
+		switch op {
+		case "":
+			if list, ok := value.([]any); ok {
+				props[key] = multiValues(nil, list)
+			} else {
+				props[key] = value
+			}
+		case opSet:
+			props[key] = multiValues(nil, asList(arg))
+		case opAdd:
+			props[key] = multiValues(promote(props[key]), asList(arg))
+		case opRemove:
+			remove(props, key, asList(arg))
+		case opIncr, opDecr:
+			step(props, key, op, arg)
+		case opDelete:
+			if arg == true {
+				delete(props, key)
+			}
+		}
+	}
+}
+
+// multiValues appends values to a multi-value list: strings, each once, at most 100 with the oldest dropped;
+// a value over 512 characters is dropped.
+func multiValues(list []string, values []any) []string {
+	out := slices.Clone(list)
+	for _, v := range values {
+		s, ok := multiValueString(v)
+		if ok && utf8.RuneCountInString(s) <= maxMultiValueChars && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) > maxMultiValues {
+		out = out[len(out)-maxMultiValues:]
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// multiValueString is a value as a multi-value string: CleverTap's multi-values are strings, so a number or a
+// boolean is cast; null and nested structures are not values.
+func multiValueString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case json.Number:
+		return v.String(), true
+	}
+	return "", false
+}
+
+// promote is a property as a multi-value list: a scalar becomes a list of its string form.
+func promote(v any) []string {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []string:
+		return v
+	}
+	if s, ok := multiValueString(v); ok {
+		return []string{s}
+	}
+	return nil
+}
+
+func asList(v any) []any {
+	if list, ok := v.([]any); ok {
+		return list
+	}
+	return []any{v}
+}
+
+// remove takes values out of a multi-value property (a scalar is promoted first); an emptied property goes.
+func remove(props map[string]any, key string, values []any) {
+	current, ok := props[key]
+	if !ok {
+		return
+	}
+	list := slices.DeleteFunc(slices.Clone(promote(current)), func(s string) bool {
+		return slices.ContainsFunc(values, func(v any) bool {
+			vs, ok := multiValueString(v)
+			return ok && vs == s
+		})
+	})
+	if len(list) == 0 {
+		delete(props, key)
+		return
+	}
+	props[key] = list
+}
+
+// step is $incr and $decr: a number property moves by the amount and a missing one starts from zero; a
+// property that is not a number, or an amount that is not one, leaves the property as it was.
+func step(props map[string]any, key, op string, arg any) {
+	amount, ok := arg.(float64)
+	if !ok {
+		return
+	}
+	if op == opDecr {
+		amount = -amount
+	}
+	switch current := props[key].(type) {
+	case nil:
+		props[key] = amount
+	case float64:
+		props[key] = current + amount
+	}
+}
+
+func dndKey(account, channel, value string) string {
+	return account + "\x00" + channel + "\x00" + value
+}

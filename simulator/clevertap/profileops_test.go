@@ -1,0 +1,240 @@
+package clevertap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProfileOperators(t *testing.T) {
+	hundred := make([]string, 100)
+	for i := range hundred {
+		hundred[i] = fmt.Sprintf("v%d", i)
+	}
+	cases := []struct {
+		name          string
+		before        map[string]any
+		update        string
+		want          map[string]any
+		wantUntouched []string
+	}{
+		{"a scalar is set", map[string]any{"Plan": "basic"}, `{"Plan":"gold"}`, map[string]any{"Plan": "gold"}, nil},
+		{"an array is a multi-value, unique strings", nil, `{"Tags":["a","b","a",3,true]}`,
+			map[string]any{"Tags": []string{"a", "b", "3", "true"}}, nil},
+		{"$set overwrites", map[string]any{"Tags": []string{"x"}}, `{"Tags":{"$set":["a","b"]}}`,
+			map[string]any{"Tags": []string{"a", "b"}}, nil},
+		{"$add appends what is new", map[string]any{"Tags": []string{"a"}}, `{"Tags":{"$add":["a","b"]}}`,
+			map[string]any{"Tags": []string{"a", "b"}}, nil},
+		{"$add promotes a scalar to a string", map[string]any{"Language": "English"},
+			`{"Language":{"$add":["Spanish","German"]}}`,
+			map[string]any{"Language": []string{"English", "Spanish", "German"}}, nil},
+		{"$add promotes a number", map[string]any{"Lucky": 7.0}, `{"Lucky":{"$add":"8"}}`,
+			map[string]any{"Lucky": []string{"7", "8"}}, nil},
+		{"$add to a missing property creates it", nil, `{"Tags":{"$add":"a"}}`, map[string]any{"Tags": []string{"a"}},
+			nil},
+		{"$remove takes values out", map[string]any{"Tags": []string{"a", "b", "c"}}, `{"Tags":{"$remove":["a","c"]}}`,
+			map[string]any{"Tags": []string{"b"}}, nil},
+		{"$remove of the last value deletes the property", map[string]any{"Tags": "a"}, `{"Tags":{"$remove":"a"}}`,
+			map[string]any{}, nil},
+		{"$remove on a missing property does nothing", map[string]any{}, `{"Tags":{"$remove":"a"}}`,
+			map[string]any{}, nil},
+		{"$incr", map[string]any{"Score": 308.0}, `{"Score":{"$incr":3}}`, map[string]any{"Score": 311.0}, nil},
+		{"$decr", map[string]any{"Score": 308.0}, `{"Score":{"$decr":8}}`, map[string]any{"Score": 300.0}, nil},
+		{"$incr on a missing property starts from 0", nil, `{"Score":{"$incr":3}}`, map[string]any{"Score": 3.0}, nil},
+		{"$incr on a string leaves it", map[string]any{"Score": "high"}, `{"Score":{"$incr":3}}`,
+			map[string]any{"Score": "high"}, nil},
+		{"$delete", map[string]any{"Plan": "gold", "Keep": 1.0}, `{"Plan":{"$delete":true}}`,
+			map[string]any{"Keep": 1.0}, nil},
+		{"$delete false deletes nothing", map[string]any{"Plan": "gold"}, `{"Plan":{"$delete":false}}`,
+			map[string]any{"Plan": "gold"}, nil},
+		{"$D_ dates are kept as sent", nil, `{"DOB":"$D_1487576752"}`, map[string]any{"DOB": "$D_1487576752"}, nil},
+		{"101 values keep the newest 100", map[string]any{"Tags": hundred}, `{"Tags":{"$add":"v100"}}`,
+			map[string]any{"Tags": append(append([]string{}, hundred[1:]...), "v100")}, nil},
+		{"a value over 512 characters is dropped", nil, `{"Tags":["ok","` + strings.Repeat("x", 513) + `"]}`,
+			map[string]any{"Tags": []string{"ok"}}, nil},
+		{"a nested object without an operator is stored", nil, `{"Address":{"city":"Paris"}}`,
+			map[string]any{"Address": map[string]any{"city": "Paris"}}, nil},
+	}
+	for _, tc := range cases {
+		props := map[string]any{}
+		for k, v := range tc.before {
+			props[k] = v
+		}
+		var update map[string]any
+		if err := json.Unmarshal([]byte(tc.update), &update); err != nil {
+			t.Fatal(err)
+		}
+		applyProfileData(props, update)
+		if !reflect.DeepEqual(props, tc.want) {
+			t.Errorf("%s: expected %v, got %v", tc.name, tc.want, props)
+		}
+	}
+}
+
+// Operators and profile facts as /1/profile.json shows them (reference §9.4, §9.7).
+func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
+	s, c := newTestServer(t, Options{})
+	uploadRaw(t, c, "eu1", eu1Creds,
+		`{"type":"profile","identity":"jack","profileData":{"Score":300,"Tags":"vip"}}`,
+		`{"type":"event","identity":"jack","ts":1457271567,"evtName":"Opened","evtData":{}}`,
+		`{"type":"event","identity":"jack","ts":1458041215,"evtName":"Opened","evtData":{}}`,
+		`{"type":"event","identity":"jack","ts":1457300000,"evtName":"Opened","evtData":{}}`)
+	uploadRaw(t, c, "eu1", eu1Creds,
+		`{"type":"profile","identity":"jack","profileData":{"Score":{"$incr":8},"Tags":{"$add":["new"]}}}`,
+		`{"type":"token","objectId":"__g1a2b3","tokenData":{"id":"fcm-token","type":"fcm"}}`,
+		`{"type":"profile","identity":"jack","objectId":"__g1a2b3","profileData":{}}`)
+	res := get(t, c, "/eu1/1/profile.json?identity=jack", eu1Creds)
+	want := `{"status":"success","record":{"identity":"jack","profileData":{"Score":308,"Tags":["vip","new"]},` +
+		`"events":{"Opened":{"count":3,"first_seen":1457271567,"last_seen":1458041215}},` +
+		`"platformInfo":[{"platform":"Android","objectId":"__g1a2b3","push_token":"fcm-token"}]}}`
+	assertJSONEqual(t, res.Body, want)
+	if strings.Contains(string(res.Body), `"email"`) {
+		t.Fatalf("a profile without an email must not carry \"email\": %s", res.Body)
+	}
+	admin, err := c.Profiles(context.Background(), "SIM-EU1-0001", "jack")
+	if err != nil || len(admin) != 1 || admin[0].ProfileData["Score"] != 308.0 {
+		t.Fatalf("/_sim/profiles: expected Score 308, got %+v %v", admin, err)
+	}
+	if n := len(s.store.findProfiles(ProfileQuery{Account: "SIM-EU1-0001"})); n != 1 {
+		t.Fatalf("the token's anonymous profile must merge into jack's, got %d profiles", n)
+	}
+}
+
+func TestProfileOperatorMistakesAreWarned(t *testing.T) {
+	_, c := newTestServer(t, Options{})
+	res, err := c.UploadRaw(context.Background(), "eu1", eu1Creds, []byte(`{"d":[{"type":"profile","identity":"u",`+
+		`"profileData":{"A":{"$incr":"3"},"B":{"$delete":1},"C":{"$push":1},"D":{"$decr":-2},"E":[1]}}]}`), "")
+	if err != nil || !strings.Contains(string(res.Body), `"processed":1`) {
+		t.Fatalf("operator mistakes are accepted, as CleverTap's handling is UNCONFIRMED: %v %s", err, res.Body)
+	}
+	entries, _ := c.Requests(context.Background(), JournalFilter{Account: "SIM-EU1-0001"})
+	warnings := fmt.Sprint(entries[len(entries)-1].Records.Warnings)
+	for _, want := range []string{`$incr takes a number`, `deletes nothing`, `"$push" is not one of`,
+		`only amounts greater than 0`, `stored as a string`} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("expected a warning containing %q in %s", want, warnings)
+		}
+	}
+}
+
+func TestIdentityEndpoints(t *testing.T) {
+	s, c := newTestServer(t, Options{})
+	uploadRaw(t, c, "eu1", eu1Creds,
+		`{"type":"profile","identity":"+14155550100","objectId":"__p1","profileData":{"Phone":"+14155550100"}}`,
+		`{"type":"profile","identity":"ana","objectId":"__a1","profileData":{"Email":"ana@example.com"}}`,
+		`{"type":"profile","objectId":"__a2","identity":"ana","profileData":{}}`)
+
+	ok := `{"status":"success"}`
+	if res := post(t, c, "api.clevertap.com", "/1/disassociate", eu1Creds,
+		`{"d":[{"type":"phone","value":"+14155550100"}]}`); string(res.Body) != ok {
+		t.Fatalf("disassociate: expected %s, got %s", ok, res.Body)
+	}
+	if res := get(t, c, "/eu1/1/profile.json?identity=%2B14155550100", eu1Creds); res.StatusCode != 404 {
+		t.Fatalf("a disassociated number names no profile: expected 404, got %d", res.StatusCode)
+	}
+	if res := get(t, c, "/eu1/1/profile.json?objectId=__p1", eu1Creds); res.StatusCode != 200 {
+		t.Fatalf("the profile stays, found by its device: expected 200, got %d", res.StatusCode)
+	}
+
+	if res := post(t, c, "api.clevertap.com", "/1/subscribe", eu1Creds,
+		`{"d":[{"type":"email","value":"ana@example.com","status":"Unsubscribe"}]}`); string(res.Body) != ok {
+		t.Fatalf("subscribe: expected %s, got %s", ok, res.Body)
+	}
+	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); len(p) != 1 || !reflect.DeepEqual(p[0].DND,
+		[]string{"email"}) {
+		t.Fatalf("expected ana's email marked DND, got %+v", p)
+	}
+	_ = post(t, c, "api.clevertap.com", "/1/subscribe", eu1Creds,
+		`{"d":[{"type":"email","value":"ana@example.com","status":"Resubscribe"}]}`)
+	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); p[0].DND != nil {
+		t.Fatalf("expected ana resubscribed, got %+v", p[0].DND)
+	}
+
+	if res := post(t, c, "api.clevertap.com", "/1/demerge/profiles.json", eu1Creds,
+		`{"identities":["ana"]}`); string(res.Body) != ok {
+		t.Fatalf("demerge: expected %s, got %s", ok, res.Body)
+	}
+	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); len(p[0].ObjectIDs) != 0 {
+		t.Fatalf("after demerge ana keeps no device, got %v", p[0].ObjectIDs)
+	}
+	for _, oid := range []string{"__a1", "__a2"} {
+		if p := s.store.findProfiles(ProfileQuery{ObjectID: oid}); len(p) != 1 || p[0].Identity != "" {
+			t.Fatalf("after demerge %s is an anonymous profile of its own, got %+v", oid, p)
+		}
+	}
+
+	ids := make([]string, 101)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%q", fmt.Sprint("id", i))
+	}
+	tooMany := `{"status":"fail","error":"Max 100 are allowed","code":400}`
+	for _, path := range []string{"/1/delete/profiles.json", "/1/demerge/profiles.json"} {
+		key := map[string]string{"/1/delete/profiles.json": "identity", "/1/demerge/profiles.json": "identities"}[path]
+		res := post(t, c, "api.clevertap.com", path, eu1Creds, `{"`+key+`":[`+strings.Join(ids, ",")+`]}`)
+		if res.StatusCode != 400 || string(res.Body) != tooMany {
+			t.Errorf("%s with 101 ids: expected 400 %s, got %d %s", path, tooMany, res.StatusCode, res.Body)
+		}
+	}
+	bad := post(t, c, "api.clevertap.com", "/1/subscribe", eu1Creds,
+		`{"d":[{"type":"email","value":"ana@example.com","status":"Stop"}]}`)
+	if bad.StatusCode != 400 || !strings.Contains(bad.Diagnosis, "Unsubscribe or Resubscribe") {
+		t.Fatalf("an unknown status: expected 400 naming the statuses, got %d %s", bad.StatusCode, bad.Diagnosis)
+	}
+}
+
+// Three reads of an account may be in flight; the fourth gets CleverTap's 429.
+func TestReadConcurrencyLimit(t *testing.T) {
+	s, c := newTestServer(t, Options{})
+	renewals(t, c)
+	if _, err := s.AddFault(Fault{Action: FaultDelay, DelayMS: 60000, Endpoint: "counts", Times: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{}, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/eu1/1/counts/events.json",
+				strings.NewReader(renewalsOfDec2))
+			req.Header.Set("X-CleverTap-Account-Id", eu1Creds.AccountID)
+			req.Header.Set("X-CleverTap-Passcode", eu1Creds.Passcode)
+			_, _ = c.Do(req)
+			done <- struct{}{}
+		}()
+	}
+	waitFor(t, func() bool {
+		v, ok := s.readsInFlight.Load(eu1Creds.AccountID)
+		return ok && v.(interface{ Load() int32 }).Load() == 3
+	})
+	res := send(t, c, http.MethodPost, "/eu1/1/events.json", eu1Creds, renewalsOfDec2)
+	if res.StatusCode != 429 || string(res.Body) != `{"status":"fail","error":"Too many concurrent requests","code":429}` {
+		t.Fatalf("a fourth read: expected 429, got %d %s", res.StatusCode, res.Body)
+	}
+	if up, _, err := c.Upload(context.Background(), "eu1", eu1Creds, event("u", "e")); err != nil ||
+		up.Status != "success" {
+		t.Fatalf("uploads have their own limit: expected success, got %+v %v", up, err)
+	}
+	cancel()
+	for i := 0; i < 3; i++ {
+		<-done
+	}
+}
+
+// waitFor polls cond until it holds, failing after 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
