@@ -132,7 +132,7 @@ func (p *Process) Start(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, health, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && listensOn(cmd.Process.Pid, p.Addr) {
 				return nil
 			}
 		}
