@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay/outbox"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/load"
 )
@@ -64,7 +65,7 @@ var _ = Describe("a damaged outbox", Label("damage"), func() {
 		Expect(exit.Logs).To(ContainSubstring("held 300 pending jobs"))
 
 		// edited (sed 's/"evtName":/"evtName"!/' on one job): refused, naming the job
-		edited := bytes.Replace(kept, []byte(`"evtName":`), []byte(`"evtName"!`), 1)
+		edited := editLiveJob(kept, filepath.Join(filepath.Dir(dir), "probe.db"))
 		Expect(os.WriteFile(outbox, edited, 0o600)).To(Succeed())
 		err = relay.Start(ctx)
 		Expect(errors.As(err, &exit)).To(BeTrue(), "expected the relay to exit, got %v", err)
@@ -197,3 +198,25 @@ var _ = Describe("failures together", Label("backoff"), func() {
 		Expect(gap).To(BeNumerically("<", 2*time.Second), "delivery resumed after one backoff step")
 	})
 })
+
+// editLiveJob is the outbox with `"evtName":` made `"evtName"!` in one job the outbox holds: bbolt keeps stale
+// copies of pages in its free space, so the first occurrence in the file may be one no reader ever sees; each
+// candidate is written to probe and the first that outbox.Check finds damaged is the one.
+func editLiveJob(file []byte, probe string) []byte {
+	needle := []byte(`"evtName":`)
+	for at := bytes.Index(file, needle); at >= 0; {
+		edited := bytes.Clone(file)
+		copy(edited[at:], `"evtName"!`)
+		Expect(os.WriteFile(probe, edited, 0o600)).To(Succeed())
+		if report, err := outbox.Check(probe); err == nil && !report.OK() {
+			return edited
+		}
+		next := bytes.Index(file[at+1:], needle)
+		if next < 0 {
+			break
+		}
+		at += 1 + next
+	}
+	Fail("no occurrence of \"evtName\": in a job the outbox holds")
+	return nil
+}
