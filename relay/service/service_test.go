@@ -375,9 +375,13 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	s.post(t, "revenuecat", rcWebhook("m-3", "RENEWAL", "m-user", 4.99), nil)
 	s.waitEvents(t, clevertap.WaitRequest{Identity: "m-user", Count: 1})
 	var body []byte
+	// the delivered counter, the queue's depth and the upload timing are updated one after the other
 	waitFor(t, func() bool {
 		_, body = s.get(t, "/metrics")
-		return strings.Contains(string(body), `relay_records_delivered_total{destination="revenuecat/clevertap"} 1`)
+		return strings.Contains(string(body), `relay_records_delivered_total{destination="revenuecat/clevertap"} 1`) &&
+			strings.Contains(string(body), `relay_queue_depth{destination="revenuecat/clevertap"} 0`) &&
+			strings.Contains(string(body), `relay_upload_duration_seconds_count{destination="revenuecat/clevertap",`+
+				`outcome="success"} 1`)
 	})
 	for _, want := range []string{
 		`relay_webhooks_received_total{outcome="accepted",source="revenuecat"} 1`,
