@@ -106,7 +106,8 @@ func TestAnHugeAnnouncedBodyIsRefusedBeforeContinue(t *testing.T) {
 // Beyond intake.max_in_flight a webhook gets 503 + Retry-After at once; a slow sender holds its place only until
 // the read timeout.
 func TestWebhooksBeyondTheInFlightLimitAreShed(t *testing.T) {
-	s := newStack(t, func(c *config.Config) { c.Intake.MaxInFlight, c.Intake.ReadTimeout = 1, 300*time.Millisecond })
+	// the read timeout is the window in which the slow webhook holds the place: wide enough for a loaded machine
+	s := newStack(t, func(c *config.Config) { c.Intake.MaxInFlight, c.Intake.ReadTimeout = 1, 2*time.Second })
 	addr := s.serve(t)
 	// a webhook whose body never finishes holds the only place
 	slow, _ := net.Dial("tcp", addr)
