@@ -52,8 +52,9 @@ bench: build
 	bin/bench --procs $(PROCS) $(BENCH_FLAGS)
 
 ## run: fake CleverTap + Piano (8081) and the relay (8080) in one process; plays the built-in scenarios, keeps serving
+## (ARGS="--once --label refund" passes flags to simulator up)
 run:
-	$(GO) run ./cmd/simulator up
+	$(GO) run ./cmd/simulator up $(ARGS)
 
 ## e2e: only the e2e scenario suite, in parallel (LABELS='revenuecat && trial' for a slice)
 e2e:

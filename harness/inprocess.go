@@ -28,7 +28,25 @@ type Options struct {
 	// Logger receives the relay's logs (default: discarded).
 	Logger  *slog.Logger
 	Version string
+	// AdminToken is the relay's admin token (default: a random one kept in its data directory).
+	AdminToken string
 }
+
+// DevAdminToken is the relay admin token of the development stack `simulator up` (and `make run`) starts on
+// loopback, and what `simulator run` sends by default: the stack's own default, like its accounts' passcodes.
+const DevAdminToken = "sim-relay-admin"
+
+// ListenError says which server of a stack could not listen where it was asked to.
+type ListenError struct {
+	Server string // "simulator" or "relay"
+	Addr   string
+	Err    error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("%s: listen on %s: %v", e.Server, e.Addr, e.Err)
+}
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // QuickRetries shortens the relay's backoff so an injected outage costs milliseconds, not minutes.
 func QuickRetries(cfg *config.Config) {
@@ -46,7 +64,7 @@ func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
 		cfg = *opts.Relay
 	}
 	relay, err := StartRelay(ctx, RelayOptions{Config: cfg, SimulatorURL: sim.URL, Addr: opts.RelayAddr,
-		DataDir: opts.DataDir, Logger: opts.Logger})
+		DataDir: opts.DataDir, Logger: opts.Logger, AdminToken: opts.AdminToken})
 	if err != nil {
 		_ = sim.Close()
 		return nil, err
@@ -76,7 +94,7 @@ func StartSimulator(cfg simulator.Config, opts clevertap.Options, addr string) (
 	}
 	url, stop, err := serve(sim, addr)
 	if err != nil {
-		return nil, fmt.Errorf("simulator: %w", err)
+		return nil, &ListenError{Server: "simulator", Addr: addr, Err: err}
 	}
 	return &Simulator{URL: url, Simulator: sim, stop: stop}, nil
 }
@@ -126,6 +144,8 @@ type RelayOptions struct {
 	Client *http.Client
 	// Logger receives the relay's logs (default: discarded).
 	Logger *slog.Logger
+	// AdminToken is the admin token (default: a random one kept in the data directory).
+	AdminToken string
 }
 
 // Relay is a relay serving in this process.
@@ -162,7 +182,8 @@ func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 		}
 		r.close = append(r.close, func() { _ = os.RemoveAll(dir) })
 	}
-	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Logger: o.Logger, Client: o.Client})
+	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Logger: o.Logger, Client: o.Client,
+		AdminToken: o.AdminToken})
 	if err != nil {
 		return fail(err)
 	}
@@ -173,7 +194,7 @@ func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	}
 	url, stop, err := serve(svc, o.Addr)
 	if err != nil {
-		return fail(fmt.Errorf("relay: %w", err))
+		return fail(&ListenError{Server: "relay", Addr: o.Addr, Err: err})
 	}
 	r.URL, r.Service = url, svc
 	r.close = append(r.close, stop)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctharness/ctharness/fixtures"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
@@ -46,8 +48,12 @@ type Target struct {
 
 // Result is one scenario × source.
 type Result struct {
-	Scenario string        `json:"scenario"`
-	Source   string        `json:"source"`
+	Scenario string `json:"scenario"`
+	Source   string `json:"source"`
+	// File and Line are where the scenario says what failed: the step that could not be played, else the
+	// source's expectations.
+	File     string        `json:"file"`
+	Line     int           `json:"line"`
 	Run      string        `json:"run"`
 	Passed   bool          `json:"passed"`
 	Problems []string      `json:"problems,omitempty"`
@@ -87,7 +93,7 @@ type run struct {
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
 func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
 	start := time.Now()
-	res := Result{Scenario: s.Name, Source: source, Run: runID()}
+	res := Result{Scenario: s.Name, Source: source, Run: runID(), File: s.File, Line: s.Expect[source].line}
 	if t.HTTP == nil {
 		t.HTTP = http.DefaultClient
 	}
@@ -183,6 +189,7 @@ func (r *run) play(ctx context.Context) error {
 	defer r.removeFaults()
 	for _, st := range r.s.Steps {
 		if err := r.step(ctx, st); err != nil {
+			r.res.Line = st.Line
 			return fmt.Errorf("step %s (line %d): %w", st.Kind, st.Line, err)
 		}
 	}
@@ -381,10 +388,9 @@ func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 func (r *run) rawWebhook(raw RawWebhook) (sources.Webhook, error) {
 	body := []byte(raw.Body)
 	if raw.File != "" {
-		root := r.target.FixtureRoot
 		var err error
-		if body, err = os.ReadFile(filepath.Join(root, raw.File)); err != nil {
-			return sources.Webhook{}, fmt.Errorf("webhook file: %w (run from the repository root or set the fixture root)", err)
+		if body, err = r.readFixture(raw.File); err != nil {
+			return sources.Webhook{}, err
 		}
 	}
 	var assign []string
@@ -458,4 +464,29 @@ func (r *run) getJSON(ctx context.Context, url, token string, out any) error {
 		return fmt.Errorf("GET %s: HTTP %d %s", url, resp.StatusCode, body)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// readFixture reads a scenario's webhook file: under the fixture root when one is given, else next to the
+// scenario file, else in the current directory; a vendor sample (fixtures/vendor-samples/...) is also read from
+// the copy built into the binary, so built-in scenarios play from anywhere.
+func (r *run) readFixture(file string) ([]byte, error) {
+	var tried []string
+	dirs := []string{r.target.FixtureRoot}
+	if r.target.FixtureRoot == "" {
+		dirs = []string{filepath.Dir(r.s.File), "."}
+	}
+	for _, dir := range dirs {
+		path := filepath.Join(dir, file)
+		if data, err := os.ReadFile(path); err == nil {
+			return data, nil
+		}
+		tried = append(tried, path)
+	}
+	if rest, ok := strings.CutPrefix(filepath.ToSlash(file), "fixtures/"); ok {
+		if data, err := fs.ReadFile(fixtures.VendorSamples, rest); err == nil {
+			return data, nil
+		}
+	}
+	return nil, fmt.Errorf("webhook file %s: not found (looked at %s); --fixtures names the directory it is "+
+		"relative to", file, strings.Join(tried, ", "))
 }

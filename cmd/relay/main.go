@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,98 +17,107 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/service"
+	"github.com/spf13/cobra"
 )
+
+// envPrefix is the environment twins' prefix: every flag --x-y has RELAY_X_Y.
+const envPrefix = "RELAY"
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "relay:", err)
-		}
-		os.Exit(exitCode(err))
+	for _, w := range cli.UnknownEnv(newRoot(), envPrefix, os.Environ()) {
+		fmt.Fprintln(os.Stderr, w)
 	}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit("relay", err, os.Stderr))
 }
 
-// exitError carries a specific exit status (a damaged outbox found by `relay outbox check`).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var e exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 2
-}
-
-// run is the whole program: "relay [flags]" serves, "relay health" checks a running relay.
+// run is the whole program; main only wires the process to it. The error carries the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "health" {
-		return runHealth(ctx, args[1:], getenv, stdout, stderr)
+	return cli.Execute(ctx, newRoot(), args, envPrefix, getenv, stdout, stderr)
+}
+
+// relayFlags are the flags of the relay itself.
+type relayFlags struct {
+	config, listen, dataDir, logLevel, logFormat, adminToken, pprof string
+	printConfig, startEmpty                                         bool
+}
+
+func newRoot() *cobra.Command {
+	var f relayFlags
+	root := &cobra.Command{
+		Use:   "relay",
+		Short: "Turn RevenueCat, Purchasely and AppsFlyer webhooks into CleverTap and Piano uploads, durably",
+		Long: `relay serves vendor webhooks and relays them to CleverTap (and Piano) the way each vendor's console
+integration does: durably (an acknowledged webhook is in the outbox), idempotently, with retries.
+
+Every flag has an environment twin RELAY_<FLAG> (--data-dir: RELAY_DATA_DIR); a flag given on the command line
+wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong, 3 cannot be reached.`,
+		Version: version,
+		Example: `  relay                                   # the default config: the simulator's default accounts
+  relay --config relay.yaml --data-dir /var/lib/relay
+  relay --print-config > relay.yaml       # a start for your own`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveRelay(cmd.Context(), f, os.Getenv, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if len(args) > 0 && args[0] == "outbox" {
-		return runOutbox(args[1:], getenv, stdout, stderr)
-	}
-	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "",
+	root.SetVersionTemplate("relay {{.Version}}\n")
+	fs := root.Flags()
+	fs.StringVar(&f.config, "config", "",
 		"YAML config file (default: the built-in config for the simulator's default accounts)")
-	listen := fs.String("listen", "127.0.0.1:8080", "address to serve webhooks, /metrics and /admin on")
-	dataDir := fs.String("data-dir", "./data", "directory of the durable outbox")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
-	printConfig := fs.Bool("print-config", false, "print the default config and exit")
-	adminToken := fs.String("admin-token", "",
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to serve webhooks, /metrics and /admin on")
+	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the durable outbox")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&f.printConfig, "print-config", false, "print the default config and exit")
+	fs.StringVar(&f.adminToken, "admin-token", "",
 		"the token the admin routes ask for (Authorization: Bearer ...); default: a random one kept in <data-dir>/"+
 			service.AdminTokenFile)
-	startEmpty := fs.Bool("outbox-start-empty", false,
+	fs.BoolVar(&f.startEmpty, "outbox-start-empty", false,
 		"when the outbox was emptied or is damaged, set it aside and start with an empty one (what it held is lost)")
-	pprofAddr := fs.String("pprof", "",
+	fs.StringVar(&f.pprof, "pprof", "",
 		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr,
-			"usage: relay [flags]   |   relay health [--url URL]   |   relay outbox check|salvage [flags]\n\n"+
-				"Every flag has an environment twin RELAY_<FLAG>; flags win.")
-		fs.PrintDefaults()
-	}
-	if err := envflag.Parse(fs, args, "RELAY", getenv); err != nil {
-		return err
-	}
-	if *printConfig {
+	root.AddCommand(newHealthCmd(), newOutboxCmd())
+	return root
+}
+
+// serveRelay is the relay: it starts on its outbox before it listens, and serves until the context ends.
+func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, stdout, stderr io.Writer) error {
+	if f.printConfig {
 		_, err := stdout.Write(config.DefaultYAML)
 		return err
 	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	cfg := config.Default()
-	if *configPath != "" {
-		if cfg, err = config.Load(*configPath); err != nil {
-			return fmt.Errorf("config: %w", err)
+	if f.config != "" {
+		if cfg, err = config.Load(f.config); err != nil {
+			return cli.Usagef("config: %w", err)
 		}
 	}
 	// the relay's live heap is small (queues; bbolt's pages are mapped outside the heap)
 	profiling.RelaxGC(getenv)
-	if *pprofAddr != "" {
-		stop, err := profiling.Serve(*pprofAddr)
+	if f.pprof != "" {
+		stop, err := profiling.Serve(f.pprof)
 		if err != nil {
-			return err
+			return cli.Usagef("--pprof: %w", err)
 		}
 		defer stop()
 	}
-	svc, err := service.Open(service.Options{Config: cfg, DataDir: *dataDir, Logger: log, Client: &http.Client{},
-		StartEmpty: *startEmpty, AdminToken: *adminToken})
+	svc, err := service.Open(service.Options{Config: cfg, DataDir: f.dataDir, Logger: log, Client: &http.Client{},
+		StartEmpty: f.startEmpty, AdminToken: f.adminToken})
 	if err != nil {
 		return err
 	}
@@ -118,22 +126,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		svc.Close()
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		svc.Close()
-		return fmt.Errorf("--listen %s: %w", *listen, err)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return cli.Usagef("--listen %s: the address is in use (another relay or stack running?); stop it, or "+
+				"use another address with --listen (or RELAY_LISTEN)", f.listen)
+		}
+		return cli.Usagef("--listen %s: %v", f.listen, err)
 	}
 	srv := svc.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(svc.Listener(ln)) }()
-	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), *dataDir)
+	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), f.dataDir)
 	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)
 	}
 	fmt.Fprintf(stdout, "  GET  http://%s/metrics\n", ln.Addr())
 	tokenFrom := "--admin-token / RELAY_ADMIN_TOKEN"
-	if *adminToken == "" {
-		tokenFrom = filepath.Join(*dataDir, service.AdminTokenFile)
+	if f.adminToken == "" {
+		tokenFrom = filepath.Join(f.dataDir, service.AdminTokenFile)
 	}
 	fmt.Fprintf(stdout, "  GET  http://%s/admin/deadletters   (Authorization: Bearer <the token in %s>)\n", ln.Addr(),
 		tokenFrom)
@@ -168,30 +180,36 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: expected text or json, got %q", format)
 }
 
-// runHealth exits 0 when a relay answers /readyz (images have no shell or curl).
-func runHealth(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("relay health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8080", "relay base URL")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := envflag.Parse(fs, args, "RELAY_HEALTH", getenv); err != nil {
-		return err
+// newHealthCmd exits 0 when a relay answers /readyz, 1 when not (images have no shell or curl).
+func newHealthCmd() *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:     "health",
+		Short:   "Exit 0 when a relay answers /readyz, 1 when not (for container health checks)",
+		Args:    cobra.NoArgs,
+		Example: "  relay health\n  relay health --url http://127.0.0.1:9080 --timeout 1s",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/readyz", nil)
+			if err != nil {
+				return cli.Usagef("--url: %w", err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return cli.Failed(fmt.Errorf("not healthy: %w", err))
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			if resp.StatusCode != http.StatusOK {
+				return cli.Failed(fmt.Errorf("not ready: HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body))))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return nil
+		},
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(*url, "/")+"/readyz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("not healthy: %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("not ready: HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
+	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080", "relay base URL")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+	return cmd
 }

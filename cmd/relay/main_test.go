@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -135,11 +136,11 @@ func TestADamagedOutboxStopsStartUpWithTheWayOut(t *testing.T) {
 			t.Fatalf("expected the refusal to say %q, got %v", want, err)
 		}
 	}
-	if code := exitCode(err); code == 0 {
+	if code := cli.Code(err); code == 0 {
 		t.Fatalf("expected a non-zero exit, got %d", code)
 	}
 	var check bytes.Buffer
-	if err := run(context.Background(), []string{"outbox", "check", "--data-dir", dir}, noEnv, &check, &check); exitCode(err) != 1 ||
+	if err := run(context.Background(), []string{"outbox", "check", "--data-dir", dir}, noEnv, &check, &check); cli.Code(err) != 1 ||
 		!strings.Contains(check.String(), "job 1") {
 		t.Fatalf("expected outbox check to exit 1 naming job 1, got %v:\n%s", err, check.String())
 	}

@@ -2,67 +2,76 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/outbox"
+	"github.com/spf13/cobra"
 )
 
-const outboxUsage = `usage: relay outbox check [--data-dir DIR] [--json]
-       relay outbox salvage [--data-dir DIR] --to NEWDIR
-
-check reads the outbox without opening it as a database (a damaged file cannot crash it) and says what it holds
-and what is damaged: exit 0 whole, 1 damaged, 2 not readable at all.
+func newOutboxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "outbox check|salvage",
+		Short: "Check a damaged outbox, or salvage what it holds into a new one",
+		Long: `check reads the outbox without opening it as a database (a damaged file cannot crash it) and says what it
+holds and what is damaged: exit 0 whole, 1 damaged, 2 not readable at all.
 salvage copies every readable job (with its id), dead letter and remembered event id into a new outbox in NEWDIR;
-start the relay on NEWDIR afterwards.`
-
-// runOutbox is `relay outbox check|salvage`: what to do when the relay refuses a damaged outbox.
-func runOutbox(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "salvage") {
-		fmt.Fprintln(stderr, outboxUsage)
-		return errors.New("outbox: expected check or salvage")
+start the relay on NEWDIR afterwards.`,
+		Example: `  relay outbox check --data-dir data
+  relay outbox salvage --data-dir data --to data2`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return cli.Usagef("outbox: expected check or salvage") },
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("relay outbox "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, outboxUsage); fs.PrintDefaults() }
-	dataDir := fs.String("data-dir", "./data", "directory of the outbox")
-	to := fs.String("to", "", "salvage: the new outbox's directory (must not hold one)")
-	asJSON := fs.Bool("json", false, "check: print the report as JSON")
-	if err := envflag.Parse(fs, args[1:], "RELAY", getenv); err != nil {
-		return err
+	var dataDir, to string
+	var asJSON bool
+	check := &cobra.Command{
+		Use:     "check",
+		Short:   "Say what the outbox holds and what is damaged (exit 0 whole, 1 damaged, 2 not readable)",
+		Args:    cobra.NoArgs,
+		Example: "  relay outbox check --data-dir data --json",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := filepath.Join(dataDir, outbox.FileName)
+			rep, err := outbox.Check(path)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(rep)
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), rep)
+			}
+			if !rep.OK() {
+				return cli.Failed(fmt.Errorf("outbox %s is damaged", path))
+			}
+			return nil
+		},
 	}
-	path := filepath.Join(*dataDir, outbox.FileName)
-	if verb == "salvage" {
-		if *to == "" {
-			return errors.New("outbox salvage: expected --to NEWDIR, the directory of the new outbox")
-		}
-		rep, err := outbox.Salvage(path, *to)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "salvaged into %s: %d pending jobs, %d dead letters, %d event ids; %d damaged places "+
-			"could not be copied\nstart the relay with --data-dir %s\n", *to, rep.Pending, rep.Dead, rep.Seen,
-			len(rep.Damage), *to)
-		return nil
+	check.Flags().StringVar(&dataDir, "data-dir", "./data", "directory of the outbox")
+	check.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	salvage := &cobra.Command{
+		Use:     "salvage --to NEWDIR",
+		Short:   "Copy everything readable into a new outbox in NEWDIR",
+		Args:    cobra.NoArgs,
+		Example: "  relay outbox salvage --data-dir data --to data2",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return cli.Usagef("outbox salvage: expected --to NEWDIR, the directory of the new outbox")
+			}
+			rep, err := outbox.Salvage(filepath.Join(dataDir, outbox.FileName), to)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "salvaged into %s: %d pending jobs, %d dead letters, %d event ids; %d "+
+				"damaged places could not be copied\nstart the relay with --data-dir %s\n", to, rep.Pending, rep.Dead,
+				rep.Seen, len(rep.Damage), to)
+			return nil
+		},
 	}
-	rep, err := outbox.Check(path)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		fmt.Fprintln(stdout, rep)
-	}
-	if !rep.OK() {
-		return exitError{code: 1, err: fmt.Errorf("outbox %s is damaged", path)}
-	}
-	return nil
+	salvage.Flags().StringVar(&dataDir, "data-dir", "./data", "directory of the outbox")
+	salvage.Flags().StringVar(&to, "to", "", "the new outbox's directory (must not hold one)")
+	cmd.AddCommand(check, salvage)
+	return cmd
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -16,62 +14,99 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/clip"
+	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
+	"github.com/spf13/cobra"
 )
-
-// setFlags collects repeated --set path=value.
-type setFlags []string
-
-func (s *setFlags) String() string     { return strings.Join(*s, ",") }
-func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 // emitOptions are the flags of `simulator emit` every vendor shares; each vendor adds its credential and options.
 type emitOptions struct {
-	to, user, anonymousID, clevertapID, atInternetID, customerUserID, email, country string
-	env, store, product, currency, at                                                string
-	price                                                                            float64
-	print, list, retry                                                               bool
-	timeScale                                                                        float64
-	sets                                                                             setFlags
-	credential                                                                       string
-	vendor                                                                           map[string]*string
+	relay, to, user, anonymousID, clevertapID, atInternetID, customerUserID, email, country string
+	env, store, product, currency, at                                                       string
+	price                                                                                   float64
+	print, list, retry                                                                      bool
+	timeScale                                                                               float64
+	sets                                                                                    []string
+	credential                                                                              string
+	vendor                                                                                  map[string]*string
 }
 
-const emitUsage = `usage: simulator emit <source> <event> --to URL [flags]
-       simulator emit <source> --list
+func newEmitCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "emit <source> <event> [flags]",
+		Short: "Send one RevenueCat, Purchasely or AppsFlyer webhook, as the vendor sends it",
+		Long: `emit sends one webhook of a vendor, in its real format, signed as it signs, to a relay: by default the
+relay of the stack "make run" starts (http://127.0.0.1:8080/webhooks/<source>), with that relay's default
+credential. --print shows the request without sending it; --list lists the source's event types.`,
+		Example: `  simulator emit revenuecat INITIAL_PURCHASE --user u1 --clevertap-id ct-1 --period-type TRIAL
+  simulator emit purchasely TRIAL_STARTED --user u1
+  simulator emit appsflyer af_subscribe --customer-user-id ct-1 --revenue 9.99 --currency EUR
+  simulator emit revenuecat CANCELLATION --print --set event.cancel_reason=PRICE_INCREASE
+  simulator emit purchasely --list`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cli.Usagef("emit: expected a source: %s", strings.Join(vendors.Names(), ", "))
+			}
+			_, err := vendors.Lookup(args[0])
+			return cli.Usagef("emit: %w%s", err, suggest.DidYouMean(args[0], vendors.Names()))
+		},
+	}
+	for _, name := range vendors.Names() {
+		e, _ := vendors.Lookup(name)
+		cmd.AddCommand(newEmitVendorCmd(e))
+	}
+	return cmd
+}
 
-sources: revenuecat, purchasely, appsflyer. Examples:
-  simulator emit revenuecat INITIAL_PURCHASE --to http://127.0.0.1:8080/webhooks/revenuecat --user u1 \
-      --clevertap-id ct-1 --period-type TRIAL --env sandbox --auth "Bearer s3cret"
-  simulator emit purchasely TRIAL_STARTED --to http://127.0.0.1:8080/webhooks/purchasely --user u1 --secret S
-  simulator emit appsflyer af_subscribe --to http://127.0.0.1:8080/webhooks/appsflyer --customer-user-id ct-1 --revenue 9.99 EUR`
-
-func runEmit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, emitUsage)
-		return fmt.Errorf("emit: expected a source: %s", strings.Join(vendors.Names(), ", "))
-	}
-	emitter, err := vendors.Lookup(args[0])
-	if err != nil {
-		return fmt.Errorf("emit: %w", err)
-	}
-	source := emitter.Info().Name
-	var event string
-	rest := args[1:]
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		event, rest = rest[0], rest[1:]
-	}
+// newEmitVendorCmd is `simulator emit <vendor> <event>`, with the vendor's own credential flag and options.
+func newEmitVendorCmd(emitter sources.Emitter) *cobra.Command {
+	info := emitter.Info()
 	var o emitOptions
-	fs := flag.NewFlagSet("simulator emit "+source, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, emitUsage); fs.PrintDefaults() }
-	fs.StringVar(&o.to, "to", "", "URL to send the webhook to")
+	cmd := &cobra.Command{
+		Use: info.Name + " <event> [flags]",
+		Short: "Send one " + info.Name + " webhook (" + strings.Join(info.EventTypes[:min(3, len(info.EventTypes))],
+			", ") + ", ...)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			// "--revenue 9.99 EUR": a currency code right after the revenue is taken as --currency
+			if len(args) == 2 && regexp.MustCompile(`^[A-Z]{3}$`).MatchString(args[1]) && cmd.Flags().Changed("revenue") {
+				return nil
+			}
+			if o.list {
+				return cobra.NoArgs(cmd, args)
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("expected an event type, one of %s; got %d arguments",
+					strings.Join(info.EventTypes, ", "), len(args))
+			}
+			return nil
+		},
+		ValidArgs: info.EventTypes,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.list {
+				for _, t := range info.EventTypes {
+					fmt.Fprintln(cmd.OutOrStdout(), t)
+				}
+				return nil
+			}
+			if len(args) == 2 {
+				o.currency = args[1]
+			}
+			return emitOne(cmd, emitter, args[0], o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.relay, "relay", defaultRelayURL, "the relay: the webhook goes to <relay>/webhooks/"+info.Name)
+	fs.StringVar(&o.to, "to", "", "the full URL to send the webhook to, instead of the relay's route")
 	fs.BoolVar(&o.print, "print", false, "print the request without sending it")
 	fs.BoolVar(&o.list, "list", false, "list the event types of the source")
-	fs.Var(&o.sets, "set", "override or add a body field, path=value (repeatable), e.g. event.price=4.99")
+	fs.StringArrayVar(&o.sets, "set", nil,
+		"override or add a body field, path=value (repeatable), e.g. event.price=4.99")
 	fs.StringVar(&o.user, "user", "user-1", "app user id")
 	fs.StringVar(&o.anonymousID, "anonymous-id", "", "anonymous id ($RCAnonymousID:... for RevenueCat)")
 	fs.StringVar(&o.clevertapID, "clevertap-id", "", "CleverTap id the app set as an attribute")
@@ -89,59 +124,48 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	fs.BoolVar(&o.retry, "retry", false, "retry as the vendor does on failure (schedule compressed by --time-scale)")
 	fs.Float64Var(&o.timeScale, "time-scale", 0.001,
 		"with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
-	cred := emitter.Info().Credential
-	fs.StringVar(&o.credential, cred.Name, "", cred.Usage)
+	fs.StringVar(&o.credential, info.Credential.Name, "", info.Credential.Usage+
+		" (default: the default relay config's, as `make run` uses)")
 	o.vendor = map[string]*string{}
-	for _, opt := range emitter.Info().Options {
+	for _, opt := range info.Options {
 		v := new(string)
-		*v = opt.Default
 		o.vendor[opt.Name] = v
 		if opt.Bool {
-			fs.BoolFunc(opt.Name, opt.Usage+" (default "+opt.Default+")", func(s string) error {
-				*v = s
-				return nil
-			})
+			fs.StringVar(v, opt.Name, opt.Default, opt.Usage)
+			fs.Lookup(opt.Name).NoOptDefVal = "true"
 		} else {
 			fs.StringVar(v, opt.Name, opt.Default, opt.Usage)
 		}
 	}
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	leftover := fs.Args()
-	// "--revenue 9.99 EUR": a currency code right after the revenue ends flag parsing; take it, then the rest
-	if rev := o.vendor["revenue"]; rev != nil && *rev != "" && len(leftover) > 0 &&
-		regexp.MustCompile(`^[A-Z]{3}$`).MatchString(leftover[0]) {
-		o.currency = leftover[0]
-		if err := fs.Parse(leftover[1:]); err != nil {
-			return err
+	return cmd
+}
+
+// emitOne builds, prints and (unless --print) sends one webhook.
+func emitOne(cmd *cobra.Command, emitter sources.Emitter, event string, o emitOptions) error {
+	ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+	info := emitter.Info()
+	source := info.Name
+	cred := sources.Credential{Value: o.credential}
+	if o.credential == "" {
+		cred = harness.DefaultCredential(source)
+		if cmd.Flags().Changed("token-header") {
+			cred.Header = ""
 		}
-		leftover = fs.Args()
-	}
-	if len(leftover) > 0 {
-		return fmt.Errorf("emit: unexpected argument %q: flags go after the event name", leftover[0])
-	}
-	if o.list {
-		for _, t := range emitter.Info().EventTypes {
-			fmt.Fprintln(stdout, t)
+		if !o.print {
+			fmt.Fprintf(stdout, "(--%s: the default relay config's, as `make run` uses)\n", info.Credential.Name)
 		}
-		return nil
 	}
-	if event == "" {
-		return fmt.Errorf("emit %s: expected an event type, one of %s", source,
-			strings.Join(emitter.Info().EventTypes, ", "))
-	}
-	hook, header, policy, err := buildWebhook(emitter, event, o)
+	hook, header, policy, err := buildWebhook(emitter, event, o, cred)
 	if err != nil {
-		return fmt.Errorf("emit %s: %w", source, err)
+		return cli.Usagef("emit %s: %w", source, err)
 	}
 	hook.Header = header
 	if hook.Body != nil {
 		if hook.Body, err = sources.Set(hook.Body, o.sets); err != nil {
-			return err
+			return cli.Usage(err)
 		}
 	} else if err := setQuery(hook.Query, o.sets); err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	secretHeader := "Authorization"
 	if th := o.vendor["token-header"]; th != nil {
@@ -152,10 +176,11 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 		return nil
 	}
 	if o.to == "" {
-		return fmt.Errorf("emit %s: expected --to URL (or --print to only show the request)", source)
+		o.to = strings.TrimSuffix(o.relay, "/") + "/webhooks/" + source
+		fmt.Fprintf(stdout, "(to the relay at %s: --relay or --to to change)\n", o.relay)
 	}
 	if u, err := url.Parse(o.to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("emit: --to: expected an http(s) URL such as http://127.0.0.1:8080/webhooks/%s, got %q",
+		return cli.Usagef("emit: --to: expected an http(s) URL such as %s/webhooks/%s, got %q", defaultRelayURL,
 			source, o.to)
 	}
 	if !o.retry {
@@ -164,18 +189,24 @@ func runEmit(ctx context.Context, args []string, getenv func(string) string, std
 	clock := &lifecycle.ScaledWallClock{Factor: o.timeScale}
 	printRequest(stdout, o.to, hook, policy, clock.Now(), secretHeader)
 	res, err := sources.Deliverer{Clock: clock}.Deliver(ctx, o.to, hook, policy)
+	reached := false
 	for _, a := range res.Attempts {
 		if a.Error != "" {
 			fmt.Fprintf(stdout, "<-- attempt %d: %s\n", a.Number, a.Error)
 			continue
 		}
+		reached = true
 		fmt.Fprintf(stdout, "<-- attempt %d: HTTP %d (%s) %s\n", a.Number, a.Status, a.Took.Round(time.Millisecond),
 			a.Response)
 	}
-	if err != nil {
-		return exitError{code: 1, err: err}
+	switch {
+	case err == nil:
+		return nil
+	case !reached:
+		return cli.Unreachable(fmt.Errorf("%w (is the stack running? `make run` starts it; --to names another "+
+			"relay)", err))
 	}
-	return nil
+	return cli.Failed(err)
 }
 
 func setQuery(q url.Values, sets []string) error {
@@ -232,8 +263,8 @@ func parseUserAndPurchase(o emitOptions) (lifecycle.User, lifecycle.Store, lifec
 }
 
 // buildWebhook makes the webhook, its fixed headers and the vendor's delivery policy.
-func buildWebhook(e sources.Emitter, event string, o emitOptions) (sources.Webhook, http.Header, sources.Policy,
-	error) {
+func buildWebhook(e sources.Emitter, event string, o emitOptions, cred sources.Credential) (sources.Webhook,
+	http.Header, sources.Policy, error) {
 	u, store, env, product, at, err := parseUserAndPurchase(o)
 	if err != nil {
 		return sources.Webhook{}, nil, sources.Policy{}, err
@@ -248,7 +279,7 @@ func buildWebhook(e sources.Emitter, event string, o emitOptions) (sources.Webho
 	if errors.As(err, &skipped) {
 		return h, nil, sources.Policy{}, fmt.Errorf("%s would send nothing: %s", e.Info().Name, skipped.Reason)
 	}
-	header, policy := e.Delivery(sources.Credential{Value: o.credential}, options)
+	header, policy := e.Delivery(cred, options)
 	return h, header, policy, err
 }
 

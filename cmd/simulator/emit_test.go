@@ -147,7 +147,7 @@ func TestEmitBadInput(t *testing.T) {
 		{[]string{"revenuecat", "RENEWAL", "--env", "staging", "--print"},
 			`--env: expected sandbox or production, got "staging"`},
 		{[]string{"revenuecat"}, "expected an event type, one of TEST, INITIAL_PURCHASE"},
-		{[]string{"revenuecat", "RENEWAL"}, "expected --to URL"},
+		{[]string{"revenuecat", "RENEWAL", "--to", "http://127.0.0.1:1/webhooks/revenuecat"}, "is the stack running?"},
 		{[]string{}, "expected a source: revenuecat, purchasely, appsflyer"},
 	}
 	for _, tc := range cases {
@@ -157,6 +157,28 @@ func TestEmitBadInput(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: expected a one-line error, got %q", tc.args, err)
+		}
+	}
+}
+
+// Without --to and a credential, emit goes to the stack `make run` starts (--relay, default its relay) with the
+// default relay config's credential, and says so.
+func TestEmitDefaultsToTheStackAndItsCredential(t *testing.T) {
+	var c captured
+	srv := c.server(t)
+	var out bytes.Buffer
+	getenv := func(k string) string { return map[string]string{"SIMULATOR_RELAY": srv.URL}[k] }
+	if err := run(context.Background(), []string{"emit", "revenuecat", "RENEWAL"}, getenv, &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if c.requests[0].URL.Path != "/webhooks/revenuecat" ||
+		c.requests[0].Header.Get("Authorization") != "Bearer sim-revenuecat" {
+		t.Fatalf("expected the relay's route and the default credential, got %s %v", c.requests[0].URL,
+			c.requests[0].Header)
+	}
+	for _, want := range []string{"--auth: the default relay config's", "to the relay at " + srv.URL} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("expected the output to say %q:\n%s", want, out.String())
 		}
 	}
 }

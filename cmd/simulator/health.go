@@ -2,29 +2,35 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/spf13/cobra"
+
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// runHealth checks a running simulator; images have no shell or curl, so compose health checks call this.
-func runHealth(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulator health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8081", "simulator base URL")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := envflag.Parse(fs, args, "SIMULATOR_HEALTH", getenv); err != nil {
-		return err
+// newHealthCmd checks a running simulator; images have no shell or curl, so compose health checks call this.
+func newHealthCmd() *cobra.Command {
+	var url string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:     "health",
+		Short:   "Exit 0 when a simulator answers /_sim/health, 1 when not (for container health checks)",
+		Args:    cobra.NoArgs,
+		Example: "  simulator health\n  simulator health --url http://127.0.0.1:9081 --timeout 1s",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if err := clevertap.NewClient(url).Health(ctx); err != nil {
+				return cli.Failed(fmt.Errorf("not healthy: %w", err))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return nil
+		},
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if err := clevertap.NewClient(*url).Health(ctx); err != nil {
-		return exitError{code: 1, err: fmt.Errorf("not healthy: %w", err)}
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
+	cmd.Flags().StringVar(&url, "url", defaultSimulatorURL, "simulator base URL")
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+	return cmd
 }

@@ -3,37 +3,84 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ctharness/ctharness/harness"
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
+	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/simulator/load"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
+	"github.com/spf13/cobra"
 )
 
-const loadUsage = `usage: simulator load --source S [--to URL] [--rate R] [--duration D] [--users N] [flags]
-
-Sends many distinct webhooks of one vendor, in its real format and signed as it signs, to a loopback target and
-reports how many were acknowledged and how fast. Bounded: at most 10m and 10,000,000 webhooks; loopback only.
-  simulator load --source revenuecat --rate 2000 --duration 10s --users 1000
-  simulator load --source purchasely --rate 0 --concurrency 64 --duration 5s      (as fast as it goes)`
-
-// runLoad is `simulator load`.
-func runLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulator load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, loadUsage); fs.PrintDefaults() }
+func newLoadCmd() *cobra.Command {
 	var o load.Options
-	var events string
-	var asJSON bool
+	var events, relayURL, to, jsonFile string
+	cmd := &cobra.Command{
+		Use:   "load --source S [flags]",
+		Short: "Send many webhooks of one vendor to a relay at a rate and report acks and latencies",
+		Long: `load sends many distinct webhooks of one vendor, in its real format and signed as it signs, to a loopback
+relay (by default the one "make run" starts, with its default credential) and reports how many were
+acknowledged and how fast. Bounded: at most 10m and 10,000,000 webhooks; loopback only.`,
+		Example: `  simulator load --source revenuecat --rate 200 --duration 2s --users 100
+  simulator load --source purchasely --rate 0 --concurrency 64 --duration 2s   # as fast as it goes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			stdout := cmd.OutOrStdout()
+			if _, err := vendors.Lookup(o.Source); err != nil {
+				return cli.Usagef("load: --source: %w%s", err, suggest.DidYouMean(o.Source, vendors.Names()))
+			}
+			if o.Credential.Value == "" {
+				o.Credential = harness.DefaultCredential(o.Source)
+				fmt.Fprintln(stdout, "(--credential: the default relay config's, as `make run` uses)")
+			}
+			o.Target = to
+			if o.Target == "" {
+				o.Target = strings.TrimSuffix(relayURL, "/") + "/webhooks/" + o.Source
+			}
+			if events != "" {
+				o.Events = strings.Split(events, ",")
+			}
+			if err := o.Validate(); err != nil {
+				return cli.Usagef("load: %w", err)
+			}
+			if err := reachable(cmd.Context(), "the relay", o.Target); err != nil {
+				return err
+			}
+			// the generator shares the machine with what it measures: less GC leaves more CPU to the target
+			profiling.RelaxGC(os.Getenv)
+			rep, err := load.Run(cmd.Context(), o)
+			if err != nil && rep.Sent == 0 {
+				return cli.Usagef("load: %w", err)
+			}
+			if jsonFile != "-" {
+				printLoadReport(stdout, rep)
+			}
+			if err := writeJSON(jsonFile, stdout, rep); err != nil {
+				return err
+			}
+			if err != nil {
+				return cli.Failed(fmt.Errorf("load interrupted: %w", err))
+			}
+			if rep.Refused > 0 {
+				return cli.Failed(fmt.Errorf("load: %d of %d webhooks were not acknowledged", rep.Refused, rep.Sent))
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&o.Source, "source", "", "revenuecat, purchasely or appsflyer")
-	to := fs.String("to", "", "webhook URL (default http://127.0.0.1:8080/webhooks/<source>)")
+	fs.StringVar(&relayURL, "relay", defaultRelayURL, "the relay: webhooks go to <relay>/webhooks/<source>")
+	fs.StringVar(&to, "to", "", "the full webhook URL, instead of the relay's route")
 	fs.Float64Var(&o.Rate, "rate", 1000,
 		"webhooks per second on a fixed schedule; 0 sends as fast as --concurrency allows")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to send (at most 10m)")
@@ -48,48 +95,50 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	fs.Float64Var(&o.TimeScale, "time-scale", 0.001,
 		"real seconds per vendor second for retries (0.001: RevenueCat's 5 minutes take 0.3 s)")
 	fs.StringVar(&o.RunID, "run-id", "", "suffix of event and user ids (default random, so reruns are not duplicates)")
-	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	if err := envflag.Parse(fs, args, "SIMULATOR_LOAD", getenv); err != nil {
+	fs.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (- for standard output alone)")
+	return cmd
+}
+
+// writeJSON writes a report as JSON to file ("-": standard output; "": nowhere).
+func writeJSON(file string, stdout io.Writer, v any) error {
+	if file == "" {
+		return nil
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("load: unexpected argument %q", fs.Arg(0))
+	out = append(out, '\n')
+	if file == "-" {
+		_, err = stdout.Write(out)
+		return err
 	}
-	if _, err := vendors.Lookup(o.Source); err != nil {
-		return fmt.Errorf("load: --source: %w", err)
-	}
-	if o.Credential.Value == "" {
-		o.Credential = harness.DefaultCredential(o.Source)
-	}
-	o.Target = *to
-	if o.Target == "" {
-		o.Target = "http://127.0.0.1:8080/webhooks/" + o.Source
-	}
-	if events != "" {
-		o.Events = strings.Split(events, ",")
-	}
-	// the generator shares the machine with what it measures: less GC leaves more CPU to the target
-	profiling.RelaxGC(getenv)
-	rep, err := load.Run(ctx, o)
-	if err != nil && rep.Sent == 0 {
-		return fmt.Errorf("load: %w", err)
-	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		printLoadReport(stdout, rep)
-	}
-	if err != nil {
-		return exitError{code: 1, err: fmt.Errorf("load interrupted: %w", err)}
-	}
-	if rep.Refused > 0 {
-		return exitError{code: 1, err: fmt.Errorf("load: %d of %d webhooks were not acknowledged", rep.Refused, rep.Sent)}
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		return cli.Usagef("--json: %w", err)
 	}
 	return nil
 }
 
+// reachable checks that something answers at a URL's host, so that a stack that is not running is told apart
+// from a failure (exit 3, saying which URL and how to start the stack).
+func reachable(ctx context.Context, what, target string) error {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return cli.Usagef("%s: expected an http(s) URL, got %q", what, target)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+
+			map[string]string{"http": "80"}[u.Scheme])
+	}
+	d := net.Dialer{Timeout: 3 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return cli.Unreachable(fmt.Errorf("%s at %s cannot be reached (%v): start the stack with `make run` (or "+
+			"`simulator up`), or say where it is", what, target, errors.Unwrap(err)))
+	}
+	return conn.Close()
+}
 func printLoadReport(w io.Writer, r load.Report) {
 	rate := "as fast as possible"
 	if r.Rate > 0 {

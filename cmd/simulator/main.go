@@ -1,83 +1,70 @@
-// Command simulator serves the fake CleverTap and the fake Piano collector.
+// Command simulator serves the fake CleverTap and the fake Piano collector, plays the vendors, and runs scenarios.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ctharness/ctharness/internal/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; /_sim/health reports the same.
 var version = "dev"
+
+// envPrefix is the environment twins' prefix: every flag --x-y has SIMULATOR_X_Y.
+const envPrefix = "SIMULATOR"
+
+// The stack `make run` (simulator up) starts: emit, load and run default to it.
+const (
+	defaultRelayURL     = "http://127.0.0.1:8080"
+	defaultSimulatorURL = "http://127.0.0.1:8081"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "simulator:", err)
-		}
-		os.Exit(exitCode(err))
+	for _, w := range cli.UnknownEnv(newRoot(os.Getenv), envPrefix, os.Environ()) {
+		fmt.Fprintln(os.Stderr, w)
 	}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit("simulator", err, os.Stderr))
 }
 
-// exitError carries a specific exit status (e.g. a failed health check or report).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var e exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 2
-}
-
-const usage = `usage: simulator <command> [flags]
-
-commands:
-  serve    serve the fake CleverTap (every region) and the fake Piano collector
-  emit     send one RevenueCat, Purchasely or AppsFlyer webhook, as the vendor sends it
-  up       fake CleverTap + Piano + relay in one process; plays the built-in scenarios, then keeps serving
-  run      play scenario files against a running stack (--relay URL --simulator URL)
-  load     send many webhooks of one vendor to a local relay at a rate and report acks and latencies
-  health   exit 0 when a simulator answers /_sim/health (for container health checks)
-
-Run "simulator <command> -h" for a command's flags. Every flag has an environment twin SIMULATOR_<FLAG>.`
-
-// run is the whole program; main only wires the process to it.
+// run is the whole program; main only wires the process to it. The error carries the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return errors.New("expected a command: serve, emit, up, run, load or health")
+	return cli.Execute(ctx, newRoot(getenv), args, envPrefix, getenv, stdout, stderr)
+}
+
+// newRoot is the command tree; getenv is the environment the commands read beyond their flags' twins.
+func newRoot(getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "simulator",
+		Short: "Fake CleverTap and Piano, the vendors' emitters, and scenarios played end to end",
+		Long: `simulator serves a fake CleverTap (every region) and a fake Piano collector, sends RevenueCat, Purchasely
+and AppsFlyer webhooks as the vendors do, and plays purchase scenarios against a relay.
+
+Every flag has an environment twin SIMULATOR_<FLAG> (--journal-limit: SIMULATOR_JOURNAL_LIMIT); a flag given on
+the command line wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong (or
+nothing was selected), 3 the stack cannot be reached.`,
+		Version: version,
+		Example: `  simulator up                      # the whole stack on :8081 and :8080, the built-in scenarios played
+  simulator emit revenuecat RENEWAL # one webhook to that stack's relay
+  simulator run my-story.yaml       # a scenario against it`,
 	}
-	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], getenv, stdout, stderr)
-	case "emit":
-		return runEmit(ctx, args[1:], getenv, stdout, stderr)
-	case "health":
-		return runHealth(ctx, args[1:], getenv, stdout, stderr)
-	case "up":
-		return runUp(ctx, args[1:], getenv, stdout, stderr)
-	case "run":
-		return runScenarios(ctx, args[1:], getenv, stdout, stderr)
-	case "load":
-		return runLoad(ctx, args[1:], getenv, stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return nil
+	root.SetVersionTemplate("simulator {{.Version}}\n")
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SetOut(cmd.ErrOrStderr())
+		_ = cmd.Help()
+		return cli.Usagef("expected a command: serve, emit, up, run, load or health")
 	}
-	fmt.Fprintln(stderr, usage)
-	return fmt.Errorf("unknown command %q: expected serve, emit, up, run, load or health", args[0])
+	root.AddCommand(newServeCmd(), newEmitCmd(), newUpCmd(), newRunCmd(getenv), newLoadCmd(), newHealthCmd())
+	return root
 }

@@ -94,7 +94,7 @@ func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
 		want string
 	}{
 		{nil, "expected a command: serve, emit, up, run, load or health"},
-		{[]string{"serev"}, `unknown command "serev": expected serve, emit, up, run, load or health`},
+		{[]string{"serev"}, `unknown command "serev" for "simulator"`},
 		{[]string{"serve", "--accounts", "/nonexistent.yaml"}, "accounts file: open /nonexistent.yaml"},
 		{[]string{"serve", "--log-level", "loud"}, `--log-level: expected debug, info, warn or error, got "loud"`},
 		{[]string{"serve", "--listen", "256.0.0.1:1"}, "--listen 256.0.0.1:1"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,122 +11,152 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ctharness/ctharness/internal/certs"
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/piano"
+	"github.com/spf13/cobra"
 )
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulator serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
-	accountsFile := fs.String("accounts", "",
-		"accounts file (YAML); default: one account per region plus an EU sandbox account")
-	journalLimit := fs.Int("journal-limit", 10000, "requests kept in the journal (/_sim/requests)")
-	eventLimit := fs.Int("event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
-	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest upload body before 413")
-	maxConcurrent := fs.Int("max-concurrent-uploads", 15, "upload requests in flight per account before 429")
-	maxConcurrentReads := fs.Int("max-concurrent-reads", 3,
-		"read requests (events, profiles, counts, now, delete, demerge) in flight per account before 429")
-	tokenLimitInMixed := fs.Bool("token-limit-in-mixed-uploads", false,
-		"apply the 100-token limit to uploads that mix tokens with other records too")
-	cursorTTL := fs.Duration("cursor-ttl", 4*time.Hour, "how long a read cursor or count req_id lives")
-	cursorIdleTTL := fs.Duration("cursor-idle-ttl", time.Hour, "how long a read cursor lives unused")
-	cursorNotReady := fs.Int("cursor-not-ready-polls", 0,
-		"page requests of a new cursor answered \"still in progress\" (code 2) first")
-	countDelay := fs.Duration("count-delay", 0, "how long a count answers partial before its result")
-	countImmediate := fs.Bool("count-immediate", false, "answer a ready count at once instead of partial first")
-	readErrorsHTTP := fs.Bool("read-errors-with-http-status", false,
-		"send the read API's query errors with their code as HTTP status (default: HTTP 200, status fail)")
-	unknownPlatform := fs.String("unknown-platform", "Web",
-		"platformInfo's platform for an objectId no token or ID shape places")
-	maxConnections := fs.Int("max-connections", simulator.DefaultMaxConnections,
-		"open connections held at most; beyond, 503 and the connection closed")
-	logLevel := fs.String("log-level", "warn", "log level: debug (one line per request), info, warn, error")
-	quiet := fs.Bool("quiet", false, "do not print the accounts and the example on start")
-	tlsListen := fs.String("tls-listen", "",
-		"also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
-	tlsDir := fs.String("tls-dir", "./certs",
-		"where the harness's CA (ca.pem, to trust) and the server certificate are kept or made")
-	tlsHosts := fs.String("tls-hosts", "localhost,127.0.0.1,simulator",
-		"extra names for the server certificate, comma-separated")
-	pprofAddr := fs.String("pprof", "",
-		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
-	if err := envflag.Parse(fs, args, "SIMULATOR", getenv); err != nil {
-		return err
+// serveFlags are `simulator serve`'s flags.
+type serveFlags struct {
+	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform             string
+	journalLimit, eventLimit, maxConcurrent, maxConcurrentReads, maxConnections, cursorNotReady int
+	maxBody                                                                                     int64
+	cursorTTL, cursorIdleTTL, countDelay                                                        time.Duration
+	quiet, tokenLimitInMixed, countImmediate, readErrorsHTTP                                    bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the fake CleverTap (every region) and the fake Piano collector",
+		Args:  cobra.NoArgs,
+		Example: `  simulator serve
+  simulator serve --listen 127.0.0.1:9081 --accounts accounts.yaml
+  SIMULATOR_COUNT_DELAY=2s simulator serve --quiet`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if *pprofAddr != "" {
-		stop, err := profiling.Serve(*pprofAddr)
+	fs := cmd.Flags()
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8081", "address to listen on")
+	fs.StringVar(&f.accounts, "accounts", "",
+		"accounts file (YAML); default: one account per region plus an EU sandbox account")
+	fs.IntVar(&f.journalLimit, "journal-limit", 10000, "requests kept in the journal (/_sim/requests)")
+	fs.IntVar(&f.eventLimit, "event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", 8<<20, "largest upload body before 413")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent-uploads", 15, "upload requests in flight per account before 429")
+	fs.IntVar(&f.maxConcurrentReads, "max-concurrent-reads", 3,
+		"read requests (events, profiles, counts, now, delete, demerge) in flight per account before 429")
+	fs.BoolVar(&f.tokenLimitInMixed, "token-limit-in-mixed-uploads", false,
+		"apply the 100-token limit to uploads that mix tokens with other records too")
+	fs.DurationVar(&f.cursorTTL, "cursor-ttl", 4*time.Hour, "how long a read cursor or count req_id lives")
+	fs.DurationVar(&f.cursorIdleTTL, "cursor-idle-ttl", time.Hour, "how long a read cursor lives unused")
+	fs.IntVar(&f.cursorNotReady, "cursor-not-ready-polls", 0,
+		"page requests of a new cursor answered \"still in progress\" (code 2) first")
+	fs.DurationVar(&f.countDelay, "count-delay", 0, "how long a count answers partial before its result")
+	fs.BoolVar(&f.countImmediate, "count-immediate", false, "answer a ready count at once instead of partial first")
+	fs.BoolVar(&f.readErrorsHTTP, "read-errors-with-http-status", false,
+		"send the read API's query errors with their code as HTTP status (default: HTTP 200, status fail)")
+	fs.StringVar(&f.unknownPlatform, "unknown-platform", "Web",
+		"platformInfo's platform for an objectId no token or ID shape places")
+	fs.IntVar(&f.maxConnections, "max-connections", simulator.DefaultMaxConnections,
+		"open connections held at most; beyond, 503 and the connection closed")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug (one line per request), info, warn, error")
+	fs.BoolVar(&f.quiet, "quiet", false, "do not print the accounts and the example on start")
+	fs.StringVar(&f.tlsListen, "tls-listen", "",
+		"also serve HTTPS here (e.g. 0.0.0.0:443), with a certificate for every CleverTap host and Piano domain")
+	fs.StringVar(&f.tlsDir, "tls-dir", "./certs", "where the harness's CA (ca.pem, to trust) and the server "+
+		"certificate are kept or made")
+	fs.StringVar(&f.tlsHosts, "tls-hosts", "localhost,127.0.0.1,simulator",
+		"extra names for the server certificate, comma-separated")
+	fs.StringVar(&f.pprof, "pprof", "",
+		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
+	return cmd
+}
+
+func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	if f.pprof != "" {
+		stop, err := profiling.Serve(f.pprof)
 		if err != nil {
-			return err
+			return cli.Usagef("--pprof: %w", err)
 		}
 		defer stop()
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: expected debug, info, warn or error, got %q", *logLevel)
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return cli.Usagef("--log-level: expected debug, info, warn or error, got %q", f.logLevel)
+	}
+	if f.cursorNotReady < 0 || f.countDelay < 0 || f.maxConcurrentReads < 1 || f.maxConnections < 1 {
+		return cli.Usagef("--cursor-not-ready-polls, --count-delay: expected 0 or more; --max-concurrent-reads, "+
+			"--max-connections: expected 1 or more; got %d, %s, %d, %d", f.cursorNotReady, f.countDelay,
+			f.maxConcurrentReads, f.maxConnections)
 	}
 	var cfg simulator.Config
-	if *accountsFile != "" {
+	if f.accounts != "" {
 		var err error
-		if cfg, err = simulator.LoadConfigFile(*accountsFile); err != nil {
-			return err
+		if cfg, err = simulator.LoadConfigFile(f.accounts); err != nil {
+			return cli.Usage(err)
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if *cursorNotReady < 0 || *countDelay < 0 || *maxConcurrentReads < 1 {
-		return fmt.Errorf("--cursor-not-ready-polls, --count-delay: expected 0 or more; --max-concurrent-reads: "+
-			"expected 1 or more; got %d, %s, %d", *cursorNotReady, *countDelay, *maxConcurrentReads)
-	}
 	sim, err := simulator.New(cfg, clevertap.Options{
-		JournalLimit: *journalLimit, EventLimit: *eventLimit, MaxBodyBytes: *maxBody,
-		MaxConcurrentUploads: *maxConcurrent, MaxConcurrentReads: *maxConcurrentReads,
-		TokenLimitInMixedUploads: *tokenLimitInMixed, CursorTTL: *cursorTTL, CursorIdleTTL: *cursorIdleTTL,
-		CursorNotReadyPolls: *cursorNotReady, CountDelay: *countDelay, CountImmediate: *countImmediate,
-		ReadErrorsWithHTTPStatus: *readErrorsHTTP, UnknownPlatform: *unknownPlatform,
+		JournalLimit: f.journalLimit, EventLimit: f.eventLimit, MaxBodyBytes: f.maxBody,
+		MaxConcurrentUploads: f.maxConcurrent, MaxConcurrentReads: f.maxConcurrentReads,
+		TokenLimitInMixedUploads: f.tokenLimitInMixed, CursorTTL: f.cursorTTL, CursorIdleTTL: f.cursorIdleTTL,
+		CursorNotReadyPolls: f.cursorNotReady, CountDelay: f.countDelay, CountImmediate: f.countImmediate,
+		ReadErrorsWithHTTPStatus: f.readErrorsHTTP, UnknownPlatform: f.unknownPlatform,
 		Version: version, Logger: logger,
 	})
 	if err != nil {
-		return err
+		return cli.Usage(err)
 	}
-	if *maxConnections < 1 {
-		return fmt.Errorf("--max-connections: expected at least 1, got %d", *maxConnections)
-	}
-	sim.MaxConnections = *maxConnections
-	ln, err := net.Listen("tcp", *listen)
+	sim.MaxConnections = f.maxConnections
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		return fmt.Errorf("--listen %s: %w", *listen, err)
+		return listenError("--listen", f.listen, err)
 	}
 	listeners := []net.Listener{ln}
-	if *tlsListen != "" {
-		hosts := append(tlsHostnames(cfg), strings.Split(*tlsHosts, ",")...)
-		pair, err := certs.Ensure(*tlsDir, hosts)
+	if f.tlsListen != "" {
+		hosts := append(tlsHostnames(cfg), strings.Split(f.tlsHosts, ",")...)
+		pair, err := certs.Ensure(f.tlsDir, hosts)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("--tls-dir: %w", err)
+			return cli.Usagef("--tls-dir: %w", err)
 		}
-		tln, err := net.Listen("tcp", *tlsListen)
+		tln, err := net.Listen("tcp", f.tlsListen)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("--tls-listen %s: %w", *tlsListen, err)
+			return listenError("--tls-listen", f.tlsListen, err)
 		}
 		listeners = append(listeners, tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{pair},
 			MinVersion: tls.VersionTLS12}))
 		fmt.Fprintf(stdout, "simulator %s listening on https://%s for %s (trust %s)\n", version, tln.Addr(),
-			strings.Join(hosts[:3], ", ")+", ...", filepath.Join(*tlsDir, certs.CAFile))
+			strings.Join(hosts[:3], ", ")+", ...", filepath.Join(f.tlsDir, certs.CAFile))
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "simulator %s listening on %s\n", version, base)
-	if !*quiet {
+	if !f.quiet {
 		printWelcome(stdout, base, sim)
 	}
 	return serveUntilDone(ctx, listeners, sim)
+}
+
+// listenError says that an address is taken or wrong, and which flag moves it.
+func listenError(flag, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return cli.Usagef("%s %s: the address is in use (another simulator or stack running?); stop it, or use "+
+			"another address with %s (or its environment twin)", flag, addr, flag)
+	}
+	return cli.Usagef("%s %s: %v", flag, addr, err)
 }
 
 // tlsHostnames are CleverTap's API hosts (every region, the legacy ones) and the Piano collection domains.

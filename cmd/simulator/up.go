@@ -2,161 +2,127 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
+	"net"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ctharness/ctharness/harness"
-	"github.com/ctharness/ctharness/internal/envflag"
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/config"
-	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/scenarios"
 )
 
-// runUp starts the fake CleverTap + Piano and the relay in this process, plays the built-in scenarios once
-// through every source, prints the report and keeps serving until interrupted (or exits with --once).
-func runUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulator up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	simAddr := fs.String("listen", "127.0.0.1:8081", "address of the fake CleverTap and Piano")
-	relayAddr := fs.String("relay-listen", "127.0.0.1:8080", "address of the relay")
-	dataDir := fs.String("data-dir", "", "relay outbox directory (default: a temporary one)")
-	once := fs.Bool("once", false, "exit after the report, with its status")
-	label := fs.String("label", "", "play only scenarios with this label")
-	fixtures := fs.String("fixtures", ".", "directory that scenario webhook files are relative to (the repository root)")
-	logLevel := fs.String("log-level", "warn", "relay log level: debug, info, warn, error")
-	if err := envflag.Parse(fs, args, "SIMULATOR_UP", getenv); err != nil {
-		return err
+// upFlags are `simulator up`'s flags.
+type upFlags struct {
+	listen, relayListen, dataDir, logLevel, fixtures, relayToken string
+	labels                                                       []string
+	once                                                         bool
+	parallel                                                     int
+}
+
+func newUpCmd() *cobra.Command {
+	var f upFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "The whole stack in one process (fake CleverTap + Piano, relay); plays the built-in scenarios, then serves",
+		Long: `up starts the fake CleverTap and Piano (--listen) and the relay (--relay-listen) in one process, plays every
+built-in scenario through every source it names, prints the report, and keeps serving until interrupted
+(--once: exits with the report's status instead). "make run" is "simulator up".`,
+		Example: `  simulator up
+  simulator up --once --label refund
+  simulator up --listen 127.0.0.1:9081 --relay-listen 127.0.0.1:9080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return up(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8081", "address of the fake CleverTap and Piano")
+	fs.StringVar(&f.relayListen, "relay-listen", "127.0.0.1:8080", "address of the relay")
+	fs.StringVar(&f.dataDir, "data-dir", "", "relay outbox directory (default: a temporary one)")
+	fs.StringVar(&f.relayToken, "relay-admin-token", harness.DevAdminToken,
+		"the relay's admin token (the default is the development stack's, accepted on loopback only)")
+	fs.BoolVar(&f.once, "once", false, "exit after the report, with its status")
+	fs.StringArrayVar(&f.labels, "label", nil, "play only scenarios with this label (repeatable: any of them)")
+	fs.StringVar(&f.fixtures, "fixtures", "", "directory that scenario webhook files are relative to")
+	fs.IntVar(&f.parallel, "parallel", 8, "runs played at the same time")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "relay log level: debug, info, warn, error")
+	return cmd
+}
+
+func up(ctx context.Context, f upFlags, stdout, stderr io.Writer) error {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: expected debug, info, warn or error, got %q", *logLevel)
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return cli.Usagef("--log-level: expected debug, info, warn or error, got %q", f.logLevel)
+	}
+	if f.relayToken == harness.DevAdminToken && !loopback(f.relayListen) {
+		return cli.Usagef("--relay-listen %s is reachable from other machines: set --relay-admin-token (the "+
+			"default token is the development stack's, for loopback only)", f.relayListen)
 	}
 	all, err := scenarios.LoadBuiltIn()
 	if err != nil {
 		return err
 	}
+	jobs, err := selectRuns(all, f.labels, "")
+	if err != nil {
+		return err
+	}
 	cfg := config.Default()
 	harness.QuickRetries(&cfg)
-	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: *simAddr, RelayAddr: *relayAddr,
-		DataDir: *dataDir, Relay: &cfg,
+	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: f.listen, RelayAddr: f.relayListen,
+		DataDir: f.dataDir, Relay: &cfg, AdminToken: f.relayToken,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), Version: version})
 	if err != nil {
+		var le *harness.ListenError
+		if errors.As(err, &le) {
+			flag := map[string]string{"simulator": "--listen", "relay": "--relay-listen"}[le.Server]
+			return listenError(flag, le.Addr, le.Err)
+		}
 		return err
 	}
 	defer st.Close()
 	fmt.Fprintf(stdout, "fake CleverTap + Piano on %s   relay on %s\n\n", st.SimulatorURL, st.RelayURL)
-	ok := playAll(ctx, filter(all, *label), scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
-		RelayAdminToken: st.RelayAdminToken,
-		FixtureRoot:     *fixtures}, stdout)
-	if *once {
-		if !ok {
-			return exitError{code: 1, err: fmt.Errorf("some scenarios failed")}
+	results := playAll(ctx, jobs, scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
+		RelayAdminToken: st.RelayAdminToken, FixtureRoot: f.fixtures}, f.parallel, false, stdout, stderr)
+	if f.once {
+		if !allPassed(results) {
+			return cli.Failed(fmt.Errorf("%d of %d runs failed", len(results)-passed(results), len(results)))
 		}
 		return nil
 	}
-	fmt.Fprintf(stdout,
-		"\nStill serving. Try:\n  go run ./cmd/simulator emit revenuecat INITIAL_PURCHASE --to %s/webhooks/revenuecat "+
-			"--auth 'Bearer sim-revenuecat'\n", st.RelayURL)
-	fmt.Fprintf(stdout, "  curl -s %s/_sim/events | head\n", st.SimulatorURL)
-	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/admin/deadletters\nCtrl-C to stop.\n",
-		filepath.Join(st.Relay.DataDir(), service.AdminTokenFile), st.RelayURL)
+	fmt.Fprintf(stdout, `
+Still serving. Try:
+  simulator emit revenuecat INITIAL_PURCHASE --user u1 --clevertap-id ct-1
+  simulator run my-story.yaml
+  curl -s %s/_sim/events | head
+  curl -s -H 'Authorization: Bearer %s' %s/admin/deadletters
+Ctrl-C to stop.
+`, st.SimulatorURL, adminTokenShown(f.relayToken), st.RelayURL)
 	<-ctx.Done()
 	return nil
 }
 
-// runScenarios plays scenario files against a running stack (any relay with the default config).
-func runScenarios(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulator run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	relayURL := fs.String("relay", "http://127.0.0.1:8080", "relay base URL")
-	simURL := fs.String("simulator", "http://127.0.0.1:8081", "simulator base URL")
-	source := fs.String("source", "", "play only this source (revenuecat, purchasely, appsflyer)")
-	label := fs.String("label", "", "play only scenarios with this label")
-	builtIn := fs.Bool("built-in", false, "play the built-in scenarios (besides any files given)")
-	fixtures := fs.String("fixtures", ".", "directory that scenario webhook files are relative to")
-	relayToken := fs.String("relay-admin-token", "", "the relay's admin token, to read its dead letters")
-	timeout := fs.Duration("timeout", 15*time.Second, "how long to wait for a scenario's records")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: simulator run [flags] scenario.yaml|dir ...")
-		fs.PrintDefaults()
+// adminTokenShown is the token to print: the development default as it is, a chosen one never.
+func adminTokenShown(token string) string {
+	if token == harness.DevAdminToken {
+		return token
 	}
-	if err := envflag.Parse(fs, args, "SIMULATOR_RUN", getenv); err != nil {
-		return err
-	}
-	list, err := scenarios.LoadPaths(fs.Args())
+	return "<your --relay-admin-token>"
+}
+
+// loopback says whether an address listens on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return exitError{code: 2, err: err}
+		return false
 	}
-	if *builtIn {
-		more, err := scenarios.LoadBuiltIn()
-		if err != nil {
-			return err
-		}
-		list = append(list, more...)
+	if host == "localhost" {
+		return true
 	}
-	if len(list) == 0 {
-		return fmt.Errorf("expected scenario files or --built-in, got neither")
-	}
-	target := scenarios.Target{SimulatorURL: *simURL, RelayURL: *relayURL, RelayAdminToken: *relayToken,
-		FixtureRoot: *fixtures, Timeout: *timeout}
-	var only []string
-	if *source != "" {
-		only = []string{*source}
-	}
-	if !playAll(ctx, filter(list, *label), target, stdout, only...) {
-		return exitError{code: 1, err: fmt.Errorf("some scenarios failed")}
-	}
-	return nil
-}
-
-func filter(list []*scenarios.Scenario, label string) []*scenarios.Scenario {
-	if label == "" {
-		return list
-	}
-	var out []*scenarios.Scenario
-	for _, s := range list {
-		if s.HasLabel(label) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// playAll plays every scenario × source, several at a time (runs keep apart by their own ids), and prints
-// the report in scenario order.
-func playAll(ctx context.Context, list []*scenarios.Scenario, target scenarios.Target, stdout io.Writer,
-	only ...string) bool {
-	type job struct {
-		s   *scenarios.Scenario
-		src string
-	}
-	var jobs []job
-	for _, s := range list {
-		for _, src := range s.Sources {
-			if len(only) == 0 || strings.EqualFold(only[0], src) {
-				jobs = append(jobs, job{s, src})
-			}
-		}
-	}
-	results := make([]scenarios.Result, len(jobs))
-	start := time.Now()
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, j := range jobs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i] = scenarios.Play(ctx, j.s, j.src, target)
-		})
-	}
-	wg.Wait()
-	ok := scenarios.Report(stdout, results)
-	fmt.Fprintf(stdout, "(%d runs in %s)\n", len(results), time.Since(start).Round(time.Millisecond))
-	return ok
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

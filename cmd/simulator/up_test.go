@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
@@ -35,7 +36,7 @@ func TestRunRejectsABadScenarioFile(t *testing.T) {
 			"{revenuecat: {}}\n"), 0o600)
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"run", path}, func(string) string { return "" }, &out, &out)
-	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(),
+	if err == nil || cli.Code(err) != 2 || !strings.Contains(err.Error(),
 		path+`: line 4: unknown step "refnd"; expected one of purchase`) {
 		t.Fatalf("expected the file, line and choices, got %v", err)
 	}

@@ -1,0 +1,159 @@
+// Package cli is what both binaries' command lines share, on cobra: one table of exit codes, one rule for
+// environment twins (every flag of every command, <BINARY>_<FLAG>), warnings for variables that are no flag's
+// twin, and error printing.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ctharness/ctharness/internal/suggest"
+)
+
+// Exit codes, the same for every command of both binaries (the README's table).
+const (
+	ExitOK = 0
+	// ExitFailed: what was checked failed: a scenario, a health check, an outbox check, refused webhooks.
+	ExitFailed = 1
+	// ExitUsage: a flag, an argument or a file is wrong, or nothing was selected.
+	ExitUsage = 2
+	// ExitUnreachable: the stack (or the target) cannot be reached.
+	ExitUnreachable = 3
+)
+
+// ExitError is an error with its exit code.
+type ExitError struct {
+	Code int
+	Err  error
+	// help is the command whose --help to point at, for usage errors
+	help string
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Failed, Usage and Unreachable wrap an error with its exit code.
+func Failed(err error) error      { return &ExitError{Code: ExitFailed, Err: err} }
+func Usage(err error) error       { return &ExitError{Code: ExitUsage, Err: err} }
+func Unreachable(err error) error { return &ExitError{Code: ExitUnreachable, Err: err} }
+
+// Usagef is Usage of a formatted error.
+func Usagef(format string, args ...any) error { return Usage(fmt.Errorf(format, args...)) }
+
+// Code is the exit code of an error returned by Execute's command: its own, else ExitFailed.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *ExitError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ExitFailed
+}
+
+// EnvName is a flag's environment twin: --journal-limit of the simulator is SIMULATOR_JOURNAL_LIMIT.
+func EnvName(prefix, flag string) string {
+	return prefix + "_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Execute runs the command line: flags may come anywhere among the arguments, and a flag not given takes its
+// environment twin. The error (nil on success) carries the exit code; Exit prints it.
+func Execute(ctx context.Context, root *cobra.Command, args []string, prefix string, getenv func(string) string,
+	stdout, stderr io.Writer) error {
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SilenceErrors, root.SilenceUsage = true, true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, prefix, getenv) }
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return nil
+	}
+	var e *ExitError
+	if !errors.As(err, &e) {
+		// cobra's own errors (an unknown command, a wrong number of arguments) come before the command ran
+		e = &ExitError{Code: ExitUsage, Err: err}
+	}
+	if e.Code == ExitUsage && cmd != nil {
+		e.help = cmd.CommandPath()
+	}
+	return e
+}
+
+// Exit prints a command's error as "<binary>: <error>" (with a pointer to --help for usage errors) and returns
+// the exit code.
+func Exit(binary string, err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", binary, err)
+	var e *ExitError
+	if errors.As(err, &e) && e.help != "" {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", e.help)
+	}
+	return Code(err)
+}
+
+// applyEnv sets every flag of cmd not given on the command line from its environment twin.
+func applyEnv(cmd *cobra.Command, prefix string, getenv func(string) string) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "help" || f.Name == "version" {
+			return
+		}
+		name := EnvName(prefix, f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if setErr := f.Value.Set(v); setErr != nil {
+			err = Usagef("environment variable %s=%q: expected a value for --%s (%s): %v", name, v, f.Name, f.Usage,
+				setErr)
+		}
+	})
+	return err
+}
+
+// EnvNames are the environment twins of every flag of every command, sorted.
+func EnvNames(root *cobra.Command, prefix string) []string {
+	var names []string
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if n := EnvName(prefix, f.Name); f.Name != "help" && f.Name != "version" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	slices.Sort(names)
+	return names
+}
+
+// UnknownEnv warns of <PREFIX>_* variables in environ that are no flag's twin: a misspelt twin would otherwise
+// be ignored without a word. extra are other variables of that prefix the program reads.
+func UnknownEnv(root *cobra.Command, prefix string, environ []string, extra ...string) []string {
+	known := append(EnvNames(root, prefix), extra...)
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, prefix+"_") || slices.Contains(known, name) {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("warning: %s is set, but no flag of %s has that twin%s", name,
+			root.Name(), suggest.DidYouMean(name, known)))
+	}
+	return warnings
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// tree is a binary with two commands sharing a flag name, as the simulator's serve and up share --listen.
+func tree(got *map[string]string) *cobra.Command {
+	root := &cobra.Command{Use: "tool"}
+	for _, name := range []string{"serve", "up"} {
+		var listen string
+		var limit int
+		var wait time.Duration
+		cmd := &cobra.Command{Use: name, RunE: func(*cobra.Command, []string) error {
+			(*got)["listen"], (*got)["limit"], (*got)["wait"] = listen, strconv.Itoa(limit), wait.String()
+			return nil
+		}}
+		cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:1", "")
+		cmd.Flags().IntVar(&limit, "journal-limit", 10, "")
+		cmd.Flags().DurationVar(&wait, "wait", time.Second, "")
+		root.AddCommand(cmd)
+	}
+	root.AddCommand(&cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error {
+		return Unreachable(errors.New("down"))
+	}})
+	return root
+}
+
+func TestEveryFlagHasItsTwinAndFlagsWin(t *testing.T) {
+	env := map[string]string{"TOOL_LISTEN": "0.0.0.0:9", "TOOL_JOURNAL_LIMIT": "7", "TOOL_WAIT": "3s"}
+	getenv := func(k string) string { return env[k] }
+	for _, c := range []struct {
+		args []string
+		want map[string]string
+	}{
+		{[]string{"up"}, map[string]string{"listen": "0.0.0.0:9", "limit": "7", "wait": "3s"}},
+		{[]string{"serve", "--listen", "127.0.0.1:5"}, map[string]string{"listen": "127.0.0.1:5", "limit": "7",
+			"wait": "3s"}},
+		{[]string{"serve", "--wait", "1m0s"}, map[string]string{"listen": "0.0.0.0:9", "limit": "7", "wait": "1m0s"}},
+	} {
+		got := map[string]string{}
+		var out bytes.Buffer
+		if err := Execute(context.Background(), tree(&got), c.args, "TOOL", getenv, &out, &out); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("%v: %s: expected %q, got %q", c.args, k, v, got[k])
+			}
+		}
+	}
+}
+
+func TestABadTwinNamesTheVariableAndTheFlag(t *testing.T) {
+	got := map[string]string{}
+	var out bytes.Buffer
+	err := Execute(context.Background(), tree(&got), []string{"serve"}, "TOOL",
+		func(k string) string { return map[string]string{"TOOL_WAIT": "soon"}[k] }, &out, &out)
+	if Code(err) != ExitUsage || !strings.Contains(err.Error(), `environment variable TOOL_WAIT="soon": expected a `+
+		`value for --wait`) {
+		t.Fatalf("expected a usage error naming TOOL_WAIT and --wait, got %d %v", Code(err), err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	got := map[string]string{}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"up"}, ExitOK},
+		{[]string{"--help"}, ExitOK},
+		{[]string{"help", "up"}, ExitOK},
+		{[]string{"upp"}, ExitUsage},
+		{[]string{"up", "--no-such-flag"}, ExitUsage},
+		{[]string{"up", "--journal-limit", "many"}, ExitUsage},
+		{[]string{"fail"}, ExitUnreachable},
+	} {
+		var out, errOut bytes.Buffer
+		err := Execute(context.Background(), tree(&got), c.args, "TOOL", func(string) string { return "" }, &out,
+			&errOut)
+		if code := Exit("tool", err, &errOut); code != c.code {
+			t.Errorf("%v: expected exit %d, got %d (%v)", c.args, c.code, code, err)
+		}
+		if c.code == ExitUsage && !strings.Contains(errOut.String(), "--help' for usage") {
+			t.Errorf("%v: a usage error should point at --help, got %q", c.args, errOut.String())
+		}
+	}
+}
+
+func TestUnknownTwinsAreWarnedAbout(t *testing.T) {
+	got := map[string]string{}
+	warnings := UnknownEnv(tree(&got), "TOOL", []string{"TOOL_LISTN=x", "TOOL_LISTEN=y", "PATH=/bin",
+		"TOOL_COLOUR=red", "TOOL_EXTRA=1"}, "TOOL_EXTRA")
+	if len(warnings) != 2 || !strings.Contains(warnings[0], `TOOL_LISTN is set, but no flag of tool has that twin `+
+		`(did you mean "TOOL_LISTEN"?)`) || !strings.Contains(warnings[1], "TOOL_COLOUR") {
+		t.Fatalf("expected warnings for TOOL_LISTN (with a suggestion) and TOOL_COLOUR, got %q", warnings)
+	}
+}
