@@ -112,6 +112,12 @@ func sortedKeys[V any](m map[string]V) []string {
 // served: records may arrive in any order (the relay sends in parallel), and an expectation that says little
 // must not take the record a stricter one needs.
 func MatchRecords(expected []Record, received []Received, defaultAccount string) []string {
+	problems, _ := matchRecords(expected, received, defaultAccount)
+	return problems
+}
+
+// matchRecords is MatchRecords, also saying which expectations found no record.
+func matchRecords(expected []Record, received []Received, defaultAccount string) ([]string, []int) {
 	fits := make([][]bool, len(expected))
 	for i, e := range expected {
 		fits[i] = make([]bool, len(received))
@@ -144,10 +150,12 @@ func MatchRecords(expected []Record, received []Received, defaultAccount string)
 		paired[i] = augment(i, make([]bool, len(received)))
 	}
 	var problems []string
+	var unmatched []int
 	for i, e := range expected {
 		if paired[i] {
 			continue
 		}
+		unmatched = append(unmatched, i)
 		best, bestMiss := -1, []string(nil)
 		for j, got := range received {
 			if owner[j] >= 0 {
@@ -169,7 +177,7 @@ func MatchRecords(expected []Record, received []Received, defaultAccount string)
 			problems = append(problems, "unexpected record "+got.String())
 		}
 	}
-	return problems
+	return problems, unmatched
 }
 
 // accountOf is the account an expected record names, or the source's.
@@ -207,7 +215,11 @@ func (r *run) check(ctx context.Context) error {
 	for _, got := range received {
 		r.res.Received = append(r.res.Received, got.String())
 	}
-	r.res.Problems = append(r.res.Problems, MatchRecords(expected, received, r.id(r.account()))...)
+	problems, unmatched := matchRecords(expected, received, r.id(r.account()))
+	r.res.Problems = append(r.res.Problems, problems...)
+	if len(unmatched) > 0 {
+		r.res.Line = e.CleverTap[unmatched[0]].line // the first expectation nothing met
+	}
 	if len(e.Piano) > 0 || sendsToPiano(r.relaySource) {
 		r.checkPiano(ctx, e.Piano, deadline)
 	}

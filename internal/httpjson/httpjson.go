@@ -9,6 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ctharness/ctharness/internal/suggest"
 )
 
 // Write answers with v as JSON and a trailing newline (an error answer when v cannot be encoded).
@@ -39,6 +44,18 @@ func Decode(r *http.Request, v any) error {
 			return errors.New("expected a JSON object in the body, got an empty body")
 		}
 		return fmt.Errorf("expected a JSON object of the documented fields: %v", err)
+	}
+	return nil
+}
+
+// Params checks that a query names only the parameters a route takes: a mistyped one (acount=) would otherwise
+// be ignored and widen the answer to everything. The error names it, a likely meaning and the valid ones.
+func Params(q url.Values, valid ...string) error {
+	for name := range q {
+		if !slices.Contains(valid, name) {
+			return fmt.Errorf("unknown query parameter %q%s; expected %s", name, suggest.DidYouMean(name, valid),
+				strings.Join(valid, ", "))
+		}
 	}
 	return nil
 }

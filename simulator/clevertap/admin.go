@@ -3,6 +3,7 @@ package clevertap
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,17 +71,61 @@ func parseEventFilter(q map[string][]string) (EventFilter, error) {
 	return f, nil
 }
 
+// Pages of /_sim/events and /_sim/requests: 1000 entries unless ?limit= says otherwise, at most 10000; an answer
+// that left some out carries next_since, the ?since= of the next page.
+const (
+	defaultPageLimit = 1000
+	maxPageLimit     = 10000
+)
+
+func pageLimit(q url.Values) (int, error) {
+	if !q.Has("limit") {
+		return defaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n < 1 || n > maxPageLimit {
+		return 0, fmt.Errorf("limit: expected a number from 1 to %d, got %q", maxPageLimit, q.Get("limit"))
+	}
+	return n, nil
+}
+
+// pageOf is an answer of a paged route: its entries under key, and next_since when more are left.
+func pageOf[T interface{ seq() uint64 }](key string, items []T, more bool) map[string]any {
+	out := map[string]any{key: items}
+	if more && len(items) > 0 {
+		out["next_since"] = items[len(items)-1].seq()
+	}
+	return out
+}
+
+func (e Event) seq() uint64        { return e.Seq }
+func (e JournalEntry) seq() uint64 { return e.Seq }
+
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	f, err := parseEventFilter(r.URL.Query())
-	if err != nil {
+	q := r.URL.Query()
+	if err := httpjson.Params(q, "account", "region", "identity", "objectId", "name", "type", "since",
+		"limit"); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"events": s.store.findEvents(f)})
+	f, err := parseEventFilter(q)
+	if err == nil {
+		var limit int
+		if limit, err = pageLimit(q); err == nil {
+			events, more := s.store.pageEvents(f, limit)
+			httpjson.Write(w, http.StatusOK, pageOf("events", events, more))
+			return
+		}
+	}
+	httpjson.Error(w, http.StatusBadRequest, "%v", err)
 }
 
 func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if err := httpjson.Params(q, "account", "identity", "email", "objectId"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	profiles := s.store.findProfiles(ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
 		Email: q.Get("email"), ObjectID: q.Get("objectId")})
 	if profiles == nil {
@@ -94,7 +139,22 @@ var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, Outco
 
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if err := httpjson.Params(q, "account", "outcome", "since", "limit"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome"))}
+	var err error
+	if f.Limit, err = pageLimit(q); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if since := q.Get("since"); since != "" {
+		if f.SinceSeq, err = strconv.ParseUint(since, 10, 64); err != nil {
+			httpjson.Error(w, http.StatusBadRequest, "since: expected a journal seq number, got %q", since)
+			return
+		}
+	}
 	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
 		names := make([]string, len(outcomes))
 		for i, o := range outcomes {
@@ -103,7 +163,8 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"requests": s.journal.find(f)})
+	entries, more := s.journal.find(f)
+	httpjson.Write(w, http.StatusOK, pageOf("requests", entries, more))
 }
 
 // WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.
@@ -142,11 +203,18 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 	f := EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity,
 		ObjectID: req.ObjectID, Type: req.Type}
 	events, ok := s.store.waitFor(r.Context(), f, req.Count, timeout)
-	status := http.StatusOK
-	if !ok {
-		status = http.StatusRequestTimeout
+	if ok {
+		httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
+		return
 	}
-	httpjson.Write(w, status, map[string]any{"events": events})
+	answer := map[string]any{"events": events, "error": fmt.Sprintf("expected %d record(s) matching within %s, "+
+		"found %d", req.Count, timeout, len(events))}
+	if near, differs, found := s.store.nearestMiss(f); found {
+		answer["nearest_miss"] = map[string]any{"event": near, "differs": differs}
+		answer["error"] = fmt.Sprintf("%s; nearest miss: seq %d (%s)", answer["error"], near.Seq,
+			strings.Join(differs, "; "))
+	}
+	httpjson.Write(w, http.StatusRequestTimeout, answer)
 }
 
 func (s *Server) handleListFaults(w http.ResponseWriter, r *http.Request) {

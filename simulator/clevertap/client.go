@@ -123,13 +123,25 @@ func (c *Client) Do(req *http.Request) (*APIResult, error) {
 		RequestID: resp.Header.Get("X-Simulator-Request-Id"), Diagnosis: resp.Header.Get("X-Simulator-Diagnosis")}, nil
 }
 
-// Events lists stored records matching the filter.
+// Events lists stored records matching the filter, following the admin API's pages.
 func (c *Client) Events(ctx context.Context, f EventFilter) ([]Event, error) {
-	var out struct {
-		Events []Event `json:"events"`
+	var all []Event
+	for {
+		var out struct {
+			Events    []Event `json:"events"`
+			NextSince uint64  `json:"next_since"`
+		}
+		q := eventQuery(f)
+		q.Set("limit", "10000")
+		if err := c.admin(ctx, http.MethodGet, "/_sim/events?"+q.Encode(), nil, &out, http.StatusOK); err != nil {
+			return all, err
+		}
+		all = append(all, out.Events...)
+		if out.NextSince == 0 {
+			return all, nil
+		}
+		f.SinceSeq, f.SinceTime = out.NextSince, time.Time{}
 	}
-	err := c.admin(ctx, http.MethodGet, "/_sim/events?"+eventQuery(f).Encode(), nil, &out, http.StatusOK)
-	return out.Events, err
 }
 
 func eventQuery(f EventFilter) url.Values {
@@ -160,31 +172,44 @@ var ErrWaitTimeout = fmt.Errorf("timed out waiting for records")
 func (c *Client) Wait(ctx context.Context, req WaitRequest) ([]Event, error) {
 	var out struct {
 		Events []Event `json:"events"`
+		Error  string  `json:"error"`
 	}
 	status, err := c.adminStatus(ctx, http.MethodPost, "/_sim/wait", req, &out)
 	if err != nil {
 		return nil, err
 	}
 	if status == http.StatusRequestTimeout {
-		return out.Events, fmt.Errorf("%w: expected %d, found %d", ErrWaitTimeout, req.Count, len(out.Events))
+		return out.Events, fmt.Errorf("%w: %s", ErrWaitTimeout, out.Error)
 	}
 	return out.Events, nil
 }
 
-// Requests lists journal entries.
+// Requests lists journal entries, following the admin API's pages.
 func (c *Client) Requests(ctx context.Context, f JournalFilter) ([]JournalEntry, error) {
-	q := url.Values{}
-	if f.Account != "" {
-		q.Set("account", f.Account)
+	var all []JournalEntry
+	for {
+		q := url.Values{}
+		if f.Account != "" {
+			q.Set("account", f.Account)
+		}
+		if f.Outcome != "" {
+			q.Set("outcome", string(f.Outcome))
+		}
+		q.Set("since", strconv.FormatUint(f.SinceSeq, 10))
+		q.Set("limit", "10000")
+		var out struct {
+			Requests  []JournalEntry `json:"requests"`
+			NextSince uint64         `json:"next_since"`
+		}
+		if err := c.admin(ctx, http.MethodGet, "/_sim/requests?"+q.Encode(), nil, &out, http.StatusOK); err != nil {
+			return all, err
+		}
+		all = append(all, out.Requests...)
+		if out.NextSince == 0 {
+			return all, nil
+		}
+		f.SinceSeq = out.NextSince
 	}
-	if f.Outcome != "" {
-		q.Set("outcome", string(f.Outcome))
-	}
-	var out struct {
-		Requests []JournalEntry `json:"requests"`
-	}
-	err := c.admin(ctx, http.MethodGet, "/_sim/requests?"+q.Encode(), nil, &out, http.StatusOK)
-	return out.Requests, err
 }
 
 // Profiles lists profiles of an account, optionally of one identity.

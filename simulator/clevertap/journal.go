@@ -40,6 +40,8 @@ type RecordsSummary struct {
 
 // JournalEntry is one request to a CleverTap route, whatever its outcome. Credentials are never recorded.
 type JournalEntry struct {
+	// Seq numbers entries in arrival order (paging: ?since=seq).
+	Seq        uint64          `json:"seq"`
 	RequestID  string          `json:"request_id"`
 	ReceivedAt time.Time       `json:"received_at"`
 	Method     string          `json:"method"`
@@ -65,6 +67,7 @@ const maxJournaledResponse = 64 << 10
 // journal is the bounded request log.
 type journal struct {
 	mu      sync.Mutex
+	seq     uint64
 	entries *ring.Ring[JournalEntry]
 }
 
@@ -79,6 +82,8 @@ func (j *journal) add(e JournalEntry) {
 		}
 	}
 	j.mu.Lock()
+	j.seq++
+	e.Seq = j.seq
 	j.entries.Push(e)
 	j.mu.Unlock()
 }
@@ -87,19 +92,29 @@ func (j *journal) add(e JournalEntry) {
 type JournalFilter struct {
 	Account string
 	Outcome Outcome
+	// SinceSeq keeps entries after it; Limit (0: all) bounds a page.
+	SinceSeq uint64
+	Limit    int
 }
 
-func (j *journal) find(f JournalFilter) []JournalEntry {
+// find returns the matching entries, oldest first, and whether a page left some out.
+func (j *journal) find(f JournalFilter) ([]JournalEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	out := []JournalEntry{}
+	more := false
 	j.entries.Each(func(e *JournalEntry) bool {
-		if (f.Account == "" || f.Account == e.Account) && (f.Outcome == "" || f.Outcome == e.Outcome) {
+		if e.Seq > f.SinceSeq && (f.Account == "" || f.Account == e.Account) &&
+			(f.Outcome == "" || f.Outcome == e.Outcome) {
+			if f.Limit > 0 && len(out) == f.Limit {
+				more = true
+				return false
+			}
 			out = append(out, *e)
 		}
 		return true
 	})
-	return out
+	return out, more
 }
 
 func (j *journal) reset() {

@@ -191,7 +191,10 @@ func (s *Server) PutAccount(a Account) error { return s.accounts.put(a) }
 func (s *Server) Events(f EventFilter) []Event { return s.store.findEvents(f) }
 
 // Requests returns the journal entries that match, oldest first.
-func (s *Server) Requests(f JournalFilter) []JournalEntry { return s.journal.find(f) }
+func (s *Server) Requests(f JournalFilter) []JournalEntry {
+	entries, _ := s.journal.find(f)
+	return entries
+}
 
 // AddFault injects a fault and returns it with its id.
 func (s *Server) AddFault(f Fault) (Fault, error) { return s.faults.add(f) }

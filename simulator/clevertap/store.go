@@ -3,6 +3,7 @@ package clevertap
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -474,16 +475,74 @@ func (s *store) deleteProfiles(account string, identities, objectIDs []string) i
 }
 
 func (s *store) findEvents(f EventFilter) []Event {
+	events, _ := s.pageEvents(f, 0)
+	return events
+}
+
+// pageEvents returns up to limit matching events (0: all), oldest first, and whether more match.
+func (s *store) pageEvents(f EventFilter, limit int) ([]Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Event{}
+	more := false
 	s.events.Each(func(e *Event) bool {
 		if f.matches(e) {
+			if limit > 0 && len(out) == limit {
+				more = true
+				return false
+			}
 			out = append(out, *e)
 		}
 		return true
 	})
-	return out
+	return out, more
+}
+
+// nearestMiss is the stored record that meets most of the filter without meeting all of it (the user weighs
+// most, then the event name; the most recent of equals), with how it differs; ok is false when no record shares
+// a field with the filter.
+func (s *store) nearestMiss(f EventFilter) (near Event, differs []string, ok bool) {
+	type field struct {
+		name, want string
+		weight     int
+		got        func(*Event) string
+	}
+	var fields []field
+	for _, c := range []field{
+		{"account", f.Account, 1, func(e *Event) string { return e.Account }},
+		{"region", string(f.Region), 1, func(e *Event) string { return string(e.Region) }},
+		{"identity", f.Identity, 3, func(e *Event) string { return e.identity }},
+		{"objectId", f.ObjectID, 3, func(e *Event) string { return e.objectID }},
+		{"name", f.Name, 2, func(e *Event) string { return e.name }},
+		{"type", string(f.Type), 1, func(e *Event) string { return string(e.kind) }},
+	} {
+		if c.want != "" {
+			fields = append(fields, c)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best := 0
+	s.events.Each(func(e *Event) bool {
+		score, met := 0, 0
+		for _, c := range fields {
+			if c.got(e) == c.want {
+				score, met = score+c.weight, met+1
+			}
+		}
+		if score > 0 && met < len(fields) && score >= best {
+			best, near, ok = score, *e, true
+		}
+		return true
+	})
+	if ok {
+		for _, c := range fields {
+			if got := c.got(&near); got != c.want {
+				differs = append(differs, fmt.Sprintf("%s: expected %q, got %q", c.name, c.want, got))
+			}
+		}
+	}
+	return near, differs, ok
 }
 
 // waitFor blocks until count events match, the context ends or the timeout passes; it returns what matches.

@@ -26,6 +26,10 @@ func (c *Collector) adminRoutes() http.Handler {
 
 func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if err := httpjson.Params(q, "site", "include_ignored"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	include := q.Get("include_ignored")
 	if include != "" && include != "true" && include != "false" {
 		httpjson.Error(w, http.StatusBadRequest, "include_ignored: expected true or false, got %q", include)
@@ -35,6 +39,10 @@ func (c *Collector) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Collector) handleRequests(w http.ResponseWriter, r *http.Request) {
+	if err := httpjson.Params(r.URL.Query()); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"requests": c.Requests()})
 }
 

@@ -97,3 +97,16 @@ func TestSiteValidation(t *testing.T) {
 		t.Fatalf("expected a site id error, got %v", err)
 	}
 }
+
+func TestAdminRefusesUnknownParameters(t *testing.T) {
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	c.adminRoutes().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/_sim/piano/events?sites=100001", nil))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(),
+		`unknown query parameter \"sites\" (did you mean \"site\"?); expected site, include_ignored`) {
+		t.Fatalf("expected 400 naming the parameter, got %d %s", w.Code, w.Body.String())
+	}
+}

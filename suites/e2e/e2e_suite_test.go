@@ -1,11 +1,14 @@
 // The end-to-end suite: every built-in scenario × every source it names is one spec, labelled with the source
 // and the scenario's labels (region, feature), played emitter → relay → fake CleverTap / Piano and compared
 // record by record with what the scenario says. The stack is started once (SynchronizedBeforeSuite) and shared
-// by parallel processes; runs keep apart by their own user and account ids.
+// by parallel processes; runs keep apart by their own user and account ids. HARNESS_SCENARIOS=dir1,dir2 adds a
+// user's own scenario files and directories as specs labelled "user" (and their labels and source).
 package e2e_test
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -32,8 +35,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(data []byte) {
 	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
-	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, RelayAdminToken: u.RelayAdminToken,
-		FixtureRoot: "../.."}
+	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, RelayAdminToken: u.RelayAdminToken}
 })
 
 var builtIn = func() []*scenarios.Scenario {
@@ -44,8 +46,27 @@ var builtIn = func() []*scenarios.Scenario {
 	return all
 }()
 
-var _ = Describe("built-in scenarios", func() {
-	for _, s := range builtIn {
+// users are the scenarios of HARNESS_SCENARIOS (comma-separated files and directories); a wrong file stops the
+// suite before any spec, naming it.
+var users = func() []*scenarios.Scenario {
+	paths := os.Getenv("HARNESS_SCENARIOS")
+	if paths == "" {
+		return nil
+	}
+	list, err := scenarios.LoadPaths(strings.Split(paths, ","))
+	if err != nil {
+		panic(fmt.Sprintf("HARNESS_SCENARIOS: %v", err))
+	}
+	return list
+}()
+
+var _ = Describe("built-in scenarios", func() { specs(builtIn) })
+
+var _ = Describe("scenarios of HARNESS_SCENARIOS", Label("user"), func() { specs(users) })
+
+// specs makes one spec per scenario × source, labelled with the source and the scenario's labels.
+func specs(list []*scenarios.Scenario) {
+	for _, s := range list {
 		for _, source := range s.Sources {
 			labels := append([]string{source}, s.Labels...)
 			It(s.Name+" via "+source, Label(labels...), func(ctx SpecContext) {
@@ -53,4 +74,4 @@ var _ = Describe("built-in scenarios", func() {
 			})
 		}
 	}
-})
+}
