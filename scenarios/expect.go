@@ -298,7 +298,14 @@ func (r *run) waitRecords(ctx context.Context, expected []Record, deadline time.
 			return nil, err
 		}
 	}
-	// Nothing more may arrive: watch the settle window for one record beyond the expected count.
+	// Nothing more may arrive: the relay says when it has delivered everything of the run; one that cannot say
+	// gets a settle window, watched for one record beyond the expected count.
+	if err := r.settle(ctx, deadline); err != nil || r.settled {
+		if err != nil {
+			return nil, err
+		}
+		return r.fetch(ctx)
+	}
 	field, id := r.primaryKey()
 	watch := clevertap.WaitRequest{Count: counts[[2]string{field, id}] + 1, TimeoutMS: int(r.target.Settle.Milliseconds())}
 	if field == "objectId" {
@@ -310,6 +317,42 @@ func (r *run) waitRecords(ctx context.Context, expected []Record, deadline time.
 		return nil, err
 	}
 	return r.fetch(ctx)
+}
+
+// settle waits until the relay has no job of the run's webhooks left (delivered or dead-lettered), asking its
+// /admin/pending; it sets r.settled when the relay has said so. A relay without the route leaves it unset.
+func (r *run) settle(ctx context.Context, deadline time.Time) error {
+	if r.unknown {
+		return nil
+	}
+	if len(r.eventIDs) == 0 {
+		r.settled = true
+		return nil
+	}
+	q := url.Values{"source": {r.source}, "event_id": r.eventIDs}
+	for {
+		var out struct {
+			Pending int `json:"pending"`
+		}
+		err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/pending?"+q.Encode(), r.relayToken, &out)
+		switch {
+		case errors.Is(err, errNotFound):
+			return nil // a relay that cannot say: the settle window instead
+		case err != nil:
+			return fmt.Errorf("asking the relay what is left to deliver: %w", err)
+		case out.Pending == 0:
+			r.settled = true
+			return nil
+		case time.Now().After(deadline):
+			r.res.problem("the relay still had %d job(s) of this run to deliver when the run timed out", out.Pending)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond): // the relay has no blocking wait; poll its admin route
+		}
+	}
 }
 
 // primaryKey is where the vendor's integration files the user at CleverTap.
@@ -343,7 +386,7 @@ func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline 
 				mine = append(mine, d)
 			}
 		}
-		if len(mine) >= len(want) || time.Now().After(deadline) {
+		if len(mine) >= len(want) || r.settled || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -392,7 +435,8 @@ func (r *run) checkPiano(ctx context.Context, want []PianoEvent, deadline time.T
 				mine = append(mine, h)
 			}
 		}
-		enough := len(want) > 0 && len(mine) >= len(want) || len(want) == 0 && time.Now().After(settleUntil)
+		// once the relay has delivered everything of the run, what is there is all there will be
+		enough := r.settled || len(want) > 0 && len(mine) >= len(want) || len(want) == 0 && time.Now().After(settleUntil)
 		if enough || time.Now().After(deadline) {
 			break
 		}

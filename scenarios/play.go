@@ -38,7 +38,8 @@ type Target struct {
 	RelayAdminToken string
 	// HTTP is the client for everything (default http.DefaultClient).
 	HTTP *http.Client
-	// Settle is how long to watch for records beyond the expected ones (default 300ms).
+	// Settle is how long to watch for records beyond the expected ones when the relay cannot say that it has
+	// delivered everything of the run (a relay without /admin/pending; default 300ms).
 	Settle time.Duration
 	// Timeout bounds the wait for expected records (default 15s).
 	Timeout time.Duration
@@ -61,6 +62,9 @@ type Result struct {
 	Expected []string      `json:"expected"`
 	Received []string      `json:"received"`
 	Took     time.Duration `json:"took"`
+	// SettledByRelay says the run ended when the relay said it had delivered everything of it (/admin/pending),
+	// not after the settle window.
+	SettledByRelay bool `json:"settled_by_relay"`
 }
 
 func (r *Result) problem(format string, args ...any) {
@@ -84,10 +88,16 @@ type run struct {
 	sub               *lifecycle.Subscription
 	user              lifecycle.User
 	sent              []sources.Webhook
-	queued            int // rendered webhooks already sent
-	faults            []string
-	skipped           string
-	res               *Result
+	// eventIDs are the relay's event ids of the webhooks it took, for /admin/pending; unknown is set when an
+	// answer did not say (then the run ends after the settle window instead)
+	eventIDs []string
+	unknown  bool
+	// settled says the relay has confirmed that nothing of the run is left to deliver
+	settled bool
+	queued  int // rendered webhooks already sent
+	faults  []string
+	skipped string
+	res     *Result
 }
 
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
@@ -114,6 +124,7 @@ func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
 	}
 	res.Passed = len(res.Problems) == 0
 	res.Took = time.Since(start)
+	res.SettledByRelay = r.settled
 	return res
 }
 
@@ -369,9 +380,16 @@ func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 	if n := len(res.Attempts); n > 0 {
 		var answer struct {
 			Status, Reason string
+			EventID        string `json:"event_id"`
 		}
-		if json.Unmarshal([]byte(res.Attempts[n-1].Response), &answer) == nil && answer.Status == "skipped" {
+		_ = json.Unmarshal([]byte(res.Attempts[n-1].Response), &answer)
+		if answer.Status == "skipped" {
 			r.skipped += answer.Reason + "; "
+		}
+		if answer.EventID != "" {
+			r.eventIDs = append(r.eventIDs, answer.EventID)
+		} else if answer.Status != "skipped" {
+			r.unknown = true
 		}
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ package scenarios
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,8 +20,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctharness/ctharness/internal/filecheck"
+	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/schemas"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
@@ -33,6 +37,9 @@ var Sources = vendors.Names()
 
 // Scenario is one story.
 type Scenario struct {
+	// Reviewed is false when `simulator run --write-expect` wrote the expectations and no one has reviewed them
+	// yet: such a scenario never passes. Absent means written by hand.
+	Reviewed    *bool    `yaml:"reviewed"`
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
 	Labels      []string `yaml:"labels"`
@@ -108,17 +115,12 @@ type RelaySetting struct {
 	Preset string
 	// Sources is the YAML of the config's sources key, replacing the default's per source.
 	Sources yaml.Node
-	line    int
 }
 
-// UnmarshalYAML takes "default" or {sources: {...}}.
+// UnmarshalYAML takes "default" or {sources: {...}} (the schema has checked which).
 func (r *RelaySetting) UnmarshalYAML(n *yaml.Node) error {
-	r.line = n.Line
 	if n.Kind == yaml.ScalarNode {
 		r.Preset = n.Value
-		if r.Preset != "default" {
-			return fmt.Errorf("line %d: relay: expected \"default\" or a config with sources, got %q", n.Line, n.Value)
-		}
 		return nil
 	}
 	var frag struct {
@@ -126,9 +128,6 @@ func (r *RelaySetting) UnmarshalYAML(n *yaml.Node) error {
 	}
 	if err := n.Decode(&frag); err != nil {
 		return err
-	}
-	if frag.Sources.Kind == 0 {
-		return fmt.Errorf("line %d: relay: expected a sources key (per-source settings, as in relay.yaml), got none", n.Line)
 	}
 	r.Sources = frag.Sources
 	return nil
@@ -257,18 +256,14 @@ func LoadPaths(paths []string) ([]*Scenario, error) {
 	return out, nil
 }
 
-// Parse reads and checks a scenario; errors carry the file, the line and the valid choices.
+// Parse reads and checks a scenario entirely: against its JSON Schema first (schemas/scenario.schema.json), then
+// what a schema cannot say (event names per source, the relay config). Errors are *filecheck.Error:
+// file:line:column, the key path, what was expected and what arrived.
 func Parse(data []byte, file string) (*Scenario, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
+	doc, err := schemas.Scenario.Check(file, data)
+	if err != nil {
+		return nil, err
 	}
-	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		return nil,
-			fmt.Errorf(
-				"%s: expected a scenario (a mapping with name, user, steps, expect), got an empty or non-mapping document", file)
-	}
-	doc := root.Content[0]
 	var stepsNode *yaml.Node
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		if doc.Content[i].Value == "steps" {
@@ -283,22 +278,20 @@ func Parse(data []byte, file string) (*Scenario, error) {
 		Steps    yaml.Node `yaml:"steps"`
 	}
 	if err := dec.Decode(&withSteps); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		// the schema has checked every key and type; what is left is a value YAML cannot read as its type
+		return nil, filecheck.At(file, doc, errors.New(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	*s = withSteps.Scenario
 	s.File = file
-	if stepsNode == nil || stepsNode.Kind != yaml.SequenceNode || len(stepsNode.Content) == 0 {
-		return nil, fmt.Errorf("%s: steps: expected a list of steps (%s), got none", file, strings.Join(StepKinds, ", "))
-	}
-	for _, n := range stepsNode.Content {
+	for i, n := range stepsNode.Content {
 		step, err := parseStep(n)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", file, err)
+			return nil, filecheck.At(file, doc, fmt.Errorf("steps[%d].%v", i, err))
 		}
 		s.Steps = append(s.Steps, step)
 	}
 	if err := s.check(); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
+		return nil, filecheck.At(file, doc, err)
 	}
 	return s, nil
 }
@@ -314,38 +307,17 @@ func (s *Scenario) check() error {
 	if s.Store == "" {
 		s.Store = lifecycle.AppStore
 	}
-	if !slices.Contains(lifecycle.Stores, s.Store) {
-		return fmt.Errorf("store: expected one of %v, got %q", lifecycle.Stores, s.Store)
-	}
-	switch s.Environment {
-	case "":
+	if s.Environment == "" {
 		s.Environment = lifecycle.Production
-	case lifecycle.Production, lifecycle.Sandbox:
-	default:
-		return fmt.Errorf("environment: expected sandbox or production, got %q", s.Environment)
 	}
 	if s.Offer.Type == "" {
 		s.Offer.Type = lifecycle.NoOffer
-	}
-	if !slices.Contains(lifecycle.OfferTypes, s.Offer.Type) {
-		return fmt.Errorf("offer.type: expected one of %v, got %q", lifecycle.OfferTypes, s.Offer.Type)
-	}
-	if s.Product.ID == "" || s.Product.Currency == "" {
-		return fmt.Errorf("product: expected at least id and currency, got %+v", s.Product)
-	}
-	if s.User.AppUserID == "" {
-		return fmt.Errorf("user.app_user_id: expected the app user id, got none")
 	}
 	if s.Relay.Preset == "" && !s.Relay.Custom() {
 		s.Relay.Preset = "default"
 	}
 	if len(s.Expect) == 0 {
 		return fmt.Errorf("expect: expected what each source must produce (%s), got nothing", strings.Join(Sources, ", "))
-	}
-	for src := range s.Expect {
-		if !slices.Contains(Sources, src) {
-			return fmt.Errorf("expect.%s: no such source; expected one of %s", src, strings.Join(Sources, ", "))
-		}
 	}
 	if len(s.Sources) == 0 {
 		for _, src := range Sources {
@@ -355,17 +327,15 @@ func (s *Scenario) check() error {
 		}
 	}
 	for _, src := range s.Sources {
-		if !slices.Contains(Sources, src) {
-			return fmt.Errorf("sources: no such source %q; expected one of %s", src, strings.Join(Sources, ", "))
-		}
 		if _, ok := s.Expect[src]; !ok {
-			return fmt.Errorf("expect.%s: the scenario plays %s but says nothing about what it must produce", src, src)
+			return fmt.Errorf("sources: the scenario plays %s but says nothing about what it must produce (expect.%s)",
+				src, src)
 		}
 	}
-	for src, e := range s.Expect {
+	for _, src := range sortedKeys(s.Expect) {
 		if !slices.Contains(s.Sources, src) {
-			return fmt.Errorf("line %d: expect.%s: an expectation for a source the scenario does not use (sources: %s)", e.line,
-				src, strings.Join(s.Sources, ", "))
+			return fmt.Errorf("expect.%s: an expectation for a source the scenario does not use (sources: %s)", src,
+				strings.Join(s.Sources, ", "))
 		}
 	}
 	cfg, err := s.RelayConfig()
@@ -374,28 +344,37 @@ func (s *Scenario) check() error {
 	}
 	built, err := cfg.Build()
 	if err != nil {
-		return fmt.Errorf("line %d: relay: %v", s.Relay.line, err)
+		return relayError(err)
 	}
-	for src, e := range s.Expect {
+	for _, src := range sortedKeys(s.Expect) {
+		e := s.Expect[src]
 		relaySource := built.Source(src)
 		var valid []string
 		if relaySource != nil {
 			valid = relaySource.EventNames()
 		}
-		for _, r := range e.CleverTap {
+		for i, r := range e.CleverTap {
 			if !r.Profile && !slices.Contains(valid, r.Event) {
-				return fmt.Errorf("line %d: expect.%s.clevertap: unknown event name %q; expected one of %s", r.line, src,
-					r.Event, strings.Join(valid, ", "))
+				return fmt.Errorf("expect.%s.clevertap[%d].event: unknown event name %q%s; expected one of %s", src, i,
+					r.Event, suggest.DidYouMean(r.Event, valid), strings.Join(valid, ", "))
 			}
 			if r.Identity == "" && r.ObjectID == "" {
-				return fmt.Errorf("line %d: expect.%s.clevertap: expected identity or object_id, got neither", r.line, src)
+				return fmt.Errorf("expect.%s.clevertap[%d]: expected identity or object_id, got neither", src, i)
 			}
 		}
 		if len(e.Piano) > 0 && !sendsToPiano(relaySource) {
-			return fmt.Errorf("line %d: expect.%s.piano: %s sends nothing to Piano with this relay config", e.line, src, src)
+			return fmt.Errorf("expect.%s.piano: %s sends nothing to Piano with this relay config", src, src)
 		}
 	}
 	return nil
+}
+
+// relayError is a relay config error of the story's relay: its key path is below relay.
+func relayError(err error) error {
+	if strings.HasPrefix(err.Error(), "sources.") {
+		return errors.New("relay." + err.Error())
+	}
+	return fmt.Errorf("relay: %w", err)
 }
 
 // sendsToPiano reports whether a relay source has a Piano destination.
@@ -425,11 +404,11 @@ func (s *Scenario) relayConfig(names map[string]string) (config.Config, error) {
 	}
 	var srcs config.Sources
 	if err := renameScalars(&s.Relay.Sources, names).Decode(&srcs); err != nil {
-		return cfg, fmt.Errorf("line %d: relay.sources: %v", s.Relay.line, err)
+		return cfg, fmt.Errorf("relay.sources: %v", err)
 	}
 	cfg.Sources.Merge(srcs)
 	if _, err := cfg.Build(); err != nil {
-		return cfg, fmt.Errorf("line %d: relay: %v", s.Relay.line, err)
+		return cfg, relayError(err)
 	}
 	return cfg, nil
 }

@@ -72,42 +72,50 @@ func TestBuiltInScenariosCoverWhatTheyMust(t *testing.T) {
 }
 
 // TestMistakesAreRejectedWithFileLineAndChoices: a scenario file with a mistake names the file, the line and
-// the valid choices.
+// column, the key path, what was expected and what arrived, and a likely meaning; never a Go type.
 func TestMistakesAreRejectedWithFileLineAndChoices(t *testing.T) {
 	head := "name: x\nuser: {app_user_id: u, clevertap_id: c}\nproduct: {id: p, period: P1M, price: 1, currency: EUR}\n"
-	cases := []struct{ yaml, want []string }{
-		{[]string{head + "steps: [purchase, renw]\nexpect:\n  revenuecat:\n    clevertap: []\n"},
-			[]string{"my.yaml: line 4: unknown step \"renw\"; expected one of purchase, renew, cancel"}},
-		{[]string{head +
-			"steps: [purchase]\nexpect:\n  revenuecat:\n    clevertap:\n      - {event: rc_trial_start, identity: c}\n"},
-			[]string{"my.yaml: line 8: expect.revenuecat.clevertap: unknown event name \"rc_trial_start\"; expected one of",
-				"rc_trial_started_event"}},
-		{[]string{head +
-			"sources: [revenuecat]\nsteps: [purchase]\nexpect:\n  revenuecat: {clevertap: []}\n  appsflyer:\n    clevertap: " +
-			"[]\n"},
-			[]string{
-				"my.yaml: line 9: expect.appsflyer: an expectation for a source the scenario does not use (sources: revenuecat)"}},
-		{[]string{head + "steps: [purchase]\nexpect:\n  revenucat: {clevertap: []}\n"},
-			[]string{"expect.revenucat: no such source; expected one of revenuecat, purchasely, appsflyer"}},
-		{[]string{head + "stepz: [purchase]\nsteps: [purchase]\nexpect: {revenuecat: {}}\n"},
-			[]string{"line 4: field stepz not found"}},
-		{[]string{head + "steps:\n  - fault: {action: explode}\nexpect: {revenuecat: {}}\n"},
-			[]string{"line 5: fault.action: expected respond, delay, reset or malformed, got \"explode\""}},
-		{[]string{head +
-			"steps: [purchase]\nrelay:\n  sources:\n    revenuecat: {clevertap: {region: eu9, account_id: A, passcode: " +
-			"p}}\nexpect: {revenuecat: {}}\n"},
-			[]string{"line 6: relay: sources.revenuecat.clevertap.region: expected one of eu1"}},
+	cases := []struct{ yaml, want string }{
+		{head + "steps: [purchase, renw]\nexpect:\n  revenuecat:\n    clevertap: []\n",
+			`my.yaml:4:19: steps[1]: expected a step: purchase, renew, cancel, uncancel, expire, billing_issue, recover, ` +
+				`billing_expire, refund, pause, resume, resubscribe, duplicate, clear_faults, or one of {wait: 72h}, ` +
+				`{change_product: {...}}, {transfer: {to: {...}}}, {fault: {...}}, {webhook: {...}}, {billing_issue: ` +
+				`{grace: true}}, got "renw" (did you mean "renew"?)`},
+		{head + "steps: [purchase]\nexpect:\n  revenuecat:\n    clevertap:\n      - {event: rc_trial_start, identity: c}\n",
+			`my.yaml:8:17: expect.revenuecat.clevertap[0].event: unknown event name "rc_trial_start" (did you mean ` +
+				`"rc_trial_started_event"?); expected one of rc_billing_issue_event`},
+		{head + "sources: [revenuecat]\nsteps: [purchase]\nexpect:\n  revenuecat: {clevertap: []}\n  appsflyer:\n" +
+			"    clevertap: []\n",
+			`my.yaml:9:5: expect.appsflyer: an expectation for a source the scenario does not use (sources: revenuecat)`},
+		{head + "steps: [purchase]\nexpect:\n  revenucat: {clevertap: []}\n",
+			`my.yaml:6:3: expect.revenucat: unknown key "revenucat" (did you mean "revenuecat"?); expected one of ` +
+				`appsflyer, purchasely, revenuecat`},
+		{head + "stepz: [purchase]\nsteps: [purchase]\nexpect: {revenuecat: {}}\n",
+			`my.yaml:4:1: stepz: unknown key "stepz" (did you mean "steps"?)`},
+		{head + "steps:\n  - fault: {action: explode}\nexpect: {revenuecat: {}}\n",
+			`my.yaml:5:21: steps[0].fault.action: expected one of respond, delay, reset, malformed, got "explode"`},
+		{head + "steps: [purchase]\nrelay:\n  sources:\n    revenuecat: {clevertap: {region: eu9, account_id: A, " +
+			"passcode: p}}\nexpect: {revenuecat: {}}\n",
+			`my.yaml:7:38: relay.sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, ` +
+				`sk1, got "eu9"`},
+		{strings.Replace(head, "P1M, price: 1", "1 month, price: lots", 1) + "steps: [purchase]\nexpect: {revenuecat: {}}\n",
+			`my.yaml:3:26: product.period: expected an ISO 8601 period such as P1W, P1M or P1Y, got "1 month"` + "\n" +
+				`my.yaml:3:42: product.price: expected a price, a number such as 9.99, got "lots"`},
+		{head + "steps:\n  - {wait: soon}\n  - {waitt: 72h}\nexpect: {revenuecat: {}}\n",
+			`my.yaml:5:12: steps[0].wait: expected a duration such as 72h or 30m, got "soon"` + "\n" +
+				`my.yaml:6:6: steps[1].waitt: unknown key "waitt" (did you mean "wait"?)`},
 	}
 	for _, c := range cases {
-		_, err := Parse([]byte(c.yaml[0]), "my.yaml")
+		_, err := Parse([]byte(c.yaml), "my.yaml")
 		if err == nil {
-			t.Errorf("expected an error for:\n%s", c.yaml[0])
+			t.Errorf("expected an error for:\n%s", c.yaml)
 			continue
 		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("error %q lacks %q", err, w)
-			}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error\n%s\nlacks\n%s", err, c.want)
+		}
+		if strings.Contains(err.Error(), "scenarios.") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("error names a Go type: %s", err)
 		}
 	}
 }

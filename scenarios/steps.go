@@ -53,101 +53,62 @@ type RawWebhook struct {
 	Set    map[string]string `yaml:"set"`
 }
 
+// parseStep reads one step the schema has checked (schemas/scenario.schema.json: its kinds and arguments); an
+// error names the step's key: "wait: expected a positive duration ...".
 func parseStep(n *yaml.Node) (Step, error) {
 	st := Step{Line: n.Line}
 	var arg *yaml.Node
-	switch n.Kind {
-	case yaml.ScalarNode:
-		st.Kind = n.Value
-	case yaml.MappingNode:
-		if len(n.Content) != 2 {
-			return st, fmt.Errorf("line %d: a step is one key (%s), got %d keys", n.Line, strings.Join(StepKinds, ", "),
-				len(n.Content)/2)
-		}
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 {
 		st.Kind, arg = n.Content[0].Value, n.Content[1]
-	default:
-		return st, fmt.Errorf("line %d: expected a step such as \"renew\" or {wait: 72h}, got a list", n.Line)
+	} else {
+		st.Kind = n.Value
 	}
 	if !slices.Contains(StepKinds, st.Kind) {
-		return st, fmt.Errorf("line %d: unknown step %q; expected one of %s", n.Line, st.Kind, strings.Join(StepKinds, ", "))
+		return st, fmt.Errorf("%s: unknown step; expected one of %s", st.Kind, strings.Join(StepKinds, ", "))
 	}
 	decode := func(v any) error {
-		if arg == nil {
-			return fmt.Errorf("line %d: %s needs arguments", n.Line, st.Kind)
+		if arg == nil || arg.Kind == yaml.ScalarNode && arg.Tag == "!!null" {
+			return nil
 		}
 		if err := arg.Decode(v); err != nil {
-			return fmt.Errorf("line %d: %s: %v", n.Line, st.Kind, err)
+			return fmt.Errorf("%s: %v", st.Kind, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		return nil
 	}
+	var err error
 	switch st.Kind {
 	case "billing_issue":
-		if arg != nil {
-			var a struct {
-				Grace bool `yaml:"grace"`
-			}
-			if err := decode(&a); err != nil {
-				return st, err
-			}
-			st.Grace = a.Grace
+		var a struct {
+			Grace bool `yaml:"grace"`
 		}
+		err = decode(&a)
+		st.Grace = a.Grace
 	case "change_product":
 		var a struct {
 			Product   Product `yaml:"product"`
 			Immediate bool    `yaml:"immediate"`
 		}
-		if err := decode(&a); err != nil {
-			return st, err
-		}
-		if a.Product.ID == "" {
-			return st, fmt.Errorf("line %d: change_product: expected product with an id, got none", n.Line)
-		}
+		err = decode(&a)
 		st.Product, st.Immediate = a.Product, a.Immediate
 	case "transfer":
 		var a struct {
 			To User `yaml:"to"`
 		}
-		if err := decode(&a); err != nil {
-			return st, err
-		}
-		if a.To.AppUserID == "" {
-			return st, fmt.Errorf("line %d: transfer: expected to.app_user_id, got none", n.Line)
-		}
+		err = decode(&a)
 		st.To = a.To
 	case "wait":
-		var s string
-		if err := decode(&s); err != nil {
-			return st, err
+		var text string
+		if err = decode(&text); err == nil {
+			d, perr := time.ParseDuration(text)
+			if perr != nil || d <= 0 {
+				return st, fmt.Errorf("wait: expected a positive duration such as 72h, got %q", text)
+			}
+			st.Wait = d
 		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return st, fmt.Errorf("line %d: wait: expected a positive duration such as 72h, got %q", n.Line, s)
-		}
-		st.Wait = d
 	case "fault":
-		if err := decode(&st.Fault); err != nil {
-			return st, err
-		}
-		if !slices.Contains([]string{"respond", "delay", "reset", "malformed"}, st.Fault.Action) {
-			return st, fmt.Errorf("line %d: fault.action: expected respond, delay, reset or malformed, got %q", n.Line,
-				st.Fault.Action)
-		}
+		err = decode(&st.Fault)
 	case "webhook":
-		if err := decode(&st.Webhook); err != nil {
-			return st, err
-		}
-		if !slices.Contains(Sources, st.Webhook.Source) {
-			return st, fmt.Errorf("line %d: webhook.source: expected one of %s, got %q", n.Line, strings.Join(Sources, ", "),
-				st.Webhook.Source)
-		}
-		if (st.Webhook.File == "") == (st.Webhook.Body == "") {
-			return st, fmt.Errorf("line %d: webhook: expected file or body, got %s", n.Line, map[bool]string{true: "both",
-				false: "neither"}[st.Webhook.File != ""])
-		}
-	default:
-		if arg != nil && !(arg.Kind == yaml.MappingNode && len(arg.Content) == 0) {
-			return st, fmt.Errorf("line %d: %s takes no arguments", n.Line, st.Kind)
-		}
+		err = decode(&st.Webhook)
 	}
-	return st, nil
+	return st, err
 }

@@ -23,7 +23,7 @@ piano:
     - id: "42"
       domain: acme.pa-cd.com
       events: [subscription.started]
-`))
+`), "accounts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,17 +36,21 @@ piano:
 func TestParseConfigErrorsNameLineAndKey(t *testing.T) {
 	cases := []struct{ yaml, want string }{
 		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\n  - id: B\n    passcodes: [p]\n    region: mars\n",
-			`line 5: accounts[1].region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account B, got "mars"`},
-		{"accounts:\n  - id: A\n    passcode: p\n    region: eu1\n", "field passcode not found"},
+			`accounts.yaml:7:13: accounts[1].region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1, got "mars"`},
+		{"accounts:\n  - id: A\n    passcode: p\n    region: eu1\n",
+			`accounts.yaml:3:5: accounts[0].passcode: unknown key "passcode" (did you mean "passcodes"?)`},
 		{"accounts:\n  - id: A\n    region: eu1\n",
-			"line 2: accounts[0].passcodes: expected at least one passcode for account A, got none"},
-		{"", "got an empty file"},
-		{"accounts: []\n", "accounts: expected at least one account, got none"},
+			`accounts.yaml:2:5: accounts[0]: expected the key "passcodes" (a list of passcodes, e.g. [eu1-pass]), got none`},
+		{"", "accounts.yaml: expected a YAML document, got an empty file"},
+		{"accounts: []\n", "accounts.yaml:1:11: accounts: expected a list of at least one account, got 0"},
 		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\npiano:\n  sites:\n    - id: abc\n      domain: d\n",
-			`line 7: piano.sites[0].id: expected a numeric site id`},
+			`accounts.yaml:7:11: piano.sites[0].id: expected the numeric site id, e.g. "100001", got "abc"`},
+		{"accounts:\n  - id: A\n    passcodes: [p]\n    region: eu1\n    timezone: Mars/Olympus\n",
+			`accounts.yaml:5:15: accounts[0].timezone: expected an IANA time zone such as Asia/Kolkata or UTC for ` +
+				`account A, got "Mars/Olympus"`},
 	}
 	for _, tc := range cases {
-		_, err := ParseConfig([]byte(tc.yaml))
+		_, err := ParseConfig([]byte(tc.yaml), "accounts.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("expected an error containing %q, got %v", tc.want, err)
 		}

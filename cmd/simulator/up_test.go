@@ -37,7 +37,8 @@ func TestRunRejectsABadScenarioFile(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"run", path}, func(string) string { return "" }, &out, &out)
 	if err == nil || cli.Code(err) != 2 || !strings.Contains(err.Error(),
-		path+`: line 4: unknown step "refnd"; expected one of purchase`) {
+		path+`:4:19: steps[1]: expected a step: purchase,`) || !strings.Contains(err.Error(),
+		`got "refnd" (did you mean "refund"?)`) {
 		t.Fatalf("expected the file, line and choices, got %v", err)
 	}
 }

@@ -9,8 +9,25 @@ import (
 )
 
 // Closest is the candidate nearest to got, or "" when none is near enough to be a likely typo: two edits (a
-// swapped pair of letters is two), or a third of the longer name's letters up to three, and fewer than got has.
+// swapped pair of letters is two), or a third of the longer name's letters up to three, and fewer than got has;
+// else the one candidate that begins with got (a name cut short).
 func Closest(got string, candidates []string) string {
+	if c := closest(got, candidates); c != "" {
+		return c
+	}
+	var prefixed []string
+	for _, c := range candidates {
+		if len(got) >= 4 && strings.HasPrefix(strings.ToLower(c), strings.ToLower(got)) {
+			prefixed = append(prefixed, c)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return ""
+}
+
+func closest(got string, candidates []string) string {
 	best, bestDist := "", 0
 	for _, c := range candidates {
 		d := levenshtein.ComputeDistance(strings.ToLower(got), strings.ToLower(c))

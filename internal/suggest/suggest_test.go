@@ -14,6 +14,8 @@ func TestClosest(t *testing.T) {
 		{"colour", ""},
 		{"x", ""},
 		{"nmae", "name"},
+		{"acco", "accounts"},
+		{"st", ""},
 	} {
 		if got := Closest(c.got, keys); got != c.want {
 			t.Errorf("Closest(%q): expected %q, got %q", c.got, c.want, got)

@@ -12,17 +12,18 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ctharness/ctharness/internal/filecheck"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/appsflyer"
 	"github.com/ctharness/ctharness/relay/delivery"
 	"github.com/ctharness/ctharness/relay/purchasely"
 	"github.com/ctharness/ctharness/relay/revenuecat"
+	"github.com/ctharness/ctharness/schemas"
 )
 
 // DefaultYAML is the default config: the simulator's default accounts (design.md "Default relay config").
@@ -156,32 +157,36 @@ func Default() Config {
 	return c
 }
 
-// Load reads a config file.
+// Load reads a config file and checks it entirely: against its JSON Schema (schemas/relay-config.schema.json),
+// then what a schema cannot say (Build). Errors are file:line:column, the key path, what was expected and what
+// arrived.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	return Parse(data, path)
+	c, err := Parse(data, path)
+	if err != nil {
+		return c, err
+	}
+	if _, err := c.Build(); err != nil {
+		root, _ := schemas.RelayConfig.Check(path, data)
+		return c, filecheck.At(path, root, err)
+	}
+	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
-
-// Parse reads YAML strictly: unknown keys are errors.
+// Parse reads a config against its schema: unknown keys and wrong types are errors naming their place.
 func Parse(data []byte, name string) (Config, error) {
+	root, err := schemas.RelayConfig.Check(name, data)
+	if err != nil {
+		return Config{}, err
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		msg := err.Error()
-		if m := yamlLine.FindAllStringSubmatch(msg, -1); m != nil {
-			parts := make([]string, len(m))
-			for i, g := range m {
-				parts[i] = fmt.Sprintf("line %s: unknown key %q (in %s)", g[1], g[2], strings.TrimPrefix(g[3], "config."))
-			}
-			msg = strings.Join(parts, "; ")
-		}
-		return Config{}, fmt.Errorf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+		return Config{}, filecheck.At(name, root, errors.New(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	if c.CleverTap.Endpoint == "" {
 		c.CleverTap.Endpoint = ProductionCleverTap

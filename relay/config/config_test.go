@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,9 +37,11 @@ func TestMistakesNameTheKey(t *testing.T) {
 		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, events: {refund_event: x}}\n",
 			"sources.revenuecat.clevertap.events.refund_event: no such event"},
 		{"sources:\n  revenuecat:\n    clevertap: {region: eu1, account_id: A, passcode: p, colour: red}\n",
-			`line 3: unknown key "colour"`},
-		{"sources:\n  purchasley: {}\n", `line 2: unknown key "purchasley"`},
-		{"sources: {}\n", "sources: expected at least one of revenuecat, purchasely, appsflyer"},
+			`relay.yaml:3:58: sources.revenuecat.clevertap.colour: unknown key "colour"; expected one of account_id`},
+		{"sources:\n  purchasley: {}\n",
+			`relay.yaml:2:3: sources.purchasley: unknown key "purchasley" (did you mean "purchasely"?)`},
+		{"sources: {}\n", "relay.yaml:1:10: sources: expected at least one of revenuecat, purchasely, appsflyer, got " +
+			"a mapping of 0 key(s)"},
 		{"clevertap: {endpoint: 'ftp://x'}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
 			"clevertap.endpoint: expected an http(s) URL template"},
 		{"delivery: {max_batch: 5000}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
@@ -55,6 +59,20 @@ func TestMistakesNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: expected an error with %q, got %v", c.yaml, c.want, err)
 		}
+	}
+}
+
+// Load places what Build finds (beyond the schema) at its line and column too.
+func TestLoadPlacesBuildErrorsAtTheirKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.yaml")
+	if err := os.WriteFile(path, []byte("sources:\n  revenuecat:\n    clevertap: {region: xx1, account_id: A, "+
+		"passcode: p}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if want := path + `:3:25: sources.revenuecat.clevertap.region: expected one of eu1, in1, sg1, us1, aps3, mec1, ` +
+		`sk1, got "xx1"`; err == nil || err.Error() != want {
+		t.Fatalf("expected\n%s\ngot\n%v", want, err)
 	}
 }
 

@@ -235,6 +235,26 @@ func (s *Store) Pending() ([]Job, error) {
 	return out, err
 }
 
+// PendingFor counts the jobs of some webhooks (a source's event ids) still to deliver: queued or in an upload.
+// It reads every pending job: a tool for test runs, not for the delivery path.
+func (s *Store) PendingFor(source string, eventIDs []string) (int, error) {
+	want := make(map[string]bool, len(eventIDs))
+	for _, id := range eventIDs {
+		want[id] = true
+	}
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
+			j, err := decodeJob(binary.BigEndian.Uint64(k), v)
+			if err == nil && j.Source == source && want[j.EventID] {
+				n++
+			}
+			return err
+		})
+	})
+	return n, err
+}
+
 // Done removes delivered jobs.
 func (s *Store) Done(jobs []Job) error {
 	if len(jobs) == 0 {

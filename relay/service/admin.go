@@ -41,6 +41,28 @@ func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// handlePending says how many jobs of some webhooks are still to deliver (queued or in an upload): ?source=
+// and one or more ?event_id= (the event_id of the relay's answer). A scenario run ends as soon as its webhooks'
+// jobs are delivered or dead-lettered, instead of watching a settle window for stragglers.
+func (s *Service) handlePending(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := httpjson.Params(q, "source", "event_id"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if q.Get("source") == "" || len(q["event_id"]) == 0 {
+		httpjson.Error(w, http.StatusBadRequest, "expected ?source=<vendor> and at least one ?event_id=<id from the "+
+			"webhook's answer>, got source %q and %d event ids", q.Get("source"), len(q["event_id"]))
+		return
+	}
+	n, err := s.store.PendingFor(q.Get("source"), q["event_id"])
+	if err != nil {
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]int{"pending": n})
+}
+
 // handleDeadLetters lists dead letters, optionally filtered by source and destination.
 func (s *Service) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	all, err := s.store.DeadLetters()

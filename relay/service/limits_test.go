@@ -114,23 +114,18 @@ func TestWebhooksBeyondTheInFlightLimitAreShed(t *testing.T) {
 	defer slow.Close()
 	_, _ = io.WriteString(slow, "POST /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer sim-revenuecat\r\n"+
 		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"api")
-	var resp *http.Response
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/revenuecat",
-			strings.NewReader(string(rcWebhook("shed-1", "RENEWAL", "shed", 1))))
-		req.Header = rcHeader()
-		req.Header.Set("Content-Type", "application/json")
-		var err error
-		if resp, err = http.DefaultClient.Do(req); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond) // the slow webhook may not have reached the handler yet
+	// the slow webhook must hold the place before the probe: a probe handled first would take it, and the slow
+	// one would be the one refused
+	waitFor(t, func() bool { return len(s.svc.inFlight) == 1 })
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/revenuecat",
+		strings.NewReader(string(rcWebhook("shed-1", "RENEWAL", "shed", 1))))
+	req.Header = rcHeader()
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("expected 503 with Retry-After while the place is taken, got %d %v", resp.StatusCode, resp.Header)
 	}

@@ -20,6 +20,7 @@ func (s *Service) routes() http.Handler {
 	admin.HandleFunc("/deadletters", s.handleDeadLetters).Methods(http.MethodGet)
 	admin.HandleFunc("/deadletters/{id}/retry", s.handleRetryDeadLetter).Methods(http.MethodPost)
 	admin.HandleFunc("/status", s.handleStatus).Methods(http.MethodGet)
+	admin.HandleFunc("/pending", s.handlePending).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(s.handleNotFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.handleMethodNotAllowed)
 	return r

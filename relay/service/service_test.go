@@ -469,3 +469,33 @@ func TestAdminRoutesNeedTheToken(t *testing.T) {
 		t.Fatalf("/metrics stays open for scrapers: got %d", code)
 	}
 }
+
+// /admin/pending counts a webhook's jobs until they are delivered: what a scenario run waits for instead of a
+// settle window.
+func TestPendingCountsAWebhooksJobsUntilDelivered(t *testing.T) {
+	s := newStack(t, func(c *config.Config) { c.Delivery.MaxAttempts = 100000 })
+	ctx := context.Background()
+	if _, err := s.ct.AddFault(ctx, clevertap.Fault{Action: "respond", Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	code, a := s.post(t, "revenuecat", rcWebhook("pend-1", "RENEWAL", "pend-user", 4.99), rcHeader())
+	if code != 200 || a.EventID != "pend-1" {
+		t.Fatalf("expected the webhook acked with its event id, got %d %+v", code, a)
+	}
+	pending := func() string {
+		_, body := s.admin(t, http.MethodGet, "/admin/pending?source=revenuecat&event_id=pend-1&event_id=other")
+		return strings.TrimSpace(string(body))
+	}
+	if got := pending(); got != `{"pending":1}` {
+		t.Fatalf("CleverTap down: expected one job pending, got %s", got)
+	}
+	if err := s.ct.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return pending() == `{"pending":0}` })
+	s.waitEvents(t, clevertap.WaitRequest{Identity: "pend-user", Count: 1})
+	if code, body := s.admin(t, http.MethodGet, "/admin/pending?source=revenuecat"); code != 400 ||
+		!strings.Contains(string(body), "at least one ?event_id=") {
+		t.Fatalf("no event id: expected 400 saying what is needed, got %d %s", code, body)
+	}
+}

@@ -1,0 +1,48 @@
+package schemas
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctharness/ctharness/internal/filecheck"
+)
+
+// Every file the project ships and every example validates against its schema (with a well-kept JSON Schema
+// library), and names its schema for editors on its first line.
+func TestEveryShippedFileValidatesAndNamesItsSchema(t *testing.T) {
+	builtIn, _ := filepath.Glob("../scenarios/*.yaml")
+	examples, _ := filepath.Glob("../examples/scenarios/*.yaml")
+	if len(builtIn) < 40 || len(examples) < 1 {
+		t.Fatalf("expected the built-in and example scenarios, found %d and %d", len(builtIn), len(examples))
+	}
+	for _, c := range []struct {
+		schema *filecheck.Schema
+		name   string
+		files  []string
+	}{
+		{Scenario, ScenarioFile, append(builtIn, examples...)},
+		{RelayConfig, RelayConfigFile, []string{"../relay/config/default.yaml"}},
+		{Accounts, AccountsFile, []string{"../examples/accounts.yaml"}},
+	} {
+		for _, f := range c.files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.schema.Check(f, data); err != nil {
+				t.Errorf("%s does not validate:\n%v", f, err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			ref, ok := strings.CutPrefix(first, "# yaml-language-server: $schema=")
+			if !ok || filepath.Base(ref) != c.name {
+				t.Errorf("%s: expected a first line naming %s for editors, got %q", f, c.name, first)
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), ref)); err != nil {
+				t.Errorf("%s: its schema reference %s does not resolve: %v", f, ref, err)
+			}
+		}
+	}
+}
