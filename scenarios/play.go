@@ -94,6 +94,8 @@ type run struct {
 	unknown  bool
 	// settled says the relay has confirmed that nothing of the run is left to deliver
 	settled bool
+	// observed, when set, receives what arrived instead of a comparison (--write-expect)
+	observed *Observed
 	queued  int // rendered webhooks already sent
 	faults  []string
 	skipped string
@@ -102,6 +104,11 @@ type run struct {
 
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
 func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
+	return play(ctx, s, source, t, nil)
+}
+
+// play runs the story; with observed it records what arrived instead of comparing.
+func play(ctx context.Context, s *Scenario, source string, t Target, observed *Observed) Result {
 	start := time.Now()
 	res := Result{Scenario: s.Name, Source: source, Run: runID(), File: s.File, Line: s.Expect[source].line}
 	if t.HTTP == nil {
@@ -114,7 +121,7 @@ func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
 		t.Timeout = 15 * time.Second
 	}
 	r := &run{s: s, source: source, target: t, res: &res, clock: lifecycle.NewVirtualClock(s.Start),
-		ct: clevertap.NewClient(t.SimulatorURL)}
+		ct: clevertap.NewClient(t.SimulatorURL), observed: observed}
 	r.ct.HTTP = t.HTTP
 	var err error
 	if r.emitter, err = vendors.Lookup(source); err != nil {
@@ -208,6 +215,13 @@ func (r *run) play(ctx context.Context) error {
 		return err
 	}
 	r.res.Webhooks = len(r.sent)
+	if r.observed != nil {
+		return r.observe(ctx, r.observed)
+	}
+	if r.s.Reviewed != nil && !*r.s.Reviewed {
+		r.res.problem("the expectations were written by simulator run --write-expect and nobody has reviewed " +
+			"them: read the diff, then remove \"reviewed: false\" from the file")
+	}
 	return r.check(ctx)
 }
 

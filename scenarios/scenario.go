@@ -164,13 +164,13 @@ func (e *Expectations) UnmarshalYAML(n *yaml.Node) error {
 // Record is one expected CleverTap record: event name (or profile), identity or objectId, account and region,
 // and the evtData (or profileData) fields that matter.
 type Record struct {
-	Event    string         `yaml:"event"`
-	Profile  bool           `yaml:"profile"`
-	Identity string         `yaml:"identity"`
-	ObjectID string         `yaml:"object_id"`
-	Account  string         `yaml:"account"`
-	Region   string         `yaml:"region"`
-	Data     map[string]any `yaml:"data"`
+	Event    string         `yaml:"event,omitempty"`
+	Profile  bool           `yaml:"profile,omitempty"`
+	Identity string         `yaml:"identity,omitempty"`
+	ObjectID string         `yaml:"object_id,omitempty"`
+	Account  string         `yaml:"account,omitempty"`
+	Region   string         `yaml:"region,omitempty"`
+	Data     map[string]any `yaml:"data,omitempty"`
 	line     int
 }
 
@@ -189,17 +189,17 @@ func (r *Record) UnmarshalYAML(n *yaml.Node) error {
 // PianoEvent is one expected Piano event.
 type PianoEvent struct {
 	Event    string         `yaml:"event"`
-	IDClient string         `yaml:"idclient"`
-	Site     string         `yaml:"site"`
-	Ignored  bool           `yaml:"ignored"`
-	Data     map[string]any `yaml:"data"`
+	IDClient string         `yaml:"idclient,omitempty"`
+	Site     string         `yaml:"site,omitempty"`
+	Ignored  bool           `yaml:"ignored,omitempty"`
+	Data     map[string]any `yaml:"data,omitempty"`
 }
 
 // DeadLetter is one expected dead letter.
 type DeadLetter struct {
-	EventType string `yaml:"event_type"`
-	Status    int    `yaml:"status"`
-	Code      int    `yaml:"code"`
+	EventType string `yaml:"event_type,omitempty"`
+	Status    int    `yaml:"status,omitempty"`
+	Code      int    `yaml:"code,omitempty"`
 }
 
 // LoadBuiltIn reads the embedded scenarios, sorted by name.

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ import (
 type runFlags struct {
 	relay, simulator, relayToken, source, fixtures, junit, jsonFile string
 	labels                                                          []string
-	builtIn                                                         bool
+	builtIn, writeExpect                                            bool
 	timeout                                                         time.Duration
 	parallel                                                        int
 }
@@ -59,6 +60,8 @@ write reports, and under GitHub Actions each failure is also an annotation on it
 	fs.IntVar(&f.parallel, "parallel", 8, "runs played at the same time")
 	fs.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
 	fs.StringVar(&f.jsonFile, "json", "", "write the results as JSON to this file (- for standard output alone)")
+	fs.BoolVar(&f.writeExpect, "write-expect", false, "play each file twice and write what arrived alike both "+
+		"times as its expectations, marked reviewed: false until a human has read the diff")
 	return cmd
 }
 
@@ -67,6 +70,9 @@ func runScenarios(ctx context.Context, f runFlags, paths []string, getenv func(s
 	list, err := scenarios.LoadPaths(paths)
 	if err != nil {
 		return cli.Usage(err)
+	}
+	if f.builtIn && f.writeExpect {
+		return cli.Usagef("--write-expect writes your own files; it cannot be used with --built-in")
 	}
 	if f.builtIn {
 		more, err := scenarios.LoadBuiltIn()
@@ -95,6 +101,9 @@ func runScenarios(ctx context.Context, f runFlags, paths []string, getenv func(s
 	}
 	target := scenarios.Target{SimulatorURL: f.simulator, RelayURL: f.relay, RelayAdminToken: f.relayToken,
 		FixtureRoot: f.fixtures, Timeout: f.timeout}
+	if f.writeExpect {
+		return writeExpectations(ctx, jobs, target, stdout)
+	}
 	results := playAll(ctx, jobs, target, f.parallel, f.jsonFile == "-", stdout, stderr)
 	if getenv("GITHUB_ACTIONS") == "true" {
 		annotate(stdout, results)
@@ -301,4 +310,32 @@ func writeJUnit(file string, results []scenarios.Result) error {
 		return err
 	}
 	return os.WriteFile(file, append([]byte(xml.Header), append(out, '\n')...), 0o644)
+}
+
+// writeExpectations plays each run twice and writes into each file what arrived alike both times.
+func writeExpectations(ctx context.Context, jobs []job, target scenarios.Target, stdout io.Writer) error {
+	byFile := map[string]map[string]scenarios.Observed{}
+	for _, j := range jobs {
+		first, res := scenarios.Observe(ctx, j.s, j.src, target)
+		if len(res.Problems) > 0 {
+			return cli.Failed(fmt.Errorf("%s × %s could not be played: %s", j.s.Name, j.src,
+				strings.Join(res.Problems, "; ")))
+		}
+		second, _ := scenarios.Observe(ctx, j.s, j.src, target)
+		if byFile[j.s.File] == nil {
+			byFile[j.s.File] = map[string]scenarios.Observed{}
+		}
+		obs := scenarios.Stable(first, second)
+		byFile[j.s.File][j.src] = obs
+		fmt.Fprintf(stdout, "%s × %s: %d CleverTap record(s), %d Piano event(s), %d dead letter(s)\n", j.s.Name, j.src,
+			len(obs.CleverTap), len(obs.Piano), len(obs.DeadLetters))
+	}
+	for _, file := range slices.Sorted(maps.Keys(byFile)) {
+		if err := scenarios.WriteExpectations(file, byFile[file]); err != nil {
+			return cli.Usagef("writing %s: %w", file, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s (reviewed: false): read the diff, then remove that line; until then it fails\n",
+			file)
+	}
+	return nil
 }

@@ -142,3 +142,45 @@ func TestRunSaysWhyNothingRan(t *testing.T) {
 		}
 	}
 }
+
+// --write-expect writes what arrived as the scenario's expectations, marked reviewed: false; left unreviewed the
+// scenario fails, saying why; reviewed (the mark removed), it passes.
+func TestWriteExpectAndTheUnreviewedMark(t *testing.T) {
+	story := `# my own story
+name: written
+user: {app_user_id: u-w, clevertap_id: ct-w}
+product: {id: com.example.premium.monthly, period: P1M, price: 9.99, currency: EUR}
+offer: {type: free_trial, period: P1W}
+steps: [purchase, renew]
+expect:
+  revenuecat: {}
+`
+	dir := writeStories(t, map[string]string{"w.yaml": story})
+	path := filepath.Join(dir, "w.yaml")
+	getenv := stackEnv(t, nil)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"run", path, "--write-expect"}, getenv, &out, &out); err != nil {
+		t.Fatalf("--write-expect: %v\n%s", err, out.String())
+	}
+	written, _ := os.ReadFile(path)
+	for _, want := range []string{"reviewed: false", "# my own story",
+		"- {event: rc_trial_started_event, identity: ct-w, data: {",
+		"- {event: rc_trial_converted_event, identity: ct-w, data: {", "amount: 9.99", "currency: EUR"} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("the written file lacks %q:\n%s", want, written)
+		}
+	}
+	out.Reset()
+	err := run(context.Background(), []string{"run", path}, getenv, &out, &out)
+	if cli.Code(err) != cli.ExitFailed || !strings.Contains(out.String(), "nobody has reviewed them") {
+		t.Fatalf("unreviewed: expected a failure saying so, got %d %v\n%s", cli.Code(err), err, out.String())
+	}
+	reviewed := regexp.MustCompile(`(?m)^reviewed: false.*\n`).ReplaceAll(written, nil)
+	if err := os.WriteFile(path, reviewed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"run", path}, getenv, &out, &out); err != nil {
+		t.Fatalf("reviewed: expected the written expectations to pass, got %v\n%s", err, out.String())
+	}
+}
