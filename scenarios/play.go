@@ -96,10 +96,10 @@ type run struct {
 	settled bool
 	// observed, when set, receives what arrived instead of a comparison (--write-expect)
 	observed *Observed
-	queued  int // rendered webhooks already sent
-	faults  []string
-	skipped string
-	res     *Result
+	queued   int // rendered webhooks already sent
+	faults   []string
+	skipped  string
+	res      *Result
 }
 
 // Play runs one scenario through one source and compares what arrived with what the scenario expects.
