@@ -23,7 +23,7 @@ func TestEveryShippedFileValidatesAndNamesItsSchema(t *testing.T) {
 		files  []string
 	}{
 		{Scenario, ScenarioFile, append(builtIn, examples...)},
-		{RelayConfig, RelayConfigFile, []string{"../relay/config/default.yaml"}},
+		{RelayConfig, RelayConfigFile, []string{"../relay/config/default.yaml", "../docker/relay.yaml"}},
 		{Accounts, AccountsFile, []string{"../examples/accounts.yaml"}},
 	} {
 		for _, f := range c.files {

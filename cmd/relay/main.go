@@ -64,7 +64,7 @@ Every flag has an environment twin RELAY_<FLAG> (--data-dir: RELAY_DATA_DIR); a 
 wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong, 3 cannot be reached.`,
 		Version: version,
 		Example: `  relay                                   # the default config: the simulator's default accounts
-  relay --config relay.yaml --data-dir /var/lib/relay
+  relay --config docker/relay.yaml --data-dir data
   relay --print-config > relay.yaml       # a start for your own`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -188,7 +188,7 @@ func newHealthCmd() *cobra.Command {
 		Use:     "health",
 		Short:   "Exit 0 when a relay answers /readyz, 1 when not (for container health checks)",
 		Args:    cobra.NoArgs,
-		Example: "  relay health\n  relay health --url http://127.0.0.1:9080 --timeout 1s",
+		Example: "  relay health\n  relay health --timeout 1s",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

@@ -55,7 +55,7 @@ start the relay on NEWDIR afterwards.`,
 		Use:     "salvage --to NEWDIR",
 		Short:   "Copy everything readable into a new outbox in NEWDIR",
 		Args:    cobra.NoArgs,
-		Example: "  relay outbox salvage --data-dir data --to data2",
+		Example: "  relay outbox salvage --data-dir data --to salvaged",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
 				return cli.Usagef("outbox salvage: expected --to NEWDIR, the directory of the new outbox")

@@ -19,7 +19,7 @@ func newHealthCmd() *cobra.Command {
 		Use:     "health",
 		Short:   "Exit 0 when a simulator answers /_sim/health, 1 when not (for container health checks)",
 		Args:    cobra.NoArgs,
-		Example: "  simulator health\n  simulator health --url http://127.0.0.1:9081 --timeout 1s",
+		Example: "  simulator health\n  simulator health --timeout 1s",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

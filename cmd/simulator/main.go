@@ -56,7 +56,7 @@ nothing was selected), 3 the stack cannot be reached.`,
 		Version: version,
 		Example: `  simulator up                      # the whole stack on :8081 and :8080, the built-in scenarios played
   simulator emit revenuecat RENEWAL # one webhook to that stack's relay
-  simulator run my-story.yaml       # a scenario against it`,
+  simulator run examples/scenarios/my-trial.yaml   # a scenario against it`,
 	}
 	root.SetVersionTemplate("simulator {{.Version}}\n")
 	root.Args = cobra.NoArgs

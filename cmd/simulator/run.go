@@ -38,7 +38,7 @@ func newRunCmd(getenv func(string) string) *cobra.Command {
 starts, and exits 0 when every run passed, 1 when one failed, 2 when a file is wrong or nothing was selected,
 3 when the stack cannot be reached (checked before any run). Results print as each run ends; --junit and --json
 write reports, and under GitHub Actions each failure is also an annotation on its file and line.`,
-		Example: `  simulator run my-story.yaml
+		Example: `  simulator run examples/scenarios/my-trial.yaml
   simulator run scenarios/ --label trial --parallel 4 --junit report.xml
   simulator run --built-in --source purchasely`,
 		RunE: func(cmd *cobra.Command, args []string) error {

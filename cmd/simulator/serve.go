@@ -40,7 +40,7 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve the fake CleverTap (every region) and the fake Piano collector",
 		Args:  cobra.NoArgs,
 		Example: `  simulator serve
-  simulator serve --listen 127.0.0.1:9081 --accounts accounts.yaml
+  simulator serve --listen 127.0.0.1:9081 --accounts examples/accounts.yaml
   SIMULATOR_COUNT_DELAY=2s simulator serve --quiet`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -1,0 +1,357 @@
+// The README's commands, run as a user types them against a running stack, and the examples every --help shows:
+// so the documentation and the behaviour cannot drift apart. Each sh block of the README (and each command's
+// examples) becomes a testscript (github.com/rogpeppe/go-internal/testscript) run in a directory that sees the
+// repository's files; a block preceded by <!-- README test: not run (why) --> is left out, with the reason.
+package readme_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ctharness/ctharness/harness"
+)
+
+// block is a run of commands from one place: a README code block or a command's examples.
+type block struct {
+	name  string
+	lines []string
+}
+
+func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
+	ctx := context.Background()
+	bin := t.TempDir()
+	for _, command := range []string{"simulator", "relay"} {
+		if _, err := harness.Build(ctx, bin, command); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "readback"), "./examples/readback")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./examples/readback: %v\n%s", err, out)
+	}
+	simAddr, _ := harness.FreeAddr()
+	relayAddr, _ := harness.FreeAddr()
+	stack := &harness.Process{Name: "stack", Bin: filepath.Join(bin, "simulator"), Addr: simAddr,
+		Health: "/_sim/health", Args: []string{"up", "--listen", simAddr, "--relay-listen", relayAddr,
+			"--log-level", "error"}}
+	if err := stack.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stack.Close() })
+
+	blocks := readmeBlocks(t)
+	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
+	dir := t.TempDir()
+	for i, b := range blocks {
+		script := []string{"# " + b.name}
+		for _, line := range b.lines {
+			script = append(script, toScript(t, line, simAddr, relayAddr)...)
+		}
+		name := fmt.Sprintf("%02d-%s.txtar", i, regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(
+			strings.ToLower(b.name), "-"))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.Join(script, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, _ := os.Getwd()
+	testscript.Run(t, testscript.Params{
+		Dir: dir,
+		Setup: func(env *testscript.Env) error {
+			// the repository's files, seen from the script's directory (what it writes stays there)
+			entries, _ := os.ReadDir(repo)
+			for _, e := range entries {
+				if e.Name() == ".git" || e.Name() == "bin" {
+					continue
+				}
+				if err := os.Symlink(filepath.Join(repo, e.Name()), filepath.Join(env.WorkDir, e.Name())); err != nil {
+					return err
+				}
+			}
+			// the stack the commands default to is the test's: flags' environment twins point them at it, and what
+			// serves listens on free ports
+			for k, v := range map[string]string{
+				"PATH":                   bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+				"SIMULATOR_RELAY":        "http://" + relayAddr,
+				"SIMULATOR_SIMULATOR":    "http://" + simAddr,
+				"SIMULATOR_URL":          "http://" + simAddr,
+				"RELAY_URL":              "http://" + relayAddr,
+				"SIMULATOR_LISTEN":       "127.0.0.1:0",
+				"SIMULATOR_RELAY_LISTEN": "127.0.0.1:0",
+				"RELAY_LISTEN":           "127.0.0.1:0",
+				"SIMULATOR_QUIET":        "true",
+			} {
+				env.Setenv(k, v)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"serves": serves},
+	})
+}
+
+// readmeBlocks are the README's sh blocks, each line a command (continuations joined).
+func readmeBlocks(t *testing.T) []block {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []block
+	lines := strings.Split(string(raw), "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```sh" {
+			continue
+		}
+		skip := ""
+		for j := i - 1; j >= 0 && j >= i-2; j-- {
+			if m := regexp.MustCompile(`<!-- README test: not run \((.+)\) -->`).FindStringSubmatch(lines[j]); m != nil {
+				skip = m[1]
+			}
+		}
+		b := block{name: fmt.Sprintf("README line %d", i+1)}
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			line := lines[i]
+			for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
+				i++
+				line = strings.TrimSuffix(line, "\\") + " " + strings.TrimSpace(lines[i])
+			}
+			b.lines = append(b.lines, line)
+		}
+		if skip != "" {
+			t.Logf("%s: not run: %s", b.name, skip)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// helpExamples are the examples of every command's --help, parent commands first.
+func helpExamples(t *testing.T, bin, binary string) block {
+	b := block{name: binary + " --help examples"}
+	var walk func(path []string)
+	walk = func(path []string) {
+		out, err := exec.Command(filepath.Join(bin, binary), append(path, "--help")...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s --help: %v\n%s", binary, strings.Join(path, " "), err, out)
+		}
+		section := ""
+		var subs []string
+		for _, line := range strings.Split(string(out), "\n") {
+			switch {
+			case strings.HasSuffix(line, ":") && !strings.HasPrefix(line, " "):
+				section = strings.TrimSuffix(line, ":")
+			case section == "Examples" && strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "":
+				b.lines = append(b.lines, strings.TrimSpace(line))
+			case section == "Available Commands" && strings.HasPrefix(line, "  "):
+				if name := strings.Fields(line)[0]; name != "help" && name != "completion" {
+					subs = append(subs, name)
+				}
+			}
+		}
+		for _, sub := range subs {
+			walk(append(append([]string{}, path...), sub))
+		}
+	}
+	walk(nil)
+	if len(b.lines) == 0 {
+		t.Fatalf("%s: no examples in any --help", binary)
+	}
+	return b
+}
+
+var (
+	addr     = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	assignRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=`)
+)
+
+// toScript turns a command as printed into testscript lines: the programs as built, the stack's addresses for
+// the documented ones (8081 the simulator, 8080 the relay; any other port a free one), environment assignments
+// before it, "> file" as a copy of its output, and a trailing & (or a command that serves) run until it says it
+// serves.
+func toScript(t *testing.T, line, simAddr, relayAddr string) []string {
+	words := shellWords(t, line)
+	if len(words) == 0 {
+		return nil
+	}
+	var out []string
+	for len(words) > 0 && assignRE.MatchString(words[0]) {
+		out = append(out, "env "+quote(words[0]))
+		words = words[1:]
+	}
+	if len(words) == 0 || words[0] == "make" || words[0] == "docker" || words[0] == "docker-compose" {
+		return nil // the Makefile's targets run in CI themselves; Docker has its own suite
+	}
+	background := false
+	if words[len(words)-1] == "&" {
+		background, words = true, words[:len(words)-1]
+	}
+	redirect := ""
+	if n := len(words); n >= 2 && words[n-2] == ">" {
+		redirect, words = words[n-1], words[:n-2]
+	}
+	switch {
+	case len(words) >= 3 && words[0] == "go" && words[1] == "run":
+		prog := map[string]string{"./cmd/simulator": "simulator", "./cmd/relay": "relay",
+			"./examples/readback": "readback"}[words[2]]
+		if prog == "" {
+			t.Fatalf("README runs %s: add it to the README test's programs", words[2])
+		}
+		words = append([]string{prog}, words[3:]...)
+	case strings.HasPrefix(words[0], "bin/"):
+		words[0] = strings.TrimPrefix(words[0], "bin/")
+	}
+	for i, w := range words {
+		words[i] = addr.ReplaceAllStringFunc(w, func(a string) string {
+			switch a {
+			case "127.0.0.1:8081":
+				return simAddr
+			case "127.0.0.1:8080":
+				return relayAddr
+			}
+			return "127.0.0.1:0"
+		})
+	}
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = quote(w)
+	}
+	cmd := "exec " + strings.Join(quoted, " ")
+	if background || servesForever(words) {
+		cmd = "serves " + strings.Join(quoted, " ")
+	}
+	out = append(out, cmd)
+	if redirect != "" {
+		out = append(out, "cp stdout "+quote(redirect))
+	}
+	return out
+}
+
+// servesForever says whether a command serves until interrupted.
+func servesForever(words []string) bool {
+	has := func(flag string) bool {
+		for _, w := range words {
+			if w == flag || strings.HasPrefix(w, flag+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case words[0] == "simulator" && len(words) > 1:
+		return words[1] == "serve" || words[1] == "up" && !has("--once")
+	case words[0] == "relay":
+		return len(words) == 1 || strings.HasPrefix(words[1], "-") && !has("--print-config") && !has("--help") &&
+			!has("--version")
+	}
+	return false
+}
+
+func quote(w string) string { return "'" + strings.ReplaceAll(w, "'", "''") + "'" }
+
+// serves runs a command that serves until interrupted: it must say it serves (a "listening on" or "Still
+// serving" line) within 60 s, then stop cleanly on SIGINT.
+func serves(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: serves program args...")
+	}
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		// LookPath reads the process's PATH; the script's is the one that matters
+		for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+			if p := filepath.Join(dir, args[0]); fileExists(p) {
+				path, err = p, nil
+				break
+			}
+		}
+		ts.Check(err)
+	}
+	cmd := exec.Command(path, args[1:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, k := range []string{"PATH", "HOME", "SIMULATOR_RELAY", "SIMULATOR_SIMULATOR", "SIMULATOR_URL",
+		"RELAY_URL", "SIMULATOR_LISTEN", "SIMULATOR_RELAY_LISTEN", "RELAY_LISTEN", "SIMULATOR_QUIET"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	stdout, err := cmd.StdoutPipe()
+	ts.Check(err)
+	cmd.Stderr = cmd.Stdout
+	ts.Check(cmd.Start())
+	said := make(chan bool, 1)
+	var seen []string
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			seen = append(seen, sc.Text())
+			if strings.Contains(sc.Text(), "listening on") || strings.Contains(sc.Text(), "Still serving") {
+				said <- true
+				for sc.Scan() {
+				}
+				return
+			}
+		}
+		said <- false
+	}()
+	select {
+	case ok := <-said:
+		if !ok {
+			_ = cmd.Wait()
+			ts.Fatalf("%s ended without serving:\n%s", strings.Join(args, " "), strings.Join(seen, "\n"))
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		ts.Fatalf("%s did not say it serves within 60 s:\n%s", strings.Join(args, " "), strings.Join(seen, "\n"))
+	}
+	ts.Check(cmd.Process.Signal(syscall.SIGINT))
+	if err := cmd.Wait(); err != nil {
+		ts.Fatalf("%s did not stop cleanly on SIGINT: %v", strings.Join(args, " "), err)
+	}
+	ts.Logf("%s served, then stopped", strings.Join(args, " "))
+}
+
+func fileExists(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && !info.IsDir()
+}
+
+// shellWords splits a command line as sh would for the quoting the README uses: '...', "...", # comments.
+func shellWords(t *testing.T, line string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == '\'' || ch == '"':
+			end := strings.IndexByte(line[i+1:], ch)
+			if end < 0 {
+				t.Fatalf("unbalanced quote in %q", line)
+			}
+			cur.WriteString(line[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case ch == '#' && !inWord:
+			i = len(line)
+		case ch == ' ' || ch == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
