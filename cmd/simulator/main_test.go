@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -106,6 +108,31 @@ func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
 		err := run(context.Background(), tc.args, getenv, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: expected an error containing %q, got %v", tc.args, tc.want, err)
+		}
+	}
+}
+
+// A port already taken says which flag moves it, once.
+func TestAddressInUseNamesTheFlag(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--listen", taken}, "--listen " + taken + ": the address is in use"},
+		{[]string{"up", "--listen", "127.0.0.1:0", "--relay-listen", taken},
+			"--relay-listen " + taken + ": the address is in use"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), c.args, func(string) string { return "" }, &out, &out)
+		if cli.Code(err) != cli.ExitUsage || err == nil || !strings.Contains(err.Error(), c.want) ||
+			strings.Count(err.Error(), "simulator:") > 0 {
+			t.Errorf("%v: expected exit 2 saying %q, got %d %v", c.args, c.want, cli.Code(err), err)
 		}
 	}
 }
