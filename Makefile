@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 # PROCS: Ginkgo processes; the e2e specs mostly wait on I/O, so more than the cores pays off
 PROCS   ?= 6
 
-.PHONY: all build images test unit suites e2e lint fuzz bench run clean
+.PHONY: all build images test unit suites e2e lint fuzz bench run screenshots clean
 
 all: lint test
 
@@ -55,6 +55,11 @@ bench: build
 ## (ARGS="--once --label refund" passes flags to simulator up)
 run:
 	$(GO) run ./cmd/simulator up $(ARGS)
+
+## screenshots: the README's pictures of the inspector (docs/inspector-*.png), made from the real page in the headless
+## Chromium its browser tests drive, over a stack given a morning's traffic
+screenshots:
+	$(GO) run ./cmd/screenshots --out docs
 
 ## e2e: only the e2e scenario suite, in parallel (LABELS='revenuecat && trial' for a slice)
 e2e:

@@ -52,11 +52,24 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 
 	blocks := readmeBlocks(t)
 	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
-	dir := t.TempDir()
+	// the blocks run in parallel against the one stack, except those that saturate its relay on purpose
+	// (simulator load): each of those runs after them, alone, so that no other command meets a full intake
+	together := t.TempDir()
+	dirs := []string{together}
 	for i, b := range blocks {
 		script := []string{"# " + b.name}
+		saturates := false
 		for _, line := range b.lines {
-			script = append(script, toScript(t, line, simAddr, relayAddr)...)
+			lines := toScript(t, line, simAddr, relayAddr)
+			for _, l := range lines {
+				saturates = saturates || strings.HasPrefix(l, "exec 'simulator' 'load'")
+			}
+			script = append(script, lines...)
+		}
+		dir := together
+		if saturates {
+			dir = t.TempDir()
+			dirs = append(dirs, dir)
 		}
 		name := fmt.Sprintf("%02d-%s.txtar", i, regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(
 			strings.ToLower(b.name), "-"))
@@ -65,8 +78,7 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 		}
 	}
 	repo, _ := os.Getwd()
-	testscript.Run(t, testscript.Params{
-		Dir: dir,
+	params := testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			// the repository's files, seen from the script's directory (what it writes stays there)
 			entries, _ := os.ReadDir(repo)
@@ -96,7 +108,15 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"serves": serves},
-	})
+	}
+	for i, dir := range dirs {
+		// t.Run returns when the group's parallel scripts have ended: the groups run one after the other
+		t.Run(fmt.Sprintf("group-%d", i), func(t *testing.T) {
+			p := params
+			p.Dir = dir
+			testscript.Run(t, p)
+		})
+	}
 }
 
 // readmeBlocks are the README's sh blocks, each line a command (continuations joined).
@@ -248,7 +268,7 @@ func servesForever(words []string) bool {
 	}
 	switch {
 	case words[0] == "simulator" && len(words) > 1:
-		return words[1] == "serve" || words[1] == "up" && !has("--once")
+		return words[1] == "serve" || words[1] == "up" && !has("--once") || words[1] == "tail" && !has("--count")
 	case words[0] == "relay":
 		return len(words) == 1 || strings.HasPrefix(words[1], "-") && !has("--print-config") && !has("--help") &&
 			!has("--version")
@@ -259,7 +279,7 @@ func servesForever(words []string) bool {
 func quote(w string) string { return "'" + strings.ReplaceAll(w, "'", "''") + "'" }
 
 // serves runs a command that serves until interrupted: it must say it serves (a "listening on" or "Still
-// serving" line) within 60 s, then stop cleanly on SIGINT.
+// serving" line, or "following" for simulator tail) within 60 s, then stop cleanly on SIGINT.
 func serves(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: serves program args...")
@@ -291,7 +311,8 @@ func serves(ts *testscript.TestScript, neg bool, args []string) {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			seen = append(seen, sc.Text())
-			if strings.Contains(sc.Text(), "listening on") || strings.Contains(sc.Text(), "Still serving") {
+			if strings.Contains(sc.Text(), "listening on") || strings.Contains(sc.Text(), "Still serving") ||
+				strings.HasPrefix(sc.Text(), "following ") {
 				said <- true
 				for sc.Scan() {
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/inspector"
 )
 
 // Options say where an in-process stack listens and how its relay is configured.
@@ -74,6 +75,11 @@ func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
 		_ = sim.Close()
 		return err
 	}
+	link := &inspector.Relay{URL: relay.URL}
+	if opts.AdminToken == DevAdminToken {
+		link.DevToken = DevAdminToken // the development stack's, public: the inspector may offer it
+	}
+	sim.Simulator.Inspector.SetRelay(link)
 	return &Stack{SimulatorURL: sim.URL, RelayURL: relay.URL, RelayAdminToken: relay.Service.AdminToken(),
 		Simulator: sim.Simulator, Relay: relay.Service, stop: stop}, nil
 }

@@ -19,8 +19,10 @@ const DefaultMaxConnections = 4096
 // through it, so their limits cannot drift apart. There is no write timeout: /_sim/wait and delay faults answer
 // late on purpose.
 func (s *Simulator) HTTPServer() *http.Server {
-	return &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: MaxHeaderBytes}
+	srv.RegisterOnShutdown(s.Inspector.Shutdown) // the live streams would hold a graceful shutdown to its deadline
+	return srv
 }
 
 // Listener caps the simulator's open connections at MaxConnections (beyond it a connection gets 503 and is

@@ -1,6 +1,6 @@
 // Package simulator puts the fake CleverTap and the fake Piano collector behind one handler, as
-// `simulator serve` runs them: Piano requests by collection domain or /piano/ prefix, the shared admin API under
-// /_sim/, everything else to CleverTap.
+// `simulator serve` runs them: the inspector under /_sim/inspector/ (and /_sim/stream), Piano requests by
+// collection domain or /piano/ prefix, the shared admin API under /_sim/, everything else to CleverTap.
 package simulator
 
 import (
@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/inspector"
 	"github.com/ctharness/ctharness/simulator/piano"
 )
 
-// Simulator is the fake CleverTap and the fake Piano collector.
+// Simulator is the fake CleverTap and the fake Piano collector, with the inspector that shows them.
 type Simulator struct {
 	CleverTap *clevertap.Server
 	Piano     *piano.Collector
+	Inspector *inspector.Inspector
 	// MaxConnections caps the open connections of Listener (default DefaultMaxConnections).
 	MaxConnections int
 }
@@ -37,12 +39,15 @@ func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Simulator{CleverTap: ct, Piano: p, MaxConnections: DefaultMaxConnections}, nil
+	return &Simulator{CleverTap: ct, Piano: p, Inspector: inspector.New(ct, p, opts.Version),
+		MaxConnections: DefaultMaxConnections}, nil
 }
 
 // ServeHTTP dispatches a request to the fake it is for.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case s.Inspector.Owns(r):
+		s.Inspector.ServeHTTP(w, r)
 	case strings.HasPrefix(r.URL.Path, piano.AdminPrefix):
 		s.Piano.ServeHTTP(w, r)
 	case r.URL.Path == "/_sim/reset" && r.Method == http.MethodPost:
@@ -50,6 +55,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.CleverTap.ServeHTTP(w, r)
 	case !strings.HasPrefix(r.URL.Path, "/_sim/") && s.Piano.Owns(r):
 		s.Piano.ServeHTTP(w, r)
+	case inspector.WantsPage(r): // a browser at the root of a host that is not CleverTap's
+		http.Redirect(w, r, inspector.Prefix, http.StatusFound)
 	default:
 		s.CleverTap.ServeHTTP(w, r)
 	}

@@ -63,8 +63,9 @@ nothing was selected), 3 the stack cannot be reached.`,
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		cmd.SetOut(cmd.ErrOrStderr())
 		_ = cmd.Help()
-		return cli.Usagef("expected a command: serve, emit, up, run, load or health")
+		return cli.Usagef("expected a command: serve, up, tail, emit, run, load or health")
 	}
-	root.AddCommand(newServeCmd(), newEmitCmd(), newUpCmd(), newRunCmd(getenv), newLoadCmd(), newHealthCmd())
+	root.AddCommand(newServeCmd(), newEmitCmd(), newUpCmd(), newTailCmd(getenv), newRunCmd(getenv), newLoadCmd(),
+		newHealthCmd())
 	return root
 }

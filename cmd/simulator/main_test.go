@@ -95,7 +95,7 @@ func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "expected a command: serve, emit, up, run, load or health"},
+		{nil, "expected a command: serve, up, tail, emit, run, load or health"},
 		{[]string{"serev"}, `unknown command "serev" for "simulator"`},
 		{[]string{"serve", "--accounts", "/nonexistent.yaml"}, "accounts file: open /nonexistent.yaml"},
 		{[]string{"serve", "--log-level", "loud"}, `--log-level: expected debug, info, warn or error, got "loud"`},

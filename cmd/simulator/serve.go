@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,13 +21,14 @@ import (
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/inspector"
 	"github.com/ctharness/ctharness/simulator/piano"
 	"github.com/spf13/cobra"
 )
 
 // serveFlags are `simulator serve`'s flags.
 type serveFlags struct {
-	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform             string
+	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform, relay      string
 	journalLimit, eventLimit, maxConcurrent, maxConcurrentReads, maxConnections, cursorNotReady int
 	maxBody                                                                                     int64
 	cursorTTL, cursorIdleTTL, countDelay                                                        time.Duration
@@ -78,6 +80,8 @@ func newServeCmd() *cobra.Command {
 		"certificate are kept or made")
 	fs.StringVar(&f.tlsHosts, "tls-hosts", "localhost,127.0.0.1,simulator",
 		"extra names for the server certificate, comma-separated")
+	fs.StringVar(&f.relay, "relay", "",
+		"a relay for the inspector's relay panel (status, dead letters, retry), e.g. http://127.0.0.1:8080")
 	fs.StringVar(&f.pprof, "pprof", "",
 		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6061 (off by default)")
 	return cmd
@@ -120,6 +124,12 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		return cli.Usage(err)
 	}
 	sim.MaxConnections = f.maxConnections
+	if f.relay != "" {
+		if u, err := url.Parse(f.relay); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cli.Usagef("--relay: expected the relay's base URL, like http://127.0.0.1:8080, got %q", f.relay)
+		}
+		sim.Inspector.SetRelay(&inspector.Relay{URL: f.relay})
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return listenError("--listen", f.listen, err)
@@ -143,7 +153,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 			strings.Join(hosts[:3], ", ")+", ...", filepath.Join(f.tlsDir, certs.CAFile))
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "simulator %s listening on %s\n", version, base)
+	fmt.Fprintf(stdout, "simulator %s listening on %s (inspector: %s%s)\n", version, base, base, inspector.Prefix)
 	if !f.quiet {
 		printWelcome(stdout, base, sim)
 	}
@@ -220,6 +230,7 @@ Try it:
     -d '{"d":[{"type":"event","identity":"user-1","ts":%d,"evtName":"rc_trial_started_event","evtData":{"amount":0,"currency":"USD"}}]}'
   curl -s '%s/_sim/events?account=%s'
 
+Inspector: %s/_sim/inspector/ (live: simulator tail --url %s)
 Admin API: %s/_sim/health, /_sim/events, /_sim/requests, /_sim/profiles, /_sim/faults, /_sim/wait, /_sim/reset
-`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base)
+`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base, base, base)
 }

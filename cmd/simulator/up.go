@@ -14,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
+	"github.com/ctharness/ctharness/simulator/inspector"
 )
 
 // upFlags are `simulator up`'s flags.
@@ -85,9 +86,15 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(stdout, "fake CleverTap + Piano on %s   relay on %s\n\n", st.SimulatorURL, st.RelayURL)
-	results := playAll(ctx, jobs, scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
-		RelayAdminToken: st.RelayAdminToken, FixtureRoot: f.fixtures}, f.parallel, false, stdout, stderr)
+	fmt.Fprintf(stdout, "fake CleverTap + Piano on %s   relay on %s\ninspector: %s%s\n\n", st.SimulatorURL,
+		st.RelayURL, st.SimulatorURL, inspector.Prefix)
+	target := scenarios.Target{SimulatorURL: st.SimulatorURL, RelayURL: st.RelayURL,
+		RelayAdminToken: st.RelayAdminToken, FixtureRoot: f.fixtures}
+	st.Simulator.Inspector.SetPlayer(scenarios.Player{Target: target, List: all})
+	results := playAll(ctx, jobs, target, f.parallel, false, stdout, stderr)
+	for _, r := range results {
+		st.Simulator.Inspector.Record(scenarios.RunOf(r))
+	}
 	if f.once {
 		if !allPassed(results) {
 			return cli.Failed(fmt.Errorf("%d of %d runs failed", len(results)-passed(results), len(results)))
@@ -96,12 +103,14 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, `
 Still serving. Try:
+  open %s%s (the inspector: what arrives, live)
+  simulator tail
   simulator emit revenuecat INITIAL_PURCHASE --user u1 --clevertap-id ct-1
-  simulator run my-story.yaml
+  simulator run examples/scenarios/my-trial.yaml
   curl -s %s/_sim/events | head
   curl -s -H 'Authorization: Bearer %s' %s/admin/deadletters
 Ctrl-C to stop.
-`, st.SimulatorURL, adminTokenShown(f.relayToken), st.RelayURL)
+`, st.SimulatorURL, inspector.Prefix, st.SimulatorURL, adminTokenShown(f.relayToken), st.RelayURL)
 	<-ctx.Done()
 	return nil
 }

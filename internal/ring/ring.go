@@ -44,6 +44,15 @@ func (r *Ring[T]) Each(fn func(*T) bool) {
 	}
 }
 
+// EachNewest calls fn for each item, newest first, until fn returns false.
+func (r *Ring[T]) EachNewest(fn func(*T) bool) {
+	for i := r.n - 1; i >= 0; i-- {
+		if !fn(&r.items[(r.start+i)%len(r.items)]) {
+			return
+		}
+	}
+}
+
 // Len is the number of items held.
 func (r *Ring[T]) Len() int { return r.n }
 

@@ -46,3 +46,15 @@ func TestRingEachStopsWhenAsked(t *testing.T) {
 		t.Fatalf("expected to stop after [1 2], got %v", seen)
 	}
 }
+
+func TestEachNewestGoesBackwards(t *testing.T) {
+	r := New[int](3)
+	for i := 1; i <= 5; i++ {
+		r.Push(i)
+	}
+	var got []int
+	r.EachNewest(func(v *int) bool { got = append(got, *v); return len(got) < 2 })
+	if len(got) != 2 || got[0] != 5 || got[1] != 4 {
+		t.Fatalf("expected 5 then 4, got %v", got)
+	}
+}

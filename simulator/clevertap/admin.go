@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -134,37 +135,115 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"profiles": profiles})
 }
 
+// handleUsers is everything the fake holds for one user, as the inspector's user page shows it: the records of
+// an identity or objectId across accounts in the order they happened (their ts), and the profile of each account
+// as CleverTap's profile API renders it.
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := httpjson.Params(q, "identity", "objectId"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	identity, objectID := q.Get("identity"), q.Get("objectId")
+	if (identity == "") == (objectID == "") {
+		httpjson.Error(w, http.StatusBadRequest, "expected ?identity= or ?objectId=, one of them")
+		return
+	}
+	type timed struct {
+		Event
+		Time time.Time `json:"time"`
+	}
+	seen := map[uint64]bool{}
+	events := []timed{}
+	profiles := []map[string]any{}
+	for _, p := range s.store.findProfiles(ProfileQuery{Identity: identity, ObjectID: objectID}) {
+		profiles = append(profiles, map[string]any{"account": p.Account, "region": p.Region,
+			"record": s.profileRecord(p, recordFlags{events: true, profile: true}), "dnd": p.DND})
+		filters := []EventFilter{{Account: p.Account, Identity: p.Identity}}
+		for _, oid := range p.ObjectIDs {
+			filters = append(filters, EventFilter{Account: p.Account, ObjectID: oid})
+		}
+		for _, f := range filters {
+			if f.Identity == "" && f.ObjectID == "" {
+				continue
+			}
+			for _, e := range s.store.findEvents(f) {
+				if !seen[e.Seq] {
+					seen[e.Seq] = true
+					events = append(events, timed{Event: e, Time: e.at})
+				}
+			}
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
+	httpjson.Write(w, http.StatusOK, map[string]any{"events": events, "profiles": profiles})
+}
+
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
 	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
 
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if err := httpjson.Params(q, "account", "outcome", "since", "limit"); err != nil {
+	if err := httpjson.Params(q, "account", "outcome", "region", "endpoint", "q", "since", "before", "order",
+		"limit"); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome"))}
-	var err error
-	if f.Limit, err = pageLimit(q); err != nil {
+	f, err := parseJournalFilter(q)
+	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	if since := q.Get("since"); since != "" {
-		if f.SinceSeq, err = strconv.ParseUint(since, 10, 64); err != nil {
-			httpjson.Error(w, http.StatusBadRequest, "since: expected a journal seq number, got %q", since)
-			return
-		}
+	entries, more := s.journal.find(f)
+	answer := pageOf("requests", entries, more)
+	if f.Newest && more && len(entries) > 0 {
+		delete(answer, "next_since")
+		answer["next_before"] = entries[len(entries)-1].Seq
 	}
+	httpjson.Write(w, http.StatusOK, answer)
+}
+
+// parseJournalFilter reads /_sim/requests' query: filters, paging (since, before, limit) and order (oldest, the
+// default, or newest).
+func parseJournalFilter(q url.Values) (JournalFilter, error) {
+	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome")), Endpoint: q.Get("endpoint"),
+		Text: q.Get("q")}
 	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
 		names := make([]string, len(outcomes))
 		for i, o := range outcomes {
 			names[i] = string(o)
 		}
-		httpjson.Error(w, http.StatusBadRequest, "outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
-		return
+		return f, fmt.Errorf("outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
 	}
-	entries, more := s.journal.find(f)
-	httpjson.Write(w, http.StatusOK, pageOf("requests", entries, more))
+	if f.Endpoint != "" && f.Endpoint != "unknown" && !slices.Contains(endpointNames(), f.Endpoint) {
+		return f, fmt.Errorf("endpoint: expected one of %s, got %q", strings.Join(endpointNames(), ", "), f.Endpoint)
+	}
+	if region := q.Get("region"); region != "" {
+		rg, err := ParseRegion(region)
+		if err != nil {
+			return f, err
+		}
+		f.Region = rg
+	}
+	var err error
+	if f.Limit, err = pageLimit(q); err != nil {
+		return f, err
+	}
+	for key, into := range map[string]*uint64{"since": &f.SinceSeq, "before": &f.BeforeSeq} {
+		if v := q.Get(key); v != "" {
+			if *into, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return f, fmt.Errorf("%s: expected a journal seq number, got %q", key, v)
+			}
+		}
+	}
+	switch q.Get("order") {
+	case "", "oldest":
+	case "newest":
+		f.Newest = true
+	default:
+		return f, fmt.Errorf("order: expected oldest or newest, got %q", q.Get("order"))
+	}
+	return f, nil
 }
 
 // WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.
@@ -256,7 +335,8 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAdminNotFound(w http.ResponseWriter, r *http.Request) {
 	httpjson.Error(w, http.StatusNotFound,
-		"no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, GET "+
-			"/_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, POST /_sim/reset",
+		"no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, "+
+			"GET /_sim/users, GET /_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, "+
+			"POST /_sim/reset, and the inspector's: GET /_sim/inspector/, GET /_sim/stream",
 		r.Method, r.URL.Path)
 }

@@ -97,3 +97,73 @@ func TestWaitNamesTheNearestMiss(t *testing.T) {
 		t.Fatalf("expected the nearest miss named, got %v", err)
 	}
 }
+
+// The journal as the inspector reads it: newest first with next_before, filtered by region, endpoint and text,
+// with the request's headers (credentials redacted) and body; and live, entry by entry.
+func TestJournalForTheInspector(t *testing.T) {
+	s, c := newTestServer(t, Options{})
+	live, cancel, ok := s.Subscribe(10)
+	if !ok {
+		t.Fatal("expected a stream")
+	}
+	defer cancel()
+	uploadRaw(t, c, "eu1", eu1Creds, `{"type":"event","identity":"needle-user","evtName":"e","evtData":{}}`)
+	uploadRaw(t, c, "in1", in1Creds, `{"type":"event","identity":"other","evtName":"e","evtData":{}}`)
+	uploadRaw(t, c, "eu1", eu1Creds, `{"type":"event","identity":"other","evtName":"e","evtData":{}}`)
+	for _, want := range []uint64{1, 2, 3} {
+		if e := <-live; e.Seq != want {
+			t.Fatalf("the stream: expected seq %d, got %d", want, e.Seq)
+		}
+	}
+	_, page := adminGet(t, c, "/_sim/requests?order=newest&limit=2")
+	var entries []JournalEntry
+	_ = json.Unmarshal(page["requests"], &entries)
+	if len(entries) != 2 || entries[0].Seq != 3 || entries[1].Seq != 2 || string(page["next_before"]) != "2" {
+		t.Fatalf("newest first: expected seq 3, 2 and next_before 2, got %+v %s", entries, page["next_before"])
+	}
+	for path, want := range map[string][]uint64{
+		"/_sim/requests?q=needle-user":                                 {1},
+		"/_sim/requests?region=in1":                                    {2},
+		"/_sim/requests?endpoint=upload&limit=1&order=newest&before=3": {2},
+	} {
+		_, page := adminGet(t, c, path)
+		var got []JournalEntry
+		_ = json.Unmarshal(page["requests"], &got)
+		var seqs []uint64
+		for _, e := range got {
+			seqs = append(seqs, e.Seq)
+		}
+		if fmt.Sprint(seqs) != fmt.Sprint(want) {
+			t.Errorf("%s: expected %v, got %v", path, want, seqs)
+		}
+	}
+	first := s.Requests(JournalFilter{SinceSeq: 0, Limit: 1})[0]
+	if first.RequestHeaders["X-Clevertap-Passcode"] != "REDACTED" || !strings.Contains(first.RequestBody,
+		"needle-user") {
+		t.Fatalf("expected the headers redacted and the body kept, got %v %q", first.RequestHeaders, first.RequestBody)
+	}
+}
+
+func TestUsersIsEverythingAboutOneUser(t *testing.T) {
+	_, c := newTestServer(t, Options{})
+	uploadRaw(t, c, "eu1", eu1Creds,
+		`{"type":"event","identity":"jane","ts":1700000200,"evtName":"second","evtData":{}}`,
+		`{"type":"event","identity":"jane","ts":1700000100,"evtName":"first","evtData":{}}`,
+		`{"type":"profile","identity":"jane","profileData":{"Email":"jane@example.com"}}`)
+	status, out := adminGet(t, c, "/_sim/users?identity=jane")
+	var events []struct {
+		Record struct {
+			EvtName string `json:"evtName"`
+		} `json:"record"`
+	}
+	_ = json.Unmarshal(out["events"], &events)
+	if status != 200 || len(events) != 3 || events[0].Record.EvtName != "first" || events[1].Record.EvtName != "second" {
+		t.Fatalf("expected the events by their time, got %d %s", status, out["events"])
+	}
+	if !strings.Contains(string(out["profiles"]), `"email":"jane@example.com"`) {
+		t.Fatalf("expected the profile as CleverTap renders it, got %s", out["profiles"])
+	}
+	if status, _ := adminGet(t, c, "/_sim/users"); status != 400 {
+		t.Fatalf("no user: expected 400, got %d", status)
+	}
+}

@@ -59,6 +59,33 @@ var recordErrorPrefix = map[int]string{
 	CodeTokenDataIncomplete:  "Token data is incorrect. ErrorCode: 535 - Invalid token data. ",
 }
 
+// refusalDiagnosis says what a per-record code means for the sender, for the journal and the inspector. The
+// record's warnings (records.warnings) add the particular value when the validator names one.
+var refusalDiagnosis = map[int]string{
+	CodeEventNameMissing:     "the event has no evtName (or an empty one): an event record needs its name",
+	CodeEventStructure:       "evtData is not an object of properties (or is missing where the account requires it)",
+	CodeRestrictedEvent:      "evtName is one of CleverTap's system events, which an upload may not raise",
+	CodeGenderInvalid:        "profileData.Gender must be M or F",
+	CodeEmailInvalid:         "profileData.Email is not an email address",
+	CodePhoneInvalid:         "profileData.Phone must be + then the country code and number, digits only (8 to 16 characters)",
+	CodeEmployedInvalid:      "profileData.Employed must be Y or N",
+	CodeEducationInvalid:     "profileData.Education must be School, College or Graduate",
+	CodeMarriedInvalid:       "profileData.Married must be Y or N",
+	CodeAgeInvalid:           "profileData.Age must be a whole number of years",
+	CodePropertyLimit:        "evtData has more properties than the account allows",
+	CodeIdentityMissing:      "no identity, objectId, FBID or GPID to file the record under (identity under 120 characters)",
+	CodeNeitherEventNorProf:  "the record is not an object whose type is event, profile or token",
+	CodeTimestampInvalid:     "ts must be a positive whole number of epoch seconds (not milliseconds, not a date)",
+	CodeObjectIDInvalid:      "objectId must be a non-empty string of letters, digits, - and _ under 120 characters",
+	CodeDiscardedEvent:       "the account discards this event (its discarded events): CleverTap drops it",
+	CodeTokenObjectIDInvalid: "a token record needs an objectId: a string of letters, digits, - and _ under 120 characters",
+	CodeTokenDataInvalid:     "tokenData is not an object",
+	CodeTokenIDMissing:       "tokenData has no id (the push token)",
+	CodeTokenTypeMissing:     "tokenData has no type (fcm, apns, ...)",
+	CodeTokenTypeNotValid:    "tokenData.type must be fcm, gcm, apns, wns, mpns or chrome",
+	CodeTokenDataIncomplete:  "a chrome token needs tokenData.keys.p256dh and tokenData.keys.auth",
+}
+
 // RecordErrorText is the error string CleverTap puts in unprocessed[].error; index is 0-based, the text 1-based.
 func RecordErrorText(code, index int) string {
 	return recordErrorPrefix[code] + "Skipped record number : " + strconv.Itoa(index+1)

@@ -96,6 +96,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
+	c.keepBody(body)
 	// the delay comes after the body is read: only then does the server notice a client that hangs up
 	if !s.pause(r, c) {
 		return
@@ -119,7 +120,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		Warnings: batch.warnings}
 	for _, rej := range batch.rejected {
 		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code,
-			Error: RecordErrorText(rej.code, rej.index)})
+			Error: RecordErrorText(rej.code, rej.index), Diagnosis: refusalDiagnosis[rej.code]})
 	}
 	c.entry.Records = summary
 	outcome := OutcomeAccepted
@@ -161,7 +162,7 @@ func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
 		entry: JournalEntry{
 			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
 			Query: redactQuery(r.URL.Query()), Endpoint: endpoint, Region: rt.region,
-			Account: r.Header.Get("X-CleverTap-Account-Id"),
+			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redactHeaders(r.Header),
 		},
 	}
 }
@@ -286,6 +287,29 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// redactHeaders keeps the request's headers for the journal without the credentials.
+func redactHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "x-clevertap-passcode", "authorization", "cookie":
+			out[k] = "REDACTED"
+		default:
+			out[k] = strings.Join(v, ", ")
+		}
+	}
+	return out
+}
+
+// keepBody notes a request's body in the journal, its first maxJournaledRequest bytes.
+func (c *call) keepBody(body []byte) {
+	if len(body) > maxJournaledRequest {
+		c.entry.RequestBody = string(body[:maxJournaledRequest]) + "…(truncated)"
+		return
+	}
+	c.entry.RequestBody = string(body)
 }
 
 // redactQuery keeps the query for the journal without the credentials the attribution endpoint carries.

@@ -203,6 +203,7 @@ func (s *Server) queryBody(w http.ResponseWriter, r *http.Request, c *call) ([]b
 		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return nil, false
 	}
+	c.keepBody(body)
 	return body, true
 }
 

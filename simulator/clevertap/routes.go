@@ -17,6 +17,7 @@ func (s *Server) addRoutes(r *mux.Router) {
 	admin.HandleFunc("/accounts", s.handlePutAccount).Methods(http.MethodPost)
 	admin.HandleFunc("/events", s.handleEvents).Methods(http.MethodGet)
 	admin.HandleFunc("/profiles", s.handleProfiles).Methods(http.MethodGet)
+	admin.HandleFunc("/users", s.handleUsers).Methods(http.MethodGet)
 	admin.HandleFunc("/requests", s.handleRequests).Methods(http.MethodGet)
 	admin.HandleFunc("/wait", s.handleWait).Methods(http.MethodPost)
 	admin.HandleFunc("/faults", s.handleListFaults).Methods(http.MethodGet)

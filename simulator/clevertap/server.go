@@ -196,6 +196,13 @@ func (s *Server) Requests(f JournalFilter) []JournalEntry {
 	return entries
 }
 
+// Subscribe is a live stream of the journal: every request to a CleverTap route from now on, in order. The
+// channel is closed when the reader falls more than buffer entries behind, or by cancel; ok is false when the
+// simulator already serves its limit of streams.
+func (s *Server) Subscribe(buffer int) (entries <-chan JournalEntry, cancel func(), ok bool) {
+	return s.journal.subscribe(buffer)
+}
+
 // AddFault injects a fault and returns it with its id.
 func (s *Server) AddFault(f Fault) (Fault, error) { return s.faults.add(f) }
 

@@ -264,3 +264,18 @@ func TestTheTokenLimitAndMixedUploads(t *testing.T) {
 		t.Fatalf("with the limit on mixed uploads: expected the 400, got %+v", reqErr)
 	}
 }
+
+// TestEveryRefusalHasADiagnosis: each per-record code CleverTap can answer comes with plain words for the sender.
+func TestEveryRefusalHasADiagnosis(t *testing.T) {
+	codes := []int{509, 512, 513, 514, 515, 516, 517, 518, 519, 520, 522, 523, 524, 525, 526, 528, 530, 531, 532, 533,
+		534, 535}
+	if len(codes) != len(recordErrorPrefix) {
+		t.Fatalf("the test lists %d codes, CleverTap's texts %d: list the new code here", len(codes),
+			len(recordErrorPrefix))
+	}
+	for _, code := range codes {
+		if len(refusalDiagnosis[code]) < 20 {
+			t.Errorf("code %d: diagnosis %q, want plain words saying what to fix", code, refusalDiagnosis[code])
+		}
+	}
+}

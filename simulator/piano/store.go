@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/broadcast"
 	"github.com/ctharness/ctharness/internal/ring"
 )
 
@@ -39,27 +40,44 @@ type Request struct {
 	Diagnosis  []string  `json:"diagnosis,omitempty"`
 }
 
+// Activity is one call to the collector with the hits it brought: what the live stream carries.
+type Activity struct {
+	Request Request `json:"request"`
+	Hits    []Hit   `json:"hits"`
+}
+
 // store keeps the newest hits and journaled requests, bounded like the CleverTap fake's.
 type store struct {
 	mu      sync.Mutex
 	seq     uint64
 	hits    *ring.Ring[Hit]
 	journal *ring.Ring[Request]
+	feed    *broadcast.Broadcaster[Activity]
 }
 
 func newStore(limit, journalLimit int) *store {
-	return &store{hits: ring.New[Hit](limit), journal: ring.New[Request](journalLimit)}
+	return &store{hits: ring.New[Hit](limit), journal: ring.New[Request](journalLimit),
+		feed: broadcast.New[Activity](64)}
 }
 
 func (s *store) record(req Request, hits []Hit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, h := range hits {
+	kept := make([]Hit, len(hits))
+	for i, h := range hits {
 		s.seq++
 		h.Seq = s.seq
 		s.hits.Push(h)
+		kept[i] = h
 	}
 	s.journal.Push(req)
+	s.feed.Publish(Activity{Request: req, Hits: kept})
+}
+
+// Subscribe is a live stream of the collector's calls from now on; the channel is closed when the reader falls
+// more than buffer calls behind, or by cancel; ok is false at the limit of streams.
+func (c *Collector) Subscribe(buffer int) (activity <-chan Activity, cancel func(), ok bool) {
+	return c.store.feed.Subscribe(buffer)
 }
 
 // Hits returns what the collector received for a site ("" for all), without ignored events unless asked.

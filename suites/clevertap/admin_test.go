@@ -108,7 +108,8 @@ var _ = Describe("admin API", Label("admin"), func() {
 		Expect(e.Records.Total).To(Equal(2))
 		Expect(e.Records.Processed).To(Equal(1))
 		Expect(e.Records.Unprocessed).To(Equal([]clevertap.RecordOutcome{{Index: 1, Code: 525,
-			Error: "Timestamp should be present in the Unix Epoch format. Skipped record number : 2"}}))
+			Error:     "Timestamp should be present in the Unix Epoch format. Skipped record number : 2",
+			Diagnosis: "ts must be a positive whole number of epoch seconds (not milliseconds, not a date)"}}))
 		Expect(e.Records.Warnings).To(ContainElement(HaveField("Warning", ContainSubstring("looks like milliseconds"))))
 	})
 

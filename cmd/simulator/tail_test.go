@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+// startSimulator serves a simulator as `simulator serve` does (its own http.Server) on l, or a free port; stop
+// shuts it down gracefully.
+func startSimulator(t *testing.T, l net.Listener) (base string, stop func()) {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{}, clevertap.Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l == nil {
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := sim.HTTPServer()
+	go func() { _ = srv.Serve(sim.Listener(l)) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("the simulator did not shut down gracefully: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + l.Addr().String(), stop
+}
+
+// startTail runs `simulator tail ARGS` until it exits and waits until it follows the stream.
+func startTail(t *testing.T, args ...string) (stdout, stderr *syncBuffer, done <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	exited := make(chan error, 1)
+	go func() {
+		exited <- run(ctx, append([]string{"tail"}, args...), func(string) string { return "" }, stdout, stderr)
+	}()
+	waitUntil(t, "tail follows the stream", func() bool { return strings.Contains(stderr.String(), "following") })
+	return stdout, stderr, exited
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitExit(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail did not exit")
+		return nil
+	}
+}
+
+func send(t *testing.T, method, url, account, passcode, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if account != "" {
+		req.Header.Set("X-CleverTap-Account-Id", account)
+		req.Header.Set("X-CleverTap-Passcode", passcode)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+}
+
+const (
+	tailTrial   = `{"type":"event","identity":"alice","ts":1764000000,"evtName":"rc_trial_started_event","evtData":{}}`
+	tailNoName  = `{"type":"event","identity":"alice","ts":1764000000,"evtData":{}}`
+	tailProfile = `{"type":"profile","identity":"alice","ts":1764000000,"profileData":{"Name":"A"}}`
+)
+
+func TestTailPrintsOneLinePerRequestWithNamesCodesAndDiagnosis(t *testing.T) {
+	base, _ := startSimulator(t, nil)
+	stdout, _, done := startTail(t, "--url", base, "--count", "3", "--color", "never")
+	send(t, http.MethodPost, base+"/eu1/1/upload", "SIM-EU1-0001", "sim-eu1-pass",
+		`{"d":[`+tailTrial+`,`+tailProfile+`]}`)
+	send(t, http.MethodPost, base+"/eu1/1/upload", "SIM-EU1-0001", "sim-eu1-pass",
+		`{"d":[`+tailTrial+`,`+tailNoName+`]}`)
+	send(t, http.MethodPost, base+"/piano/event?s=100001&idclient=v", "", "",
+		`{"events":[{"name":"TRIAL_STARTED","data":{}},{"name":"NOT_DECLARED","data":{}}]}`)
+	if err := waitExit(t, done); err != nil {
+		t.Fatalf("tail --count 3: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want one per request (3):\n%s", len(lines), stdout.String())
+	}
+	wants := [][]string{
+		{"eu1", "SIM-EU1-0001", "upload", "200 accepted", "2/2", "rc_trial_started_event, profile"},
+		{"200 partial", "1/2", "rc_trial_started_event, (no evtName)", `#1 509 "`,
+			"— the event has no evtName (or an empty one)"},
+		{"piano", "site 100001", "POST /piano/event", "1 kept, 1 ignored", "TRIAL_STARTED, NOT_DECLARED",
+			"— NOT_DECLARED ignored: "},
+	}
+	for i, want := range wants {
+		for _, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("line %d %q does not show %q", i+1, lines[i], w)
+			}
+		}
+	}
+	if strings.Contains(stdout.String(), "\x1b[") {
+		t.Errorf("--color never printed ANSI escapes: %q", stdout.String())
+	}
+}
+
+func TestTailFiltersAndPrintsJSONAndColour(t *testing.T) {
+	base, _ := startSimulator(t, nil)
+	stdout, _, done := startTail(t, "--url", base, "--count", "1", "--json", "--account", "SIM-EU1-0001",
+		"--outcome", "unauthorized")
+	send(t, http.MethodPost, base+"/eu1/1/upload", "SIM-EU1-0001", "sim-eu1-pass", `{"d":[`+tailTrial+`]}`)
+	send(t, http.MethodPost, base+"/us1/1/upload", "SIM-US1-0001", "nope", `{"d":[`+tailTrial+`]}`)
+	send(t, http.MethodPost, base+"/eu1/1/upload", "SIM-EU1-0001", "nope", `{"d":[`+tailTrial+`]}`)
+	if err := waitExit(t, done); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Kind    string `json:"kind"`
+		Seq     int    `json:"seq"`
+		Account string `json:"account"`
+		Outcome string `json:"outcome"`
+		Status  int    `json:"status"`
+	}
+	line := strings.TrimSpace(stdout.String())
+	if err := json.Unmarshal([]byte(line), &got); err != nil {
+		t.Fatalf("--json printed %q: %v", line, err)
+	}
+	if got.Kind != "clevertap" || got.Seq != 3 || got.Account != "SIM-EU1-0001" || got.Outcome != "unauthorized" ||
+		got.Status != http.StatusUnauthorized {
+		t.Errorf("--json line %+v, want kind clevertap, the third request (seq 3), SIM-EU1-0001 unauthorized 401", got)
+	}
+
+	stdout, _, done = startTail(t, "--url", base, "--count", "1", "--color", "always")
+	send(t, http.MethodPost, base+"/eu1/1/upload", "SIM-EU1-0001", "sim-eu1-pass", `{"d":[`+tailTrial+`]}`)
+	if err := waitExit(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "\x1b[32m200 accepted\x1b[0m") {
+		t.Errorf("--color always: %q, want the outcome in green", stdout.String())
+	}
+}
+
+func TestTailReconnectsToARestartedSimulator(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	first, stopFirst := startSimulator(t, l)
+	stdout, stderr, done := startTail(t, "--url", first, "--count", "2", "--color", "never")
+	send(t, http.MethodPost, first+"/eu1/1/upload", "SIM-EU1-0001", "sim-eu1-pass", `{"d":[`+tailTrial+`]}`)
+	waitUntil(t, "the first line", func() bool { return strings.Count(stdout.String(), "\n") == 1 })
+	stopFirst() // a graceful shutdown ends the stream at once
+	waitUntil(t, "tail says the stream is lost", func() bool { return strings.Contains(stderr.String(), "lost") })
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("skipped: the port %s could not be taken again for the restarted simulator: %v", addr, err)
+	}
+	second, _ := startSimulator(t, l2)
+	// sent before tail is back: the restarted simulator's journal replays it
+	send(t, http.MethodPost, second+"/in1/1/upload", "SIM-IN1-0001", "sim-in1-pass", `{"d":[`+tailTrial+`]}`)
+	if err := waitExit(t, done); err != nil {
+		t.Fatalf("tail: %v (stderr: %s)", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "SIM-EU1-0001") || !strings.Contains(lines[1], "SIM-IN1-0001") {
+		t.Errorf("lines %q, want the first simulator's upload then the restarted one's", lines)
+	}
+	if !strings.Contains(stderr.String(), "reconnected") {
+		t.Errorf("stderr %q does not say tail reconnected", stderr.String())
+	}
+}
+
+func TestTailExitsThreeWhenNoSimulatorAnswersAndTwoOnABadFlag(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	_ = l.Close()
+	var stdout, stderr syncBuffer
+	err = run(context.Background(), []string{"tail", "--url", closed}, func(string) string { return "" }, &stdout,
+		&stderr)
+	if cli.Code(err) != cli.ExitUnreachable || !strings.Contains(err.Error(), "no simulator stream at "+closed) {
+		t.Errorf("tail against nothing: exit %d %v, want 3 naming the URL", cli.Code(err), err)
+	}
+	err = run(context.Background(), []string{"tail", "--outcome", "accept"}, func(string) string { return "" },
+		&stdout, &stderr)
+	if cli.Code(err) != cli.ExitUsage || !strings.Contains(err.Error(), `got "accept"`) {
+		t.Errorf("tail --outcome accept: exit %d %v, want 2 naming what arrived", cli.Code(err), err)
+	}
+}

@@ -1,0 +1,161 @@
+package inspector
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctharness/ctharness/internal/httpjson"
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
+
+// The live stream, GET /_sim/stream: Server-Sent Events, one "clevertap" event per journal entry and one "piano"
+// event per collector call, from the moment of the connection, filtered like /_sim/requests (account, outcome,
+// region, endpoint, q) and by kind (?kinds=clevertap,piano). A reader that falls 256 events behind, or does not
+// take an event within 10 s, is dropped (a last "dropped" event says so when it can): nothing is buffered without
+// bound.
+//
+// A "clevertap" event's id is "<instance>.<seq>": a reader that reconnects with it (EventSource sends it as
+// Last-Event-ID; `simulator tail` as ?since=) first gets the journal entries it missed, up to 1000 (a "gap" event
+// says when more were missed), then the live ones. The instance tells a restarted simulator, whose journal starts
+// again, from the one the reader left: after a restart the reader gets the new simulator's entries from the first.
+const (
+	streamBuffer       = 256
+	streamWriteTimeout = 10 * time.Second
+	streamKeepAlive    = 15 * time.Second
+	streamBacklog      = 1000
+)
+
+// resumeAfter reads where a reconnecting reader left off ("<instance>.<seq>", or a bare seq of this instance): the
+// seq after which to replay the journal; replay is false for a new reader.
+func (i *Inspector) resumeAfter(lastEventID string) (after uint64, replay bool, err error) {
+	if lastEventID == "" {
+		return 0, false, nil
+	}
+	instance, seq, found := strings.Cut(lastEventID, ".")
+	if !found {
+		instance, seq = i.instance, lastEventID
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("expected since (or Last-Event-ID) as <instance>.<seq> or a seq, got %q",
+			lastEventID)
+	}
+	if instance != i.instance {
+		return 0, true, nil // another simulator's seq: this one's journal is all new to the reader
+	}
+	return n, true, nil
+}
+
+func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := httpjson.Params(q, "account", "outcome", "region", "endpoint", "q", "kinds", "since"); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	last := q.Get("since")
+	if last == "" {
+		last = r.Header.Get("Last-Event-ID")
+	}
+	since, replay, err := i.resumeAfter(last)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	f := clevertap.JournalFilter{Account: q.Get("account"), Outcome: clevertap.Outcome(q.Get("outcome")),
+		Region: clevertap.Region(strings.ToLower(q.Get("region"))), Endpoint: q.Get("endpoint"), Text: q.Get("q")}
+	kinds := q.Get("kinds")
+	if kinds == "" {
+		kinds = "clevertap,piano"
+	}
+	// Piano's calls have no account, outcome or region: a filter on those is for CleverTap's alone
+	wantCT := strings.Contains(kinds, "clevertap")
+	wantPiano := strings.Contains(kinds, "piano") && f.Account == "" && f.Outcome == "" && f.Region == "" &&
+		f.Endpoint == ""
+	ct, stopCT, ok1 := i.ct.Subscribe(streamBuffer)
+	defer stopCT()
+	pn, stopPiano, ok2 := i.piano.Subscribe(streamBuffer)
+	defer stopPiano()
+	if !ok1 || !ok2 {
+		httpjson.Error(w, http.StatusServiceUnavailable, "the simulator serves its limit of live streams; close one")
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event, id string, v any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		data, _ := json.Marshal(v)
+		if id != "" {
+			if _, err := fmt.Fprintf(w, "id: %s\n", id); err != nil {
+				return false
+			}
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send("hello", "", map[string]string{"version": i.version, "instance": i.instance}) {
+		return
+	}
+	// the missed entries, after the subscription so that none falls between them and the live ones
+	sent := since
+	if replay && wantCT {
+		replay := f
+		replay.SinceSeq, replay.Limit = since, streamBacklog+1
+		missed := i.ct.Requests(replay)
+		if len(missed) > streamBacklog {
+			if !send("gap", "", map[string]any{"after": since, "before": missed[len(missed)-streamBacklog].Seq,
+				"reason": "more requests were missed than the stream replays; /_sim/requests has them"}) {
+				return
+			}
+			missed = missed[len(missed)-streamBacklog:]
+		}
+		for k := range missed {
+			if !send("clevertap", i.eventID(missed[k].Seq), missed[k]) {
+				return
+			}
+			sent = missed[k].Seq
+		}
+	}
+	keepAlive := time.NewTicker(streamKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-i.stopping:
+			return
+		case e, open := <-ct:
+			if !open {
+				send("dropped", "", map[string]string{"reason": "the reader fell behind"})
+				return
+			}
+			if e.Seq > sent && wantCT && f.Matches(&e) && !send("clevertap", i.eventID(e.Seq), e) {
+				return
+			}
+		case a, open := <-pn:
+			if !open {
+				send("dropped", "", map[string]string{"reason": "the reader fell behind"})
+				return
+			}
+			if wantPiano && (f.Text == "" || strings.Contains(a.Request.Path, f.Text)) && !send("piano", "", a) {
+				return
+			}
+		case <-keepAlive.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (i *Inspector) eventID(seq uint64) string { return i.instance + "." + strconv.FormatUint(seq, 10) }
