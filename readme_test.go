@@ -20,6 +20,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // block is a run of commands from one place: a README code block or a command's examples.
@@ -52,22 +53,25 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 
 	blocks := readmeBlocks(t)
 	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
-	// the blocks run in parallel against the one stack, except those that saturate its relay on purpose
-	// (simulator load): each of those runs after them, alone, so that no other command meets a full intake
+	// the blocks run in parallel against the one stack, except those that disturb it on purpose (simulator load
+	// saturates the relay, a POST to /_sim/faults breaks the next uploads): each of those runs after them, alone,
+	// and its faults are removed before the next, so that no other command meets a full intake or a fault
 	together := t.TempDir()
 	dirs := []string{together}
 	for i, b := range blocks {
 		script := []string{"# " + b.name}
-		saturates := false
+		disturbs := false
 		for _, line := range b.lines {
 			lines := toScript(t, line, simAddr, relayAddr)
 			for _, l := range lines {
-				saturates = saturates || strings.HasPrefix(l, "exec 'simulator' 'load'")
+				disturbs = disturbs || strings.HasPrefix(l, "exec 'simulator' 'load'") ||
+					strings.HasPrefix(l, "exec 'curl'") && strings.Contains(l, "/_sim/faults") &&
+						strings.Contains(l, "'POST'")
 			}
 			script = append(script, lines...)
 		}
 		dir := together
-		if saturates {
+		if disturbs {
 			dir = t.TempDir()
 			dirs = append(dirs, dir)
 		}
@@ -116,6 +120,9 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 			p.Dir = dir
 			testscript.Run(t, p)
 		})
+		if err := clevertap.NewClient("http://" + simAddr).ClearFaults(ctx); err != nil {
+			t.Fatalf("removing the faults a README block left: %v", err)
+		}
 	}
 }
 
