@@ -20,9 +20,14 @@ build:
 images: build
 	DOCKER_BUILDKIT=0 docker build -q -t ctharness:dev .
 
-## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on)
+# MODULES: the nested Go modules, tested with the main one: the containers module (testcontainers-go, kept out of
+# the main module's graph) and the Go example service (a user's module)
+MODULES := containers examples/go-service
+
+## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on), in every module
 test: lint
 	$(GO) test -race -count=1 ./...
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## suites: only the Ginkgo suites, in parallel, with a JUnit report in reports/
 suites:
@@ -34,6 +39,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator and read queries, the vendor
 ## parsers, the Purchasely signature check, the relay's job and record encodings and its intake JSON guard

@@ -1,6 +1,7 @@
 // Package harness starts the stack (the fake CleverTap and Piano, and the relay) in every mode the project
 // knows: in this process (StartInProcess), as child processes (Process: kill -9 and restarts), as containers
-// (package harness/containers, which registers itself for HARNESS_MODE=containers), or an external stack already
+// (the containers module, github.com/ctharness/ctharness/containers, which registers itself for
+// HARNESS_MODE=containers in the suites that import it), or an external stack already
 // running (HARNESS_MODE=external). A story's own relay (StartRelay) and the stacks shared by parallel Ginkgo
 // processes (StartShared) start here too: it is the only place that builds servers for tests.
 package harness
@@ -23,7 +24,7 @@ import (
 // Mode is how the suites reach the stack.
 type Mode string
 
-// The modes. Containers is served by package harness/containers, which a suite imports to offer it.
+// The modes. Containers is served by the containers module, which a suite imports to offer it.
 const (
 	InProcess  Mode = "inprocess"
 	External   Mode = "external"
@@ -38,7 +39,7 @@ var (
 	starters   = map[Mode]Starter{}
 )
 
-// RegisterMode makes a mode available to Start (harness/containers registers Containers).
+// RegisterMode makes a mode available to Start (the containers module registers Containers).
 func RegisterMode(m Mode, s Starter) {
 	startersMu.Lock()
 	defer startersMu.Unlock()
@@ -64,8 +65,9 @@ func ModeFromEnv(getenv func(string) string) (Mode, error) {
 		return External, nil
 	case Containers:
 		if _, ok := registered(Containers); !ok {
-			return "", errors.New("HARNESS_MODE=containers: this suite does not offer containers " +
-				"(it would import github.com/ctharness/ctharness/harness/containers)")
+			return "", errors.New("HARNESS_MODE=containers: this suite does not offer containers; the containers " +
+				"module's suite plays the built-in scenarios through them (cd containers && go test ./...), and a " +
+				"suite of your own offers them by importing github.com/ctharness/ctharness/containers")
 		}
 		return Containers, nil
 	default:

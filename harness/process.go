@@ -291,19 +291,21 @@ func Build(ctx context.Context, dir, command string) (string, error) {
 	return bin, nil
 }
 
-// RepoRoot finds the module root from the working directory.
+// RepoRoot finds the harness's repository root from the working directory: the directory whose go.mod is the
+// harness's module (nested modules, such as containers/ and the examples, have their own go.mod below it).
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if mod, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.HasPrefix(string(mod), "module github.com/ctharness/ctharness\n") {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
+			return "", errors.New("no go.mod of github.com/ctharness/ctharness above the working directory")
 		}
 		dir = parent
 	}

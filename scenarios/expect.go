@@ -360,6 +360,13 @@ func (r *run) primaryKey() (string, string) { return r.emitter.UserKey(r.user) }
 
 // checkDeadLetters polls the relay's dead letters for the run's records.
 func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline time.Time) {
+	if r.ownService {
+		if len(want) > 0 {
+			r.res.problem("the scenario expects %d dead letter(s), which only the reference relay keeps; your service "+
+				"at %s cannot be asked", len(want), r.hook)
+		}
+		return
+	}
 	type dead struct {
 		EventType string          `json:"event_type"`
 		Status    int             `json:"status"`

@@ -110,6 +110,9 @@ func (r *run) observe(ctx context.Context, into *Observed) error {
 			Payload   json.RawMessage `json:"payload"`
 		} `json:"deadletters"`
 	}
+	if r.ownService {
+		return nil // the user's service keeps no dead letters the runner can read
+	}
 	if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+r.source, r.relayToken,
 		&dead); err == nil {
 		for _, d := range dead.DeadLetters {

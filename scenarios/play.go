@@ -45,6 +45,21 @@ type Target struct {
 	Timeout time.Duration
 	// FixtureRoot is where webhook files are read from (default: the current directory).
 	FixtureRoot string
+	// Webhooks sends a source's webhooks to this URL instead of the relay's /webhooks/<source>: the user's own
+	// service is then the system under test, and the fake alone judges (there is no relay to ask what is pending
+	// or dead-lettered; the settle window applies).
+	Webhooks map[string]string
+	// Credentials are what those endpoints expect from each vendor, in the vendor's form (RevenueCat's
+	// Authorization value, Purchasely's shared secret, AppsFlyer's token); default: the default relay config's.
+	Credentials map[string]sources.Credential
+}
+
+// SystemUnderTest says in words where a source's webhooks go: the user's service or the reference relay.
+func (t Target) SystemUnderTest(source string) string {
+	if u := t.Webhooks[source]; u != "" {
+		return "your service at " + u
+	}
+	return "the reference relay at " + strings.TrimSuffix(t.RelayURL, "/") + "/webhooks/" + source
 }
 
 // Result is one scenario × source.
@@ -65,6 +80,10 @@ type Result struct {
 	// SettledByRelay says the run ended when the relay said it had delivered everything of it (/admin/pending),
 	// not after the settle window.
 	SettledByRelay bool `json:"settled_by_relay"`
+	// SystemUnderTest is where the webhooks went ("your service at …" or "the reference relay at …");
+	// Expectations whose they are: "yours" (a file you gave) or "built-in".
+	SystemUnderTest string `json:"system_under_test"`
+	Expectations    string `json:"expectations"`
 }
 
 func (r *Result) problem(format string, args ...any) {
@@ -81,13 +100,15 @@ type run struct {
 	cfg     config.Config
 	// relaySource is the relay's source for the run's vendor with the story's config (nil when not served).
 	relaySource relay.Source
-	// relay is the relay's URL, relayToken its admin token.
-	relay, relayToken string
-	ct                *clevertap.Client
-	clock             *lifecycle.VirtualClock
-	sub               *lifecycle.Subscription
-	user              lifecycle.User
-	sent              []sources.Webhook
+	// relay is the relay's URL, relayToken its admin token; hook is where the webhooks go (the relay's
+	// /webhooks/<source>, or the user's service: then ownService is set and no relay is asked anything).
+	relay, relayToken, hook string
+	ownService              bool
+	ct                      *clevertap.Client
+	clock                   *lifecycle.VirtualClock
+	sub                     *lifecycle.Subscription
+	user                    lifecycle.User
+	sent                    []sources.Webhook
 	// eventIDs are the relay's event ids of the webhooks it took, for /admin/pending; unknown is set when an
 	// answer did not say (then the run ends after the settle window instead)
 	eventIDs []string
@@ -110,7 +131,11 @@ func Play(ctx context.Context, s *Scenario, source string, t Target) Result {
 // play runs the story; with observed it records what arrived instead of comparing.
 func play(ctx context.Context, s *Scenario, source string, t Target, observed *Observed) Result {
 	start := time.Now()
-	res := Result{Scenario: s.Name, Source: source, Run: runID(), File: s.File, Line: s.Expect[source].line}
+	res := Result{Scenario: s.Name, Source: source, Run: runID(), File: s.File, Line: s.Expect[source].line,
+		SystemUnderTest: t.SystemUnderTest(source), Expectations: "yours"}
+	if s.BuiltIn {
+		res.Expectations = "built-in"
+	}
 	if t.HTTP == nil {
 		t.HTTP = http.DefaultClient
 	}
@@ -192,7 +217,17 @@ func (r *run) play(ctx context.Context) error {
 	}
 	r.cfg = cfg
 	r.relay, r.relayToken = r.target.RelayURL, r.target.RelayAdminToken
-	if r.s.Relay.Custom() {
+	if r.s.OwnService && r.target.Webhooks[r.source] == "" {
+		return fmt.Errorf("the scenario describes your own service (own_service: true), and no URL was given for "+
+			"its %s webhooks: give --webhook %s=URL (Target.Webhooks)", r.source, r.source)
+	}
+	if u := r.target.Webhooks[r.source]; u != "" {
+		if r.s.Relay.Custom() {
+			return fmt.Errorf("the scenario configures its own relay (relay:), which describes the reference relay, "+
+				"not your service at %s: leave it out of this run (--label, --source) or drop its relay section", u)
+		}
+		r.hook, r.ownService, r.unknown = u, true, true
+	} else if r.s.Relay.Custom() {
 		stop, err := r.startRelay(ctx)
 		if err != nil {
 			return fmt.Errorf("starting the story's relay: %w", err)
@@ -204,6 +239,9 @@ func (r *run) play(ctx context.Context) error {
 		return err
 	}
 	r.relaySource = built.Source(r.source)
+	if r.hook == "" {
+		r.hook = strings.TrimSuffix(r.relay, "/") + "/webhooks/" + r.source
+	}
 	defer r.removeFaults()
 	for _, st := range r.s.Steps {
 		if err := r.step(ctx, st); err != nil {
@@ -387,9 +425,13 @@ func (r *run) render(facts []lifecycle.Fact) ([]sources.Webhook, error) {
 // deliver sends a webhook as its vendor does (headers, signature, success rule, retries on the story clock).
 func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 	var policy sources.Policy
-	w.Header, policy = r.emitter.Delivery(harness.Credential(r.relaySource), nil)
+	cred, own := r.target.Credentials[r.source]
+	if !own {
+		cred = harness.Credential(r.relaySource)
+	}
+	w.Header, policy = r.emitter.Delivery(cred, nil)
 	d := sources.Deliverer{Client: r.target.HTTP, Clock: r.clock, SignTime: time.Now}
-	res, err := d.Deliver(ctx, strings.TrimSuffix(r.relay, "/")+"/webhooks/"+r.source, w, policy)
+	res, err := d.Deliver(ctx, r.hook, w, policy)
 	r.sent = append(r.sent, w)
 	if n := len(res.Attempts); n > 0 {
 		var answer struct {
@@ -403,7 +445,7 @@ func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 		if answer.EventID != "" {
 			r.eventIDs = append(r.eventIDs, answer.EventID)
 		} else if answer.Status != "skipped" {
-			r.unknown = true
+			r.unknown = true // not the reference relay's answer: the settle window instead of /admin/pending
 		}
 	}
 	if err != nil {
@@ -411,7 +453,11 @@ func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 		if n := len(res.Attempts); n > 0 {
 			last = res.Attempts[n-1].Response
 		}
-		return fmt.Errorf("%s %s not accepted by the relay: %v %s", r.source, w.EventType, err, last)
+		who := "the relay"
+		if r.ownService {
+			who = "your service at " + r.hook
+		}
+		return fmt.Errorf("%s %s not accepted by %s: %v %s", r.source, w.EventType, who, err, last)
 	}
 	return nil
 }

@@ -37,9 +37,15 @@ var Sources = vendors.Names()
 
 // Scenario is one story.
 type Scenario struct {
+	// BuiltIn marks the scenarios embedded in the binaries (LoadBuiltIn); the others are the user's own.
+	BuiltIn bool `yaml:"-"`
 	// Reviewed is false when `simulator run --write-expect` wrote the expectations and no one has reviewed them
 	// yet: such a scenario never passes. Absent means written by hand.
-	Reviewed    *bool    `yaml:"reviewed"`
+	Reviewed *bool `yaml:"reviewed"`
+	// OwnService says the expectations describe the user's own webhook service (played with Target.Webhooks):
+	// its event names are the user's, not checked against the reference relay's, and it never plays through
+	// the reference relay.
+	OwnService  bool     `yaml:"own_service"`
 	Name        string   `yaml:"name"`
 	Description string   `yaml:"description"`
 	Labels      []string `yaml:"labels"`
@@ -217,6 +223,7 @@ func LoadBuiltIn() ([]*Scenario, error) {
 		if err != nil {
 			return err
 		}
+		s.BuiltIn = true
 		out = append(out, s)
 		return nil
 	})
@@ -354,7 +361,7 @@ func (s *Scenario) check() error {
 			valid = relaySource.EventNames()
 		}
 		for i, r := range e.CleverTap {
-			if !r.Profile && !slices.Contains(valid, r.Event) {
+			if !r.Profile && !s.OwnService && !slices.Contains(valid, r.Event) {
 				return fmt.Errorf("expect.%s.clevertap[%d].event: unknown event name %q%s; expected one of %s", src, i,
 					r.Event, suggest.DidYouMean(r.Event, valid), strings.Join(valid, ", "))
 			}

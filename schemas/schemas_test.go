@@ -14,7 +14,9 @@ import (
 func TestEveryShippedFileValidatesAndNamesItsSchema(t *testing.T) {
 	builtIn, _ := filepath.Glob("../scenarios/*.yaml")
 	examples, _ := filepath.Glob("../examples/scenarios/*.yaml")
-	if len(builtIn) < 40 || len(examples) < 1 {
+	services, _ := filepath.Glob("../examples/*-service/scenarios/*.yaml")
+	examples = append(examples, services...)
+	if len(builtIn) < 40 || len(examples) < 5 {
 		t.Fatalf("expected the built-in and example scenarios, found %d and %d", len(builtIn), len(examples))
 	}
 	for _, c := range []struct {
@@ -23,7 +25,7 @@ func TestEveryShippedFileValidatesAndNamesItsSchema(t *testing.T) {
 		files  []string
 	}{
 		{Scenario, ScenarioFile, append(builtIn, examples...)},
-		{RelayConfig, RelayConfigFile, []string{"../relay/config/default.yaml", "../docker/relay.yaml"}},
+		{RelayConfig, RelayConfigFile, []string{"../relay/config/default.yaml", "../docker/rootfs/etc/relay/relay.yaml"}},
 		{Accounts, AccountsFile, []string{"../examples/accounts.yaml"}},
 	} {
 		for _, f := range c.files {

@@ -64,7 +64,7 @@ Every flag has an environment twin RELAY_<FLAG> (--data-dir: RELAY_DATA_DIR); a 
 wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong, 3 cannot be reached.`,
 		Version: version,
 		Example: `  relay                                   # the default config: the simulator's default accounts
-  relay --config docker/relay.yaml --data-dir data
+  relay --config docker/rootfs/etc/relay/relay.yaml --data-dir data
   relay --print-config > relay.yaml       # a start for your own`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

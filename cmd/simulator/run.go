@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -18,12 +20,13 @@ import (
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/scenarios"
+	"github.com/ctharness/ctharness/simulator/sources"
 )
 
 // runFlags are `simulator run`'s flags.
 type runFlags struct {
 	relay, simulator, relayToken, source, fixtures, junit, jsonFile string
-	labels                                                          []string
+	labels, webhooks, secrets                                       []string
 	builtIn, writeExpect                                            bool
 	timeout                                                         time.Duration
 	parallel                                                        int
@@ -37,7 +40,11 @@ func newRunCmd(getenv func(string) string) *cobra.Command {
 		Long: `run plays scenario files (and directories of them) against a running stack, by default the one "make run"
 starts, and exits 0 when every run passed, 1 when one failed, 2 when a file is wrong or nothing was selected,
 3 when the stack cannot be reached (checked before any run). Results print as each run ends; --junit and --json
-write reports, and under GitHub Actions each failure is also an annotation on its file and line.`,
+write reports, and under GitHub Actions each failure is also an annotation on its file and line.
+
+--webhook SOURCE=URL sends that source's webhooks to your own service instead of the reference relay (signed
+with --secret SOURCE=VALUE, or SOURCE=env:NAME to read it from the environment): your service is then the
+system under test and the fake CleverTap alone judges what arrived against your scenarios' expectations.`,
 		Example: `  simulator run examples/scenarios/my-trial.yaml
   simulator run scenarios/ --label trial --parallel 4 --junit report.xml
   simulator run --built-in --source purchasely`,
@@ -50,6 +57,10 @@ write reports, and under GitHub Actions each failure is also an annotation on it
 	fs.StringVar(&f.simulator, "simulator", defaultSimulatorURL, "the simulator's base URL")
 	fs.StringVar(&f.relayToken, "relay-admin-token", harness.DevAdminToken,
 		"the relay's admin token, to read its dead letters (default: the one `make run`'s relay uses)")
+	fs.StringArrayVar(&f.webhooks, "webhook", nil, "SOURCE=URL: send that source's webhooks to your service at "+
+		"URL instead of the relay's /webhooks/SOURCE (repeatable)")
+	fs.StringArrayVar(&f.secrets, "secret", nil, "SOURCE=VALUE or SOURCE=env:NAME: what your service expects from "+
+		"the vendor: RevenueCat's Authorization value, Purchasely's shared secret, AppsFlyer's token (repeatable)")
 	fs.StringVar(&f.source, "source", "", "play only this source: "+strings.Join(scenarios.Sources, ", "))
 	fs.StringArrayVar(&f.labels, "label", nil, "play only scenarios with this label (repeatable: any of them)")
 	fs.BoolVar(&f.builtIn, "built-in", false, "play the built-in scenarios (besides any files given)")
@@ -91,16 +102,26 @@ func runScenarios(ctx context.Context, f runFlags, paths []string, getenv func(s
 	if f.parallel < 1 {
 		return cli.Usagef("--parallel: expected 1 or more, got %d", f.parallel)
 	}
+	hooks, creds, err := parseWebhooks(f.webhooks, f.secrets, getenv)
+	if err != nil {
+		return err
+	}
 	if err := reachable(ctx, "the simulator", f.simulator); err != nil {
 		return err
 	}
-	if slices.ContainsFunc(jobs, func(j job) bool { return !j.s.Relay.Custom() }) {
+	for _, src := range slices.Sorted(maps.Keys(hooks)) {
+		if err := reachable(ctx, "your "+src+" service", hooks[src]); err != nil {
+			return cli.Unreachable(fmt.Errorf("your %s service at %s cannot be reached: start it before simulator run "+
+				"plays (%w)", src, hooks[src], errors.Unwrap(err)))
+		}
+	}
+	if slices.ContainsFunc(jobs, func(j job) bool { return !j.s.Relay.Custom() && hooks[j.src] == "" }) {
 		if err := reachable(ctx, "the relay", f.relay); err != nil {
 			return err
 		}
 	}
 	target := scenarios.Target{SimulatorURL: f.simulator, RelayURL: f.relay, RelayAdminToken: f.relayToken,
-		FixtureRoot: f.fixtures, Timeout: f.timeout}
+		FixtureRoot: f.fixtures, Timeout: f.timeout, Webhooks: hooks, Credentials: creds}
 	if f.writeExpect {
 		return writeExpectations(ctx, jobs, target, stdout)
 	}
@@ -180,6 +201,9 @@ func playAll(ctx context.Context, jobs []job, target scenarios.Target, parallel 
 	var mu sync.Mutex
 	done := 0
 	fmt.Fprintf(stdout, "playing %d run(s), %d at a time\n", len(jobs), parallel)
+	if len(target.Webhooks) > 0 {
+		describeTarget(stdout, jobs, target)
+	}
 	stopProgress := progress(stderr, func() string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -274,12 +298,19 @@ type junitSuite struct {
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	ClassName string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Line      int           `xml:"line,attr,omitempty"`
-	Time      float64       `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
+	Name      string  `xml:"name,attr"`
+	ClassName string  `xml:"classname,attr"`
+	File      string  `xml:"file,attr,omitempty"`
+	Line      int     `xml:"line,attr,omitempty"`
+	Time      float64 `xml:"time,attr"`
+	// Properties say where the webhooks went and whose the expectations are
+	Properties []junitProperty `xml:"properties>property"`
+	Failure    *junitFailure   `xml:"failure,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitFailure struct {
@@ -291,7 +322,8 @@ func writeJUnit(file string, results []scenarios.Result) error {
 	suite := junitSuite{Name: "simulator run", Tests: len(results)}
 	for _, r := range results {
 		c := junitCase{Name: r.Scenario + " × " + r.Source, ClassName: r.Source, File: r.File, Line: r.Line,
-			Time: r.Took.Seconds()}
+			Time: r.Took.Seconds(), Properties: []junitProperty{{"system_under_test", r.SystemUnderTest},
+				{"expectations", r.Expectations}}}
 		suite.Time += r.Took.Seconds()
 		if !r.Passed {
 			suite.Failures++
@@ -338,4 +370,73 @@ func writeExpectations(ctx context.Context, jobs []job, target scenarios.Target,
 			file)
 	}
 	return nil
+}
+
+// parseWebhooks reads --webhook SOURCE=URL and --secret SOURCE=VALUE|env:NAME.
+func parseWebhooks(webhooks, secrets []string, getenv func(string) string) (map[string]string,
+	map[string]sources.Credential, error) {
+	hooks := map[string]string{}
+	for _, w := range webhooks {
+		source, raw, err := sourceValue("--webhook", w, "URL")
+		if err != nil {
+			return nil, nil, err
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, cli.Usagef("--webhook %s: expected an http:// or https:// URL, got %q", source, raw)
+		}
+		hooks[source] = raw
+	}
+	creds := map[string]sources.Credential{}
+	for _, s := range secrets {
+		source, value, err := sourceValue("--secret", s, "VALUE")
+		if err != nil {
+			return nil, nil, err
+		}
+		if name, ok := strings.CutPrefix(value, "env:"); ok {
+			if value = getenv(name); value == "" {
+				return nil, nil, cli.Usagef("--secret %s=env:%s: the variable %s is empty or unset", source, name, name)
+			}
+		}
+		if hooks[source] == "" {
+			return nil, nil, cli.Usagef("--secret %s: only your own service takes your secret; give --webhook %s=URL "+
+				"too (the reference relay takes its config's)", source, source)
+		}
+		creds[source] = sources.Credential{Value: value}
+	}
+	return hooks, creds, nil
+}
+
+// sourceValue splits SOURCE=VALUE and checks the source.
+func sourceValue(flag, arg, what string) (string, string, error) {
+	source, value, found := strings.Cut(arg, "=")
+	if !found || value == "" {
+		return "", "", cli.Usagef("%s: expected SOURCE=%s, got %q", flag, what, arg)
+	}
+	if !slices.Contains(scenarios.Sources, source) {
+		return "", "", cli.Usagef("%s %q: expected one of %s%s", flag, source, strings.Join(scenarios.Sources, ", "),
+			suggest.DidYouMean(source, scenarios.Sources))
+	}
+	return source, value, nil
+}
+
+// describeTarget says, before anything plays, where each source's webhooks go and whose expectations judge them.
+func describeTarget(w io.Writer, jobs []job, target scenarios.Target) {
+	var seen []string
+	yours, builtIn := 0, 0
+	for _, j := range jobs {
+		if !slices.Contains(seen, j.src) {
+			seen = append(seen, j.src)
+		}
+		if j.s.BuiltIn {
+			builtIn++
+		} else {
+			yours++
+		}
+	}
+	for _, src := range seen {
+		fmt.Fprintf(w, "%s webhooks -> %s\n", src, target.SystemUnderTest(src))
+	}
+	fmt.Fprintf(w, "expectations: %d run(s) of your files, %d of the built-in scenarios; the fake CleverTap at %s "+
+		"is the judge (no relay is asked about your service)\n", yours, builtIn, target.SimulatorURL)
 }

@@ -15,7 +15,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
-	_ "github.com/ctharness/ctharness/harness/containers" // HARNESS_MODE=containers
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/suites/matchers"
 )

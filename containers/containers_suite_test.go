@@ -1,11 +1,14 @@
-// The containers suite: testcontainers-go builds the image from the working tree and starts the simulator and
-// the relay on their own network, the simulator answering on CleverTap's real hostnames over HTTPS and the relay
-// using the production host template unchanged. It runs the built-in scenarios that use the stack's relay. Without
-// a Docker daemon every spec is reported skipped, with the reason, never passed.
+// The containers suite: the image built from the working tree (as `make images` builds it), then Run starts the
+// simulator and the relay on their own network, the simulator answering on CleverTap's real hostnames over HTTPS
+// and the relay using the production host template unchanged. It runs the built-in scenarios that use the stack's
+// relay, and checks what Run hands a user. Without a Docker daemon every spec is reported skipped, with the
+// reason, never passed.
 package containers_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
@@ -13,8 +16,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ctharness/ctharness/containers"
 	"github.com/ctharness/ctharness/harness"
-	"github.com/ctharness/ctharness/harness/containers"
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/suites/matchers"
@@ -50,7 +53,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	u, err := harness.SharedURLs(data)
 	Expect(err).NotTo(HaveOccurred())
 	target = scenarios.Target{SimulatorURL: u.Simulator, RelayURL: u.Relay, RelayAdminToken: u.RelayAdminToken,
-		FixtureRoot: "../.."}
+		FixtureRoot: ".."}
 }, NodeTimeout(5*60e9))
 
 var builtIn = func() []*scenarios.Scenario {
@@ -92,4 +95,28 @@ var _ = Describe("the stack as containers", func() {
 			})
 		}
 	}
+})
+
+var _ = Describe("Run, as a user's project calls it", func() {
+	It("starts the simulator with an accounts file and hands over the CA, the accounts and the network",
+		func(ctx SpecContext) {
+			st, err := containers.Run(ctx, containers.Image, containers.WithAccountsFile("../examples/accounts.yaml"))
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(st.Terminate)
+			Expect(st.RelayURL).To(BeEmpty(), "no relay without WithRelay")
+			Expect(st.Network).NotTo(BeEmpty())
+			block, _ := pem.Decode(st.CA)
+			Expect(block).NotTo(BeNil(), "the CA is PEM")
+			ca, err := x509.ParseCertificate(block.Bytes)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ca.IsCA).To(BeTrue())
+			Expect(st.CAFile).To(BeAnExistingFile())
+			var ids []string
+			for _, a := range st.Accounts {
+				ids = append(ids, a.ID)
+			}
+			Expect(ids).To(ContainElement("ACME-EU1-0001"), "the accounts file's account")
+			Expect(st.Terminate(ctx)).To(Succeed())
+			Expect(st.CAFile).NotTo(BeAnExistingFile(), "Terminate removes the CA's files")
+		})
 })
