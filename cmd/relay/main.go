@@ -31,6 +31,7 @@ const envPrefix = "RELAY"
 var version = "dev"
 
 func main() {
+	version = cli.Version(version)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, w := range cli.UnknownEnv(newRoot(), envPrefix, os.Environ()) {

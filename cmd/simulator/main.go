@@ -27,6 +27,7 @@ const (
 )
 
 func main() {
+	version = cli.Version(version)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, w := range cli.UnknownEnv(newRoot(os.Getenv), envPrefix, os.Environ()) {
