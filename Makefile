@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 # PROCS: Ginkgo processes; the e2e specs mostly wait on I/O, so more than the cores pays off
 PROCS   ?= 6
 
-.PHONY: all build images test unit suites e2e lint fuzz bench run screenshots clean
+.PHONY: all build images release test unit suites e2e lint fuzz bench run screenshots clean
 
 all: lint test
 
@@ -23,6 +23,14 @@ images: build
 # MODULES: the nested Go modules, tested with the main one: the containers module (testcontainers-go, kept out of
 # the main module's graph) and the Go example service (a user's module)
 MODULES := containers examples/go-service
+
+## release: versioned archives of both binaries for linux and darwin on amd64 and arm64 in dist/, checksums.txt,
+## and the image $(IMAGE):$(VERSION) with OCI labels (VERSION=v1.2.3; PLATFORMS="linux/amd64" for one)
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+DIST      ?= dist
+IMAGE     ?= ctharness
+release:
+	VERSION=$(VERSION) PLATFORMS="$(PLATFORMS)" DIST=$(DIST) IMAGE=$(IMAGE) GO=$(GO) scripts/release
 
 ## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite (race detector on), in every module
 test: lint

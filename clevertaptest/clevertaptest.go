@@ -29,6 +29,15 @@ import (
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
+// T is what the package needs of a test: a *testing.T or *testing.B, or Ginkgo's GinkgoT().
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
+
 // Fake is a fake CleverTap and Piano collector serving on a loopback port for one test.
 type Fake struct {
 	// URL is the base URL: <URL>/<region>/1/upload is region's upload, <URL>/_sim/ the admin API, and
@@ -66,7 +75,7 @@ func WithOptions(opts clevertap.Options) Option { return func(o *options) { o.op
 
 // New starts a fake CleverTap for the test; it stops when the test ends. Its accounts are the defaults (one per
 // region, SIM-EU1-0001 with passcode sim-eu1-pass, …) unless an option says otherwise.
-func New(t testing.TB, opts ...Option) *Fake {
+func New(t T, opts ...Option) *Fake {
 	t.Helper()
 	var o options
 	for _, opt := range opts {
@@ -97,7 +106,7 @@ func New(t testing.TB, opts ...Option) *Fake {
 func (f *Fake) RegionURL(region string) string { return f.URL + "/" + region }
 
 // Account is the fake's account for a region (the first one there), to configure a service with.
-func (f *Fake) Account(t testing.TB, region string) clevertap.Account {
+func (f *Fake) Account(t T, region string) clevertap.Account {
 	t.Helper()
 	for _, a := range f.Simulator.CleverTap.Accounts() {
 		if string(a.Region) == region {
@@ -116,7 +125,7 @@ func (f *Fake) Transport() http.RoundTripper {
 
 // Wait blocks until the fake holds the records the request describes (default timeout 5 s) and returns them;
 // it fails the test with the nearest miss otherwise.
-func (f *Fake) Wait(t testing.TB, req clevertap.WaitRequest) []clevertap.Event {
+func (f *Fake) Wait(t T, req clevertap.WaitRequest) []clevertap.Event {
 	t.Helper()
 	events, err := f.Client.Wait(context.Background(), req)
 	if err != nil {
@@ -135,7 +144,7 @@ func User(clevertapID string) lifecycle.User {
 // Send sends one vendor webhook to url as the vendor does (its format, headers, signature, and its retries on
 // a clock that does not wait), signed or authorised with secret (RevenueCat's Authorization value, Purchasely's
 // shared secret, AppsFlyer's token). The test fails when the service does not take it.
-func (f *Fake) Send(t testing.TB, source, eventType, url, secret string, user lifecycle.User) {
+func (f *Fake) Send(t T, source, eventType, url, secret string, user lifecycle.User) {
 	t.Helper()
 	e, err := vendors.Lookup(source)
 	if err != nil {
@@ -198,7 +207,7 @@ type Stack struct {
 }
 
 // NewStack starts the fake and the reference relay for the test; both stop when it ends.
-func NewStack(t testing.TB) *Stack {
+func NewStack(t T) *Stack {
 	t.Helper()
 	cfg := config.Default()
 	harness.QuickRetries(&cfg)

@@ -54,7 +54,9 @@ func TestSendDrivesAServiceWithARealVendorWebhook(t *testing.T) {
 	if !strings.Contains(string(events[0].Record), `"currency"`) {
 		t.Errorf("the relay uploaded %s, want a purchase with its currency", events[0].Record)
 	}
-	if n, err := st.Client.Requests(context.Background(), clevertap.JournalFilter{Outcome: clevertap.OutcomeAccepted}); err != nil || len(n) == 0 {
+	accepted, err := st.Client.Requests(context.Background(),
+		clevertap.JournalFilter{Outcome: clevertap.OutcomeAccepted})
+	if err != nil || len(accepted) == 0 {
 		t.Errorf("the journal holds no accepted request (%v)", err)
 	}
 }

@@ -10,12 +10,18 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	tc "github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/ctharness/ctharness/clevertaptest"
 	"github.com/ctharness/ctharness/containers"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/scenarios"
@@ -120,3 +126,63 @@ var _ = Describe("Run, as a user's project calls it", func() {
 			Expect(st.CAFile).NotTo(BeAnExistingFile(), "Terminate removes the CA's files")
 		})
 })
+
+var _ = Describe("a user's service next to the stack", func() {
+	It("reaches https://eu1.api.clevertap.com by name over TLS with the harness CA, and no code change",
+		func(ctx SpecContext) {
+			image := buildServiceImage(ctx)
+			st, err := containers.Run(ctx, containers.Image)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(st.Terminate)
+			svc, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true,
+				ContainerRequest: tc.ContainerRequest{
+					Image: image,
+					Env: map[string]string{"CLEVERTAP_URL": "https://eu1.api.clevertap.com", // production's
+						"CLEVERTAP_ACCOUNT_ID": "SIM-EU1-0001", "CLEVERTAP_PASSCODE": "sim-eu1-pass",
+						"RC_AUTH": "Bearer rc-secret", "SSL_CERT_FILE": "/certs/ca.pem"},
+					Files: []tc.ContainerFile{{HostFilePath: st.CAFile, ContainerFilePath: "/certs/ca.pem",
+						FileMode: 0o644}},
+					ExposedPorts: []string{"3000/tcp"},
+					Networks:     []string{st.Network},
+					WaitingFor:   wait.ForHTTP("/health").WithPort("3000/tcp").WithStartupTimeout(30 * time.Second),
+				}})
+			if svc != nil {
+				DeferCleanup(func(ctx SpecContext) { _ = svc.Terminate(ctx) })
+			}
+			Expect(err).NotTo(HaveOccurred())
+			hook, err := svc.PortEndpoint(ctx, "3000/tcp", "http")
+			Expect(err).NotTo(HaveOccurred())
+			ct := &clevertaptest.Fake{URL: st.SimulatorURL, Client: clevertap.NewClient(st.SimulatorURL)}
+			ct.Send(GinkgoT(), "revenuecat", "INITIAL_PURCHASE", hook+"/rc/hook", "Bearer rc-secret",
+				clevertaptest.User("ct-next-door"))
+			events := ct.Wait(GinkgoT(), clevertap.WaitRequest{Identity: "ct-next-door", Count: 1})
+			Expect(string(events[0].Record)).To(ContainSubstring(`"evtName":"Subscription Started"`))
+			journal, err := ct.Client.Requests(ctx, clevertap.JournalFilter{Account: "SIM-EU1-0001"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(journal).NotTo(BeEmpty())
+			Expect(journal[len(journal)-1].Host).To(Equal("eu1.api.clevertap.com"),
+				"the service called CleverTap by its production hostname")
+		})
+})
+
+// buildServiceImage builds examples/go-service as its Dockerfile says: the static binary on the host, then
+// FROM scratch.
+func buildServiceImage(ctx context.Context) string {
+	const image = "ctharness-example-rcservice:test"
+	dir := filepath.Join("..", "examples", "go-service")
+	bin := filepath.Join(GinkgoT().TempDir(), "rcservice")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir, build.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	context := filepath.Dir(bin)
+	dockerfile, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(context, "Dockerfile"), dockerfile, 0o644)).To(Succeed())
+	docker := exec.CommandContext(ctx, "docker", "build", "-q", "-t", image, context)
+	docker.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	out, err = docker.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	DeferCleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
+	return image
+}

@@ -69,6 +69,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("POST /rc/hook", func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("Authorization")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Authorization)) != 1 {
