@@ -186,3 +186,26 @@ func buildServiceImage(ctx context.Context) string {
 	DeferCleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
 	return image
 }
+
+var _ = Describe("Run with a relay config of your own", func() {
+	It("starts the relay with it: its source, its credential, its account and region", func(ctx SpecContext) {
+		cfg := filepath.Join(GinkgoT().TempDir(), "relay.yaml")
+		Expect(os.WriteFile(cfg, []byte(`clevertap:
+  endpoint: https://{region}.api.clevertap.com
+sources:
+  revenuecat:
+    authorization: Bearer my-own
+    clevertap: {region: in1, account_id: SIM-IN1-0001, passcode: sim-in1-pass}
+`), 0o644)).To(Succeed())
+		st, err := containers.Run(ctx, containers.Image, containers.WithRelayConfig(cfg))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(st.Terminate)
+		Expect(st.RelayURL).NotTo(BeEmpty(), "WithRelayConfig starts the relay")
+		ct := &clevertaptest.Fake{URL: st.SimulatorURL, Client: clevertap.NewClient(st.SimulatorURL)}
+		ct.Send(GinkgoT(), "revenuecat", "INITIAL_PURCHASE", st.RelayURL+"/webhooks/revenuecat", "Bearer my-own",
+			clevertaptest.User("ct-own-config"))
+		events := ct.Wait(GinkgoT(), clevertap.WaitRequest{Identity: "ct-own-config", Count: 1})
+		Expect(events[0].Account).To(Equal("SIM-IN1-0001"))
+		Expect(string(events[0].Region)).To(Equal("in1"))
+	})
+})

@@ -28,16 +28,25 @@ func Write(dir, path, version, root, revision string) error {
 	if err := os.MkdirAll(at, 0o755); err != nil {
 		return err
 	}
+	// the committed tree, exported (git archive works in a worktree too, where .git is a file)
+	tree, err := os.MkdirTemp("", "modproxy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tree)
+	export := exec.Command("bash", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, "export", root,
+		revision, tree)
+	if out, err := export.CombinedOutput(); err != nil {
+		return fmt.Errorf("git archive %s: %v\n%s", revision, err, out)
+	}
 	m := module.Version{Path: path, Version: version}
 	var z bytes.Buffer
-	if err := zip.CreateFromVCS(&z, m, root, revision, ""); err != nil {
+	if err := zip.CreateFromDir(&z, m, tree); err != nil {
 		return fmt.Errorf("zipping %s at %s: %w", path, revision, err)
 	}
-	show := exec.Command("git", "show", revision+":go.mod")
-	show.Dir = root
-	mod, err := show.Output()
+	mod, err := os.ReadFile(filepath.Join(tree, "go.mod"))
 	if err != nil {
-		return fmt.Errorf("git show %s:go.mod: %w", revision, err)
+		return err
 	}
 	info, _ := json.Marshal(map[string]any{"Version": version, "Time": time.Now().UTC().Format(time.RFC3339)})
 	for name, data := range map[string][]byte{version + ".zip": z.Bytes(), version + ".mod": mod,
