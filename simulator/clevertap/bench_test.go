@@ -3,8 +3,11 @@ package clevertap_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ctharness/ctharness/bench"
@@ -120,4 +123,34 @@ func BenchmarkGetEvents(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
 	})
+}
+
+// BenchmarkNewestPage is what the inspector asks first: the newest 100 requests of the journal. The 1,000-entry
+// journal is the baseline; at 100,000 the page should cost the same (the ring is read from its newest end and
+// stops after a page), which the ratio of the two shows.
+func BenchmarkNewestPage(b *testing.B) {
+	for _, size := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("journal=%d", size), func(b *testing.B) {
+			srv, err := clevertap.New(clevertap.Options{JournalLimit: size, EventLimit: size})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range size {
+				body := fmt.Sprintf(`{"d":[{"type":"event","identity":"u-%d","evtName":"e","evtData":{}}]}`, i)
+				req := httptest.NewRequest(http.MethodPost, "/eu1/1/upload", strings.NewReader(body))
+				req.Header.Set("X-CleverTap-Account-Id", "SIM-EU1-0001")
+				req.Header.Set("X-CleverTap-Passcode", "sim-eu1-pass")
+				srv.ServeHTTP(&discardWriter{h: http.Header{}}, req)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/_sim/requests?order=newest&limit=100", nil)
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET /_sim/requests: %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/browser"
@@ -427,4 +428,26 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func TestTheKeyboardMovesOpensAndGoesBack(t *testing.T) {
+	st := stack(t)
+	upload(t, st, event("kim", "rc_trial_started_event"))
+	upload(t, st, event("lee", "rc_renewal_event"))
+	p := openTab(t, st.SimulatorURL)
+	p.open("")
+	p.waitFor("two rows", `document.querySelectorAll('[data-testid=request-row]').length === 2`)
+	p.do("j, j: the second row", chromedp.KeyEvent("j"), chromedp.KeyEvent("j"))
+	p.waitFor("the second row is picked", `document.querySelectorAll('[data-testid=request-row]')[1].`+
+		`classList.contains("picked")`)
+	p.do("Enter opens it", chromedp.KeyEvent(kb.Enter))
+	p.waitFor("the request's view", `new URLSearchParams(location.search).get("view") === "request" && `+
+		`document.querySelectorAll('.record').length === 1`)
+	if body := evaluate[string](p, `document.getElementById("main").innerText`); !strings.Contains(body, "kim") {
+		t.Errorf("Enter on the second row (the older upload) opened a request without kim's record:\n%s", body)
+	}
+	p.do("Esc goes back", chromedp.KeyEvent(kb.Escape))
+	p.waitFor("the requests again", `document.querySelectorAll('[data-testid=request-row]').length === 2`)
+	p.do("4: the faults view", chromedp.KeyEvent("4"))
+	p.waitFor("the faults view", `document.querySelector('[data-testid=fault-form]') !== null`)
 }
