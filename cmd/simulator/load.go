@@ -53,7 +53,7 @@ acknowledged and how fast. Bounded: at most 10m and 10,000,000 webhooks; loopbac
 			if err := o.Validate(); err != nil {
 				return cli.Usagef("load: %w", err)
 			}
-			if err := reachable(cmd.Context(), "the relay", o.Target); err != nil {
+			if err := reachable(cmd.Context(), "the relay", o.Target, startTheStack); err != nil {
 				return err
 			}
 			// the generator shares the machine with what it measures: less GC leaves more CPU to the target
@@ -119,9 +119,12 @@ func writeJSON(file string, stdout io.Writer, v any) error {
 	return nil
 }
 
-// reachable checks that something answers at a URL's host, so that a stack that is not running is told apart
-// from a failure (exit 3, saying which URL and how to start the stack).
-func reachable(ctx context.Context, what, target string) error {
+// startTheStack is reachable's hint for the stack's own servers.
+const startTheStack = "start the stack with `make run` (or `simulator up`), or say where it is"
+
+// reachable checks that something answers at a URL's host, so that a server that is not running is told apart
+// from a failure (exit 3, saying which URL and, in hint, how to start it).
+func reachable(ctx context.Context, what, target, hint string) error {
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		return cli.Usagef("%s: expected an http(s) URL, got %q", what, target)
@@ -134,8 +137,8 @@ func reachable(ctx context.Context, what, target string) error {
 	d := net.Dialer{Timeout: 3 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return cli.Unreachable(fmt.Errorf("%s at %s cannot be reached (%v): start the stack with `make run` (or "+
-			"`simulator up`), or say where it is", what, target, errors.Unwrap(err)))
+		return cli.Unreachable(fmt.Errorf("%s at %s cannot be reached (%v): %s", what, target, errors.Unwrap(err),
+			hint))
 	}
 	return conn.Close()
 }

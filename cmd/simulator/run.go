@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -106,17 +105,16 @@ func runScenarios(ctx context.Context, f runFlags, paths []string, getenv func(s
 	if err != nil {
 		return err
 	}
-	if err := reachable(ctx, "the simulator", f.simulator); err != nil {
+	if err := reachable(ctx, "the simulator", f.simulator, startTheStack); err != nil {
 		return err
 	}
 	for _, src := range slices.Sorted(maps.Keys(hooks)) {
-		if err := reachable(ctx, "your "+src+" service", hooks[src]); err != nil {
-			return cli.Unreachable(fmt.Errorf("your %s service at %s cannot be reached: start it before simulator run "+
-				"plays (%w)", src, hooks[src], errors.Unwrap(err)))
+		if err := reachable(ctx, "your "+src+" service", hooks[src], "start it before simulator run plays"); err != nil {
+			return err
 		}
 	}
 	if slices.ContainsFunc(jobs, func(j job) bool { return !j.s.Relay.Custom() && hooks[j.src] == "" }) {
-		if err := reachable(ctx, "the relay", f.relay); err != nil {
+		if err := reachable(ctx, "the relay", f.relay, startTheStack); err != nil {
 			return err
 		}
 	}

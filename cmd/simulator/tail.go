@@ -74,11 +74,13 @@ it exits 3 when the simulator cannot be reached, 0 on Ctrl-C or after --count re
 	return cmd
 }
 
+// outcomes are the journal's outcomes, for --outcome's check and help.
 func outcomes() []string {
-	return []string{string(clevertap.OutcomeAccepted), string(clevertap.OutcomePartial),
-		string(clevertap.OutcomeRejected), string(clevertap.OutcomeUnauthorized), string(clevertap.OutcomeBadRequest),
-		string(clevertap.OutcomeRateLimited), string(clevertap.OutcomeFault), string(clevertap.OutcomeNotFound),
-		string(clevertap.OutcomePending)}
+	var names []string
+	for _, o := range clevertap.Outcomes() {
+		names = append(names, string(o))
+	}
+	return names
 }
 
 // wantColor decides on ANSI colour: auto means stdout is a terminal, NO_COLOR is unset and TERM is not dumb.

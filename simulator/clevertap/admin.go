@@ -182,6 +182,9 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
 	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
 
+// Outcomes are the journal's outcomes, in the order the README lists them.
+func Outcomes() []Outcome { return slices.Clone(outcomes) }
+
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if err := httpjson.Params(q, "account", "outcome", "region", "endpoint", "q", "since", "before", "order",
@@ -189,7 +192,7 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	f, err := parseJournalFilter(q)
+	f, err := parseJournalPage(q)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
@@ -203,9 +206,9 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, answer)
 }
 
-// parseJournalFilter reads /_sim/requests' query: filters, paging (since, before, limit) and order (oldest, the
-// default, or newest).
-func parseJournalFilter(q url.Values) (JournalFilter, error) {
+// ParseJournalFilter reads a journal filter's fields from a query (account, outcome, region, endpoint, q) as
+// /_sim/requests and the live stream take them, checking each value; paging is each route's own.
+func ParseJournalFilter(q url.Values) (JournalFilter, error) {
 	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome")), Endpoint: q.Get("endpoint"),
 		Text: q.Get("q")}
 	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
@@ -225,7 +228,16 @@ func parseJournalFilter(q url.Values) (JournalFilter, error) {
 		}
 		f.Region = rg
 	}
-	var err error
+	return f, nil
+}
+
+// parseJournalPage reads /_sim/requests' query: the filter, paging (since, before, limit) and order (oldest, the
+// default, or newest).
+func parseJournalPage(q url.Values) (JournalFilter, error) {
+	f, err := ParseJournalFilter(q)
+	if err != nil {
+		return f, err
+	}
 	if f.Limit, err = pageLimit(q); err != nil {
 		return f, err
 	}

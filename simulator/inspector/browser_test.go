@@ -21,15 +21,13 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/ctharness/ctharness/clevertaptest"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/browser"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
-	"github.com/ctharness/ctharness/simulator/lifecycle"
-	"github.com/ctharness/ctharness/simulator/sources"
-	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
 )
 
 var shared struct {
@@ -336,7 +334,8 @@ func TestADeadLetterRetriedFromThePageReachesTheFake(t *testing.T) {
 	if !strings.Contains(string(events[0].Record), `"evtName":"rc_initial_purchase_event"`) {
 		t.Errorf("the fake holds %s, want the purchase", events[0].Record)
 	}
-	p.waitFor("the list is empty after the retry", `document.querySelectorAll('[data-testid=deadletter-row]').length === 0`)
+	p.waitFor("the list is empty after the retry",
+		`document.querySelectorAll('[data-testid=deadletter-row]').length === 0`)
 }
 
 func TestAScenarioReplayedFromThePageShowsPass(t *testing.T) {
@@ -401,21 +400,13 @@ func TestTheFirstPageOf100000Requests(t *testing.T) {
 
 // sendRevenueCatPurchase sends RevenueCat's INITIAL_PURCHASE to the relay as RevenueCat does; it returns the
 // identity the relay files it under.
+// sendRevenueCatPurchase sends RevenueCat's INITIAL_PURCHASE to the stack's relay and returns the user's id.
 func sendRevenueCatPurchase(t *testing.T, st *harness.Stack) string {
 	t.Helper()
-	e := revenuecat.Emitter{}
-	user := lifecycle.User{AppUserID: "rc-user-1", CleverTapID: "ct-dead-letter"}
-	hook, err := e.Emit("INITIAL_PURCHASE", sources.Single{User: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	header, policy := e.Delivery(harness.DefaultCredential("revenuecat"), nil)
-	hook.Header = header
-	policy.Retries = nil
-	if _, err := (sources.Deliverer{Clock: lifecycle.WallClock{}}).Deliver(context.Background(),
-		st.RelayURL+"/webhooks/revenuecat", hook, policy); err != nil {
-		t.Fatalf("the relay did not take RevenueCat's webhook: %v", err)
-	}
+	user := clevertaptest.User("ct-dead-letter")
+	var sender clevertaptest.Fake // Send needs no running fake: it plays the vendor
+	sender.Send(t, "revenuecat", "INITIAL_PURCHASE", st.RelayURL+"/webhooks/revenuecat",
+		harness.DefaultCredential("revenuecat").Value, user)
 	return user.CleverTapID
 }
 

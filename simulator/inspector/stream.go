@@ -65,8 +65,11 @@ func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	f := clevertap.JournalFilter{Account: q.Get("account"), Outcome: clevertap.Outcome(q.Get("outcome")),
-		Region: clevertap.Region(strings.ToLower(q.Get("region"))), Endpoint: q.Get("endpoint"), Text: q.Get("q")}
+	f, err := clevertap.ParseJournalFilter(q)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	kinds := q.Get("kinds")
 	if kinds == "" {
 		kinds = "clevertap,piano"
