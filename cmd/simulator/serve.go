@@ -230,7 +230,8 @@ Try it:
     -d '{"d":[{"type":"event","identity":"user-1","ts":%d,"evtName":"rc_trial_started_event","evtData":{"amount":0,"currency":"USD"}}]}'
   curl -s '%s/_sim/events?account=%s'
 
-Inspector: %s/_sim/inspector/ (live: simulator tail --url %s)
+Inspector: %s%s (live: simulator tail --url %s)
 Admin API: %s/_sim/health, /_sim/events, /_sim/requests, /_sim/profiles, /_sim/faults, /_sim/wait, /_sim/reset
-`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base, base, base)
+`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base, inspector.Prefix, base,
+		base)
 }
