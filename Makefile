@@ -51,7 +51,7 @@ lint:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s): the CleverTap validator and read queries, the vendor
 ## parsers, the Purchasely signature check, the relay's job and record encodings and its intake JSON guard
-FUZZ_TARGETS := simulator/clevertap:FuzzUpload simulator/clevertap:FuzzReadQuery relay/revenuecat:FuzzMap \
+FUZZ_TARGETS := simulator/clevertap/fake:FuzzUpload simulator/clevertap/fake:FuzzReadQuery relay/revenuecat:FuzzMap \
 	relay/purchasely:FuzzMap relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob \
 	relay:FuzzRecord relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged
 fuzz:

@@ -24,6 +24,7 @@ import (
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
@@ -54,7 +55,7 @@ type Option func(*options)
 
 type options struct {
 	cfg  simulator.Config
-	opts clevertap.Options
+	opts fake.Options
 	err  error
 }
 
@@ -71,7 +72,7 @@ func WithAccountsFile(path string) Option {
 }
 
 // WithOptions sets the fake's options (limits, the read side's delays, …).
-func WithOptions(opts clevertap.Options) Option { return func(o *options) { o.opts = opts } }
+func WithOptions(opts fake.Options) Option { return func(o *options) { o.opts = opts } }
 
 // New starts a fake CleverTap for the test; it stops when the test ends. Its accounts are the defaults (one per
 // region, SIM-EU1-0001 with passcode sim-eu1-pass, …) unless an option says otherwise.

@@ -14,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/relay/service"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
 )
 
@@ -56,7 +57,7 @@ func QuickRetries(cfg *config.Config) {
 
 // StartInProcess brings up the simulator and the relay in this process.
 func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
-	sim, err := StartSimulator(simulator.Config{}, clevertap.Options{Version: opts.Version}, opts.SimulatorAddr)
+	sim, err := StartSimulator(simulator.Config{}, fake.Options{Version: opts.Version}, opts.SimulatorAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ type Simulator struct {
 
 // StartSimulator builds a simulator from an accounts config and CleverTap options and serves it on addr (default
 // any free loopback port).
-func StartSimulator(cfg simulator.Config, opts clevertap.Options, addr string) (*Simulator, error) {
+func StartSimulator(cfg simulator.Config, opts fake.Options, addr string) (*Simulator, error) {
 	sim, err := simulator.New(cfg, opts)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 // TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS: a relay configured with
@@ -30,7 +31,7 @@ func TestRelayWithTheProductionTemplateReachesTheRegionalHostOverTLS(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -58,7 +59,7 @@ func TestParseConfigErrorsNameLineAndKey(t *testing.T) {
 }
 
 func TestSimulatorDispatchesPianoAndCleverTap(t *testing.T) {
-	sim, err := New(Config{}, clevertap.Options{})
+	sim, err := New(Config{}, fake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
 	"github.com/ctharness/ctharness/simulator/piano"
 )
 
 // Simulator is the fake CleverTap and the fake Piano collector, with the inspector that shows them.
 type Simulator struct {
-	CleverTap *clevertap.Server
+	CleverTap *fake.Server
 	Piano     *piano.Collector
 	Inspector *inspector.Inspector
 	// MaxConnections caps the open connections of Listener (default DefaultMaxConnections).
@@ -22,11 +23,11 @@ type Simulator struct {
 }
 
 // New builds both fakes from the accounts file's config (zero Config: the defaults) and CleverTap options.
-func New(cfg Config, opts clevertap.Options) (*Simulator, error) {
+func New(cfg Config, opts fake.Options) (*Simulator, error) {
 	if cfg.Accounts != nil {
 		opts.Accounts = cfg.Accounts
 	}
-	ct, err := clevertap.New(opts)
+	ct, err := fake.New(opts)
 	if err != nil {
 		return nil, err
 	}

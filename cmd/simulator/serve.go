@@ -21,6 +21,7 @@ import (
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
 	"github.com/ctharness/ctharness/simulator/piano"
 	"github.com/spf13/cobra"
@@ -112,7 +113,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	sim, err := simulator.New(cfg, clevertap.Options{
+	sim, err := simulator.New(cfg, fake.Options{
 		JournalLimit: f.journalLimit, EventLimit: f.eventLimit, MaxBodyBytes: f.maxBody,
 		MaxConcurrentUploads: f.maxConcurrent, MaxConcurrentReads: f.maxConcurrentReads,
 		TokenLimitInMixedUploads: f.tokenLimitInMixed, CursorTTL: f.cursorTTL, CursorIdleTTL: f.cursorIdleTTL,

@@ -12,14 +12,14 @@ import (
 
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/simulator"
-	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 // startSimulator serves a simulator as `simulator serve` does (its own http.Server) on l, or a free port; stop
 // shuts it down gracefully.
 func startSimulator(t *testing.T, l net.Listener) (base string, stop func()) {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{Version: "test"})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 // The verification against a simulator: one uploaded renewal is downloaded, counted and found as expected; the
 // same verification fails naming the difference when the expectation is wrong. (readme_test.go runs the README's
 // worked example as printed.)
 func TestReadbackVerifies(t *testing.T) {
-	sim, err := clevertap.New(clevertap.Options{})
+	sim, err := fake.New(fake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/relay/outbox"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 // counter is an Observer that counts.
@@ -52,7 +53,7 @@ type rig struct {
 
 func newRig(t *testing.T, edit func(*Settings)) *rig {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,13 @@ import (
 
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 // BenchmarkWebhookIntake is the relay's own cost per webhook without the network: guard, credentials, mapping and
 // the durable group commit, with many webhooks in flight as at saturation (make bench measures it over loopback).
 func BenchmarkWebhookIntake(b *testing.B) {
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/sources/purchasely"
 )
 
@@ -43,7 +44,7 @@ func testConfig() config.Config {
 
 func newStack(t *testing.T, edit func(*config.Config)) *stack {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // the accounts' time zones, also in images without a zoneinfo database
 )
@@ -70,13 +67,13 @@ func DefaultAccounts() []Account {
 		}
 	}
 	for i := range accounts {
-		accounts[i].normalize()
+		accounts[i].Normalize()
 	}
 	return accounts
 }
 
-// normalize fills the defaults of optional fields.
-func (a *Account) normalize() {
+// Normalize fills the defaults of optional fields.
+func (a *Account) Normalize() {
 	a.Region = Region(strings.ToLower(string(a.Region)))
 	if a.EventPropertyLimit == 0 {
 		a.EventPropertyLimit = DefaultEventPropertyLimit
@@ -119,8 +116,8 @@ func (a Account) Validate() error {
 	return nil
 }
 
-// acceptsPasscode compares in constant time so the fake does not teach clients a timing oracle.
-func (a *Account) acceptsPasscode(passcode string) bool {
+// AcceptsPasscode compares in constant time so the fake does not teach clients a timing oracle.
+func (a *Account) AcceptsPasscode(passcode string) bool {
 	ok := 0
 	for _, p := range a.Passcodes {
 		ok |= subtle.ConstantTimeCompare([]byte(p), []byte(passcode))
@@ -128,88 +125,11 @@ func (a *Account) acceptsPasscode(passcode string) bool {
 	return ok == 1
 }
 
-func (a *Account) discards(name string) bool {
+func (a *Account) Discards(name string) bool {
 	for _, d := range a.DiscardedEvents {
 		if strings.EqualFold(d, name) {
 			return true
 		}
 	}
 	return false
-}
-
-// accountBook is the concurrent registry of accounts, indexed by id and by token.
-type accountBook struct {
-	mu      sync.RWMutex
-	byID    map[string]*Account
-	byToken map[string]*Account
-}
-
-func newAccountBook(accounts []Account) (*accountBook, error) {
-	b := &accountBook{byID: map[string]*Account{}, byToken: map[string]*Account{}}
-	for i, a := range accounts {
-		if err := b.put(a); err != nil {
-			return nil, fmt.Errorf("accounts[%d]: %w", i, err)
-		}
-	}
-	return b, nil
-}
-
-// put creates or replaces an account after validating it.
-func (b *accountBook) put(a Account) error {
-	if err := a.Validate(); err != nil {
-		return err
-	}
-	a.normalize()
-	a.Passcodes = slices.Clone(a.Passcodes)
-	a.DiscardedEvents = slices.Clone(a.DiscardedEvents)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if a.Token != "" {
-		if other, ok := b.byToken[a.Token]; ok && other.ID != a.ID {
-			return fmt.Errorf("token: expected a token no other account uses, got the token of account %s", other.ID)
-		}
-	}
-	if old, ok := b.byID[a.ID]; ok && old.Token != "" {
-		delete(b.byToken, old.Token)
-	}
-	b.byID[a.ID] = &a
-	if a.Token != "" {
-		b.byToken[a.Token] = &a
-	}
-	return nil
-}
-
-// get returns a copy-safe pointer: accounts are replaced whole, never mutated in place.
-func (b *accountBook) get(id string) (*Account, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	a, ok := b.byID[id]
-	return a, ok
-}
-
-func (b *accountBook) byAccountToken(token string) (*Account, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	a, ok := b.byToken[token]
-	return a, ok
-}
-
-func (b *accountBook) list() []Account {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	out := make([]Account, 0, len(b.byID))
-	for _, a := range b.byID {
-		out = append(out, *a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Region != out[j].Region {
-			return regionOrder(out[i].Region) < regionOrder(out[j].Region)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out
-}
-
-func regionOrder(r Region) int {
-	return slices.Index(Regions, r)
 }

@@ -2,6 +2,7 @@ package clevertap
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,14 +31,6 @@ type Client struct {
 // NewClient returns a client for a simulator listening at baseURL.
 func NewClient(baseURL string) *Client {
 	return &Client{BaseURL: strings.TrimSuffix(baseURL, "/"), HTTP: &http.Client{Timeout: 2 * time.Minute}}
-}
-
-// inProcessBase is the base URL of an in-process client; its host is not a CleverTap host, so regions go in the path.
-const inProcessBase = "http://simulator.in-process"
-
-// Client returns a client wired straight to this server, with no listener: the one line a Go test needs.
-func (s *Server) Client() *Client {
-	return &Client{BaseURL: inProcessBase, HTTP: &http.Client{Transport: InProcessTransport{Handler: s}}}
 }
 
 // UploadResponse is CleverTap's answer to /1/upload.
@@ -300,7 +293,7 @@ func (c *Client) adminStatus(ctx context.Context, method, path string, in, out a
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, firstNonEmpty(e.Error,
+		return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, cmp.Or(e.Error,
 			clip.Text(string(raw), 200)))
 	}
 	if out != nil {

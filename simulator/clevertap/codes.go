@@ -1,6 +1,10 @@
 package clevertap
 
-import "strconv"
+import (
+	"maps"
+	"slices"
+	"strconv"
+)
 
 // Per-record result codes of POST /1/upload (reference clevertap-api.md §3.9).
 const (
@@ -59,48 +63,16 @@ var recordErrorPrefix = map[int]string{
 	CodeTokenDataIncomplete:  "Token data is incorrect. ErrorCode: 535 - Invalid token data. ",
 }
 
-// refusalDiagnosis says what a per-record code means for the sender, for the journal and the inspector. The
-// record's warnings (records.warnings) add the particular value when the validator names one.
-var refusalDiagnosis = map[int]string{
-	CodeEventNameMissing:     "the event has no evtName (or an empty one): an event record needs its name",
-	CodeEventStructure:       "evtData is not an object of properties (or is missing where the account requires it)",
-	CodeRestrictedEvent:      "evtName is one of CleverTap's system events, which an upload may not raise",
-	CodeGenderInvalid:        "profileData.Gender must be M or F",
-	CodeEmailInvalid:         "profileData.Email is not an email address",
-	CodePhoneInvalid:         "profileData.Phone must be + then the country code and number, digits only (8 to 16 characters)",
-	CodeEmployedInvalid:      "profileData.Employed must be Y or N",
-	CodeEducationInvalid:     "profileData.Education must be School, College or Graduate",
-	CodeMarriedInvalid:       "profileData.Married must be Y or N",
-	CodeAgeInvalid:           "profileData.Age must be a whole number of years",
-	CodePropertyLimit:        "evtData has more properties than the account allows",
-	CodeIdentityMissing:      "no identity, objectId, FBID or GPID to file the record under (identity under 120 characters)",
-	CodeNeitherEventNorProf:  "the record is not an object whose type is event, profile or token",
-	CodeTimestampInvalid:     "ts must be a positive whole number of epoch seconds (not milliseconds, not a date)",
-	CodeObjectIDInvalid:      "objectId must be a non-empty string of letters, digits, - and _ under 120 characters",
-	CodeDiscardedEvent:       "the account discards this event (its discarded events): CleverTap drops it",
-	CodeTokenObjectIDInvalid: "a token record needs an objectId: a string of letters, digits, - and _ under 120 characters",
-	CodeTokenDataInvalid:     "tokenData is not an object",
-	CodeTokenIDMissing:       "tokenData has no id (the push token)",
-	CodeTokenTypeMissing:     "tokenData has no type (fcm, apns, ...)",
-	CodeTokenTypeNotValid:    "tokenData.type must be fcm, gcm, apns, wns, mpns or chrome",
-	CodeTokenDataIncomplete:  "a chrome token needs tokenData.keys.p256dh and tokenData.keys.auth",
-}
+// CodeNotReady is the read side's "still in progress" code: a cursor's first page or a count not ready yet, to be
+// asked again.
+const CodeNotReady = 2
 
 // RecordErrorText is the error string CleverTap puts in unprocessed[].error; index is 0-based, the text 1-based.
 func RecordErrorText(code, index int) string {
 	return recordErrorPrefix[code] + "Skipped record number : " + strconv.Itoa(index+1)
 }
 
-// Request-level error bodies. The 401 text is a real capture; the others are UNCONFIRMED and follow its envelope.
-const (
-	textAccountInvalid     = "Account ID is not valid"
-	textInvalidCredentials = "Invalid Credentials"
-	textMalformed          = "Malformed request"
-	textTooManyRecords     = "Too many records. Maximum allowed records per request is %d"
-	textBodyTooLarge       = "Request body too large. Maximum allowed size is %d bytes"
-	textTooManyConcurrent  = "Too many concurrent requests"
-	textMethodNotAllowed   = "Method not allowed"
-	textNotFound           = "Resource not found"
-	textServiceUnavailable = "Service Unavailable. Please retry later"
-	textInvalidAccountInfo = "Invalid Account Info"
-)
+// RecordCodes lists every per-record code the fake answers, in ascending order.
+func RecordCodes() []int {
+	return slices.Sorted(maps.Keys(recordErrorPrefix))
+}

@@ -2,13 +2,11 @@ package clevertap
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/ctharness/ctharness/internal/broadcast"
-	"github.com/ctharness/ctharness/internal/ring"
 )
 
 // Outcome classifies a journaled request, for filtering with /_sim/requests?outcome=.
@@ -69,45 +67,6 @@ type JournalEntry struct {
 	DurationMS     float64           `json:"duration_ms"`
 }
 
-// maxJournaledResponse bounds the response body kept per entry; a fail answer for 1000 records echoes them all.
-// maxJournaledRequest bounds the request body kept (the refused records are in the response anyway).
-const (
-	maxJournaledResponse = 64 << 10
-	maxJournaledRequest  = 16 << 10
-)
-
-// journal is the bounded request log.
-type journal struct {
-	mu      sync.Mutex
-	seq     uint64
-	entries *ring.Ring[JournalEntry]
-	// feed hands each entry to the live streams (the inspector, simulator tail)
-	feed *broadcast.Broadcaster[JournalEntry]
-}
-
-// maxStreams bounds the live streams of the journal.
-const maxStreams = 64
-
-func newJournal(limit int) *journal {
-	return &journal{entries: ring.New[JournalEntry](limit), feed: broadcast.New[JournalEntry](maxStreams)}
-}
-
-func (j *journal) add(e JournalEntry) {
-	if len(e.Response) > maxJournaledResponse || !json.Valid(e.Response) {
-		note, _ := json.Marshal(map[string]any{"truncated_or_not_json": true, "bytes": len(e.Response),
-			"start": string(e.Response[:min(len(e.Response), 512)])})
-		if len(e.Response) > 0 {
-			e.Response = note
-		}
-	}
-	j.mu.Lock()
-	j.seq++
-	e.Seq = j.seq
-	j.entries.Push(e)
-	j.feed.Publish(e) // under the lock: streams get entries in seq order
-	j.mu.Unlock()
-}
-
 // JournalFilter selects journal entries; empty fields match everything.
 type JournalFilter struct {
 	Account  string
@@ -137,38 +96,45 @@ func (e *JournalEntry) contains(text string) bool {
 	return slices.ContainsFunc(e.Diagnosis, func(d string) bool { return strings.Contains(d, text) })
 }
 
-// find returns a page of the matching entries, and whether it left some out.
-func (j *journal) find(f JournalFilter) ([]JournalEntry, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	out := []JournalEntry{}
-	more := false
-	keep := func(e *JournalEntry) bool {
-		if e.Seq <= f.SinceSeq || f.BeforeSeq > 0 && e.Seq >= f.BeforeSeq || !f.Matches(e) {
-			return true
+var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
+	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
+
+// Outcomes are the journal's outcomes, in the order the README lists them.
+func Outcomes() []Outcome { return slices.Clone(outcomes) }
+
+// ParseJournalFilter reads a journal filter's fields from a query (account, outcome, region, endpoint, q) as
+// /_sim/requests and the live stream take them, checking each value; paging is each route's own.
+func ParseJournalFilter(q url.Values) (JournalFilter, error) {
+	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome")), Endpoint: q.Get("endpoint"),
+		Text: q.Get("q")}
+	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
+		names := make([]string, len(outcomes))
+		for i, o := range outcomes {
+			names[i] = string(o)
 		}
-		if f.Limit > 0 && len(out) == f.Limit {
-			more = true
-			return false
+		return f, fmt.Errorf("outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
+	}
+	if f.Endpoint != "" && f.Endpoint != "unknown" && !slices.Contains(endpoints, f.Endpoint) {
+		return f, fmt.Errorf("endpoint: expected one of %s, got %q", strings.Join(endpoints, ", "), f.Endpoint)
+	}
+	if region := q.Get("region"); region != "" {
+		rg, err := ParseRegion(region)
+		if err != nil {
+			return f, err
 		}
-		out = append(out, *e)
-		return true
+		f.Region = rg
 	}
-	if f.Newest {
-		j.entries.EachNewest(keep)
-	} else {
-		j.entries.Each(keep)
-	}
-	return out, more
+	return f, nil
 }
 
-// subscribe is a live stream of the entries journaled from now on (nil when the streams are at their limit).
-func (j *journal) subscribe(buffer int) (<-chan JournalEntry, func(), bool) {
-	return j.feed.Subscribe(buffer)
-}
-
-func (j *journal) reset() {
-	j.mu.Lock()
-	j.entries.Clear()
-	j.mu.Unlock()
+// WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.
+type WaitRequest struct {
+	Account   string     `json:"account,omitempty"`
+	Region    Region     `json:"region,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	Identity  string     `json:"identity,omitempty"`
+	ObjectID  string     `json:"objectId,omitempty"`
+	Type      RecordType `json:"type,omitempty"`
+	Count     int        `json:"count"`
+	TimeoutMS int        `json:"timeout_ms,omitempty"`
 }

@@ -340,7 +340,7 @@ func (c *Client) call(ctx context.Context, method string, region Region, creds C
 			return fmt.Errorf("%s %s: HTTP %d and not CleverTap JSON: %s", method, path, res.StatusCode,
 				clip.Text(string(res.Body), 200))
 		}
-		busy := res.StatusCode == http.StatusTooManyRequests || (status.Status == "fail" && status.Code == codeNotReady)
+		busy := res.StatusCode == http.StatusTooManyRequests || (status.Status == "fail" && status.Code == CodeNotReady)
 		if busy && attempt < maxBusyRetries {
 			if err := c.wait(ctx); err != nil {
 				return err
@@ -360,8 +360,12 @@ func (c *Client) wait(ctx context.Context) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	if !sleep(ctx, interval) {
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return nil
 }

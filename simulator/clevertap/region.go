@@ -2,7 +2,7 @@ package clevertap
 
 import (
 	"fmt"
-	"net"
+	"slices"
 	"strings"
 )
 
@@ -15,12 +15,8 @@ var Regions = []Region{"eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"}
 // DefaultRegion is where CleverTap sends a request made to the bare host api.clevertap.com.
 const DefaultRegion Region = "eu1"
 
-// apiDomain is the suffix of every CleverTap API host.
-const apiDomain = "api.clevertap.com"
-
-// legacyRegionHosts are host prefixes without the digit that old clients still use. Whether CleverTap still
-// answers on them is UNCONFIRMED; the fake maps them to their region and says so in X-Simulator-Diagnosis.
-var legacyRegionHosts = map[string]Region{"in": "in1", "sg": "sg1", "us": "us1", "eu": "eu1"}
+// APIDomain is the suffix of every CleverTap API host.
+const APIDomain = "api.clevertap.com"
 
 // ParseRegion accepts a region code in any case ("EU1", "eu1") and rejects anything else, naming the valid ones.
 func ParseRegion(s string) (Region, error) {
@@ -44,19 +40,19 @@ func (r Region) Valid() bool {
 // Host is the production API host of the region, as CleverTap's own table spells it.
 func (r Region) Host() string {
 	if r == DefaultRegion {
-		return apiDomain
+		return APIDomain
 	}
-	return string(r) + "." + apiDomain
+	return string(r) + "." + APIDomain
 }
 
 // Hostnames are every name the API answers on: api.clevertap.com, <region>.api.clevertap.com for each region
 // (eu1 included) and the legacy in., sg. and us. hosts; a certificate for the fake covers them all.
 func Hostnames() []string {
-	hosts := []string{apiDomain}
+	hosts := []string{APIDomain}
 	for _, r := range Regions {
-		hosts = append(hosts, string(r)+"."+apiDomain)
+		hosts = append(hosts, string(r)+"."+APIDomain)
 	}
-	return append(hosts, "in."+apiDomain, "sg."+apiDomain, "us."+apiDomain)
+	return append(hosts, "in."+APIDomain, "sg."+APIDomain, "us."+APIDomain)
 }
 
 // RegionList is the comma-separated list of region codes, for error messages.
@@ -68,42 +64,10 @@ func RegionList() string {
 	return strings.Join(names, ", ")
 }
 
-// route is where a request is aimed: the region and the API path below any region prefix.
-type route struct {
-	region Region
-	path   string
-	// note explains a routing choice a human may want to know about (legacy host, path prefix).
-	note string
-	// unknownHost is set when the Host looks like CleverTap's but names no region: the real DNS would not resolve it.
-	unknownHost string
-}
+// endpoints are the names the journal and faults give CleverTap's API routes, each once, in the order of CleverTap's
+// API reference: writes, then reads, then identity management.
+var endpoints = []string{"upload", "profile", "delete", "attribution", "events", "profiles", "counts", "now",
+	"disassociate", "subscribe", "demerge"}
 
-// resolveRoute finds the region of a request: from the Host header when it is a CleverTap API host, otherwise
-// from a /<region>/ path prefix, with a bare path meaning eu1 (design.md, "Region routing").
-func resolveRoute(host, path string) route {
-	h := strings.ToLower(host)
-	if hostOnly, _, err := net.SplitHostPort(h); err == nil {
-		h = hostOnly
-	}
-	h = strings.TrimSuffix(h, ".")
-	if h == apiDomain {
-		return route{region: DefaultRegion, path: path}
-	}
-	if prefix, ok := strings.CutSuffix(h, "."+apiDomain); ok {
-		r := Region(prefix)
-		if r.Valid() {
-			return route{region: r, path: path}
-		}
-		if legacy, ok := legacyRegionHosts[prefix]; ok {
-			return route{region: legacy, path: path,
-				note: fmt.Sprintf("legacy host %s treated as %s (UNCONFIRMED that CleverTap still serves it)", host, legacy.Host())}
-		}
-		return route{path: path, unknownHost: host}
-	}
-	rest := strings.TrimPrefix(path, "/")
-	first, tail, found := strings.Cut(rest, "/")
-	if found && Region(first).Valid() {
-		return route{region: Region(first), path: "/" + tail}
-	}
-	return route{region: DefaultRegion, path: path}
-}
+// Endpoints lists the endpoint names of the fake's routes, as /_sim/requests?endpoint= and faults take them.
+func Endpoints() []string { return slices.Clone(endpoints) }

@@ -28,6 +28,7 @@ import (
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 var shared struct {
@@ -357,7 +358,7 @@ func TestAScenarioReplayedFromThePageShowsPass(t *testing.T) {
 // holding 100,000 (the server pages; the page asks for one page), and how much the page weighs on first load.
 func TestTheFirstPageOf100000Requests(t *testing.T) {
 	const entries = 100_000
-	sim, err := harness.StartSimulator(simulator.Config{}, clevertap.Options{JournalLimit: entries,
+	sim, err := harness.StartSimulator(simulator.Config{}, fake.Options{JournalLimit: entries,
 		EventLimit: entries}, "")
 	if err != nil {
 		t.Fatal(err)

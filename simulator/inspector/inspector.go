@@ -16,7 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ctharness/ctharness/internal/httpjson"
-	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/piano"
 )
 
@@ -28,7 +28,7 @@ const Prefix = "/_sim/inspector/"
 
 // Inspector serves the page, the stream, and the relay and scenario panels.
 type Inspector struct {
-	ct      *clevertap.Server
+	ct      *fake.Server
 	piano   *piano.Collector
 	version string
 	// instance names this simulator's run in the stream's event ids, so a reader can tell a restart
@@ -46,7 +46,7 @@ type Inspector struct {
 }
 
 // New is an inspector of the two fakes; the relay and scenario panels stay empty until SetRelay and SetPlayer.
-func New(ct *clevertap.Server, p *piano.Collector, version string) *Inspector {
+func New(ct *fake.Server, p *piano.Collector, version string) *Inspector {
 	i := &Inspector{ct: ct, piano: p, version: version, instance: newInstance(), router: mux.NewRouter(),
 		stopping: make(chan struct{})}
 	static, _ := fs.Sub(assets, "assets")

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/simulator"
-	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
 )
 
 func newSimulator(t *testing.T) (*simulator.Simulator, *httptest.Server) {
 	t.Helper()
-	sim, err := simulator.New(simulator.Config{}, clevertap.Options{Version: "test"})
+	sim, err := simulator.New(simulator.Config{}, fake.Options{Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -46,7 +47,7 @@ const account = "SIM-EU1-0001"
 
 // fakeCleverTap serves a fresh fake on a loopback port for one spec.
 func fakeCleverTap() (string, *clevertap.Client) {
-	sim, err := harness.StartSimulator(simulator.Config{}, clevertap.Options{EventLimit: 200_000,
+	sim, err := harness.StartSimulator(simulator.Config{}, fake.Options{EventLimit: 200_000,
 		JournalLimit: 50_000}, "")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(sim.Close)

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // The read API's downloads (reference §9.2, §9.3): Get Events and Get User Profiles. A first call (POST
@@ -27,8 +29,7 @@ const (
 	textInvalidBatchSize = "Invalid batch_size. It should be an integer between 1 and 5000"
 )
 
-// codeNotReady is the code of a page that is not ready yet, as CleverTap's example client checks it.
-const codeNotReady = 2
+// clevertap.CodeNotReady is the code of a page that is not ready yet, as CleverTap's example client checks it.
 
 func (s *Server) handleGetEvents(w http.ResponseWriter, r *http.Request, c *call) {
 	s.handleDownload(w, r, c, false)
@@ -76,14 +77,14 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, c *call,
 	}
 	c.diagnose("%s: %d record(s), at most %d a page", query.describe(), result.size(), batch)
 	token := s.cursors.open(result)
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, fmt.Appendf(nil, `{"status":"success","cursor":%q}`,
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, fmt.Appendf(nil, `{"status":"success","cursor":%q}`,
 		encodeCursor(token)))
 }
 
 // servePage answers one page of a cursor: status, previous_cursor (the page's own, unencoded, as CleverTap's
 // sample shows it), next_cursor (percent-encoded) unless this is the last page, and the records unless there
 // are none.
-func (s *Server) servePage(w http.ResponseWriter, c *call, acct *Account, token string) {
+func (s *Server) servePage(w http.ResponseWriter, c *call, acct *clevertap.Account, token string) {
 	at, next, problem := s.cursors.page(token, acct.ID, s.opts.Now())
 	if problem != cursorOK {
 		c.diagnose("%s", cursorHint(token, problem))
@@ -92,7 +93,7 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *Account, token 
 	}
 	if s.cursors.notReady(at.result) {
 		c.diagnose("the page is not ready yet (CursorNotReadyPolls): retry the same cursor")
-		s.finish(w, c, OutcomePending, http.StatusOK, envelope(codeNotReady, textNotReady))
+		s.finish(w, c, clevertap.OutcomePending, http.StatusOK, envelope(clevertap.CodeNotReady, textNotReady))
 		return
 	}
 	res := at.result
@@ -114,7 +115,7 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *Account, token 
 		}
 		profiles := s.store.profilesByID(ids)
 		for _, e := range events {
-			var p *Profile
+			var p *clevertap.Profile
 			if found, ok := profiles[e.profileID]; ok {
 				p = &found
 			}
@@ -130,11 +131,11 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *Account, token 
 		list, _ := json.Marshal(records)
 		body = append(append(body, `,"records":`...), list...)
 	}
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, append(body, '}'))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, append(body, '}'))
 }
 
 // admitRead lets a read request past its credentials, the faults and the account's read concurrency limit.
-func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, c *call) (*Account, func(), bool) {
+func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, c *call) (*clevertap.Account, func(), bool) {
 	acct, ok := s.admit(w, r, c)
 	if !ok {
 		return nil, nil, false
@@ -143,7 +144,7 @@ func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, c *call) (*Ac
 	if !free {
 		c.diagnose("account %s already has %d read requests in flight, CleverTap's limit", acct.ID,
 			s.opts.MaxConcurrentReads)
-		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
+		s.fail(w, c, clevertap.OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
 		return nil, nil, false
 	}
 	if !s.pause(r, c) {
@@ -187,7 +188,7 @@ func (s *Server) queryBody(w http.ResponseWriter, r *http.Request, c *call) ([]b
 	}
 	if r.ContentLength > maxQueryBytes {
 		c.diagnose("a query of %d bytes; the simulator reads at most %d", r.ContentLength, maxQueryBytes)
-		s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, maxQueryBytes))
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, maxQueryBytes))
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxQueryBytes))
@@ -195,12 +196,12 @@ func (s *Server) queryBody(w http.ResponseWriter, r *http.Request, c *call) ([]b
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			c.diagnose("a query larger than %d bytes", maxQueryBytes)
-			s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
+			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
 				maxQueryBytes))
 			return nil, false
 		}
 		c.diagnose("reading the body failed: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return nil, false
 	}
 	c.keepBody(body)
@@ -227,7 +228,7 @@ func batchSize(q url.Values, c *call) (int, *readError) {
 }
 
 // readQuery parses a query body and checks its event exists in the account.
-func (s *Server) readQuery(acct *Account, body []byte) (*readQuery, *readError) {
+func (s *Server) readQuery(acct *clevertap.Account, body []byte) (*readQuery, *readError) {
 	q, err := parseReadQuery(body, acct.Location())
 	if err != nil {
 		return nil, err
@@ -246,5 +247,5 @@ func (s *Server) readFail(w http.ResponseWriter, c *call, err *readError) {
 	if s.opts.ReadErrorsWithHTTPStatus {
 		status = err.code
 	}
-	s.finish(w, c, OutcomeBadRequest, status, envelope(err.code, err.text))
+	s.finish(w, c, clevertap.OutcomeBadRequest, status, envelope(err.code, err.text))
 }

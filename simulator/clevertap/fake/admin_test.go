@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-func adminGet(t *testing.T, c *Client, path string) (int, map[string]json.RawMessage) {
+func adminGet(t *testing.T, c *clevertap.Client, path string) (int, map[string]json.RawMessage) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.BaseURL+path, nil)
 	res, err := c.Do(req)
@@ -35,7 +37,7 @@ func TestAdminPages(t *testing.T) {
 	uploadRaw(t, c, "eu1", eu1Creds, records[0])
 
 	status, first := adminGet(t, c, "/_sim/events?name=e&limit=10")
-	var events []Event
+	var events []clevertap.Event
 	_ = json.Unmarshal(first["events"], &events)
 	if status != 200 || len(events) != 10 || string(first["next_since"]) != "10" {
 		t.Fatalf("first page: expected 10 events and next_since 10, got %d %d %s", status, len(events),
@@ -46,7 +48,7 @@ func TestAdminPages(t *testing.T) {
 	if len(events) != 6 || events[0].Seq != 21 || last["next_since"] != nil {
 		t.Fatalf("last page: expected seq 21..26 and no next_since, got %d %v", len(events), last["next_since"])
 	}
-	all, err := c.Events(context.Background(), EventFilter{Name: "e"})
+	all, err := c.Events(context.Background(), clevertap.EventFilter{Name: "e"})
 	if err != nil || len(all) != 26 {
 		t.Fatalf("the client follows the pages: expected 26 events, got %d %v", len(all), err)
 	}
@@ -54,7 +56,7 @@ func TestAdminPages(t *testing.T) {
 	if string(reqs["next_since"]) != "1" {
 		t.Fatalf("requests: expected next_since 1 after one of two, got %s", reqs["next_since"])
 	}
-	if journal, err := c.Requests(context.Background(), JournalFilter{}); err != nil || len(journal) != 2 {
+	if journal, err := c.Requests(context.Background(), clevertap.JournalFilter{}); err != nil || len(journal) != 2 {
 		t.Fatalf("the client follows the journal's pages: expected 2 entries, got %d %v", len(journal), err)
 	}
 }
@@ -90,9 +92,9 @@ func TestWaitNamesTheNearestMiss(t *testing.T) {
 	uploadRaw(t, c, "eu1", eu1Creds,
 		`{"type":"event","identity":"jane","evtName":"rc_trial_started_event","evtData":{}}`,
 		`{"type":"event","identity":"john","evtName":"rc_renewal_event","evtData":{}}`)
-	_, err := c.Wait(context.Background(), WaitRequest{Identity: "jane", Name: "rc_renewal_event",
+	_, err := c.Wait(context.Background(), clevertap.WaitRequest{Identity: "jane", Name: "rc_renewal_event",
 		Account: "SIM-EU1-0001", Count: 1, TimeoutMS: 10})
-	if !errors.Is(err, ErrWaitTimeout) || !strings.Contains(err.Error(),
+	if !errors.Is(err, clevertap.ErrWaitTimeout) || !strings.Contains(err.Error(),
 		`nearest miss: seq 1 (name: expected "rc_renewal_event", got "rc_trial_started_event")`) {
 		t.Fatalf("expected the nearest miss named, got %v", err)
 	}
@@ -116,7 +118,7 @@ func TestJournalForTheInspector(t *testing.T) {
 		}
 	}
 	_, page := adminGet(t, c, "/_sim/requests?order=newest&limit=2")
-	var entries []JournalEntry
+	var entries []clevertap.JournalEntry
 	_ = json.Unmarshal(page["requests"], &entries)
 	if len(entries) != 2 || entries[0].Seq != 3 || entries[1].Seq != 2 || string(page["next_before"]) != "2" {
 		t.Fatalf("newest first: expected seq 3, 2 and next_before 2, got %+v %s", entries, page["next_before"])
@@ -127,7 +129,7 @@ func TestJournalForTheInspector(t *testing.T) {
 		"/_sim/requests?endpoint=upload&limit=1&order=newest&before=3": {2},
 	} {
 		_, page := adminGet(t, c, path)
-		var got []JournalEntry
+		var got []clevertap.JournalEntry
 		_ = json.Unmarshal(page["requests"], &got)
 		var seqs []uint64
 		for _, e := range got {
@@ -137,7 +139,7 @@ func TestJournalForTheInspector(t *testing.T) {
 			t.Errorf("%s: expected %v, got %v", path, want, seqs)
 		}
 	}
-	first := s.Requests(JournalFilter{SinceSeq: 0, Limit: 1})[0]
+	first := s.Requests(clevertap.JournalFilter{SinceSeq: 0, Limit: 1})[0]
 	if first.RequestHeaders["X-Clevertap-Passcode"] != "REDACTED" || !strings.Contains(first.RequestBody,
 		"needle-user") {
 		t.Fatalf("expected the headers redacted and the body kept, got %v %q", first.RequestHeaders, first.RequestBody)

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -12,15 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/gorilla/mux"
 )
 
 var (
-	eu1Creds = Credentials{AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}
-	in1Creds = Credentials{AccountID: "SIM-IN1-0001", Passcode: "sim-in1-pass"}
+	eu1Creds = clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}
+	in1Creds = clevertap.Credentials{AccountID: "SIM-IN1-0001", Passcode: "sim-in1-pass"}
 )
 
-func newTestServer(t *testing.T, opts Options) (*Server, *Client) {
+func newTestServer(t *testing.T, opts Options) (*Server, *clevertap.Client) {
 	t.Helper()
 	s, err := New(opts)
 	if err != nil {
@@ -34,7 +35,7 @@ func event(identity, name string) map[string]any {
 		"evtData": map[string]any{"amount": 1}}
 }
 
-func post(t *testing.T, c *Client, host, path string, creds Credentials, body string) *APIResult {
+func post(t *testing.T, c *clevertap.Client, host, path string, creds clevertap.Credentials, body string) *clevertap.APIResult {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+path, strings.NewReader(body))
 	req.Host = host
@@ -57,7 +58,7 @@ func TestAuth(t *testing.T) {
 	_, c := newTestServer(t, Options{})
 	cases := []struct {
 		name, host, path string
-		creds            Credentials
+		creds            clevertap.Credentials
 		status           int
 		body, diagnosis  string
 	}{
@@ -72,13 +73,13 @@ func TestAuth(t *testing.T) {
 			"account SIM-IN1-0001 lives in in1; this request went to eu1"},
 		{"wrong region prefix", "127.0.0.1:8081", "/us1/1/upload", in1Creds, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, "lives in in1; this request went to us1"},
-		{"unknown account", "api.clevertap.com", "/1/upload", Credentials{"NOPE-000-0000", "x"}, 401,
+		{"unknown account", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "NOPE-000-0000", Passcode: "x"}, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, `no account "NOPE-000-0000"`},
-		{"no account header", "api.clevertap.com", "/1/upload", Credentials{Passcode: "x"}, 401,
+		{"no account header", "api.clevertap.com", "/1/upload", clevertap.Credentials{Passcode: "x"}, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, "missing header X-CleverTap-Account-Id"},
-		{"wrong passcode", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "guess"}, 401,
+		{"wrong passcode", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "guess"}, 401,
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "wrong X-CleverTap-Passcode"},
-		{"no passcode", "api.clevertap.com", "/1/upload", Credentials{AccountID: "SIM-EU1-0001"}, 401,
+		{"no passcode", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001"}, 401,
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "missing header X-CleverTap-Passcode"},
 		{"host naming no region", "zz9.api.clevertap.com", "/1/upload", eu1Creds, 404,
 			`{"status":"fail","error":"Resource not found","code":404}`, "names no CleverTap region"},
@@ -97,9 +98,9 @@ func TestAuth(t *testing.T) {
 }
 
 func TestSeveralPasscodesAreAccepted(t *testing.T) {
-	_, c := newTestServer(t, Options{Accounts: []Account{{ID: "A-1", Passcodes: []string{"one", "two"}, Region: "us1"}}})
+	_, c := newTestServer(t, Options{Accounts: []clevertap.Account{{ID: "A-1", Passcodes: []string{"one", "two"}, Region: "us1"}}})
 	for _, p := range []string{"one", "two"} {
-		if res := post(t, c, "us1.api.clevertap.com", "/1/upload", Credentials{"A-1", p}, oneEvent); res.StatusCode != 200 {
+		if res := post(t, c, "us1.api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "A-1", Passcode: p}, oneEvent); res.StatusCode != 200 {
 			t.Fatalf("passcode %s: expected 200, got %d %s", p, res.StatusCode, res.Body)
 		}
 	}
@@ -114,7 +115,7 @@ func TestUploadStoresRecordsForTheAdminAPI(t *testing.T) {
 	if err != nil || resp.Status != "success" || resp.Processed != 3 {
 		t.Fatalf("expected success with 3 processed, got %+v %v", resp, err)
 	}
-	events, err := c.Events(ctx, EventFilter{Account: "SIM-EU1-0001", Identity: "alice", Type: TypeEvent})
+	events, err := c.Events(ctx, clevertap.EventFilter{Account: "SIM-EU1-0001", Identity: "alice", Type: clevertap.TypeEvent})
 	if err != nil || len(events) != 1 {
 		t.Fatalf("expected alice's one event, got %d %v", len(events), err)
 	}
@@ -135,7 +136,7 @@ func TestUploadStoresRecordsForTheAdminAPI(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, c *Client, path string, creds Credentials) *APIResult {
+func get(t *testing.T, c *clevertap.Client, path string, creds clevertap.Credentials) *clevertap.APIResult {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.BaseURL+path, nil)
 	req.Header.Set("X-CleverTap-Account-Id", creds.AccountID)
@@ -153,10 +154,10 @@ func TestDryRunValidatesButStoresNothing(t *testing.T) {
 	if err != nil || res.StatusCode != 200 || string(res.Body) != `{"status":"success","processed":1,"unprocessed":[]}` {
 		t.Fatalf("expected the normal success body, got %v %s", err, res.Body)
 	}
-	if n := len(s.Events(EventFilter{})); n != 0 {
+	if n := len(s.Events(clevertap.EventFilter{})); n != 0 {
 		t.Fatalf("dryRun stored %d records", n)
 	}
-	if j := s.Requests(JournalFilter{}); len(j) != 1 || !j[0].DryRun {
+	if j := s.Requests(clevertap.JournalFilter{}); len(j) != 1 || !j[0].DryRun {
 		t.Fatalf("expected the journal to mark the dry run, got %+v", j)
 	}
 }
@@ -179,7 +180,7 @@ func TestConcurrencyLimitAnswers429(t *testing.T) {
 	s, c := newTestServer(t, Options{MaxConcurrentUploads: 2})
 	ctx := context.Background()
 	// two slow uploads hold both slots; the delay fault applies to exactly those two
-	if _, err := c.AddFault(ctx, Fault{Action: FaultDelay, DelayMS: 60000, Times: 2,
+	if _, err := c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Times: 2,
 		Account: "SIM-EU1-0001"}); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	t.Run("respond N times then normal", func(t *testing.T) {
 		s, c := newTestServer(t, Options{})
-		_, _ = c.AddFault(ctx, Fault{Action: FaultRespond, Status: 503, Times: 2})
+		_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 503, Times: 2})
 		var got []int
 		for i := 0; i < 3; i++ {
 			res, _ := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), "")
@@ -245,16 +246,16 @@ func TestFaults(t *testing.T) {
 		if fmt.Sprint(got) != "[503 503 200]" {
 			t.Fatalf("expected [503 503 200], got %v", got)
 		}
-		if n := len(s.Events(EventFilter{})); n != 1 {
+		if n := len(s.Events(clevertap.EventFilter{})); n != 1 {
 			t.Fatalf("faulted requests must not store records: expected 1, got %d", n)
 		}
-		if f := s.Requests(JournalFilter{Outcome: OutcomeFault}); len(f) != 2 {
+		if f := s.Requests(clevertap.JournalFilter{Outcome: clevertap.OutcomeFault}); len(f) != 2 {
 			t.Fatalf("expected 2 fault entries in the journal, got %d", len(f))
 		}
 	})
 	t.Run("scoped to an account and region", func(t *testing.T) {
 		_, c := newTestServer(t, Options{})
-		_, _ = c.AddFault(ctx, Fault{Action: FaultRespond, Status: 500, Region: "in1"})
+		_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 500, Region: "in1"})
 		if res, _ := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), ""); res.StatusCode != 200 {
 			t.Fatalf("eu1 must not be faulted, got %d", res.StatusCode)
 		}
@@ -264,28 +265,28 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("reset drops the connection", func(t *testing.T) {
 		s, c := newTestServer(t, Options{})
-		_, _ = c.AddFault(ctx, Fault{Action: FaultReset, Times: 1})
+		_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultReset, Times: 1})
 		_, err := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), "")
 		if err == nil || !strings.Contains(err.Error(), "connection reset") {
 			t.Fatalf("expected a connection reset, got %v", err)
 		}
-		if n := len(s.Events(EventFilter{})); n != 0 {
+		if n := len(s.Events(clevertap.EventFilter{})); n != 0 {
 			t.Fatalf("a reset before processing stores nothing, got %d", n)
 		}
 	})
 	t.Run("reset after processing stores but never answers", func(t *testing.T) {
 		s, c := newTestServer(t, Options{})
-		_, _ = c.AddFault(ctx, Fault{Action: FaultReset, Times: 1, AfterProcessing: true})
+		_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultReset, Times: 1, AfterProcessing: true})
 		if _, err := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), ""); err == nil {
 			t.Fatal("expected a connection error")
 		}
-		if n := len(s.Events(EventFilter{})); n != 1 {
+		if n := len(s.Events(clevertap.EventFilter{})); n != 1 {
 			t.Fatalf("expected the record stored, got %d", n)
 		}
 	})
 	t.Run("malformed answers a truncated body", func(t *testing.T) {
 		_, c := newTestServer(t, Options{})
-		_, _ = c.AddFault(ctx, Fault{Action: FaultMalformed, Times: 1})
+		_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultMalformed, Times: 1})
 		res, err := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), "")
 		if err != nil || res.StatusCode != 200 || json.Valid(res.Body) {
 			t.Fatalf("expected 200 with invalid JSON, got %v %d %s", err, res.StatusCode, res.Body)
@@ -293,7 +294,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("probability 1 always applies, and the fault stays until deleted", func(t *testing.T) {
 		s, c := newTestServer(t, Options{})
-		f, _ := c.AddFault(ctx, Fault{Action: FaultRespond, Status: 502, Probability: 1})
+		f, _ := c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 502, Probability: 1})
 		for i := 0; i < 3; i++ {
 			if res, _ := c.UploadRaw(ctx, "eu1", eu1Creds, []byte(oneEvent), ""); res.StatusCode != 502 {
 				t.Fatalf("expected 502, got %d", res.StatusCode)
@@ -306,14 +307,14 @@ func TestFaults(t *testing.T) {
 	t.Run("invalid faults are refused with what was expected", func(t *testing.T) {
 		_, c := newTestServer(t, Options{})
 		for _, tc := range []struct {
-			f    Fault
+			f    clevertap.Fault
 			want string
 		}{
-			{Fault{Action: "explode"}, `action: expected one of respond, delay, reset, malformed, got "explode"`},
-			{Fault{Action: FaultRespond}, "status: expected an HTTP status from 100 to 599"},
-			{Fault{Action: FaultDelay}, "delay_ms: expected a positive number"},
-			{Fault{Action: FaultReset, Probability: 2}, "probability: expected a number from 0 to 1, got 2"},
-			{Fault{Action: FaultReset, Region: "eu"}, "region: expected one of"},
+			{clevertap.Fault{Action: "explode"}, `action: expected one of respond, delay, reset, malformed, got "explode"`},
+			{clevertap.Fault{Action: clevertap.FaultRespond}, "status: expected an HTTP status from 100 to 599"},
+			{clevertap.Fault{Action: clevertap.FaultDelay}, "delay_ms: expected a positive number"},
+			{clevertap.Fault{Action: clevertap.FaultReset, Probability: 2}, "probability: expected a number from 0 to 1, got 2"},
+			{clevertap.Fault{Action: clevertap.FaultReset, Region: "eu"}, "region: expected one of"},
 		} {
 			if _, err := c.AddFault(ctx, tc.f); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("expected an error containing %q, got %v", tc.want, err)
@@ -325,9 +326,9 @@ func TestFaults(t *testing.T) {
 func TestWaitBlocksUntilRecordsArrive(t *testing.T) {
 	_, c := newTestServer(t, Options{})
 	ctx := context.Background()
-	done := make(chan []Event)
+	done := make(chan []clevertap.Event)
 	go func() {
-		events, _ := c.Wait(ctx, WaitRequest{Account: "SIM-EU1-0001", Name: "late", Count: 2, TimeoutMS: 10000})
+		events, _ := c.Wait(ctx, clevertap.WaitRequest{Account: "SIM-EU1-0001", Name: "late", Count: 2, TimeoutMS: 10000})
 		done <- events
 	}()
 	for i := 0; i < 2; i++ {
@@ -338,8 +339,8 @@ func TestWaitBlocksUntilRecordsArrive(t *testing.T) {
 	if events := <-done; len(events) != 2 {
 		t.Fatalf("expected 2 events, got %d", len(events))
 	}
-	events, err := c.Wait(ctx, WaitRequest{Name: "never", Count: 1, TimeoutMS: 20})
-	if !errors.Is(err, ErrWaitTimeout) || len(events) != 0 {
+	events, err := c.Wait(ctx, clevertap.WaitRequest{Name: "never", Count: 1, TimeoutMS: 20})
+	if !errors.Is(err, clevertap.ErrWaitTimeout) || len(events) != 0 {
 		t.Fatalf("expected a timeout with no events, got %v %d", err, len(events))
 	}
 }
@@ -349,14 +350,14 @@ func TestStoresAreBounded(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		_, _, _ = c.Upload(context.Background(), "eu1", eu1Creds, event(fmt.Sprintf("u%d", i), "e"))
 	}
-	events := s.Events(EventFilter{})
+	events := s.Events(clevertap.EventFilter{})
 	if len(events) != 5 || events[0].Seq != 6 {
 		t.Fatalf("expected the newest 5 events (seq 6..10), got %d starting at %d", len(events), events[0].Seq)
 	}
-	if j := s.Requests(JournalFilter{}); len(j) != 3 {
+	if j := s.Requests(clevertap.JournalFilter{}); len(j) != 3 {
 		t.Fatalf("expected 3 journal entries, got %d", len(j))
 	}
-	if p := s.store.findProfiles(ProfileQuery{}); len(p) != 5 {
+	if p := s.store.findProfiles(clevertap.ProfileQuery{}); len(p) != 5 {
 		t.Fatalf("expected 5 profiles, got %d", len(p))
 	}
 }
@@ -364,13 +365,13 @@ func TestStoresAreBounded(t *testing.T) {
 func TestResetKeepsAccounts(t *testing.T) {
 	s, c := newTestServer(t, Options{})
 	ctx := context.Background()
-	_ = c.PutAccount(ctx, Account{ID: "NEW-1", Passcodes: []string{"p"}, Region: "sk1"})
-	_, _, _ = c.Upload(ctx, "sk1", Credentials{"NEW-1", "p"}, event("u", "e"))
-	_, _ = c.AddFault(ctx, Fault{Action: FaultReset})
+	_ = c.PutAccount(ctx, clevertap.Account{ID: "NEW-1", Passcodes: []string{"p"}, Region: "sk1"})
+	_, _, _ = c.Upload(ctx, "sk1", clevertap.Credentials{AccountID: "NEW-1", Passcode: "p"}, event("u", "e"))
+	_, _ = c.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultReset})
 	if err := c.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Events(EventFilter{})) != 0 || len(s.Requests(JournalFilter{})) != 0 || len(s.faults.list()) != 0 {
+	if len(s.Events(clevertap.EventFilter{})) != 0 || len(s.Requests(clevertap.JournalFilter{})) != 0 || len(s.faults.list()) != 0 {
 		t.Fatal("reset must clear events, journal and faults")
 	}
 	if _, ok := s.accounts.get("NEW-1"); !ok {
@@ -386,7 +387,7 @@ func TestDeleteProfiles(t *testing.T) {
 	if res.StatusCode != 200 || string(res.Body) != `{"status":"success"}` {
 		t.Fatalf("expected success, got %d %s", res.StatusCode, res.Body)
 	}
-	if p := s.store.findProfiles(ProfileQuery{Account: "SIM-EU1-0001"}); len(p) != 1 || p[0].Identity != "b" {
+	if p := s.store.findProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"}); len(p) != 1 || p[0].Identity != "b" {
 		t.Fatalf("expected only b's profile left, got %+v", p)
 	}
 	res = post(t, c, "api.clevertap.com", "/1/delete/profiles.json", eu1Creds, `{"identity":"a","guid":"x"}`)
@@ -433,7 +434,7 @@ func TestAttribution(t *testing.T) {
 			}
 		})
 	}
-	events := s.Events(EventFilter{Account: "SIM-EU1-0001", Name: "af_subscribe", ObjectID: "__g123"})
+	events := s.Events(clevertap.EventFilter{Account: "SIM-EU1-0001", Name: "af_subscribe", ObjectID: "__g123"})
 	if len(events) != 3 {
 		t.Fatalf("expected 3 stored attribution events, got %d", len(events))
 	}
@@ -446,7 +447,7 @@ func TestAttribution(t *testing.T) {
 	if !strings.Contains(rec, `"af_revenue":"9.99"`) || !strings.Contains(rec, `"ts":1700000000`) {
 		t.Fatalf("expected af_revenue and ts in the stored record, got %s", rec)
 	}
-	for _, e := range s.Requests(JournalFilter{}) {
+	for _, e := range s.Requests(clevertap.JournalFilter{}) {
 		if strings.Contains(e.Query, "sim-eu1-token") || strings.Contains(e.Query, "sim-eu1-pass") {
 			t.Fatalf("journal must redact credentials, got %s", e.Query)
 		}
@@ -455,7 +456,7 @@ func TestAttribution(t *testing.T) {
 
 func TestAdminAccountsValidation(t *testing.T) {
 	_, c := newTestServer(t, Options{})
-	err := c.PutAccount(context.Background(), Account{ID: "X-1", Passcodes: []string{"p"}, Region: "moon1"})
+	err := c.PutAccount(context.Background(), clevertap.Account{ID: "X-1", Passcodes: []string{"p"}, Region: "moon1"})
 	if err == nil || !strings.Contains(err.Error(),
 		`region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account X-1, got "moon1"`) {
 		t.Fatalf("expected a region error, got %v", err)
@@ -485,10 +486,10 @@ func TestPanicsBecome500NotCrashes(t *testing.T) {
 // journals the request before it stores the records (the other order flaked a test that waited, then read).
 func TestFinishJournalsBeforeItStores(t *testing.T) {
 	s, _ := newTestServer(t, Options{})
-	c := &call{entry: JournalEntry{RequestID: "sim-order"}, start: time.Now()}
+	c := &call{entry: clevertap.JournalEntry{RequestID: "sim-order"}, start: time.Now()}
 	journaled := false
-	c.store = func() { journaled = len(s.Requests(JournalFilter{})) == 1 }
-	s.finish(httptest.NewRecorder(), c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	c.store = func() { journaled = len(s.Requests(clevertap.JournalFilter{})) == 1 }
+	s.finish(httptest.NewRecorder(), c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 	if !journaled {
 		t.Fatal("expected the request in the journal when its records are stored")
 	}

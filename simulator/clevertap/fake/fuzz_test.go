@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // FuzzUpload feeds arbitrary bodies to the upload validator: it must never panic, must answer either a
@@ -46,7 +48,7 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("%d records but %d accepted + %d rejected", batch.total, len(batch.accepted), len(batch.rejected))
 		}
 		resp := appendUploadResponse(nil, batch)
-		var decoded UploadResponse
+		var decoded clevertap.UploadResponse
 		if err := json.Unmarshal(resp, &decoded); err != nil {
 			t.Fatalf("answer is not JSON: %v\n%s", err, resp)
 		}

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"slices"

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // The request pipeline: one CleverTap request through the fake reads top to bottom here, from the route to the
@@ -33,20 +35,20 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	if rt.unknownHost != "" {
 		c.diagnose(
 			"host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s",
-			rt.unknownHost, RegionList())
-		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+			rt.unknownHost, clevertap.RegionList())
+		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
 	if !known {
 		c.diagnose("no CleverTap endpoint %s %s; the simulator serves %s, each optionally below /<region>/",
 			r.Method, rt.path, routeList())
-		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, textNotFound)
+		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound)
 		return
 	}
 	if !slices.Contains(api.methods, r.Method) {
 		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(api.methods, " or "))
 		w.Header().Set("Allow", strings.Join(api.methods, ", "))
-		s.fail(w, c, OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
 		return
 	}
 	api.handle(s, w, r, c)
@@ -71,7 +73,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	release, free := s.acquireUploadSlot(acct)
 	if !free {
 		c.diagnose("account %s already has its limit of upload requests in flight", acct.ID)
-		s.fail(w, c, OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
+		s.fail(w, c, clevertap.OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
 		return
 	}
 	defer release()
@@ -80,7 +82,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if r.ContentLength > s.opts.MaxBodyBytes { // refused unread, before any "100 Continue"
 		c.diagnose("Content-Length %d is larger than the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes)
-		s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
 			s.opts.MaxBodyBytes))
 		return
 	}
@@ -89,11 +91,11 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
-			s.fail(w, c, OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
+			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
 			return
 		}
 		c.diagnose("reading the body failed: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	c.keepBody(body)
@@ -104,7 +106,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
 	if reqErr != nil {
 		c.diagnose("%s", reqErr.diagnosis)
-		s.fail(w, c, OutcomeBadRequest, reqErr.status, reqErr.text)
+		s.fail(w, c, clevertap.OutcomeBadRequest, reqErr.status, reqErr.text)
 		return
 	}
 	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
@@ -116,20 +118,20 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	} else {
 		c.diagnose("dryRun=1: validated, nothing stored")
 	}
-	summary := &RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []RecordOutcome{},
+	summary := &clevertap.RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []clevertap.RecordOutcome{},
 		Warnings: batch.warnings}
 	for _, rej := range batch.rejected {
-		summary.Unprocessed = append(summary.Unprocessed, RecordOutcome{Index: rej.index, Code: rej.code,
-			Error: RecordErrorText(rej.code, rej.index), Diagnosis: refusalDiagnosis[rej.code]})
+		summary.Unprocessed = append(summary.Unprocessed, clevertap.RecordOutcome{Index: rej.index, Code: rej.code,
+			Error: clevertap.RecordErrorText(rej.code, rej.index), Diagnosis: refusalDiagnosis[rej.code]})
 	}
 	c.entry.Records = summary
-	outcome := OutcomeAccepted
+	outcome := clevertap.OutcomeAccepted
 	switch {
 	case len(batch.rejected) == 0:
 	case len(batch.accepted) == 0:
-		outcome = OutcomeRejected
+		outcome = clevertap.OutcomeRejected
 	default:
-		outcome = OutcomePartial
+		outcome = clevertap.OutcomePartial
 	}
 	for i, warning := range batch.warnings {
 		if i == maxDiagnosedWarnings {
@@ -146,9 +148,9 @@ const maxDiagnosedWarnings = 3
 
 // call is one request to a CleverTap route on its way through the fake: what the journal will say of it.
 type call struct {
-	entry JournalEntry
+	entry clevertap.JournalEntry
 	start time.Time
-	fault *Fault
+	fault *clevertap.Fault
 	// store keeps what the request brought; finish runs it once the journal has the request, so whoever sees the
 	// records (a /_sim/wait) can read the request that brought them.
 	store func()
@@ -159,7 +161,7 @@ func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
 	id := "sim-" + strconv.FormatUint(s.requests.Add(1), 10)
 	return &call{
 		start: time.Now(),
-		entry: JournalEntry{
+		entry: clevertap.JournalEntry{
 			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
 			Query: redactQuery(r.URL.Query()), Endpoint: endpoint, Region: rt.region,
 			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redactHeaders(r.Header),
@@ -173,10 +175,10 @@ func (c *call) diagnose(format string, args ...any) {
 
 // admit lets a request past its credentials (CleverTap's 401 otherwise) and the injected faults; it reports
 // whether the request goes on.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) (*Account, bool) {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) (*clevertap.Account, bool) {
 	acct, authErr := s.authenticate(c, r)
 	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, authErr)
+		s.fail(w, c, clevertap.OutcomeUnauthorized, http.StatusUnauthorized, authErr)
 		return nil, false
 	}
 	return acct, !s.applyFault(w, r, c)
@@ -184,7 +186,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) (*Accoun
 
 // authenticate checks the two CleverTap headers against the account book and the region the request went to.
 // Every failure is CleverTap's 401; what went wrong is said in the diagnosis only.
-func (s *Server) authenticate(c *call, r *http.Request) (*Account, string) {
+func (s *Server) authenticate(c *call, r *http.Request) (*clevertap.Account, string) {
 	id := r.Header.Get("X-CleverTap-Account-Id")
 	passcode := r.Header.Get("X-CleverTap-Passcode")
 	if id == "" {
@@ -205,7 +207,7 @@ func (s *Server) authenticate(c *call, r *http.Request) (*Account, string) {
 		c.diagnose("missing header X-CleverTap-Passcode for account %s", acct.ID)
 		return nil, s.opts.WrongPasscodeError
 	}
-	if !acct.acceptsPasscode(passcode) {
+	if !acct.AcceptsPasscode(passcode) {
 		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not one of them)",
 			acct.ID, len(acct.Passcodes))
 		return nil, s.opts.WrongPasscodeError
@@ -213,7 +215,7 @@ func (s *Server) authenticate(c *call, r *http.Request) (*Account, string) {
 	return acct, ""
 }
 
-func (s *Server) accountIDsIn(r Region) string {
+func (s *Server) accountIDsIn(r clevertap.Region) string {
 	var ids []string
 	for _, a := range s.accounts.list() {
 		if a.Region == r {
@@ -227,7 +229,7 @@ func (s *Server) accountIDsIn(r Region) string {
 }
 
 // acquireUploadSlot enforces CleverTap's concurrent-request limit per account.
-func (s *Server) acquireUploadSlot(acct *Account) (release func(), ok bool) {
+func (s *Server) acquireUploadSlot(acct *clevertap.Account) (release func(), ok bool) {
 	limit := s.opts.MaxConcurrentUploads
 	if acct.MaxConcurrentUploads > 0 {
 		limit = acct.MaxConcurrentUploads
@@ -237,7 +239,7 @@ func (s *Server) acquireUploadSlot(acct *Account) (release func(), ok bool) {
 
 // finish writes the real response (or the fault that replaces it after processing), adds the simulator's
 // headers, and journals the call.
-func (s *Server) finish(w http.ResponseWriter, c *call, outcome Outcome, status int, body []byte) {
+func (s *Server) finish(w http.ResponseWriter, c *call, outcome clevertap.Outcome, status int, body []byte) {
 	h := w.Header()
 	h.Set("X-Simulator-Request-Id", c.entry.RequestID)
 	if len(c.entry.Diagnosis) > 0 {
@@ -252,7 +254,7 @@ func (s *Server) finish(w http.ResponseWriter, c *call, outcome Outcome, status 
 	switch {
 	case broken == nil:
 		writeAnswer(w, status, body)
-	case broken.Action == FaultReset:
+	case broken.Action == clevertap.FaultReset:
 		resetConnection(w)
 	default:
 		writeMalformed(w)
@@ -267,7 +269,7 @@ func (s *Server) record(c *call) {
 }
 
 // fail answers with CleverTap's error envelope.
-func (s *Server) fail(w http.ResponseWriter, c *call, outcome Outcome, status int, text string) {
+func (s *Server) fail(w http.ResponseWriter, c *call, outcome clevertap.Outcome, status int, text string) {
 	s.finish(w, c, outcome, status, envelope(status, text))
 }
 

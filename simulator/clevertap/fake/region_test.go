@@ -1,11 +1,15 @@
-package clevertap
+package fake
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
+)
 
 func TestResolveRoute(t *testing.T) {
 	cases := []struct {
 		host, path  string
-		region      Region
+		region      clevertap.Region
 		apiPath     string
 		unknownHost bool
 		noted       bool
@@ -39,10 +43,10 @@ func TestResolveRoute(t *testing.T) {
 }
 
 func TestParseRegion(t *testing.T) {
-	if r, err := ParseRegion("MEC1"); err != nil || r != "mec1" {
+	if r, err := clevertap.ParseRegion("MEC1"); err != nil || r != "mec1" {
 		t.Fatalf("expected mec1, got %q %v", r, err)
 	}
-	if _, err := ParseRegion("eu"); err == nil ||
+	if _, err := clevertap.ParseRegion("eu"); err == nil ||
 		err.Error() != `unknown region "eu": expected one of eu1, in1, sg1, us1, aps3, mec1, sk1` {
 		t.Fatalf("expected an error listing the regions, got %v", err)
 	}

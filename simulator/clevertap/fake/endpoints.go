@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // handleProfile is GET /1/profile.json with exactly one of identity, email or objectId. The response shape
@@ -22,7 +24,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	q := r.URL.Query()
-	query := ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"),
+	query := clevertap.ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"),
 		ObjectID: q.Get("objectId")}
 	given := 0
 	for _, v := range []string{query.Identity, query.Email, query.ObjectID} {
@@ -32,13 +34,13 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	if given != 1 {
 		c.diagnose("expected exactly one of the query parameters identity, email, objectId; got %d", given)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "Exactly one of identity, email or objectId is required")
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "Exactly one of identity, email or objectId is required")
 		return
 	}
 	found := s.store.findProfiles(query)
 	if len(found) == 0 {
 		c.diagnose("no profile in account %s for %s", acct.ID, r.URL.RawQuery)
-		s.fail(w, c, OutcomeNotFound, http.StatusNotFound, "Profile not found")
+		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, "Profile not found")
 		return
 	}
 	record := s.profileRecord(found[len(found)-1], recordFlags{events: true, profile: true})
@@ -46,7 +48,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		Status string        `json:"status"`
 		Record profileRecord `json:"record"`
 	}{"success", record})
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, body)
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, body)
 }
 
 // handleDeleteProfiles is POST /1/delete/profiles.json with {"identity": id|[ids]} or {"guid": id|[ids]}.
@@ -62,23 +64,23 @@ func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c 
 	}
 	if err := decodeBody(r, &req); err != nil {
 		c.diagnose("expected a JSON object {\"identity\": id or [ids]} or {\"guid\": ...}: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	if (req.Identity == nil) == (req.GUID == nil) {
 		c.diagnose("expected exactly one of the keys identity and guid")
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	ids, err := oneOrMany(firstNonNil(req.Identity, req.GUID))
 	if err != nil || len(ids) == 0 {
 		c.diagnose("expected 1 to 100 string ids, got %d (%v)", len(ids), err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	if len(ids) > maxDemergeIDs {
 		c.diagnose("expected at most %d ids, got %d", maxDemergeIDs, len(ids))
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMaxIDs)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMaxIDs)
 		return
 	}
 	var deleted int
@@ -88,7 +90,7 @@ func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c 
 		deleted = s.store.deleteProfiles(acct.ID, nil, ids)
 	}
 	c.diagnose("deleted %d of %d profile(s)", deleted, len(ids))
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
 func firstNonNil(a, b json.RawMessage) json.RawMessage {
@@ -118,13 +120,13 @@ var attributionCredentials = []string{"account_id", "account_token", "account_pa
 func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := r.ParseForm(); err != nil {
 		c.diagnose("could not read the parameters: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	params := r.Form
 	acct := s.attributionAccount(c, params.Get("account_id"), params.Get("account_token"), params.Get("account_passcode"))
 	if acct == nil {
-		s.fail(w, c, OutcomeUnauthorized, http.StatusUnauthorized, textInvalidAccountInfo)
+		s.fail(w, c, clevertap.OutcomeUnauthorized, http.StatusUnauthorized, textInvalidAccountInfo)
 		return
 	}
 	c.entry.Account = acct.ID
@@ -138,18 +140,18 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 	switch {
 	case partner == "":
 		c.diagnose("missing partner_name; expected one of %s", strings.Join(s.opts.AttributionPartners, ", "))
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is missing")
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "partner_name is missing")
 		return
 	case !slices.ContainsFunc(s.opts.AttributionPartners, func(p string) bool { return strings.EqualFold(p, partner) }):
 		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner, strings.Join(s.opts.AttributionPartners,
 			", "))
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "partner_name is not whitelisted")
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "partner_name is not whitelisted")
 		return
 	}
 	for _, required := range []string{"event_type", "device_identifier"} {
 		if params.Get(required) == "" {
 			c.diagnose("missing required parameter %s", required)
-			s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, required+" is missing")
+			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, required+" is missing")
 			return
 		}
 	}
@@ -159,7 +161,7 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	if !hasUTM {
 		c.diagnose("expected at least one utm_* parameter (utm_source, utm_medium, utm_campaign...)")
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, "utm_source is missing")
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "utm_source is missing")
 		return
 	}
 	record := attributionRecord(params)
@@ -171,17 +173,17 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at, params.Get("event_type"),
 			params.Get("device_identifier"), record)
 	}
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
 // attributionAccount finds the account the credentials name: by id, else by token; every given credential must
 // belong to it, and the account must live in the region the call went to.
-func (s *Server) attributionAccount(c *call, id, token, passcode string) *Account {
+func (s *Server) attributionAccount(c *call, id, token, passcode string) *clevertap.Account {
 	if id == "" && token == "" && passcode == "" {
 		c.diagnose("no credentials: expected at least one of account_id, account_token, account_passcode")
 		return nil
 	}
-	var acct *Account
+	var acct *clevertap.Account
 	var ok bool
 	switch {
 	case id != "":
@@ -202,7 +204,7 @@ func (s *Server) attributionAccount(c *call, id, token, passcode string) *Accoun
 		c.diagnose("account_token does not belong to account %s", acct.ID)
 		return nil
 	}
-	if passcode != "" && !acct.acceptsPasscode(passcode) {
+	if passcode != "" && !acct.AcceptsPasscode(passcode) {
 		c.diagnose("account_passcode is not one of account %s's passcodes", acct.ID)
 		return nil
 	}

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden from the current answers")
@@ -18,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // the wire format shows up as a diff to review.
 type goldenCase struct {
 	name, method, host, path string
-	creds                    Credentials
+	creds                    clevertap.Credentials
 	body                     string
 	status                   int
 }
@@ -40,8 +42,8 @@ func TestGoldenResponses(t *testing.T) {
 		{"upload-partial", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[` + records + `]}`, 200},
 		{"upload-fail", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
 			`{"d":[{"type":"event","identity":"u1","ts":0,"evtName":"x","evtData":{}}]}`, 200},
-		{"upload-401-unknown-account", "POST", "api.clevertap.com", "/1/upload", Credentials{"NOPE", "x"}, oneEvent, 401},
-		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload", Credentials{"SIM-EU1-0001", "x"}, oneEvent,
+		{"upload-401-unknown-account", "POST", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "NOPE", Passcode: "x"}, oneEvent, 401},
+		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "x"}, oneEvent,
 			401},
 		{"upload-400-malformed", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":`, 400},
 		{"upload-400-too-many", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
@@ -49,11 +51,11 @@ func TestGoldenResponses(t *testing.T) {
 		{"upload-405", "GET", "api.clevertap.com", "/1/upload", eu1Creds, "", 405},
 		{"unknown-endpoint-404", "POST", "api.clevertap.com", "/1/nothing", eu1Creds, "", 404},
 		{"attribution-success", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1&utm_source=organic&account_token=sim-eu1-token", Credentials{}, "", 200},
+			"/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1&utm_source=organic&account_token=sim-eu1-token", clevertap.Credentials{}, "", 200},
 		{"attribution-401", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a", Credentials{}, "", 401},
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a", clevertap.Credentials{}, "", 401},
 		{"attribution-400-utm", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token", Credentials{},
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token", clevertap.Credentials{},
 			"", 400},
 		{"profile-404", "GET", "api.clevertap.com", "/1/profile.json?identity=nobody", eu1Creds, "", 404},
 		{"delete-success", "POST", "api.clevertap.com", "/1/delete/profiles.json", eu1Creds, `{"identity":"u1"}`, 200},
@@ -119,7 +121,7 @@ func TestGoldenReadResponses(t *testing.T) {
 		`{"type":"profile","identity":"u1","objectId":"__g1a2b3","profileData":{"Email":"u1@example.com",`+
 			`"Score":{"$incr":3},"Tags":["a","b"]}}`,
 		`{"type":"token","objectId":"__g1a2b3","tokenData":{"id":"fcm-token","type":"fcm"}}`)
-	step := func(name, method, path, body string, status int) *APIResult {
+	step := func(name, method, path, body string, status int) *clevertap.APIResult {
 		t.Helper()
 		res := send(t, c, method, path, eu1Creds, body)
 		if res.StatusCode != status {

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // The write endpoints real clients call besides uploads (reference §9.9): Disassociate, Subscribe and Demerge.
@@ -46,19 +48,19 @@ func (s *Server) readChannelEntries(w http.ResponseWriter, r *http.Request, c *c
 	}
 	if err := decodeBody(r, &body); err != nil || body.D == nil {
 		c.diagnose("expected {\"d\":[{\"type\",\"value\"...}]}: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return nil, false
 	}
 	if len(body.D) > maxChannelEntries {
 		c.diagnose("expected at most %d entries in \"d\", got %d", maxChannelEntries, len(body.D))
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, fmt.Sprintf(textTooManyRecords, maxChannelEntries))
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, fmt.Sprintf(textTooManyRecords, maxChannelEntries))
 		return nil, false
 	}
 	for i, e := range body.D {
 		if !slices.Contains(types, e.Type) || e.Value == "" {
 			c.diagnose("d[%d]: expected a \"type\" of %v and a \"value\", got type %q value %q", i, types, e.Type,
 				e.Value)
-			s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 			return nil, false
 		}
 	}
@@ -83,7 +85,7 @@ func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *c
 		}
 	}
 	c.diagnose("%d of %d number(s) were identities and no longer name their profile", done, len(entries))
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
 // handleSubscribe is POST /1/subscribe: {"d":[{"type":"phone"|"email","value","status":"Unsubscribe"|
@@ -101,7 +103,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call
 	for i, e := range entries {
 		if e.Status != "Unsubscribe" && e.Status != "Resubscribe" {
 			c.diagnose("d[%d].status: expected Unsubscribe or Resubscribe, got %q", i, e.Status)
-			s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 			return
 		}
 	}
@@ -109,7 +111,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call
 		n := s.store.setDND(acct.ID, e.Type, e.Value, e.Status == "Unsubscribe")
 		c.diagnose("%s %s %s: %d profile(s) have it", e.Status, e.Type, e.Value, n)
 	}
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
 // handleDemerge is POST /1/demerge/profiles.json: {"identities": id | [ids]}, at most 100. Each identity's
@@ -130,12 +132,12 @@ func (s *Server) handleDemerge(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	if err != nil || len(ids) == 0 {
 		c.diagnose("expected {\"identities\": id or [ids]}: %v", err)
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMalformed)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMalformed)
 		return
 	}
 	if len(ids) > maxDemergeIDs {
 		c.diagnose("expected at most %d identities, got %d", maxDemergeIDs, len(ids))
-		s.fail(w, c, OutcomeBadRequest, http.StatusBadRequest, textMaxIDs)
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, textMaxIDs)
 		return
 	}
 	now := s.opts.Now()
@@ -144,7 +146,7 @@ func (s *Server) handleDemerge(w http.ResponseWriter, r *http.Request, c *call) 
 		split += s.store.demerge(acct.ID, id, now)
 	}
 	c.diagnose("%d identit(ies) demerged; %d device(s) became profiles of their own", len(ids), split)
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }
 
 // disassociate unlinks an identity from its profile; it says whether the identity named one.
@@ -174,8 +176,8 @@ func (s *store) setDND(account, channel, value string, unsubscribed bool) int {
 	}
 	n := 0
 	for _, p := range s.profiles {
-		if p.Account == account && ((channel == "phone" && p.phone() == value) ||
-			(channel == "email" && p.email() == value)) {
+		if p.Account == account && ((channel == "phone" && phone(p) == value) ||
+			(channel == "email" && email(p) == value)) {
 			n++
 		}
 	}

@@ -1,10 +1,12 @@
-package clevertap
+package fake
 
 import (
 	"bytes"
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // Real-Time Counts, POST /1/now.json (reference §9.6): the users active in the past five minutes, that is the
@@ -47,7 +49,7 @@ func (s *Server) handleRealTimeCounts(w http.ResponseWriter, r *http.Request, c 
 	active := s.store.activeProfiles(acct.ID, now.Add(-realTimeWindow))
 	c.diagnose("%d profile(s) with an event received since %s", len(active),
 		now.Add(-realTimeWindow).UTC().Format(time.RFC3339))
-	var fresh []Profile
+	var fresh []clevertap.Profile
 	for _, p := range active {
 		if !p.CreatedAt.Before(now.Add(-realTimeWindow)) {
 			fresh = append(fresh, p)
@@ -57,7 +59,7 @@ func (s *Server) handleRealTimeCounts(w http.ResponseWriter, r *http.Request, c 
 	if req.UserType {
 		answer.UserType = &userTypes{New: len(fresh), Repeat: len(active) - len(fresh)}
 		for _, p := range active {
-			if p.email() != "" || p.phone() != "" || p.hasPushToken() {
+			if email(&p) != "" || phone(&p) != "" || hasPushToken(&p) {
 				answer.UserType.Addressable++
 			}
 			if _, ok := p.Events["Charged"]; ok {
@@ -71,7 +73,7 @@ func (s *Server) handleRealTimeCounts(w http.ResponseWriter, r *http.Request, c 
 		answer.New = &splits
 	}
 	out, _ := json.Marshal(answer)
-	s.finish(w, c, OutcomeAccepted, http.StatusOK, out)
+	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, out)
 }
 
 // realTimeAnswer is CleverTap's answer, its keys in the order of its sample.
@@ -132,7 +134,7 @@ type devices struct {
 
 // realTimeSplits counts the profiles by what the request asks: every one's session source is "unavailable";
 // browser, os and device follow the platform of its first device (a profile with none is not counted there).
-func (s *Server) realTimeSplits(req nowRequest, profiles []Profile) realTimeSplits {
+func (s *Server) realTimeSplits(req nowRequest, profiles []clevertap.Profile) realTimeSplits {
 	out := realTimeSplits{SessionSource: &sessionSources{Unavailable: len(profiles)}, Browser: &browsers{},
 		OS: &operatingSystems{}, Device: &devices{}}
 	for _, p := range profiles {
@@ -174,13 +176,13 @@ func (s *Server) realTimeSplits(req nowRequest, profiles []Profile) realTimeSpli
 }
 
 // activeProfiles are copies of the account's profiles with an event received at or after since.
-func (s *store) activeProfiles(account string, since time.Time) []Profile {
+func (s *store) activeProfiles(account string, since time.Time) []clevertap.Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[int64]bool{}
-	var out []Profile
-	s.events.Each(func(e *Event) bool {
-		if e.Account != account || e.kind != TypeEvent || e.ReceivedAt.Before(since) {
+	var out []clevertap.Profile
+	s.events.Each(func(e *storedEvent) bool {
+		if e.Account != account || e.kind != clevertap.TypeEvent || e.ReceivedAt.Before(since) {
 			return true
 		}
 		if p := s.profileOfEvent(e); p != nil && !seen[p.ID] {

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 
 	"github.com/ctharness/ctharness/internal/clip"
 )
@@ -310,7 +312,7 @@ func number(v any) (float64, bool) {
 
 // matchesProfile applies the profile filters: profileData for profile_fields and demographics (Gender sent as
 // Male/Female matches the M/F uploads hold), the push token for reachability's has_token.
-func (q *readQuery) matchesProfile(p *Profile) bool {
+func (q *readQuery) matchesProfile(p *clevertap.Profile) bool {
 	if len(q.unheld) > 0 {
 		return false
 	}
@@ -327,11 +329,11 @@ func (q *readQuery) matchesProfile(p *Profile) bool {
 		var v any
 		switch c.Name {
 		case "has_token":
-			v = p.hasPushToken()
+			v = hasPushToken(p)
 		case "has_email":
-			v = p.email() != ""
+			v = email(p) != ""
 		case "has_phone":
-			v = p.phone() != ""
+			v = phone(p) != ""
 		default:
 			return false
 		}
@@ -358,7 +360,7 @@ func genderCondition(c condition) condition {
 	return c
 }
 
-func (p *Profile) hasPushToken() bool {
+func hasPushToken(p *clevertap.Profile) bool {
 	for _, d := range p.Devices {
 		if d.PushToken != "" {
 			return true

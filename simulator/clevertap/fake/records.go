@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 
 	"github.com/valyala/fastjson"
 )
@@ -27,8 +29,8 @@ func (s *store) knowsEvent(account, name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	known := false
-	s.events.Each(func(e *Event) bool {
-		known = e.Account == account && e.kind == TypeEvent && e.name == name
+	s.events.Each(func(e *storedEvent) bool {
+		known = e.Account == account && e.kind == clevertap.TypeEvent && e.name == name
 		return !known
 	})
 	return known
@@ -36,7 +38,7 @@ func (s *store) knowsEvent(account, name string) bool {
 
 // matchedEvent is an event a query found, with the profile it belonged to then (0 when none is left).
 type matchedEvent struct {
-	Event
+	storedEvent
 	profileID int64
 }
 
@@ -47,8 +49,8 @@ func (s *store) matchEvents(account string, q *readQuery) []matchedEvent {
 	s.mu.Lock()
 	var out []matchedEvent
 	profileMatches := map[int64]bool{}
-	s.events.Each(func(e *Event) bool {
-		if e.Account != account || e.kind != TypeEvent || e.name != q.EventName || e.at.Before(q.Start) ||
+	s.events.Each(func(e *storedEvent) bool {
+		if e.Account != account || e.kind != clevertap.TypeEvent || e.name != q.EventName || e.at.Before(q.Start) ||
 			!e.at.Before(q.End) {
 			return true
 		}
@@ -66,7 +68,7 @@ func (s *store) matchEvents(account string, q *readQuery) []matchedEvent {
 				return true
 			}
 		}
-		m := matchedEvent{Event: *e}
+		m := matchedEvent{storedEvent: *e}
 		if p != nil {
 			m.profileID = p.ID
 		}
@@ -81,7 +83,7 @@ func (s *store) matchEvents(account string, q *readQuery) []matchedEvent {
 	return out
 }
 
-func (s *store) profileOfEvent(e *Event) *Profile {
+func (s *store) profileOfEvent(e *storedEvent) *clevertap.Profile {
 	if e.identity != "" {
 		if id, ok := s.byIdentity[profileKey(e.Account, e.identity)]; ok {
 			return s.profiles[id]
@@ -96,10 +98,10 @@ func (s *store) profileOfEvent(e *Event) *Profile {
 }
 
 // profilesByID returns copies of the profiles still there, by ID.
-func (s *store) profilesByID(ids []int64) map[int64]Profile {
+func (s *store) profilesByID(ids []int64) map[int64]clevertap.Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[int64]Profile, len(ids))
+	out := make(map[int64]clevertap.Profile, len(ids))
 	for _, id := range ids {
 		if p, ok := s.profiles[id]; ok {
 			out[id] = s.copyOf(p)
@@ -172,7 +174,7 @@ type eventProfile struct {
 	Events      any    `json:"events,omitempty"` // nil when ?events=false
 }
 
-func (s *Server) eventRecord(e matchedEvent, p *Profile, f recordFlags, loc *time.Location) eventRecord {
+func (s *Server) eventRecord(e matchedEvent, p *clevertap.Profile, f recordFlags, loc *time.Location) eventRecord {
 	ts, _ := strconv.ParseInt(e.at.In(loc).Format("20060102150405"), 10, 64)
 	rec := eventRecord{TS: ts, EventProps: json.RawMessage(`{}`), SessionProps: json.RawMessage(`{}`)}
 	parser := parserPool.Get()
@@ -192,7 +194,7 @@ func (s *Server) eventRecord(e matchedEvent, p *Profile, f recordFlags, loc *tim
 		if objectID == "" && len(p.ObjectIDs) > 0 {
 			objectID = p.ObjectIDs[0]
 		}
-		rec.Profile.Email = p.email()
+		rec.Profile.Email = email(p)
 		if f.profile {
 			rec.Profile.ProfileData = p.ProfileData
 		}
@@ -223,8 +225,8 @@ type platformInfo struct {
 	ObjectID  string `json:"objectId"`
 }
 
-func (s *Server) profileRecord(p Profile, f recordFlags) profileRecord {
-	rec := profileRecord{Identity: p.Identity, Email: p.email(), PlatformInfo: make([]platformInfo, 0,
+func (s *Server) profileRecord(p clevertap.Profile, f recordFlags) profileRecord {
+	rec := profileRecord{Identity: p.Identity, Email: email(&p), PlatformInfo: make([]platformInfo, 0,
 		len(p.ObjectIDs))}
 	if f.profile {
 		rec.ProfileData = p.ProfileData
@@ -239,16 +241,16 @@ func (s *Server) profileRecord(p Profile, f recordFlags) profileRecord {
 	return rec
 }
 
-func eventSummaries(p *Profile) map[string]EventStats {
-	out := make(map[string]EventStats, len(p.Events))
+func eventSummaries(p *clevertap.Profile) map[string]clevertap.EventStats {
+	out := make(map[string]clevertap.EventStats, len(p.Events))
 	for name, sum := range p.Events {
-		out[name] = EventStats{Count: sum.Count, FirstSeen: sum.FirstSeen.Unix(), LastSeen: sum.LastSeen.Unix()}
+		out[name] = clevertap.EventStats{Count: sum.Count, FirstSeen: sum.FirstSeen.Unix(), LastSeen: sum.LastSeen.Unix()}
 	}
 	return out
 }
 
 // platformOf is a device's platform: from its token's type, else the shape of its ID, else UnknownPlatform.
-func (s *Server) platformOf(p *Profile, objectID string) string {
+func (s *Server) platformOf(p *clevertap.Profile, objectID string) string {
 	if p != nil {
 		if dev, ok := p.Devices[objectID]; ok && dev.Platform != "" {
 			return dev.Platform

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"encoding/json"
@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 var partialShape = regexp.MustCompile(`^\{"req_id":([1-9][0-9]{14}),"status":"partial"\}$`)
 
 // startCount posts a count and returns its req_id from the partial answer.
-func startCount(t *testing.T, c *Client, path, body string) string {
+func startCount(t *testing.T, c *clevertap.Client, path, body string) string {
 	t.Helper()
 	res := send(t, c, http.MethodPost, path, eu1Creds, body)
 	m := partialShape.FindStringSubmatch(string(res.Body))
@@ -70,7 +72,7 @@ func TestCountImmediateAnswersAtOnce(t *testing.T) {
 }
 
 // poll posts a count and polls it once (CountDelay 0: ready on the first poll).
-func poll(t *testing.T, c *Client, path, body string) string {
+func poll(t *testing.T, c *clevertap.Client, path, body string) string {
 	t.Helper()
 	id := startCount(t, c, path, body)
 	return string(send(t, c, http.MethodGet, path+"?req_id="+id, eu1Creds, "").Body)

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 func TestProfileOperators(t *testing.T) {
@@ -101,7 +103,7 @@ func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
 	if err != nil || len(admin) != 1 || admin[0].ProfileData["Score"] != 308.0 {
 		t.Fatalf("/_sim/profiles: expected Score 308, got %+v %v", admin, err)
 	}
-	if n := len(s.store.findProfiles(ProfileQuery{Account: "SIM-EU1-0001"})); n != 1 {
+	if n := len(s.store.findProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"})); n != 1 {
 		t.Fatalf("the token's anonymous profile must merge into jack's, got %d profiles", n)
 	}
 }
@@ -113,7 +115,7 @@ func TestProfileOperatorMistakesAreWarned(t *testing.T) {
 	if err != nil || !strings.Contains(string(res.Body), `"processed":1`) {
 		t.Fatalf("operator mistakes are accepted, as CleverTap's handling is UNCONFIRMED: %v %s", err, res.Body)
 	}
-	entries, _ := c.Requests(context.Background(), JournalFilter{Account: "SIM-EU1-0001"})
+	entries, _ := c.Requests(context.Background(), clevertap.JournalFilter{Account: "SIM-EU1-0001"})
 	warnings := fmt.Sprint(entries[len(entries)-1].Records.Warnings)
 	for _, want := range []string{`$incr takes a number`, `deletes nothing`, `"$push" is not one of`,
 		`only amounts greater than 0`, `stored as a string`} {
@@ -146,13 +148,13 @@ func TestIdentityEndpoints(t *testing.T) {
 		`{"d":[{"type":"email","value":"ana@example.com","status":"Unsubscribe"}]}`); string(res.Body) != ok {
 		t.Fatalf("subscribe: expected %s, got %s", ok, res.Body)
 	}
-	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); len(p) != 1 || !reflect.DeepEqual(p[0].DND,
+	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p) != 1 || !reflect.DeepEqual(p[0].DND,
 		[]string{"email"}) {
 		t.Fatalf("expected ana's email marked DND, got %+v", p)
 	}
 	_ = post(t, c, "api.clevertap.com", "/1/subscribe", eu1Creds,
 		`{"d":[{"type":"email","value":"ana@example.com","status":"Resubscribe"}]}`)
-	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); p[0].DND != nil {
+	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); p[0].DND != nil {
 		t.Fatalf("expected ana resubscribed, got %+v", p[0].DND)
 	}
 
@@ -160,11 +162,11 @@ func TestIdentityEndpoints(t *testing.T) {
 		`{"identities":["ana"]}`); string(res.Body) != ok {
 		t.Fatalf("demerge: expected %s, got %s", ok, res.Body)
 	}
-	if p := s.store.findProfiles(ProfileQuery{Identity: "ana"}); len(p[0].ObjectIDs) != 0 {
+	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p[0].ObjectIDs) != 0 {
 		t.Fatalf("after demerge ana keeps no device, got %v", p[0].ObjectIDs)
 	}
 	for _, oid := range []string{"__a1", "__a2"} {
-		if p := s.store.findProfiles(ProfileQuery{ObjectID: oid}); len(p) != 1 || p[0].Identity != "" {
+		if p := s.store.findProfiles(clevertap.ProfileQuery{ObjectID: oid}); len(p) != 1 || p[0].Identity != "" {
 			t.Fatalf("after demerge %s is an anonymous profile of its own, got %+v", oid, p)
 		}
 	}
@@ -192,7 +194,7 @@ func TestIdentityEndpoints(t *testing.T) {
 func TestReadConcurrencyLimit(t *testing.T) {
 	s, c := newTestServer(t, Options{})
 	renewals(t, c)
-	if _, err := s.AddFault(Fault{Action: FaultDelay, DelayMS: 60000, Endpoint: "counts", Times: 3}); err != nil {
+	if _, err := s.AddFault(clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Endpoint: "counts", Times: 3}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

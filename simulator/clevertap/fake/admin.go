@@ -1,14 +1,15 @@
-package clevertap
+package fake
 
 import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 
 	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/gorilla/mux"
@@ -28,7 +29,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePutAccount(w http.ResponseWriter, r *http.Request) {
-	var a Account
+	var a clevertap.Account
 	if err := httpjson.Decode(r, &a); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "account: %v", err)
 		return
@@ -43,19 +44,19 @@ func (s *Server) handlePutAccount(w http.ResponseWriter, r *http.Request) {
 
 // parseEventFilter reads account, region, identity, objectId, name, type and since (a sequence number or an
 // RFC 3339 time).
-func parseEventFilter(q map[string][]string) (EventFilter, error) {
+func parseEventFilter(q map[string][]string) (clevertap.EventFilter, error) {
 	get := func(k string) string { return first(q[k]) }
-	f := EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"), Name: get("name"),
-		Type: RecordType(get("type"))}
+	f := clevertap.EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"), Name: get("name"),
+		Type: clevertap.RecordType(get("type"))}
 	if region := get("region"); region != "" {
-		r, err := ParseRegion(region)
+		r, err := clevertap.ParseRegion(region)
 		if err != nil {
 			return f, err
 		}
 		f.Region = r
 	}
 	switch f.Type {
-	case "", TypeEvent, TypeProfile, TypeToken:
+	case "", clevertap.TypeEvent, clevertap.TypeProfile, clevertap.TypeToken:
 	default:
 		return f, fmt.Errorf("type: expected event, profile or token, got %q", f.Type)
 	}
@@ -91,16 +92,16 @@ func pageLimit(q url.Values) (int, error) {
 }
 
 // pageOf is an answer of a paged route: its entries under key, and next_since when more are left.
-func pageOf[T interface{ seq() uint64 }](key string, items []T, more bool) map[string]any {
+func pageOf[T any](key string, items []T, more bool, seq func(T) uint64) map[string]any {
 	out := map[string]any{key: items}
 	if more && len(items) > 0 {
-		out["next_since"] = items[len(items)-1].seq()
+		out["next_since"] = seq(items[len(items)-1])
 	}
 	return out
 }
 
-func (e Event) seq() uint64        { return e.Seq }
-func (e JournalEntry) seq() uint64 { return e.Seq }
+func eventSeq(e clevertap.Event) uint64        { return e.Seq }
+func entrySeq(e clevertap.JournalEntry) uint64 { return e.Seq }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -114,7 +115,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		var limit int
 		if limit, err = pageLimit(q); err == nil {
 			events, more := s.store.pageEvents(f, limit)
-			httpjson.Write(w, http.StatusOK, pageOf("events", events, more))
+			httpjson.Write(w, http.StatusOK, pageOf("events", events, more, eventSeq))
 			return
 		}
 	}
@@ -127,10 +128,10 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	profiles := s.store.findProfiles(ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
+	profiles := s.store.findProfiles(clevertap.ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
 		Email: q.Get("email"), ObjectID: q.Get("objectId")})
 	if profiles == nil {
-		profiles = []Profile{}
+		profiles = []clevertap.Profile{}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"profiles": profiles})
 }
@@ -150,27 +151,27 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type timed struct {
-		Event
+		clevertap.Event
 		Time time.Time `json:"time"`
 	}
 	seen := map[uint64]bool{}
 	events := []timed{}
 	profiles := []map[string]any{}
-	for _, p := range s.store.findProfiles(ProfileQuery{Identity: identity, ObjectID: objectID}) {
+	for _, p := range s.store.findProfiles(clevertap.ProfileQuery{Identity: identity, ObjectID: objectID}) {
 		profiles = append(profiles, map[string]any{"account": p.Account, "region": p.Region,
 			"record": s.profileRecord(p, recordFlags{events: true, profile: true}), "dnd": p.DND})
-		filters := []EventFilter{{Account: p.Account, Identity: p.Identity}}
+		filters := []clevertap.EventFilter{{Account: p.Account, Identity: p.Identity}}
 		for _, oid := range p.ObjectIDs {
-			filters = append(filters, EventFilter{Account: p.Account, ObjectID: oid})
+			filters = append(filters, clevertap.EventFilter{Account: p.Account, ObjectID: oid})
 		}
 		for _, f := range filters {
 			if f.Identity == "" && f.ObjectID == "" {
 				continue
 			}
-			for _, e := range s.store.findEvents(f) {
+			for _, e := range s.store.findStored(f) {
 				if !seen[e.Seq] {
 					seen[e.Seq] = true
-					events = append(events, timed{Event: e, Time: e.at})
+					events = append(events, timed{Event: e.Event, Time: e.at})
 				}
 			}
 		}
@@ -178,12 +179,6 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	httpjson.Write(w, http.StatusOK, map[string]any{"events": events, "profiles": profiles})
 }
-
-var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
-	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
-
-// Outcomes are the journal's outcomes, in the order the README lists them.
-func Outcomes() []Outcome { return slices.Clone(outcomes) }
 
 func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -198,7 +193,7 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entries, more := s.journal.find(f)
-	answer := pageOf("requests", entries, more)
+	answer := pageOf("requests", entries, more, entrySeq)
 	if f.Newest && more && len(entries) > 0 {
 		delete(answer, "next_since")
 		answer["next_before"] = entries[len(entries)-1].Seq
@@ -206,35 +201,10 @@ func (s *Server) handleRequests(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, answer)
 }
 
-// ParseJournalFilter reads a journal filter's fields from a query (account, outcome, region, endpoint, q) as
-// /_sim/requests and the live stream take them, checking each value; paging is each route's own.
-func ParseJournalFilter(q url.Values) (JournalFilter, error) {
-	f := JournalFilter{Account: q.Get("account"), Outcome: Outcome(q.Get("outcome")), Endpoint: q.Get("endpoint"),
-		Text: q.Get("q")}
-	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
-		names := make([]string, len(outcomes))
-		for i, o := range outcomes {
-			names[i] = string(o)
-		}
-		return f, fmt.Errorf("outcome: expected one of %s, got %q", strings.Join(names, ", "), f.Outcome)
-	}
-	if f.Endpoint != "" && f.Endpoint != "unknown" && !slices.Contains(endpointNames(), f.Endpoint) {
-		return f, fmt.Errorf("endpoint: expected one of %s, got %q", strings.Join(endpointNames(), ", "), f.Endpoint)
-	}
-	if region := q.Get("region"); region != "" {
-		rg, err := ParseRegion(region)
-		if err != nil {
-			return f, err
-		}
-		f.Region = rg
-	}
-	return f, nil
-}
-
 // parseJournalPage reads /_sim/requests' query: the filter, paging (since, before, limit) and order (oldest, the
 // default, or newest).
-func parseJournalPage(q url.Values) (JournalFilter, error) {
-	f, err := ParseJournalFilter(q)
+func parseJournalPage(q url.Values) (clevertap.JournalFilter, error) {
+	f, err := clevertap.ParseJournalFilter(q)
 	if err != nil {
 		return f, err
 	}
@@ -258,25 +228,13 @@ func parseJournalPage(q url.Values) (JournalFilter, error) {
 	return f, nil
 }
 
-// WaitRequest is the body of POST /_sim/wait: block until Count matching records exist.
-type WaitRequest struct {
-	Account   string     `json:"account,omitempty"`
-	Region    Region     `json:"region,omitempty"`
-	Name      string     `json:"name,omitempty"`
-	Identity  string     `json:"identity,omitempty"`
-	ObjectID  string     `json:"objectId,omitempty"`
-	Type      RecordType `json:"type,omitempty"`
-	Count     int        `json:"count"`
-	TimeoutMS int        `json:"timeout_ms,omitempty"`
-}
-
 const (
 	defaultWaitTimeout = 5 * time.Second
 	maxWaitTimeout     = 5 * time.Minute
 )
 
 func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
-	var req WaitRequest
+	var req clevertap.WaitRequest
 	if err := httpjson.Decode(r, &req); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "wait: %v", err)
 		return
@@ -291,7 +249,7 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 		timeout = defaultWaitTimeout
 	}
 	timeout = min(timeout, maxWaitTimeout)
-	f := EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity,
+	f := clevertap.EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity,
 		ObjectID: req.ObjectID, Type: req.Type}
 	events, ok := s.store.waitFor(r.Context(), f, req.Count, timeout)
 	if ok {
@@ -313,7 +271,7 @@ func (s *Server) handleListFaults(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAddFault(w http.ResponseWriter, r *http.Request) {
-	var f Fault
+	var f clevertap.Fault
 	if err := httpjson.Decode(r, &f); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "fault: %v", err)
 		return
@@ -328,7 +286,7 @@ func (s *Server) handleAddFault(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleClearFaults(w http.ResponseWriter, r *http.Request) {
 	s.faults.clear()
-	httpjson.Write(w, http.StatusOK, map[string]any{"faults": []Fault{}})
+	httpjson.Write(w, http.StatusOK, map[string]any{"faults": []clevertap.Fault{}})
 }
 
 func (s *Server) handleDeleteFault(w http.ResponseWriter, r *http.Request) {

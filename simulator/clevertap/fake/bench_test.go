@@ -1,4 +1,4 @@
-package clevertap_test
+package fake_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/ctharness/ctharness/bench"
-	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 )
 
 type discardWriter struct{ h http.Header }
@@ -41,7 +41,7 @@ func decodeThenSucceed(w http.ResponseWriter, r *http.Request) {
 func BenchmarkUpload(b *testing.B) {
 	const records = 1000
 	body := bench.UploadBody(records)
-	s, err := clevertap.New(clevertap.Options{})
+	s, err := fake.New(fake.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func BenchmarkUpload(b *testing.B) {
 // /_sim/events (one filtered JSON dump of the same records); compare records/s.
 func BenchmarkGetEvents(b *testing.B) {
 	const records = 100_000
-	s, err := clevertap.New(clevertap.Options{})
+	s, err := fake.New(fake.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func BenchmarkGetEvents(b *testing.B) {
 func BenchmarkNewestPage(b *testing.B) {
 	for _, size := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("journal=%d", size), func(b *testing.B) {
-			srv, err := clevertap.New(clevertap.Options{JournalLimit: size, EventLimit: size})
+			srv, err := fake.New(fake.Options{JournalLimit: size, EventLimit: size})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 func TestClientReadCalls(t *testing.T) {
@@ -13,10 +15,10 @@ func TestClientReadCalls(t *testing.T) {
 	c.PollInterval = time.Millisecond
 	renewals(t, c)
 	ctx := context.Background()
-	q := Query{EventName: "Renewal", From: 20251202, To: Day(time.Date(2025, 12, 2, 23, 0, 0, 0, time.UTC))}
+	q := clevertap.Query{EventName: "Renewal", From: 20251202, To: clevertap.Day(time.Date(2025, 12, 2, 23, 0, 0, 0, time.UTC))}
 
 	var seen []int
-	err := c.GetEvents(ctx, "eu1", eu1Creds, q, PageOptions{BatchSize: 7}, func(r EventRecord) error {
+	err := c.GetEvents(ctx, "eu1", eu1Creds, q, clevertap.PageOptions{BatchSize: 7}, func(r clevertap.EventRecord) error {
 		n, _ := number(r.EventProps["n"])
 		seen = append(seen, int(n))
 		return nil
@@ -26,7 +28,7 @@ func TestClientReadCalls(t *testing.T) {
 		t.Fatalf("GetEvents: expected n=0..23, got %v %v", seen, err)
 	}
 	pending := 0
-	for _, e := range s.Requests(JournalFilter{Outcome: OutcomePending}) {
+	for _, e := range s.Requests(clevertap.JournalFilter{Outcome: clevertap.OutcomePending}) {
 		if e.Endpoint == "events" {
 			pending++
 		}
@@ -36,9 +38,9 @@ func TestClientReadCalls(t *testing.T) {
 	}
 
 	// the same client code on a base URL that names the region, as it would name a real account's host
-	regional := &Client{BaseURL: c.BaseURL + "/eu1", HTTP: c.HTTP, PollInterval: time.Millisecond}
+	regional := &clevertap.Client{BaseURL: c.BaseURL + "/eu1", HTTP: c.HTTP, PollInterval: time.Millisecond}
 	var identities []string
-	err = regional.GetProfiles(ctx, "", eu1Creds, q, PageOptions{BatchSize: 23}, func(r ProfileRecord) error {
+	err = regional.GetProfiles(ctx, "", eu1Creds, q, clevertap.PageOptions{BatchSize: 23}, func(r clevertap.ProfileRecord) error {
 		identities = append(identities, r.Identity)
 		return nil
 	})
@@ -56,7 +58,7 @@ func TestClientReadCalls(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(trends, map[string]map[string]float64{"day": {"20251202": 24}}) {
 		t.Fatalf("Trends: expected 24 on 20251202, got %v %v", trends, err)
 	}
-	top, err := c.TopCounts(ctx, "eu1", eu1Creds, q, map[string]TopGroup{
+	top, err := c.TopCounts(ctx, "eu1", eu1Creds, q, map[string]clevertap.TopGroup{
 		"n": {PropertyType: "event_properties", Name: "n"}})
 	if err != nil || !reflect.DeepEqual(top, map[string]map[string]map[string]float64{
 		"n": {"NUMBER": {"0-10": 10, "10-20": 10, "20-30": 4}}}) {
@@ -70,9 +72,9 @@ func TestClientReadCalls(t *testing.T) {
 		t.Fatalf("RealTimeCount: expected u0..u4 and u9 active, got %d %v", n, err)
 	}
 
-	var apiErr *APIError
-	err = c.GetEvents(ctx, "eu1", eu1Creds, Query{EventName: "Renewals", From: 20251202, To: 20251202},
-		PageOptions{}, func(EventRecord) error { return nil })
+	var apiErr *clevertap.APIError
+	err = c.GetEvents(ctx, "eu1", eu1Creds, clevertap.Query{EventName: "Renewals", From: 20251202, To: 20251202},
+		clevertap.PageOptions{}, func(clevertap.EventRecord) error { return nil })
 	if !errors.As(err, &apiErr) || apiErr.Code != 400 || apiErr.Message != `["Invalid event : Renewals"]` ||
 		apiErr.HTTPStatus != 200 {
 		t.Fatalf("an unknown event: expected CleverTap's failure as an *APIError, got %v", err)

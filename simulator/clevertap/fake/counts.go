@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"encoding/json"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // The counts (reference §9.5): events, profiles, top property counts and trends. The answer is computed when the
@@ -78,17 +80,17 @@ const (
 )
 
 // counter computes one count's success body from its query.
-type counter func(s *Server, acct *Account, q *readQuery) ([]byte, *readError)
+type counter func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError)
 
 func (s *Server) handleCountEvents(w http.ResponseWriter, r *http.Request, c *call) {
-	s.handleCount(w, r, c, "events", func(s *Server, acct *Account, q *readQuery) ([]byte, *readError) {
+	s.handleCount(w, r, c, "events", func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
 		n := len(s.store.matchEvents(acct.ID, q))
 		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
 	})
 }
 
 func (s *Server) handleCountProfiles(w http.ResponseWriter, r *http.Request, c *call) {
-	s.handleCount(w, r, c, "profiles", func(s *Server, acct *Account, q *readQuery) ([]byte, *readError) {
+	s.handleCount(w, r, c, "profiles", func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
 		n := len(distinctProfiles(s.store.matchEvents(acct.ID, q)))
 		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
 	})
@@ -120,10 +122,10 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request, c *call, ki
 		}
 		if now.Before(job.ready) {
 			c.diagnose("still computing for %s (CountDelay)", job.ready.Sub(now).Round(time.Millisecond))
-			s.finish(w, c, OutcomePending, http.StatusOK, fmt.Appendf(nil, `{"req_id":%d,"status":"partial"}`, id))
+			s.finish(w, c, clevertap.OutcomePending, http.StatusOK, fmt.Appendf(nil, `{"req_id":%d,"status":"partial"}`, id))
 			return
 		}
-		s.finish(w, c, OutcomeAccepted, http.StatusOK, job.answer)
+		s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, job.answer)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -148,12 +150,12 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request, c *call, ki
 	job := &countJob{account: acct.ID, kind: kind, answer: answer, created: now,
 		ready: now.Add(s.opts.CountDelay)}
 	if s.opts.CountImmediate && s.opts.CountDelay <= 0 {
-		s.finish(w, c, OutcomeAccepted, http.StatusOK, answer)
+		s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, answer)
 		return
 	}
 	id := s.counts.add(job)
 	c.diagnose("answered partial: poll GET %s?req_id=%d", c.entry.Path, id)
-	s.finish(w, c, OutcomePending, http.StatusOK, fmt.Appendf(nil, `{"req_id":%d,"status":"partial"}`, id))
+	s.finish(w, c, clevertap.OutcomePending, http.StatusOK, fmt.Appendf(nil, `{"req_id":%d,"status":"partial"}`, id))
 }
 
 // countGroups reads a counts body's "groups": name → group object, at least one.
@@ -180,7 +182,7 @@ type topGroup struct {
 // topCounts is Top Property Counts: per group, the values of a property among the matched events
 // (event_properties: one per event) or their profiles (profile_fields, demographics: one per profile), strings
 // as "STR" {value: count} (the top_n, by count, desc unless order asc), numbers as "NUMBER" in ten ranges.
-func (s *Server) topCounts(acct *Account, q *readQuery) ([]byte, *readError) {
+func (s *Server) topCounts(acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
 	groups, err := countGroups[topGroup](q)
 	if err != nil {
 		return nil, err
@@ -283,7 +285,7 @@ type trendGroup struct {
 
 // trends is the Trends API: per group, the events (or, with unique, the profiles; or with sum_event_prop, the sum
 // of that property) per day (YYYYMMDD), ISO week (YYYYWW) or month (YYYYMM), every period of the range present.
-func (s *Server) trends(acct *Account, q *readQuery) ([]byte, *readError) {
+func (s *Server) trends(acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
 	groups, err := countGroups[trendGroup](q)
 	if err != nil {
 		return nil, err

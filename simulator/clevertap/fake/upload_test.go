@@ -1,15 +1,17 @@
-package clevertap
+package fake
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-func testAccount() *Account {
-	a := Account{ID: "T-1", Passcodes: []string{"p"}, Region: "eu1", DiscardedEvents: []string{"Old Event"},
+func testAccount() *clevertap.Account {
+	a := clevertap.Account{ID: "T-1", Passcodes: []string{"p"}, Region: "eu1", DiscardedEvents: []string{"Old Event"},
 		EventPropertyLimit: 3}
-	a.normalize()
+	a.Normalize()
 	return &a
 }
 
@@ -228,10 +230,10 @@ func TestTimestampAsAStringOfSeconds(t *testing.T) {
 		stored int64
 	}{
 		{`"1700000000"`, 0, 1700000000},
-		{`"1700000000000"`, CodeTimestampInvalid, 0},
-		{`" 1700000000"`, CodeTimestampInvalid, 0},
-		{`"1.7e9"`, CodeTimestampInvalid, 0},
-		{`"2026-01-01T00:00:00Z"`, CodeTimestampInvalid, 0},
+		{`"1700000000000"`, clevertap.CodeTimestampInvalid, 0},
+		{`" 1700000000"`, clevertap.CodeTimestampInvalid, 0},
+		{`"1.7e9"`, clevertap.CodeTimestampInvalid, 0},
+		{`"2026-01-01T00:00:00Z"`, clevertap.CodeTimestampInvalid, 0},
 	} {
 		body := `{"d":[{"type":"event","identity":"u","ts":` + c.ts + `,"evtName":"x","evtData":{}}]}`
 		batch, reqErr := validateUpload([]byte(body), testAccount(), testLimits)
@@ -269,9 +271,9 @@ func TestTheTokenLimitAndMixedUploads(t *testing.T) {
 func TestEveryRefusalHasADiagnosis(t *testing.T) {
 	codes := []int{509, 512, 513, 514, 515, 516, 517, 518, 519, 520, 522, 523, 524, 525, 526, 528, 530, 531, 532, 533,
 		534, 535}
-	if len(codes) != len(recordErrorPrefix) {
+	if len(codes) != len(clevertap.RecordCodes()) {
 		t.Fatalf("the test lists %d codes, CleverTap's texts %d: list the new code here", len(codes),
-			len(recordErrorPrefix))
+			len(clevertap.RecordCodes()))
 	}
 	for _, code := range codes {
 		if len(refusalDiagnosis[code]) < 20 {

@@ -1,4 +1,4 @@
-package clevertap
+package fake
 
 import (
 	"context"
@@ -12,12 +12,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // dec2 is 2025-12-02T00:00:00Z.
 const dec2 = 1764633600
 
-func uploadRaw(t *testing.T, c *Client, region Region, creds Credentials, records ...string) {
+func uploadRaw(t *testing.T, c *clevertap.Client, region clevertap.Region, creds clevertap.Credentials, records ...string) {
 	t.Helper()
 	res, err := c.UploadRaw(context.Background(), region, creds, []byte(`{"d":[`+strings.Join(records, ",")+`]}`), "")
 	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body), `"unprocessed":[]`) {
@@ -27,7 +29,7 @@ func uploadRaw(t *testing.T, c *Client, region Region, creds Credentials, record
 
 // renewals uploads 24 "Renewal" events on 2025-12-02 (n = 0..23, one an hour, users u0..u4), one just before
 // the day, one at midnight after it, and an "Other" event inside it.
-func renewals(t *testing.T, c *Client) {
+func renewals(t *testing.T, c *clevertap.Client) {
 	t.Helper()
 	var records []string
 	for n := 0; n <= 24; n++ {
@@ -40,7 +42,7 @@ func renewals(t *testing.T, c *Client) {
 	uploadRaw(t, c, "eu1", eu1Creds, records...)
 }
 
-func send(t *testing.T, c *Client, method, path string, creds Credentials, body string) *APIResult {
+func send(t *testing.T, c *clevertap.Client, method, path string, creds clevertap.Credentials, body string) *clevertap.APIResult {
 	t.Helper()
 	req, _ := http.NewRequest(method, c.BaseURL+path, strings.NewReader(body))
 	req.Header.Set("X-CleverTap-Account-Id", creds.AccountID)
@@ -66,7 +68,7 @@ type page struct {
 	Code           int               `json:"code"`
 }
 
-func decodePage(t *testing.T, res *APIResult) page {
+func decodePage(t *testing.T, res *clevertap.APIResult) page {
 	t.Helper()
 	var p page
 	if err := json.Unmarshal(res.Body, &p); err != nil {
@@ -79,7 +81,7 @@ func decodePage(t *testing.T, res *APIResult) page {
 var cursorShape = regexp.MustCompile(`^[A-Za-z0-9%]+%3D%3D$`)
 
 // pages follows a first call's cursor to the end and returns the pages.
-func pages(t *testing.T, c *Client, path string, creds Credentials, first *APIResult) []page {
+func pages(t *testing.T, c *clevertap.Client, path string, creds clevertap.Credentials, first *clevertap.APIResult) []page {
 	t.Helper()
 	start := decodePage(t, first)
 	if start.Status != "success" || !cursorShape.MatchString(start.Cursor) {
@@ -157,11 +159,11 @@ func TestGetEventsPagesEveryEventOfTheRangeOnce(t *testing.T) {
 
 func TestGetEventsRecordShapeInTheAccountsTimeZone(t *testing.T) {
 	s, c := newTestServer(t, Options{})
-	if err := s.PutAccount(Account{ID: "IN-TZ", Passcodes: []string{"p"}, Region: "in1",
+	if err := s.PutAccount(clevertap.Account{ID: "IN-TZ", Passcodes: []string{"p"}, Region: "in1",
 		Timezone: "Asia/Kolkata"}); err != nil {
 		t.Fatal(err)
 	}
-	creds := Credentials{AccountID: "IN-TZ", Passcode: "p"}
+	creds := clevertap.Credentials{AccountID: "IN-TZ", Passcode: "p"}
 	uploadRaw(t, c, "in1", creds,
 		`{"type":"profile","identity":"5555555555","objectId":"a8ffcbc9-a747-4ee3-a791-c5e58ad03097",`+
 			`"profileData":{"Email":"peter@foo.com","favoriteColor":"blue"}}`,
@@ -339,7 +341,7 @@ func TestLegacyFirstCallWithQueryInTheURL(t *testing.T) {
 }
 
 // count runs a query and counts the records of all its pages.
-func countRecords(t *testing.T, c *Client, path, body string) int {
+func countRecords(t *testing.T, c *clevertap.Client, path, body string) int {
 	t.Helper()
 	n := 0
 	for _, p := range pages(t, c, path, eu1Creds, send(t, c, http.MethodPost, path+"?batch_size=100", eu1Creds,

@@ -4,7 +4,7 @@
 // Events, Get User Profiles, the counts and their req_id polling, Real-Time Counts), the concurrency limits, and
 // an admin API (/_sim/) that records everything for assertions and injects faults. It runs in-process (Server is
 // an http.Handler; Client talks to it without a listener) or behind any http.Server.
-package clevertap
+package fake
 
 import (
 	"fmt"
@@ -14,13 +14,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap"
+
 	"github.com/gorilla/mux"
 )
 
 // Options configure a Server. Zero values take the defaults documented on each field.
 type Options struct {
 	// Accounts to serve; nil loads DefaultAccounts.
-	Accounts []Account
+	Accounts []clevertap.Account
 	// JournalLimit bounds the request journal (default 10000).
 	JournalLimit int
 	// EventLimit bounds the stored records and profiles (default 100000); the oldest go first.
@@ -77,7 +79,7 @@ var DefaultAttributionPartners = []string{"AppsFlyer", "Adjust", "Branch", "Koch
 
 func (o *Options) setDefaults() {
 	if o.Accounts == nil {
-		o.Accounts = DefaultAccounts()
+		o.Accounts = clevertap.DefaultAccounts()
 	}
 	if o.JournalLimit <= 0 {
 		o.JournalLimit = 10000
@@ -182,16 +184,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Accounts lists the accounts, sorted by region then id.
-func (s *Server) Accounts() []Account { return s.accounts.list() }
+func (s *Server) Accounts() []clevertap.Account { return s.accounts.list() }
 
 // PutAccount creates or replaces an account.
-func (s *Server) PutAccount(a Account) error { return s.accounts.put(a) }
+func (s *Server) PutAccount(a clevertap.Account) error { return s.accounts.put(a) }
 
 // Events returns the stored records that match, oldest first.
-func (s *Server) Events(f EventFilter) []Event { return s.store.findEvents(f) }
+func (s *Server) Events(f clevertap.EventFilter) []clevertap.Event { return s.store.findEvents(f) }
 
 // Requests returns the journal entries that match, oldest first.
-func (s *Server) Requests(f JournalFilter) []JournalEntry {
+func (s *Server) Requests(f clevertap.JournalFilter) []clevertap.JournalEntry {
 	entries, _ := s.journal.find(f)
 	return entries
 }
@@ -199,12 +201,12 @@ func (s *Server) Requests(f JournalFilter) []JournalEntry {
 // Subscribe is a live stream of the journal: every request to a CleverTap route from now on, in order. The
 // channel is closed when the reader falls more than buffer entries behind, or by cancel; ok is false when the
 // simulator already serves its limit of streams.
-func (s *Server) Subscribe(buffer int) (entries <-chan JournalEntry, cancel func(), ok bool) {
+func (s *Server) Subscribe(buffer int) (entries <-chan clevertap.JournalEntry, cancel func(), ok bool) {
 	return s.journal.subscribe(buffer)
 }
 
 // AddFault injects a fault and returns it with its id.
-func (s *Server) AddFault(f Fault) (Fault, error) { return s.faults.add(f) }
+func (s *Server) AddFault(f clevertap.Fault) (clevertap.Fault, error) { return s.faults.add(f) }
 
 // Reset clears records, profiles, journal and faults; accounts stay.
 func (s *Server) Reset() {
@@ -213,4 +215,12 @@ func (s *Server) Reset() {
 	s.faults.clear()
 	s.cursors.reset()
 	s.counts.reset()
+}
+
+// inProcessBase is the base URL of an in-process client; its host is not a CleverTap host, so regions go in the path.
+const inProcessBase = "http://simulator.in-process"
+
+// Client returns a client wired straight to this server, with no listener: the one line a Go test needs.
+func (s *Server) Client() *clevertap.Client {
+	return &clevertap.Client{BaseURL: inProcessBase, HTTP: &http.Client{Transport: clevertap.InProcessTransport{Handler: s}}}
 }
