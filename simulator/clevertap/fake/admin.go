@@ -18,7 +18,7 @@ import (
 // The admin API: JSON in and out, errors as {"error": "..."} naming what was expected and what arrived.
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	stats := s.store.stats()
+	stats := s.store.Stats()
 	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "version": s.opts.Version,
 		"accounts": len(s.accounts.list()),
 		"events":   stats.Events, "events_dropped": stats.EventsDropped, "profiles": stats.Profiles})
@@ -114,7 +114,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var limit int
 		if limit, err = pageLimit(q); err == nil {
-			events, more := s.store.pageEvents(f, limit)
+			events, more := s.store.PageEvents(f, limit)
 			httpjson.Write(w, http.StatusOK, pageOf("events", events, more, eventSeq))
 			return
 		}
@@ -128,7 +128,7 @@ func (s *Server) handleProfiles(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	profiles := s.store.findProfiles(clevertap.ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
+	profiles := s.store.FindProfiles(clevertap.ProfileQuery{Account: q.Get("account"), Identity: q.Get("identity"),
 		Email: q.Get("email"), ObjectID: q.Get("objectId")})
 	if profiles == nil {
 		profiles = []clevertap.Profile{}
@@ -157,7 +157,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 	seen := map[uint64]bool{}
 	events := []timed{}
 	profiles := []map[string]any{}
-	for _, p := range s.store.findProfiles(clevertap.ProfileQuery{Identity: identity, ObjectID: objectID}) {
+	for _, p := range s.store.FindProfiles(clevertap.ProfileQuery{Identity: identity, ObjectID: objectID}) {
 		profiles = append(profiles, map[string]any{"account": p.Account, "region": p.Region,
 			"record": s.profileRecord(p, recordFlags{events: true, profile: true}), "dnd": p.DND})
 		filters := []clevertap.EventFilter{{Account: p.Account, Identity: p.Identity}}
@@ -168,10 +168,10 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 			if f.Identity == "" && f.ObjectID == "" {
 				continue
 			}
-			for _, e := range s.store.findStored(f) {
+			for _, e := range s.store.FindStored(f) {
 				if !seen[e.Seq] {
 					seen[e.Seq] = true
-					events = append(events, timed{Event: e.Event, Time: e.at})
+					events = append(events, timed{Event: e.Event, Time: e.At})
 				}
 			}
 		}
@@ -251,14 +251,14 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 	timeout = min(timeout, maxWaitTimeout)
 	f := clevertap.EventFilter{Account: req.Account, Region: req.Region, Name: req.Name, Identity: req.Identity,
 		ObjectID: req.ObjectID, Type: req.Type}
-	events, ok := s.store.waitFor(r.Context(), f, req.Count, timeout)
+	events, ok := s.store.WaitFor(r.Context(), f, req.Count, timeout)
 	if ok {
 		httpjson.Write(w, http.StatusOK, map[string]any{"events": events})
 		return
 	}
 	answer := map[string]any{"events": events, "error": fmt.Sprintf("expected %d record(s) matching within %s, "+
 		"found %d", req.Count, timeout, len(events))}
-	if near, differs, found := s.store.nearestMiss(f); found {
+	if near, differs, found := s.store.NearestMiss(f); found {
 		answer["nearest_miss"] = map[string]any{"event": near, "differs": differs}
 		answer["error"] = fmt.Sprintf("%s; nearest miss: seq %d (%s)", answer["error"], near.Seq,
 			strings.Join(differs, "; "))

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -80,18 +82,18 @@ const (
 )
 
 // counter computes one count's success body from its query.
-type counter func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError)
+type counter func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *readError)
 
 func (s *Server) handleCountEvents(w http.ResponseWriter, r *http.Request, c *call) {
-	s.handleCount(w, r, c, "events", func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
-		n := len(s.store.matchEvents(acct.ID, q))
+	s.handleCount(w, r, c, "events", func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
+		n := len(s.store.MatchEvents(acct.ID, q))
 		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
 	})
 }
 
 func (s *Server) handleCountProfiles(w http.ResponseWriter, r *http.Request, c *call) {
-	s.handleCount(w, r, c, "profiles", func(s *Server, acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
-		n := len(distinctProfiles(s.store.matchEvents(acct.ID, q)))
+	s.handleCount(w, r, c, "profiles", func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
+		n := len(store.DistinctProfiles(s.store.MatchEvents(acct.ID, q)))
 		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
 	})
 }
@@ -146,7 +148,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request, c *call, ki
 		s.readFail(w, c, err)
 		return
 	}
-	c.diagnose("%s", query.describe())
+	c.diagnose("%s", query.Describe())
 	job := &countJob{account: acct.ID, kind: kind, answer: answer, created: now,
 		ready: now.Add(s.opts.CountDelay)}
 	if s.opts.CountImmediate && s.opts.CountDelay <= 0 {
@@ -159,11 +161,11 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request, c *call, ki
 }
 
 // countGroups reads a counts body's "groups": name → group object, at least one.
-func countGroups[G any](q *readQuery) (map[string]G, *readError) {
+func countGroups[G any](q *store.Query) (map[string]G, *readError) {
 	var body struct {
 		Groups map[string]G `json:"groups"`
 	}
-	if err := json.Unmarshal(q.body, &body); err != nil {
+	if err := json.Unmarshal(q.Body, &body); err != nil {
 		return nil, badQuery(textMalformed, "groups: expected an object of named groups: %v", err)
 	}
 	if len(body.Groups) == 0 {
@@ -182,26 +184,26 @@ type topGroup struct {
 // topCounts is Top Property Counts: per group, the values of a property among the matched events
 // (event_properties: one per event) or their profiles (profile_fields, demographics: one per profile), strings
 // as "STR" {value: count} (the top_n, by count, desc unless order asc), numbers as "NUMBER" in ten ranges.
-func (s *Server) topCounts(acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
+func (s *Server) topCounts(acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
 	groups, err := countGroups[topGroup](q)
 	if err != nil {
 		return nil, err
 	}
-	matched := s.store.matchEvents(acct.ID, q)
+	matched := s.store.MatchEvents(acct.ID, q)
 	answer := map[string]any{}
 	for name, g := range groups {
 		var values []any
 		switch g.PropertyType {
 		case "event_properties":
 			for _, e := range matched {
-				if v, ok := eventProperties(e.Record)[g.Name]; ok {
-					values = append(values, propertyValues(v)...)
+				if v, ok := store.EventProperties(e.Record)[g.Name]; ok {
+					values = append(values, store.PropertyValues(v)...)
 				}
 			}
 		case "profile_fields", "demographics":
-			for _, p := range s.store.profilesByID(distinctProfiles(matched)) {
+			for _, p := range s.store.ProfilesByID(store.DistinctProfiles(matched)) {
 				if v, ok := p.ProfileData[g.Name]; ok {
-					values = append(values, propertyValues(v)...)
+					values = append(values, store.PropertyValues(v)...)
 				}
 			}
 		case "session_properties", "app_fields", "technographics", "reachability", "geo_fields":
@@ -228,10 +230,10 @@ func typedCounts(values []any, topN int, ascending bool) map[string]any {
 	for _, v := range values {
 		switch v := v.(type) {
 		case json.Number, float64:
-			n, _ := number(v)
+			n, _ := store.Number(v)
 			nums = append(nums, n)
 		default:
-			strs[scalarString(v)]++
+			strs[store.ScalarString(v)]++
 		}
 	}
 	out := map[string]any{}
@@ -285,7 +287,7 @@ type trendGroup struct {
 
 // trends is the Trends API: per group, the events (or, with unique, the profiles; or with sum_event_prop, the sum
 // of that property) per day (YYYYMMDD), ISO week (YYYYWW) or month (YYYYMM), every period of the range present.
-func (s *Server) trends(acct *clevertap.Account, q *readQuery) ([]byte, *readError) {
+func (s *Server) trends(acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
 	groups, err := countGroups[trendGroup](q)
 	if err != nil {
 		return nil, err
@@ -294,14 +296,14 @@ func (s *Server) trends(acct *clevertap.Account, q *readQuery) ([]byte, *readErr
 		Unique       bool   `json:"unique"`
 		SumEventProp string `json:"sum_event_prop"`
 	}
-	if err := json.Unmarshal(q.body, &opts); err != nil {
+	if err := json.Unmarshal(q.Body, &opts); err != nil {
 		return nil, badQuery(textMalformed, "unique must be a boolean and sum_event_prop a property name: %v", err)
 	}
 	if q.End.After(q.Start.AddDate(1, 0, 1)) {
 		return nil, badQuery(textTrendsRange, "from %d to %d is more than a year", q.FromDay, q.ToDay)
 	}
 	loc := acct.Location()
-	matched := s.store.matchEvents(acct.ID, q)
+	matched := s.store.MatchEvents(acct.ID, q)
 	answer := map[string]any{}
 	for name, g := range groups {
 		period := trendPeriods[g.TrendType]
@@ -315,18 +317,18 @@ func (s *Server) trends(acct *clevertap.Account, q *readQuery) ([]byte, *readErr
 		}
 		seen := map[string]map[int64]bool{}
 		for _, e := range matched {
-			key := period(e.at.In(loc))
+			key := period(e.At.In(loc))
 			switch {
 			case opts.Unique:
 				if seen[key] == nil {
 					seen[key] = map[int64]bool{}
 				}
-				if e.profileID != 0 && !seen[key][e.profileID] {
-					seen[key][e.profileID] = true
+				if e.ProfileID != 0 && !seen[key][e.ProfileID] {
+					seen[key][e.ProfileID] = true
 					totals[key]++
 				}
 			case opts.SumEventProp != "":
-				if n, ok := number(eventProperties(e.Record)[opts.SumEventProp]); ok {
+				if n, ok := store.Number(store.EventProperties(e.Record)[opts.SumEventProp]); ok {
 					totals[key] += n
 				}
 			default:

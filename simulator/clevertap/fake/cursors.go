@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 )
 
 // A cursor (reference §9.2) names one page of a result fixed when the first call came: the records of the range
@@ -18,7 +20,7 @@ type readResult struct {
 	account string
 	// byProfile: a Get User Profiles result (profile IDs), else Get Events (events)
 	byProfile bool
-	events    []matchedEvent
+	events    []store.Match
 	profile   []int64
 	batch     int
 	flags     recordFlags

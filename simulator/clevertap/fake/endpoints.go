@@ -37,7 +37,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "Exactly one of identity, email or objectId is required")
 		return
 	}
-	found := s.store.findProfiles(query)
+	found := s.store.FindProfiles(query)
 	if len(found) == 0 {
 		c.diagnose("no profile in account %s for %s", acct.ID, r.URL.RawQuery)
 		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, "Profile not found")
@@ -85,9 +85,9 @@ func (s *Server) handleDeleteProfiles(w http.ResponseWriter, r *http.Request, c 
 	}
 	var deleted int
 	if req.Identity != nil {
-		deleted = s.store.deleteProfiles(acct.ID, ids, nil)
+		deleted = s.store.DeleteProfiles(acct.ID, ids, nil)
 	} else {
-		deleted = s.store.deleteProfiles(acct.ID, nil, ids)
+		deleted = s.store.DeleteProfiles(acct.ID, nil, ids)
 	}
 	c.diagnose("deleted %d of %d profile(s)", deleted, len(ids))
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
@@ -170,7 +170,7 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		at = time.Unix(ts, 0).UTC()
 	}
 	c.store = func() {
-		s.store.addAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at, params.Get("event_type"),
+		s.store.AddAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at, params.Get("event_type"),
 			params.Get("device_identifier"), record)
 	}
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))

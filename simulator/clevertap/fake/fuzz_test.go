@@ -57,8 +57,8 @@ func FuzzUpload(f *testing.F) {
 				len(batch.accepted), len(batch.rejected))
 		}
 		for _, rec := range batch.accepted {
-			if !json.Valid(rec.raw.of(batch.buf)) {
-				t.Fatalf("stored record is not valid JSON: %q", rec.raw.of(batch.buf))
+			if !json.Valid(rec.Raw) {
+				t.Fatalf("stored record is not valid JSON: %q", rec.Raw)
 			}
 		}
 	})
@@ -115,9 +115,9 @@ func FuzzReadQuery(f *testing.F) {
 		if q.EventName == "" || !q.Start.Before(q.End) || q.FromDay > q.ToDay {
 			t.Fatalf("an accepted query needs an event and a range, got %+v", q)
 		}
-		for _, e := range s.store.matchEvents(acct.ID, q) {
-			if e.at.Before(q.Start) || !e.at.Before(q.End) {
-				t.Fatalf("event at %s is outside the range %s to %s", e.at, q.Start, q.End)
+		for _, e := range s.store.MatchEvents(acct.ID, q) {
+			if e.At.Before(q.Start) || !e.At.Before(q.End) {
+				t.Fatalf("event at %s is outside the range %s to %s", e.At, q.Start, q.End)
 			}
 			out, err := json.Marshal(s.eventRecord(e, nil, recordFlags{events: true, profile: true}, acct.Location()))
 			if err != nil || !json.Valid(out) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
@@ -80,7 +79,7 @@ func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *c
 	}
 	done := 0
 	for _, e := range entries {
-		if s.store.disassociate(acct.ID, e.Value) {
+		if s.store.Disassociate(acct.ID, e.Value) {
 			done++
 		}
 	}
@@ -108,7 +107,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call
 		}
 	}
 	for _, e := range entries {
-		n := s.store.setDND(acct.ID, e.Type, e.Value, e.Status == "Unsubscribe")
+		n := s.store.SetDND(acct.ID, e.Type, e.Value, e.Status == "Unsubscribe")
 		c.diagnose("%s %s %s: %d profile(s) have it", e.Status, e.Type, e.Value, n)
 	}
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
@@ -143,66 +142,8 @@ func (s *Server) handleDemerge(w http.ResponseWriter, r *http.Request, c *call) 
 	now := s.opts.Now()
 	split := 0
 	for _, id := range ids {
-		split += s.store.demerge(acct.ID, id, now)
+		split += s.store.Demerge(acct.ID, id, now)
 	}
 	c.diagnose("%d identit(ies) demerged; %d device(s) became profiles of their own", len(ids), split)
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
-}
-
-// disassociate unlinks an identity from its profile; it says whether the identity named one.
-func (s *store) disassociate(account, identity string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := profileKey(account, identity)
-	id, ok := s.byIdentity[key]
-	if !ok {
-		return false
-	}
-	delete(s.byIdentity, key)
-	if p := s.profiles[id]; p != nil {
-		p.Identity = ""
-	}
-	return true
-}
-
-// setDND marks or clears a phone number or address as unsubscribed; it returns how many profiles have it.
-func (s *store) setDND(account, channel, value string, unsubscribed bool) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if unsubscribed {
-		s.unsubscribed[dndKey(account, channel, value)] = true
-	} else {
-		delete(s.unsubscribed, dndKey(account, channel, value))
-	}
-	n := 0
-	for _, p := range s.profiles {
-		if p.Account == account && ((channel == "phone" && phone(p) == value) ||
-			(channel == "email" && email(p) == value)) {
-			n++
-		}
-	}
-	return n
-}
-
-// demerge splits an identity's devices off into anonymous profiles; it returns how many devices it split.
-func (s *store) demerge(account, identity string, at time.Time) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.byIdentity[profileKey(account, identity)]
-	p := s.profiles[id]
-	if !ok || p == nil {
-		return 0
-	}
-	devices := p.ObjectIDs
-	p.ObjectIDs = nil
-	for _, oid := range devices {
-		anon := s.newProfile(account, p.Region, "", at)
-		anon.ObjectIDs = []string{oid}
-		if dev, ok := p.Devices[oid]; ok {
-			anon.Devices[oid] = dev
-			delete(p.Devices, oid)
-		}
-		s.byObjectID[profileKey(account, oid)] = anon.ID
-	}
-	return len(devices)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -22,36 +24,87 @@ import (
 // handleAPI is where every CleverTap request starts: the route gives the region (host or path prefix) and the
 // endpoint; the endpoint's handler goes on from there.
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
-	rt := resolveRoute(r.Host, r.URL.Path)
-	api, known := apiRouteFor(rt.path)
-	name := api.endpoint
-	if !known {
-		name = "unknown"
-	}
-	c := s.newCall(r, name, rt)
-	if rt.note != "" {
-		c.diagnose("%s", rt.note)
-	}
-	if rt.unknownHost != "" {
-		c.diagnose(
-			"host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s",
-			rt.unknownHost, clevertap.RegionList())
-		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound)
-		return
-	}
-	if !known {
-		c.diagnose("no CleverTap endpoint %s %s; the simulator serves %s, each optionally below /<region>/",
-			r.Method, rt.path, routeList())
-		s.fail(w, c, clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound)
-		return
-	}
-	if !slices.Contains(api.methods, r.Method) {
-		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(api.methods, " or "))
-		w.Header().Set("Allow", strings.Join(api.methods, ", "))
-		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed)
+	c := s.newCall(r, true)
+	api, refused := s.route(r, c)
+	if refused != nil {
+		if refused.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", strings.Join(api.methods, ", "))
+		}
+		s.fail(w, c, refused.outcome, refused.status, refused.text)
 		return
 	}
 	api.handle(s, w, r, c)
+}
+
+// refusal is a whole-request answer in CleverTap's error envelope; the call carries the diagnosis.
+type refusal struct {
+	outcome clevertap.Outcome
+	status  int
+	text    string
+}
+
+// route finds the request's region and endpoint and notes them on the call; a host or path CleverTap does not
+// serve, or a method the endpoint does not take, is refused.
+func (s *Server) route(r *http.Request, c *call) (apiRoute, *refusal) {
+	rt := resolveRoute(r.Host, r.URL.Path)
+	api, known := apiRouteFor(rt.path)
+	c.entry.Region, c.entry.Endpoint = rt.region, api.endpoint
+	if !known {
+		c.entry.Endpoint = "unknown"
+	}
+	if rt.note != "" {
+		c.diagnose("%s", rt.note)
+	}
+	switch {
+	case rt.unknownHost != "":
+		c.diagnose(
+			"host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s",
+			rt.unknownHost, clevertap.RegionList())
+		return api, &refusal{clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound}
+	case !known:
+		c.diagnose("no CleverTap endpoint %s %s; the simulator serves %s, each optionally below /<region>/",
+			r.Method, rt.path, routeList())
+		return api, &refusal{clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound}
+	case !slices.Contains(api.methods, r.Method):
+		c.diagnose("method %s not allowed on %s; expected %s", r.Method, rt.path, strings.Join(api.methods, " or "))
+		return api, &refusal{clevertap.OutcomeBadRequest, http.StatusMethodNotAllowed, textMethodNotAllowed}
+	}
+	return api, nil
+}
+
+// Check says what the fake would answer to a request with this body, and why, without storing, journaling or
+// counting it: the route, the credentials and, for an upload, every record. It is the judgement the upload
+// pipeline makes (the same functions), without what is state rather than judgement: injected faults, the
+// concurrency limits, and the read side's cursors and counts, whose answers depend on what the fake holds (the
+// entry then says so in its diagnosis and has no status).
+func (s *Server) Check(r *http.Request, body []byte) clevertap.JournalEntry {
+	c := s.newCall(r, false)
+	c.keepBody(body)
+	answer := func(outcome clevertap.Outcome, status int, response []byte) clevertap.JournalEntry {
+		c.entry.Outcome, c.entry.Status, c.entry.Response = outcome, status, response
+		return c.entry
+	}
+	api, refused := s.route(r, c)
+	if refused == nil && api.endpoint == "upload" {
+		acct, authErr := s.authenticate(c, r)
+		if acct == nil {
+			refused = &refusal{clevertap.OutcomeUnauthorized, http.StatusUnauthorized, authErr}
+		} else if int64(len(body)) > s.opts.MaxBodyBytes {
+			refused = s.tooLarge(c, int64(len(body)))
+		} else {
+			judged, refusedBody := s.judgeUpload(r, c, acct, body)
+			if refusedBody != nil {
+				refused = refusedBody
+			} else {
+				return answer(judged.outcome, http.StatusOK, judged.response)
+			}
+		}
+	}
+	if refused != nil {
+		return answer(refused.outcome, refused.status, envelope(refused.status, refused.text))
+	}
+	c.diagnose("the %s endpoint is not judged without the fake's state; only the route was checked", api.endpoint)
+	return c.entry
 }
 
 func (s *Server) uploadLimits() uploadLimits {
@@ -63,8 +116,8 @@ func (s *Server) uploadLimits() uploadLimits {
 }
 
 // handleUpload is POST /1/upload, top to bottom: region (from the route) and credentials, injected faults, the
-// account's concurrency slot, the body, validation, store (unless dryRun=1), then the journal and the answer
-// (finish).
+// account's concurrency slot, the body, the judgement (judgeUpload, which Check shares), store (unless
+// dryRun=1), then the journal and the answer (finish).
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	acct, ok := s.admit(w, r, c)
 	if !ok {
@@ -77,21 +130,17 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	defer release()
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
-	}
 	if r.ContentLength > s.opts.MaxBodyBytes { // refused unread, before any "100 Continue"
-		c.diagnose("Content-Length %d is larger than the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes)
-		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge,
-			s.opts.MaxBodyBytes))
+		refused := s.tooLarge(c, r.ContentLength)
+		s.fail(w, c, refused.outcome, refused.status, refused.text)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
-			s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes))
+			refused := s.tooLarge(c, -1)
+			s.fail(w, c, refused.outcome, refused.status, refused.text)
 			return
 		}
 		c.diagnose("reading the body failed: %v", err)
@@ -103,23 +152,56 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	if !s.pause(r, c) {
 		return
 	}
-	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
-	if reqErr != nil {
-		c.diagnose("%s", reqErr.diagnosis)
-		s.fail(w, c, clevertap.OutcomeBadRequest, reqErr.status, reqErr.text)
+	judged, refused := s.judgeUpload(r, c, acct, body)
+	if refused != nil {
+		s.fail(w, c, refused.outcome, refused.status, refused.text)
 		return
 	}
 	c.entry.DryRun = r.URL.Query().Get("dryRun") == "1"
 	if !c.entry.DryRun {
 		c.store = func() {
-			s.store.add(storedBatch{account: acct.ID, region: acct.Region, requestID: c.entry.RequestID, at: c.entry.ReceivedAt,
-				batch: batch})
+			s.store.Add(store.Batch{Account: acct.ID, Region: acct.Region, RequestID: c.entry.RequestID,
+				At: c.entry.ReceivedAt, Records: judged.batch.accepted})
 		}
 	} else {
 		c.diagnose("dryRun=1: validated, nothing stored")
 	}
-	summary := &clevertap.RecordsSummary{Total: batch.total, Processed: len(batch.accepted), Unprocessed: []clevertap.RecordOutcome{},
-		Warnings: batch.warnings}
+	s.finish(w, c, judged.outcome, http.StatusOK, judged.response)
+}
+
+// tooLarge refuses a body over the limit; size is its length, or -1 when only reading it found out.
+func (s *Server) tooLarge(c *call, size int64) *refusal {
+	if size >= 0 {
+		c.diagnose("Content-Length %d is larger than the limit of %d bytes", size, s.opts.MaxBodyBytes)
+	} else {
+		c.diagnose("body larger than the limit of %d bytes", s.opts.MaxBodyBytes)
+	}
+	return &refusal{clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge,
+		fmt.Sprintf(textBodyTooLarge, s.opts.MaxBodyBytes)}
+}
+
+// judgedUpload is CleverTap's answer to an upload it read: the outcome, the response body and the batch to store.
+type judgedUpload struct {
+	outcome  clevertap.Outcome
+	response []byte
+	batch    *uploadBatch
+}
+
+// judgeUpload is the fake's judgement of an upload body from an admitted account: the whole request refused, or
+// each record accepted or refused with CleverTap's code, the journal's per-record summary and diagnoses noted on
+// the call. It has no side effect beyond the call: the pipeline and Check both use it.
+func (s *Server) judgeUpload(r *http.Request, c *call, acct *clevertap.Account, body []byte) (*judgedUpload,
+	*refusal) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		c.diagnose("Content-Type is %q; CleverTap documents application/json", ct)
+	}
+	batch, reqErr := validateUpload(body, acct, s.uploadLimits())
+	if reqErr != nil {
+		c.diagnose("%s", reqErr.diagnosis)
+		return nil, &refusal{clevertap.OutcomeBadRequest, reqErr.status, reqErr.text}
+	}
+	summary := &clevertap.RecordsSummary{Total: batch.total, Processed: len(batch.accepted),
+		Unprocessed: []clevertap.RecordOutcome{}, Warnings: batch.warnings}
 	for _, rej := range batch.rejected {
 		summary.Unprocessed = append(summary.Unprocessed, clevertap.RecordOutcome{Index: rej.index, Code: rej.code,
 			Error: clevertap.RecordErrorText(rej.code, rej.index), Diagnosis: refusalDiagnosis[rej.code]})
@@ -140,7 +222,8 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		c.diagnose("record %d: %s", warning.Index+1, warning.Warning)
 	}
-	s.finish(w, c, outcome, http.StatusOK, appendUploadResponse(make([]byte, 0, 64), batch))
+	return &judgedUpload{outcome: outcome, response: appendUploadResponse(make([]byte, 0, 64), batch), batch: batch},
+		nil
 }
 
 // maxDiagnosedWarnings is how many record warnings the X-Simulator-Diagnosis header spells out.
@@ -156,14 +239,18 @@ type call struct {
 	store func()
 }
 
-func (s *Server) newCall(r *http.Request, endpoint string, rt route) *call {
+// newCall starts a call's journal entry; counted gives it the next request id (Check's calls are not counted).
+func (s *Server) newCall(r *http.Request, counted bool) *call {
 	now := s.opts.Now()
-	id := "sim-" + strconv.FormatUint(s.requests.Add(1), 10)
+	id := ""
+	if counted {
+		id = "sim-" + strconv.FormatUint(s.requests.Add(1), 10)
+	}
 	return &call{
 		start: time.Now(),
 		entry: clevertap.JournalEntry{
 			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
-			Query: redactQuery(r.URL.Query()), Endpoint: endpoint, Region: rt.region,
+			Query:   redactQuery(r.URL.Query()),
 			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redactHeaders(r.Header),
 		},
 	}

@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -13,71 +12,6 @@ import (
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
-
-func TestProfileOperators(t *testing.T) {
-	hundred := make([]string, 100)
-	for i := range hundred {
-		hundred[i] = fmt.Sprintf("v%d", i)
-	}
-	cases := []struct {
-		name          string
-		before        map[string]any
-		update        string
-		want          map[string]any
-		wantUntouched []string
-	}{
-		{"a scalar is set", map[string]any{"Plan": "basic"}, `{"Plan":"gold"}`, map[string]any{"Plan": "gold"}, nil},
-		{"an array is a multi-value, unique strings", nil, `{"Tags":["a","b","a",3,true]}`,
-			map[string]any{"Tags": []string{"a", "b", "3", "true"}}, nil},
-		{"$set overwrites", map[string]any{"Tags": []string{"x"}}, `{"Tags":{"$set":["a","b"]}}`,
-			map[string]any{"Tags": []string{"a", "b"}}, nil},
-		{"$add appends what is new", map[string]any{"Tags": []string{"a"}}, `{"Tags":{"$add":["a","b"]}}`,
-			map[string]any{"Tags": []string{"a", "b"}}, nil},
-		{"$add promotes a scalar to a string", map[string]any{"Language": "English"},
-			`{"Language":{"$add":["Spanish","German"]}}`,
-			map[string]any{"Language": []string{"English", "Spanish", "German"}}, nil},
-		{"$add promotes a number", map[string]any{"Lucky": 7.0}, `{"Lucky":{"$add":"8"}}`,
-			map[string]any{"Lucky": []string{"7", "8"}}, nil},
-		{"$add to a missing property creates it", nil, `{"Tags":{"$add":"a"}}`, map[string]any{"Tags": []string{"a"}},
-			nil},
-		{"$remove takes values out", map[string]any{"Tags": []string{"a", "b", "c"}}, `{"Tags":{"$remove":["a","c"]}}`,
-			map[string]any{"Tags": []string{"b"}}, nil},
-		{"$remove of the last value deletes the property", map[string]any{"Tags": "a"}, `{"Tags":{"$remove":"a"}}`,
-			map[string]any{}, nil},
-		{"$remove on a missing property does nothing", map[string]any{}, `{"Tags":{"$remove":"a"}}`,
-			map[string]any{}, nil},
-		{"$incr", map[string]any{"Score": 308.0}, `{"Score":{"$incr":3}}`, map[string]any{"Score": 311.0}, nil},
-		{"$decr", map[string]any{"Score": 308.0}, `{"Score":{"$decr":8}}`, map[string]any{"Score": 300.0}, nil},
-		{"$incr on a missing property starts from 0", nil, `{"Score":{"$incr":3}}`, map[string]any{"Score": 3.0}, nil},
-		{"$incr on a string leaves it", map[string]any{"Score": "high"}, `{"Score":{"$incr":3}}`,
-			map[string]any{"Score": "high"}, nil},
-		{"$delete", map[string]any{"Plan": "gold", "Keep": 1.0}, `{"Plan":{"$delete":true}}`,
-			map[string]any{"Keep": 1.0}, nil},
-		{"$delete false deletes nothing", map[string]any{"Plan": "gold"}, `{"Plan":{"$delete":false}}`,
-			map[string]any{"Plan": "gold"}, nil},
-		{"$D_ dates are kept as sent", nil, `{"DOB":"$D_1487576752"}`, map[string]any{"DOB": "$D_1487576752"}, nil},
-		{"101 values keep the newest 100", map[string]any{"Tags": hundred}, `{"Tags":{"$add":"v100"}}`,
-			map[string]any{"Tags": append(append([]string{}, hundred[1:]...), "v100")}, nil},
-		{"a value over 512 characters is dropped", nil, `{"Tags":["ok","` + strings.Repeat("x", 513) + `"]}`,
-			map[string]any{"Tags": []string{"ok"}}, nil},
-		{"a nested object without an operator is stored", nil, `{"Address":{"city":"Paris"}}`,
-			map[string]any{"Address": map[string]any{"city": "Paris"}}, nil},
-	}
-	for _, tc := range cases {
-		props := map[string]any{}
-		for k, v := range tc.before {
-			props[k] = v
-		}
-		var update map[string]any
-		if err := json.Unmarshal([]byte(tc.update), &update); err != nil {
-			t.Fatal(err)
-		}
-		applyProfileData(props, update)
-		if !reflect.DeepEqual(props, tc.want) {
-			t.Errorf("%s: expected %v, got %v", tc.name, tc.want, props)
-		}
-	}
-}
 
 // Operators and profile facts as /1/profile.json shows them (reference §9.4, §9.7).
 func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
@@ -103,7 +37,7 @@ func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
 	if err != nil || len(admin) != 1 || admin[0].ProfileData["Score"] != 308.0 {
 		t.Fatalf("/_sim/profiles: expected Score 308, got %+v %v", admin, err)
 	}
-	if n := len(s.store.findProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"})); n != 1 {
+	if n := len(s.store.FindProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"})); n != 1 {
 		t.Fatalf("the token's anonymous profile must merge into jack's, got %d profiles", n)
 	}
 }
@@ -148,13 +82,13 @@ func TestIdentityEndpoints(t *testing.T) {
 		`{"d":[{"type":"email","value":"ana@example.com","status":"Unsubscribe"}]}`); string(res.Body) != ok {
 		t.Fatalf("subscribe: expected %s, got %s", ok, res.Body)
 	}
-	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p) != 1 || !reflect.DeepEqual(p[0].DND,
+	if p := s.store.FindProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p) != 1 || !reflect.DeepEqual(p[0].DND,
 		[]string{"email"}) {
 		t.Fatalf("expected ana's email marked DND, got %+v", p)
 	}
 	_ = post(t, c, "api.clevertap.com", "/1/subscribe", eu1Creds,
 		`{"d":[{"type":"email","value":"ana@example.com","status":"Resubscribe"}]}`)
-	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); p[0].DND != nil {
+	if p := s.store.FindProfiles(clevertap.ProfileQuery{Identity: "ana"}); p[0].DND != nil {
 		t.Fatalf("expected ana resubscribed, got %+v", p[0].DND)
 	}
 
@@ -162,11 +96,11 @@ func TestIdentityEndpoints(t *testing.T) {
 		`{"identities":["ana"]}`); string(res.Body) != ok {
 		t.Fatalf("demerge: expected %s, got %s", ok, res.Body)
 	}
-	if p := s.store.findProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p[0].ObjectIDs) != 0 {
+	if p := s.store.FindProfiles(clevertap.ProfileQuery{Identity: "ana"}); len(p[0].ObjectIDs) != 0 {
 		t.Fatalf("after demerge ana keeps no device, got %v", p[0].ObjectIDs)
 	}
 	for _, oid := range []string{"__a1", "__a2"} {
-		if p := s.store.findProfiles(clevertap.ProfileQuery{ObjectID: oid}); len(p) != 1 || p[0].Identity != "" {
+		if p := s.store.FindProfiles(clevertap.ProfileQuery{ObjectID: oid}); len(p) != 1 || p[0].Identity != "" {
 			t.Fatalf("after demerge %s is an anonymous profile of its own, got %+v", oid, p)
 		}
 	}

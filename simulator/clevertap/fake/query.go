@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 
 	"github.com/ctharness/ctharness/internal/clip"
 )
@@ -17,32 +17,6 @@ import (
 // The query body of the read endpoints (reference §9.2): an event name, a date range of YYYYMMDD integers in the
 // account's time zone (to inclusive), and CleverTap Query Language filters on the event's properties, its
 // session and its profile.
-
-// readQuery is a parsed query body.
-type readQuery struct {
-	EventName string
-	// Start and End bound the range: Start is midnight of from, End midnight after to, in the account's zone.
-	Start, End time.Time
-	// FromDay and ToDay are the range's dates as sent (YYYYMMDD).
-	FromDay, ToDay int
-	eventProps     []condition
-	sessionProps   []condition
-	// profileProps filter on profileData (profile_fields, demographics); reachability on what reaches the user.
-	profileProps []condition
-	reachability []condition
-	// unheld are filter groups on data no profile uploaded through the API has (geo_fields, technographics...):
-	// a query with one matches nothing.
-	unheld []string
-	// body is the whole body, for the counts' own keys (groups, unique, sum_event_prop).
-	body []byte
-}
-
-// condition is one filter: a property, an operator, and one value or several (any of them matches).
-type condition struct {
-	Name     string
-	Operator string
-	Values   []any
-}
 
 var queryOperators = []string{"equals", "contains", "greater_than", "greater_than_equals", "less_than",
 	"less_than_equals"}
@@ -89,7 +63,7 @@ type rawQuery struct {
 }
 
 // parseReadQuery reads a query body: an event name and a valid range are required, filters are optional.
-func parseReadQuery(body []byte, loc *time.Location) (*readQuery, *readError) {
+func parseReadQuery(body []byte, loc *time.Location) (*store.Query, *readError) {
 	var raw rawQuery
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
@@ -99,7 +73,7 @@ func parseReadQuery(body []byte, loc *time.Location) (*readQuery, *readError) {
 	if dec.More() {
 		return nil, badQuery(textMalformed, "the body goes on after its JSON object")
 	}
-	q := &readQuery{body: body}
+	q := &store.Query{Body: body}
 	if raw.EventName == nil || *raw.EventName == "" {
 		return nil, badQuery(textEventNameMissing, "expected \"event_name\": the event to query, e.g. \"Charged\"")
 	}
@@ -115,15 +89,15 @@ func parseReadQuery(body []byte, loc *time.Location) (*readQuery, *readError) {
 		return nil, badQuery(textDateRange, "from %d is after to %d", q.FromDay, q.ToDay)
 	}
 	q.End = q.End.AddDate(0, 0, 1)
-	if q.eventProps, err = conditions("event_properties", append(raw.EventProperties, raw.Props...)); err != nil {
+	if q.EventProps, err = conditions("event_properties", append(raw.EventProperties, raw.Props...)); err != nil {
 		return nil, err
 	}
-	if q.sessionProps, err = conditions("session_properties", raw.SessionProperties); err != nil {
+	if q.SessionProps, err = conditions("session_properties", raw.SessionProperties); err != nil {
 		return nil, err
 	}
 	var size querySize
-	size.add(q.eventProps)
-	size.add(q.sessionProps)
+	size.add(q.EventProps)
+	size.add(q.SessionProps)
 	groups := make([]string, 0, len(raw.CommonProfileProperties))
 	for group := range raw.CommonProfileProperties {
 		groups = append(groups, group)
@@ -137,12 +111,12 @@ func parseReadQuery(body []byte, loc *time.Location) (*readQuery, *readError) {
 		size.add(conds)
 		switch group {
 		case "profile_fields", "demographics":
-			q.profileProps = append(q.profileProps, conds...)
+			q.ProfileProps = append(q.ProfileProps, conds...)
 		case "reachability":
-			q.reachability = append(q.reachability, conds...)
+			q.Reachability = append(q.Reachability, conds...)
 		default:
 			if len(conds) > 0 {
-				q.unheld = append(q.unheld, group)
+				q.Unheld = append(q.Unheld, group)
 			}
 		}
 	}
@@ -155,7 +129,7 @@ func parseReadQuery(body []byte, loc *time.Location) (*readQuery, *readError) {
 
 type querySize struct{ conditions, values int }
 
-func (z *querySize) add(conds []condition) {
+func (z *querySize) add(conds []store.Condition) {
 	z.conditions += len(conds)
 	for _, c := range conds {
 		z.values += len(c.Values)
@@ -186,10 +160,10 @@ func queryDate(key, missing string, raw json.RawMessage, loc *time.Location) (in
 	return n, day, nil
 }
 
-func conditions(where string, raw []rawCondition) ([]condition, *readError) {
-	out := make([]condition, 0, len(raw))
+func conditions(where string, raw []rawCondition) ([]store.Condition, *readError) {
+	out := make([]store.Condition, 0, len(raw))
 	for i, rc := range raw {
-		c := condition{Name: rc.Name, Operator: rc.Operator}
+		c := store.Condition{Name: rc.Name, Operator: rc.Operator}
 		if c.Operator == "" {
 			c.Operator = "equals" // "The operator is optional and defaults to equals" [ct-node-old]
 		}
@@ -215,184 +189,4 @@ func conditions(where string, raw []rawCondition) ([]condition, *readError) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// matches says whether a property value (absent when !present) meets the condition: any of the condition's
-// values against any of a multi-value property's values.
-func (c condition) matches(prop any, present bool) bool {
-	if !present {
-		return false
-	}
-	for _, have := range propertyValues(prop) {
-		for _, want := range c.Values {
-			if compare(c.Operator, have, want) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func propertyValues(prop any) []any {
-	switch p := prop.(type) {
-	case []any:
-		return p
-	case []string:
-		out := make([]any, len(p))
-		for i, s := range p {
-			out[i] = s
-		}
-		return out
-	}
-	return []any{prop}
-}
-
-func compare(op string, have, want any) bool {
-	hs, ws := scalarString(have), scalarString(want)
-	hn, hNum := number(have)
-	wn, wNum := number(want)
-	switch op {
-	case "equals":
-		if hNum && wNum {
-			return hn == wn
-		}
-		return hs == ws || (isBoolText(hs) && strings.EqualFold(hs, ws))
-	case "contains":
-		return strings.Contains(hs, ws)
-	}
-	if !hNum || !wNum {
-		return false
-	}
-	switch op {
-	case "greater_than":
-		return hn > wn
-	case "greater_than_equals":
-		return hn >= wn
-	case "less_than":
-		return hn < wn
-	default:
-		return hn <= wn
-	}
-}
-
-func isBoolText(s string) bool { return strings.EqualFold(s, "true") || strings.EqualFold(s, "false") }
-
-// scalarString is a value as text, as the query language compares it.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// number reads a value as a number: JSON numbers, numeric strings, and "$D_" dates as their epoch seconds.
-func number(v any) (float64, bool) {
-	switch v := v.(type) {
-	case float64:
-		return v, true
-	case json.Number:
-		f, err := v.Float64()
-		return f, err == nil
-	case string:
-		f, err := strconv.ParseFloat(strings.TrimPrefix(v, "$D_"), 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// matchesProfile applies the profile filters: profileData for profile_fields and demographics (Gender sent as
-// Male/Female matches the M/F uploads hold), the push token for reachability's has_token.
-func (q *readQuery) matchesProfile(p *clevertap.Profile) bool {
-	if len(q.unheld) > 0 {
-		return false
-	}
-	for _, c := range q.profileProps {
-		v, ok := p.ProfileData[c.Name]
-		if c.Name == "Gender" {
-			c = genderCondition(c)
-		}
-		if !c.matches(v, ok) {
-			return false
-		}
-	}
-	for _, c := range q.reachability {
-		var v any
-		switch c.Name {
-		case "has_token":
-			v = hasPushToken(p)
-		case "has_email":
-			v = email(p) != ""
-		case "has_phone":
-			v = phone(p) != ""
-		default:
-			return false
-		}
-		if !c.matches(v, true) {
-			return false
-		}
-	}
-	return true
-}
-
-func genderCondition(c condition) condition {
-	values := make([]any, len(c.Values))
-	for i, v := range c.Values {
-		switch s := scalarString(v); {
-		case strings.EqualFold(s, "male"):
-			values[i] = "M"
-		case strings.EqualFold(s, "female"):
-			values[i] = "F"
-		default:
-			values[i] = v
-		}
-	}
-	c.Values = values
-	return c
-}
-
-func hasPushToken(p *clevertap.Profile) bool {
-	for _, d := range p.Devices {
-		if d.PushToken != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// matchesEvent applies the event and session filters to an event's properties (sessions: the API records none,
-// so a session filter matches nothing).
-func (q *readQuery) matchesEvent(props map[string]any) bool {
-	if len(q.sessionProps) > 0 {
-		return false
-	}
-	for _, c := range q.eventProps {
-		v, ok := props[c.Name]
-		if !c.matches(v, ok) {
-			return false
-		}
-	}
-	return true
-}
-
-// describe is the query for the journal.
-func (q *readQuery) describe() string {
-	d := fmt.Sprintf("%q from %d to %d", q.EventName, q.FromDay, q.ToDay)
-	if len(q.unheld) > 0 {
-		d += fmt.Sprintf("; filters on %s match nothing: API-uploaded profiles hold no such data",
-			strings.Join(q.unheld, ", "))
-	}
-	if len(q.sessionProps) > 0 {
-		d += "; session_properties match nothing: events uploaded through the API have no session"
-	}
-	return d
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -68,14 +70,14 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, c *call,
 		s.readFail(w, c, err)
 		return
 	}
-	matched := s.store.matchEvents(acct.ID, query)
+	matched := s.store.MatchEvents(acct.ID, query)
 	result := &readResult{account: acct.ID, byProfile: byProfile, events: matched, batch: batch,
 		flags: parseRecordFlags(q, c), loc: acct.Location(), created: s.opts.Now(),
 		notReady: s.opts.CursorNotReadyPolls}
 	if byProfile {
-		result.events, result.profile = nil, distinctProfiles(matched)
+		result.events, result.profile = nil, store.DistinctProfiles(matched)
 	}
-	c.diagnose("%s: %d record(s), at most %d a page", query.describe(), result.size(), batch)
+	c.diagnose("%s: %d record(s), at most %d a page", query.Describe(), result.size(), batch)
 	token := s.cursors.open(result)
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, fmt.Appendf(nil, `{"status":"success","cursor":%q}`,
 		encodeCursor(token)))
@@ -101,7 +103,7 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *clevertap.Accou
 	var records []any
 	if res.byProfile {
 		ids := res.profile[at.offset:end]
-		profiles := s.store.profilesByID(ids)
+		profiles := s.store.ProfilesByID(ids)
 		for _, id := range ids {
 			if p, ok := profiles[id]; ok {
 				records = append(records, s.profileRecord(p, res.flags))
@@ -111,12 +113,12 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *clevertap.Accou
 		events := res.events[at.offset:end]
 		ids := make([]int64, len(events))
 		for i, e := range events {
-			ids[i] = e.profileID
+			ids[i] = e.ProfileID
 		}
-		profiles := s.store.profilesByID(ids)
+		profiles := s.store.ProfilesByID(ids)
 		for _, e := range events {
 			var p *clevertap.Profile
-			if found, ok := profiles[e.profileID]; ok {
+			if found, ok := profiles[e.ProfileID]; ok {
 				p = &found
 			}
 			records = append(records, s.eventRecord(e, p, res.flags, res.loc))
@@ -228,12 +230,12 @@ func batchSize(q url.Values, c *call) (int, *readError) {
 }
 
 // readQuery parses a query body and checks its event exists in the account.
-func (s *Server) readQuery(acct *clevertap.Account, body []byte) (*readQuery, *readError) {
+func (s *Server) readQuery(acct *clevertap.Account, body []byte) (*store.Query, *readError) {
 	q, err := parseReadQuery(body, acct.Location())
 	if err != nil {
 		return nil, err
 	}
-	if !s.store.knowsEvent(acct.ID, q.EventName) {
+	if !s.store.HasEvent(acct.ID, q.EventName) {
 		return nil, badQuery(fmt.Sprintf(textInvalidEvent, q.EventName), "account %s has no event %q: none was "+
 			"uploaded and it is not a system event (names are case-sensitive)", acct.ID, q.EventName)
 	}

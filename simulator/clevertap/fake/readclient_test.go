@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 )
 
 func TestClientReadCalls(t *testing.T) {
@@ -19,7 +20,7 @@ func TestClientReadCalls(t *testing.T) {
 
 	var seen []int
 	err := c.GetEvents(ctx, "eu1", eu1Creds, q, clevertap.PageOptions{BatchSize: 7}, func(r clevertap.EventRecord) error {
-		n, _ := number(r.EventProps["n"])
+		n, _ := store.Number(r.EventProps["n"])
 		seen = append(seen, int(n))
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -46,7 +48,7 @@ func (s *Server) handleRealTimeCounts(w http.ResponseWriter, r *http.Request, c 
 		}
 	}
 	now := s.opts.Now()
-	active := s.store.activeProfiles(acct.ID, now.Add(-realTimeWindow))
+	active := s.store.ActiveProfiles(acct.ID, now.Add(-realTimeWindow))
 	c.diagnose("%d profile(s) with an event received since %s", len(active),
 		now.Add(-realTimeWindow).UTC().Format(time.RFC3339))
 	var fresh []clevertap.Profile
@@ -59,7 +61,7 @@ func (s *Server) handleRealTimeCounts(w http.ResponseWriter, r *http.Request, c 
 	if req.UserType {
 		answer.UserType = &userTypes{New: len(fresh), Repeat: len(active) - len(fresh)}
 		for _, p := range active {
-			if email(&p) != "" || phone(&p) != "" || hasPushToken(&p) {
+			if store.Email(&p) != "" || store.Phone(&p) != "" || store.HasPushToken(&p) {
 				answer.UserType.Addressable++
 			}
 			if _, ok := p.Events["Charged"]; ok {
@@ -172,24 +174,5 @@ func (s *Server) realTimeSplits(req nowRequest, profiles []clevertap.Profile) re
 	if !req.Device {
 		out.Device = nil
 	}
-	return out
-}
-
-// activeProfiles are copies of the account's profiles with an event received at or after since.
-func (s *store) activeProfiles(account string, since time.Time) []clevertap.Profile {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seen := map[int64]bool{}
-	var out []clevertap.Profile
-	s.events.Each(func(e *storedEvent) bool {
-		if e.Account != account || e.kind != clevertap.TypeEvent || e.ReceivedAt.Before(since) {
-			return true
-		}
-		if p := s.profileOfEvent(e); p != nil && !seen[p.ID] {
-			seen[p.ID] = true
-			out = append(out, s.copyOf(p))
-		}
-		return true
-	})
 	return out
 }

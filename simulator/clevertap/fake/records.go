@@ -1,13 +1,12 @@
 package fake
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/url"
-	"slices"
-	"sort"
 	"strconv"
 	"time"
+
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
 
@@ -19,120 +18,6 @@ import (
 
 // systemEvents are event names every account knows, whether or not the API ever uploaded one.
 var systemEvents = append([]string{"Charged", "App Installed"}, restrictedEvents...)
-
-// knowsEvent says whether the account has the event: a system event or one it has stored. CleverTap answers an
-// unknown event name with an error rather than an empty result ([mcp]), which is what catches a typo.
-func (s *store) knowsEvent(account, name string) bool {
-	if slices.Contains(systemEvents, name) {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	known := false
-	s.events.Each(func(e *storedEvent) bool {
-		known = e.Account == account && e.kind == clevertap.TypeEvent && e.name == name
-		return !known
-	})
-	return known
-}
-
-// matchedEvent is an event a query found, with the profile it belonged to then (0 when none is left).
-type matchedEvent struct {
-	storedEvent
-	profileID int64
-}
-
-// matchEvents is every event of the account that the query selects, by time then arrival. The store stays locked
-// only for the scan and the profile filters (once per profile); the event filters run on the copies after.
-func (s *store) matchEvents(account string, q *readQuery) []matchedEvent {
-	filtersProfile := len(q.profileProps) > 0 || len(q.reachability) > 0 || len(q.unheld) > 0
-	s.mu.Lock()
-	var out []matchedEvent
-	profileMatches := map[int64]bool{}
-	s.events.Each(func(e *storedEvent) bool {
-		if e.Account != account || e.kind != clevertap.TypeEvent || e.name != q.EventName || e.at.Before(q.Start) ||
-			!e.at.Before(q.End) {
-			return true
-		}
-		p := s.profileOfEvent(e)
-		if filtersProfile {
-			if p == nil {
-				return true
-			}
-			ok, known := profileMatches[p.ID]
-			if !known {
-				ok = q.matchesProfile(p)
-				profileMatches[p.ID] = ok
-			}
-			if !ok {
-				return true
-			}
-		}
-		m := matchedEvent{storedEvent: *e}
-		if p != nil {
-			m.profileID = p.ID
-		}
-		out = append(out, m)
-		return true
-	})
-	s.mu.Unlock()
-	if len(q.eventProps) > 0 || len(q.sessionProps) > 0 {
-		out = slices.DeleteFunc(out, func(m matchedEvent) bool { return !q.matchesEvent(eventProperties(m.Record)) })
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
-	return out
-}
-
-func (s *store) profileOfEvent(e *storedEvent) *clevertap.Profile {
-	if e.identity != "" {
-		if id, ok := s.byIdentity[profileKey(e.Account, e.identity)]; ok {
-			return s.profiles[id]
-		}
-	}
-	if e.objectID != "" {
-		if id, ok := s.byObjectID[profileKey(e.Account, e.objectID)]; ok {
-			return s.profiles[id]
-		}
-	}
-	return nil
-}
-
-// profilesByID returns copies of the profiles still there, by ID.
-func (s *store) profilesByID(ids []int64) map[int64]clevertap.Profile {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]clevertap.Profile, len(ids))
-	for _, id := range ids {
-		if p, ok := s.profiles[id]; ok {
-			out[id] = s.copyOf(p)
-		}
-	}
-	return out
-}
-
-// distinctProfiles are the profiles of matched events, each once, in the order of their first event.
-func distinctProfiles(events []matchedEvent) []int64 {
-	seen := map[int64]bool{}
-	var ids []int64
-	for _, e := range events {
-		if e.profileID != 0 && !seen[e.profileID] {
-			seen[e.profileID] = true
-			ids = append(ids, e.profileID)
-		}
-	}
-	return ids
-}
-
-// eventProperties are an event record's evtData, numbers kept exact.
-func eventProperties(record []byte) map[string]any {
-	var r struct {
-		EvtData map[string]any `json:"evtData"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(record))
-	dec.UseNumber()
-	_ = dec.Decode(&r)
-	return r.EvtData
-}
 
 // recordFlags are the read endpoints' switches: app fields, the event summary, custom profile properties.
 type recordFlags struct{ app, events, profile bool }
@@ -174,8 +59,8 @@ type eventProfile struct {
 	Events      any    `json:"events,omitempty"` // nil when ?events=false
 }
 
-func (s *Server) eventRecord(e matchedEvent, p *clevertap.Profile, f recordFlags, loc *time.Location) eventRecord {
-	ts, _ := strconv.ParseInt(e.at.In(loc).Format("20060102150405"), 10, 64)
+func (s *Server) eventRecord(e store.Match, p *clevertap.Profile, f recordFlags, loc *time.Location) eventRecord {
+	ts, _ := strconv.ParseInt(e.At.In(loc).Format("20060102150405"), 10, 64)
 	rec := eventRecord{TS: ts, EventProps: json.RawMessage(`{}`), SessionProps: json.RawMessage(`{}`)}
 	parser := parserPool.Get()
 	if v, err := parser.ParseBytes(e.Record); err == nil {
@@ -184,8 +69,8 @@ func (s *Server) eventRecord(e matchedEvent, p *clevertap.Profile, f recordFlags
 		}
 	}
 	parserPool.Put(parser)
-	rec.Profile.Identity = e.identity
-	objectID := e.objectID
+	rec.Profile.Identity = e.Identity
+	objectID := e.ObjectID
 	if p != nil {
 		rec.Profile.ID = p.ID
 		if p.Identity != "" {
@@ -194,7 +79,7 @@ func (s *Server) eventRecord(e matchedEvent, p *clevertap.Profile, f recordFlags
 		if objectID == "" && len(p.ObjectIDs) > 0 {
 			objectID = p.ObjectIDs[0]
 		}
-		rec.Profile.Email = email(p)
+		rec.Profile.Email = store.Email(p)
 		if f.profile {
 			rec.Profile.ProfileData = p.ProfileData
 		}
@@ -226,7 +111,7 @@ type platformInfo struct {
 }
 
 func (s *Server) profileRecord(p clevertap.Profile, f recordFlags) profileRecord {
-	rec := profileRecord{Identity: p.Identity, Email: email(&p), PlatformInfo: make([]platformInfo, 0,
+	rec := profileRecord{Identity: p.Identity, Email: store.Email(&p), PlatformInfo: make([]platformInfo, 0,
 		len(p.ObjectIDs))}
 	if f.profile {
 		rec.ProfileData = p.ProfileData
@@ -256,5 +141,5 @@ func (s *Server) platformOf(p *clevertap.Profile, objectID string) string {
 			return dev.Platform
 		}
 	}
-	return objectIDPlatform(objectID, s.opts.UnknownPlatform)
+	return store.ObjectIDPlatform(objectID, s.opts.UnknownPlatform)
 }

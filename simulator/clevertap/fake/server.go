@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 
 	"github.com/gorilla/mux"
@@ -135,7 +137,7 @@ func (o *Options) setDefaults() {
 type Server struct {
 	opts     Options
 	accounts *accountBook
-	store    *store
+	store    *store.Store
 	journal  *journal
 	faults   *faultBook
 	cursors  *cursorBook
@@ -157,7 +159,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:     opts,
 		accounts: book,
-		store:    newStore(opts.EventLimit, opts.EventLimit, opts.UnknownPlatform),
+		store:    store.NewStore(opts.EventLimit, opts.EventLimit, opts.UnknownPlatform),
 		journal:  newJournal(opts.JournalLimit),
 		faults:   &faultBook{},
 		cursors:  newCursorBook(opts.CursorTTL, opts.CursorIdleTTL),
@@ -190,7 +192,7 @@ func (s *Server) Accounts() []clevertap.Account { return s.accounts.list() }
 func (s *Server) PutAccount(a clevertap.Account) error { return s.accounts.put(a) }
 
 // Events returns the stored records that match, oldest first.
-func (s *Server) Events(f clevertap.EventFilter) []clevertap.Event { return s.store.findEvents(f) }
+func (s *Server) Events(f clevertap.EventFilter) []clevertap.Event { return s.store.FindEvents(f) }
 
 // Requests returns the journal entries that match, oldest first.
 func (s *Server) Requests(f clevertap.JournalFilter) []clevertap.JournalEntry {
@@ -210,7 +212,7 @@ func (s *Server) AddFault(f clevertap.Fault) (clevertap.Fault, error) { return s
 
 // Reset clears records, profiles, journal and faults; accounts stay.
 func (s *Server) Reset() {
-	s.store.reset()
+	s.store.Reset()
 	s.journal.reset()
 	s.faults.clear()
 	s.cursors.reset()

@@ -357,7 +357,7 @@ func TestStoresAreBounded(t *testing.T) {
 	if j := s.Requests(clevertap.JournalFilter{}); len(j) != 3 {
 		t.Fatalf("expected 3 journal entries, got %d", len(j))
 	}
-	if p := s.store.findProfiles(clevertap.ProfileQuery{}); len(p) != 5 {
+	if p := s.store.FindProfiles(clevertap.ProfileQuery{}); len(p) != 5 {
 		t.Fatalf("expected 5 profiles, got %d", len(p))
 	}
 }
@@ -387,7 +387,7 @@ func TestDeleteProfiles(t *testing.T) {
 	if res.StatusCode != 200 || string(res.Body) != `{"status":"success"}` {
 		t.Fatalf("expected success, got %d %s", res.StatusCode, res.Body)
 	}
-	if p := s.store.findProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"}); len(p) != 1 || p[0].Identity != "b" {
+	if p := s.store.FindProfiles(clevertap.ProfileQuery{Account: "SIM-EU1-0001"}); len(p) != 1 || p[0].Identity != "b" {
 		t.Fatalf("expected only b's profile left, got %+v", p)
 	}
 	res = post(t, c, "api.clevertap.com", "/1/delete/profiles.json", eu1Creds, `{"identity":"a","guid":"x"}`)

@@ -33,7 +33,7 @@ func TestLocateRecords(t *testing.T) {
 func TestDuplicateDKeysUseTheFirst(t *testing.T) {
 	batch, reqErr := validateUpload([]byte(
 		`{"d":[{"type":"event","identity":"u","evtName":"first","evtData":{}}],"d":[1,2,3]}`), testAccount(), testLimits)
-	if reqErr != nil || batch.total != 1 || batch.accepted[0].name != "first" {
+	if reqErr != nil || batch.total != 1 || batch.accepted[0].Name != "first" {
 		t.Fatalf("expected the first d with one record, got %+v %+v", batch, reqErr)
 	}
 }
@@ -44,7 +44,7 @@ func TestRecordsAreEchoedAsUploaded(t *testing.T) {
 	if len(batch.accepted) != 1 {
 		t.Fatalf("expected the record accepted (1.7e9 is a whole number of seconds), got %+v", batch.rejected)
 	}
-	if got := string(batch.accepted[0].raw.of(batch.buf)); got != rec {
+	if got := string(batch.accepted[0].Raw); got != rec {
 		t.Fatalf("expected the record byte for byte, got %s", got)
 	}
 }

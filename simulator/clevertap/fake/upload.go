@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
+
 	"github.com/ctharness/ctharness/simulator/clevertap"
 
 	"github.com/ctharness/ctharness/internal/clip"
@@ -42,19 +44,6 @@ const (
 	defaultMaxTimestmp = 9_999_999_999 // the last 10-digit second, in 2286; 13-digit values are milliseconds
 )
 
-// acceptedRecord is a record that passed validation, with the fields the store indexes.
-type acceptedRecord struct {
-	index    int
-	kind     clevertap.RecordType
-	name     string
-	identity string
-	objectID string
-	ts       int64
-	raw      span
-	// hasProfileData marks profile records whose profileData the store merges into the profile.
-	hasProfileData bool
-}
-
 // rejectedRecord is a record CleverTap would list in unprocessed[].
 type rejectedRecord struct {
 	index int
@@ -77,7 +66,7 @@ type requestError struct {
 // uploadBatch is the outcome of validating one /1/upload body in a single pass.
 type uploadBatch struct {
 	total    int
-	accepted []acceptedRecord
+	accepted []store.Record
 	rejected []rejectedRecord
 	warnings []clevertap.RecordWarning
 	// buf is the request body; each record's span points at its bytes as uploaded.
@@ -140,7 +129,7 @@ func validateUpload(body []byte, acct *clevertap.Account, limits uploadLimits) (
 		return nil, &requestError{status: 400, text: textMalformed,
 			diagnosis: fmt.Sprintf("could not delimit the records of \"d\" (%d parsed, %d located)", len(records), len(spans))}
 	}
-	batch := &uploadBatch{total: len(records), accepted: make([]acceptedRecord, 0, len(records)), buf: body}
+	batch := &uploadBatch{total: len(records), accepted: make([]store.Record, 0, len(records)), buf: body}
 	v := recordValidator{acct: acct, limits: limits, batch: batch}
 	for i, rec := range records {
 		v.check(i, rec, spans[i])
@@ -213,7 +202,7 @@ func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 		reject(clevertap.CodeNeitherEventNorProf)
 		return
 	}
-	acc := acceptedRecord{index: i, kind: kind, raw: raw}
+	acc := store.Record{Index: i, Kind: kind, Raw: raw.of(b.buf)}
 
 	if kind == clevertap.TypeToken {
 		if code := v.checkToken(&f, &acc); code != 0 {
@@ -245,18 +234,18 @@ func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 			reject(clevertap.CodeObjectIDInvalid)
 			return
 		}
-		acc.objectID = id
+		acc.ObjectID = id
 	}
-	acc.identity = identity
-	if acc.identity == "" {
-		acc.identity = firstNonEmpty(fbid, gpid)
+	acc.Identity = identity
+	if acc.Identity == "" {
+		acc.Identity = firstNonEmpty(fbid, gpid)
 	}
 	ts, code := v.timestamp(i, f.ts)
 	if code != 0 {
 		reject(code)
 		return
 	}
-	acc.ts = ts
+	acc.TS = ts
 
 	if kind == clevertap.TypeEvent {
 		code = v.checkEvent(i, &f, &acc)
@@ -302,7 +291,7 @@ func (v *recordValidator) timestamp(i int, ts *fastjson.Value) (int64, int) {
 	return int64(f), 0
 }
 
-func (v *recordValidator) checkEvent(i int, f *recordFields, acc *acceptedRecord) int {
+func (v *recordValidator) checkEvent(i int, f *recordFields, acc *store.Record) int {
 	name := strings.TrimSpace(stringOf(f.evtName))
 	if name == "" {
 		return clevertap.CodeEventNameMissing
@@ -315,7 +304,7 @@ func (v *recordValidator) checkEvent(i int, f *recordFields, acc *acceptedRecord
 	if v.acct.Discards(name) {
 		return clevertap.CodeDiscardedEvent
 	}
-	acc.name = stringOf(f.evtName)
+	acc.Name = stringOf(f.evtName)
 	if f.evtData == nil {
 		if v.limits.requireEvtData {
 			return clevertap.CodeEventStructure
@@ -359,7 +348,7 @@ func (v *recordValidator) checkProperty(i int, key []byte, val *fastjson.Value, 
 	}
 }
 
-func (v *recordValidator) checkProfile(i int, f *recordFields, acc *acceptedRecord) int {
+func (v *recordValidator) checkProfile(i int, f *recordFields, acc *store.Record) int {
 	if f.profileData == nil {
 		return 0
 	}
@@ -387,7 +376,7 @@ func (v *recordValidator) checkProfile(i int, f *recordFields, acc *acceptedReco
 			return c.code
 		}
 	}
-	acc.hasProfileData = data.Len() > 0
+	acc.HasProfileData = data.Len() > 0
 	data.Visit(func(key []byte, val *fastjson.Value) {
 		if warning := profileValueWarning(val); warning != "" {
 			v.warn(i, fmt.Sprintf("profileData %q: %s", key, warning))
@@ -415,18 +404,18 @@ func profileValueWarning(val *fastjson.Value) string {
 	var arg *fastjson.Value
 	obj.Visit(func(k []byte, v *fastjson.Value) { op, arg = string(k), v })
 	switch op {
-	case opIncr, opDecr:
+	case clevertap.OpIncr, clevertap.OpDecr:
 		if arg.Type() != fastjson.TypeNumber {
 			return op + " takes a number, got a JSON " + arg.Type().String() + "; the property is left as it was"
 		}
 		if arg.GetFloat64() <= 0 {
 			return op + " " + arg.String() + ": CleverTap's SDKs send only amounts greater than 0"
 		}
-	case opDelete:
+	case clevertap.OpDelete:
 		if arg.Type() != fastjson.TypeTrue {
 			return "{\"$delete\": " + arg.String() + "} deletes nothing; only true deletes"
 		}
-	case opSet, opAdd, opRemove:
+	case clevertap.OpSet, clevertap.OpAdd, clevertap.OpRemove:
 		if arg.Type() == fastjson.TypeArray {
 			return multiValueWarning(arg)
 		}
@@ -444,9 +433,9 @@ func multiValueWarning(list *fastjson.Value) string {
 	for _, v := range values {
 		switch v.Type() {
 		case fastjson.TypeString:
-			if n := utf8.RuneCount(v.GetStringBytes()); n > maxMultiValueChars {
+			if n := utf8.RuneCount(v.GetStringBytes()); n > clevertap.MaxMultiValueChars {
 				notes = append(notes, fmt.Sprintf("a value of %d characters is dropped (at most %d)", n,
-					maxMultiValueChars))
+					clevertap.MaxMultiValueChars))
 			}
 		case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
 			notes = append(notes, "a "+v.Type().String()+" is stored as a string (multi-values are strings)")
@@ -454,19 +443,19 @@ func multiValueWarning(list *fastjson.Value) string {
 			notes = append(notes, "a JSON "+v.Type().String()+" is not a multi-value and is dropped")
 		}
 	}
-	if len(values) > maxMultiValues {
-		notes = append(notes, fmt.Sprintf("%d values: only the newest %d are kept", len(values), maxMultiValues))
+	if len(values) > clevertap.MaxMultiValues {
+		notes = append(notes, fmt.Sprintf("%d values: only the newest %d are kept", len(values), clevertap.MaxMultiValues))
 	}
 	slices.Sort(notes)
 	return strings.Join(slices.Compact(notes), "; ")
 }
 
-func (v *recordValidator) checkToken(f *recordFields, acc *acceptedRecord) int {
+func (v *recordValidator) checkToken(f *recordFields, acc *store.Record) int {
 	id, ok := objectIDOf(f.objID)
 	if !ok {
 		return clevertap.CodeTokenObjectIDInvalid
 	}
-	acc.objectID = id
+	acc.ObjectID = id
 	if f.tokenData == nil || f.tokenData.Type() != fastjson.TypeObject {
 		return clevertap.CodeTokenDataInvalid
 	}
@@ -490,7 +479,7 @@ func (v *recordValidator) checkToken(f *recordFields, acc *acceptedRecord) int {
 			return clevertap.CodeTokenDataIncomplete
 		}
 	}
-	acc.name = typ
+	acc.Name = typ
 	return 0
 }
 

@@ -241,7 +241,7 @@ func TestTimestampAsAStringOfSeconds(t *testing.T) {
 			t.Fatal(reqErr)
 		}
 		switch {
-		case c.code == 0 && (len(batch.accepted) != 1 || batch.accepted[0].ts != c.stored):
+		case c.code == 0 && (len(batch.accepted) != 1 || batch.accepted[0].TS != c.stored):
 			t.Errorf("ts %s: expected accepted with ts %d, got %+v %+v", c.ts, c.stored, batch.accepted, batch.rejected)
 		case c.code != 0 && (len(batch.rejected) != 1 || batch.rejected[0].code != c.code):
 			t.Errorf("ts %s: expected code %d, got %+v", c.ts, c.code, batch.rejected)

@@ -1,27 +1,12 @@
-package fake
+package store
 
 import (
 	"encoding/json"
 	"slices"
 	"strconv"
 	"unicode/utf8"
-)
 
-// Profile operations inside an upload's profileData (reference §9.7): a value is set as it comes, an array is a
-// multi-value property, and an object with one of CleverTap's operators changes what the profile holds.
-const (
-	opSet    = "$set"
-	opAdd    = "$add"
-	opRemove = "$remove"
-	opIncr   = "$incr"
-	opDecr   = "$decr"
-	opDelete = "$delete"
-)
-
-// Multi-value limits [CT-platform]: at most 100 values, the oldest dropped first; each at most 512 characters.
-const (
-	maxMultiValues     = 100
-	maxMultiValueChars = 512
+	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
 // profileOperator is the operator of a profileData value, or "" when the value is set as it is.
@@ -32,7 +17,7 @@ func profileOperator(v any) (op string, arg any) {
 	}
 	for k, arg := range obj {
 		switch k {
-		case opSet, opAdd, opRemove, opIncr, opDecr, opDelete:
+		case clevertap.OpSet, clevertap.OpAdd, clevertap.OpRemove, clevertap.OpIncr, clevertap.OpDecr, clevertap.OpDelete:
 			return k, arg
 		}
 	}
@@ -52,15 +37,15 @@ func applyProfileData(props, update map[string]any) {
 			} else {
 				props[key] = value
 			}
-		case opSet:
+		case clevertap.OpSet:
 			props[key] = multiValues(nil, asList(arg))
-		case opAdd:
+		case clevertap.OpAdd:
 			props[key] = multiValues(promote(props[key]), asList(arg))
-		case opRemove:
+		case clevertap.OpRemove:
 			remove(props, key, asList(arg))
-		case opIncr, opDecr:
+		case clevertap.OpIncr, clevertap.OpDecr:
 			step(props, key, op, arg)
-		case opDelete:
+		case clevertap.OpDelete:
 			if arg == true {
 				delete(props, key)
 			}
@@ -74,12 +59,12 @@ func multiValues(list []string, values []any) []string {
 	out := slices.Clone(list)
 	for _, v := range values {
 		s, ok := multiValueString(v)
-		if ok && utf8.RuneCountInString(s) <= maxMultiValueChars && !slices.Contains(out, s) {
+		if ok && utf8.RuneCountInString(s) <= clevertap.MaxMultiValueChars && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
-	if len(out) > maxMultiValues {
-		out = out[len(out)-maxMultiValues:]
+	if len(out) > clevertap.MaxMultiValues {
+		out = out[len(out)-clevertap.MaxMultiValues:]
 	}
 	if out == nil {
 		out = []string{}
@@ -150,7 +135,7 @@ func step(props map[string]any, key, op string, arg any) {
 	if !ok {
 		return
 	}
-	if op == opDecr {
+	if op == clevertap.OpDecr {
 		amount = -amount
 	}
 	switch current := props[key].(type) {

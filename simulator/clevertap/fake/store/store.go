@@ -1,4 +1,4 @@
-package fake
+package store
 
 import (
 	"context"
@@ -15,44 +15,44 @@ import (
 	"github.com/ctharness/ctharness/internal/ring"
 )
 
-// storedEvent is a record as the store keeps it: what the admin API returns, and the fields it filters on, read
+// Stored is a record as the store keeps it: what the admin API returns, and the fields it filters on, read
 // once when the record arrived.
-type storedEvent struct {
+type Stored struct {
 	clevertap.Event
-	kind     clevertap.RecordType
-	name     string
-	identity string
-	objectID string
-	// at is when the event happened: its ts, else when it arrived
-	at time.Time
+	Kind     clevertap.RecordType
+	Name     string
+	Identity string
+	ObjectID string
+	// At is when the event happened: its ts, else when it arrived
+	At time.Time
 }
 
-func matches(f clevertap.EventFilter, e *storedEvent) bool {
+func matches(f clevertap.EventFilter, e *Stored) bool {
 	return (f.Account == "" || f.Account == e.Account) &&
 		(f.Region == "" || f.Region == e.Region) &&
-		(f.Identity == "" || f.Identity == e.identity) &&
-		(f.ObjectID == "" || f.ObjectID == e.objectID) &&
-		(f.Name == "" || f.Name == e.name) &&
-		(f.Type == "" || f.Type == e.kind) &&
+		(f.Identity == "" || f.Identity == e.Identity) &&
+		(f.ObjectID == "" || f.ObjectID == e.ObjectID) &&
+		(f.Name == "" || f.Name == e.Name) &&
+		(f.Type == "" || f.Type == e.Kind) &&
 		e.Seq > f.SinceSeq &&
 		(f.SinceTime.IsZero() || !e.ReceivedAt.Before(f.SinceTime))
 }
 
-func email(p *clevertap.Profile) string {
+func Email(p *clevertap.Profile) string {
 	s, _ := p.ProfileData["Email"].(string)
 	return s
 }
 
-func phone(p *clevertap.Profile) string {
+func Phone(p *clevertap.Profile) string {
 	s, _ := p.ProfileData["Phone"].(string)
 	return s
 }
 
-// store keeps accepted records and profiles, both bounded, and wakes waiters when records arrive.
-type store struct {
+// Store keeps accepted records and profiles, both bounded, and wakes waiters when records arrive.
+type Store struct {
 	mu     sync.Mutex
 	seq    uint64
-	events *ring.Ring[storedEvent]
+	events *ring.Ring[Stored]
 	// profiles by their ID; byIdentity and byObjectID map account+identifier to an ID.
 	profiles   map[int64]*clevertap.Profile
 	byIdentity map[string]int64
@@ -69,9 +69,9 @@ type store struct {
 	unknownPlatform string
 }
 
-func newStore(eventLimit, profileLimit int, unknownPlatform string) *store {
-	s := &store{
-		events:          ring.New[storedEvent](eventLimit),
+func NewStore(eventLimit, profileLimit int, unknownPlatform string) *Store {
+	s := &Store{
+		events:          ring.New[Stored](eventLimit),
 		profileOrder:    ring.New[int64](profileLimit),
 		profileLimit:    profileLimit,
 		arrived:         make(chan struct{}),
@@ -81,7 +81,7 @@ func newStore(eventLimit, profileLimit int, unknownPlatform string) *store {
 	return s
 }
 
-func (s *store) clearProfiles() {
+func (s *Store) clearProfiles() {
 	s.profiles = map[int64]*clevertap.Profile{}
 	s.byIdentity = map[string]int64{}
 	s.byObjectID = map[string]int64{}
@@ -89,74 +89,74 @@ func (s *store) clearProfiles() {
 	s.profileOrder.Clear()
 }
 
-// storedBatch is what one request adds: its records, already validated.
-type storedBatch struct {
-	account   string
-	region    clevertap.Region
-	requestID string
-	at        time.Time
-	batch     *uploadBatch
+// Batch is what one request adds: its records, already validated.
+type Batch struct {
+	Account   string
+	Region    clevertap.Region
+	RequestID string
+	At        time.Time
+	Records   []Record
 }
 
-func (s *store) add(in storedBatch) {
+func (s *Store) Add(in Batch) {
 	// one allocation holding only the accepted records' bytes, so a stored event never pins a whole request body
 	size := 0
-	for _, rec := range in.batch.accepted {
-		size += rec.raw.end - rec.raw.start
+	for _, rec := range in.Records {
+		size += len(rec.Raw)
 	}
 	buf := make([]byte, 0, size)
-	records := make([]json.RawMessage, len(in.batch.accepted))
-	for i, rec := range in.batch.accepted {
+	records := make([]json.RawMessage, len(in.Records))
+	for i, rec := range in.Records {
 		start := len(buf)
-		buf = append(buf, rec.raw.of(in.batch.buf)...)
+		buf = append(buf, rec.Raw...)
 		records[i] = buf[start:len(buf):len(buf)]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, rec := range in.batch.accepted {
+	for i, rec := range in.Records {
 		s.seq++
-		at := in.at
-		if rec.ts > 0 {
-			at = time.Unix(rec.ts, 0).UTC()
+		at := in.At
+		if rec.TS > 0 {
+			at = time.Unix(rec.TS, 0).UTC()
 		}
-		s.events.Push(storedEvent{Event: clevertap.Event{
-			Seq: s.seq, Account: in.account, Region: in.region, ReceivedAt: in.at, RequestID: in.requestID,
-			Record: records[i]}, kind: rec.kind, name: rec.name, identity: rec.identity, objectID: rec.objectID, at: at,
+		s.events.Push(Stored{Event: clevertap.Event{
+			Seq: s.seq, Account: in.Account, Region: in.Region, ReceivedAt: in.At, RequestID: in.RequestID,
+			Record: records[i]}, Kind: rec.Kind, Name: rec.Name, Identity: rec.Identity, ObjectID: rec.ObjectID, At: at,
 		})
 		s.updateProfile(in, rec, records[i], at)
 	}
 	s.wake()
 }
 
-// addAttribution stores an attribution-partner call as an event record.
-func (s *store) addAttribution(account string, region clevertap.Region, requestID string, received, at time.Time, name,
+// AddAttribution stores an attribution-partner call as an event record.
+func (s *Store) AddAttribution(account string, region clevertap.Region, requestID string, received, at time.Time, name,
 	deviceID string, record []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	s.events.Push(storedEvent{Event: clevertap.Event{Seq: s.seq, Account: account, Region: region,
-		ReceivedAt: received, RequestID: requestID, Record: record}, kind: clevertap.TypeEvent, name: name, objectID: deviceID, at: at})
+	s.events.Push(Stored{Event: clevertap.Event{Seq: s.seq, Account: account, Region: region,
+		ReceivedAt: received, RequestID: requestID, Record: record}, Kind: clevertap.TypeEvent, Name: name, ObjectID: deviceID, At: at})
 	p := s.profileFor(account, region, "", deviceID, received)
 	countEvent(p, name, at)
 	p.UpdatedAt = received
 	s.wake()
 }
 
-func (s *store) wake() {
+func (s *Store) wake() {
 	close(s.arrived)
 	s.arrived = make(chan struct{})
 }
 
-func (s *store) updateProfile(in storedBatch, rec acceptedRecord, raw json.RawMessage, at time.Time) {
-	if rec.identity == "" && rec.objectID == "" {
+func (s *Store) updateProfile(in Batch, rec Record, raw json.RawMessage, at time.Time) {
+	if rec.Identity == "" && rec.ObjectID == "" {
 		return
 	}
-	p := s.profileFor(in.account, in.region, rec.identity, rec.objectID, in.at)
-	switch rec.kind {
+	p := s.profileFor(in.Account, in.Region, rec.Identity, rec.ObjectID, in.At)
+	switch rec.Kind {
 	case clevertap.TypeEvent:
-		countEvent(p, rec.name, at)
+		countEvent(p, rec.Name, at)
 	case clevertap.TypeProfile:
-		if rec.hasProfileData {
+		if rec.HasProfileData {
 			var r struct {
 				ProfileData map[string]any `json:"profileData"`
 			}
@@ -172,12 +172,12 @@ func (s *store) updateProfile(in storedBatch, rec acceptedRecord, raw json.RawMe
 				Type string `json:"type"`
 			} `json:"tokenData"`
 		}
-		if json.Unmarshal(raw, &r) == nil && rec.objectID != "" {
-			p.Devices[rec.objectID] = clevertap.Device{Platform: tokenPlatform(r.TokenData.Type, rec.objectID, s.unknownPlatform),
+		if json.Unmarshal(raw, &r) == nil && rec.ObjectID != "" {
+			p.Devices[rec.ObjectID] = clevertap.Device{Platform: tokenPlatform(r.TokenData.Type, rec.ObjectID, s.unknownPlatform),
 				PushToken: r.TokenData.ID}
 		}
 	}
-	p.UpdatedAt = in.at
+	p.UpdatedAt = in.At
 }
 
 func countEvent(p *clevertap.Profile, name string, at time.Time) {
@@ -204,12 +204,12 @@ func tokenPlatform(tokenType, objectID, unknown string) string {
 	case "wns", "mpns":
 		return "Windows"
 	}
-	return objectIDPlatform(objectID, unknown)
+	return ObjectIDPlatform(objectID, unknown)
 }
 
-// objectIDPlatform reads the platform from the shape of a CleverTap ID, as the SDKs make them: Android's start
+// ObjectIDPlatform reads the platform from the shape of a CleverTap ID, as the SDKs make them: Android's start
 // with "__", iOS's with "-" (CleverTap's sample "-1a063854f83a4c6484285039ecff87cb"), the web SDK's are UUIDs.
-func objectIDPlatform(objectID, unknown string) string {
+func ObjectIDPlatform(objectID, unknown string) string {
 	switch {
 	case strings.HasPrefix(objectID, "__"):
 		return "Android"
@@ -243,7 +243,7 @@ func profileKey(account, id string) string { return account + "\x00" + id }
 // profileFor finds or creates the profile of an identity or, without one, of an objectId. An objectId seen
 // alone and later with an identity is that identity's device: its anonymous profile is merged into the
 // identified one, as CleverTap merges a profile when the user logs in.
-func (s *store) profileFor(account string, region clevertap.Region, identity, objectID string, at time.Time) *clevertap.Profile {
+func (s *Store) profileFor(account string, region clevertap.Region, identity, objectID string, at time.Time) *clevertap.Profile {
 	var id int64
 	var ok bool
 	if identity != "" {
@@ -261,7 +261,7 @@ func (s *store) profileFor(account string, region clevertap.Region, identity, ob
 	return p
 }
 
-func (s *store) newProfile(account string, region clevertap.Region, identity string, at time.Time) *clevertap.Profile {
+func (s *Store) newProfile(account string, region clevertap.Region, identity string, at time.Time) *clevertap.Profile {
 	s.lastID++
 	p := &clevertap.Profile{ID: s.lastID, Account: account, Region: region, Identity: identity, ProfileData: map[string]any{},
 		Events: map[string]clevertap.EventSummary{}, Devices: map[string]clevertap.Device{}, CreatedAt: at, UpdatedAt: at}
@@ -281,7 +281,7 @@ func (s *store) newProfile(account string, region clevertap.Region, identity str
 
 // link makes objectID a device of p. An objectId another profile holds moves only to an identified profile; an
 // anonymous profile left with no devices is merged into p.
-func (s *store) link(p *clevertap.Profile, objectID string) {
+func (s *Store) link(p *clevertap.Profile, objectID string) {
 	key := profileKey(p.Account, objectID)
 	oldID, linked := s.byObjectID[key]
 	if linked && oldID == p.ID {
@@ -337,7 +337,7 @@ func merge(p, anon *clevertap.Profile) {
 	}
 }
 
-func (s *store) forget(id int64) {
+func (s *Store) forget(id int64) {
 	p, ok := s.profiles[id]
 	if !ok {
 		return
@@ -353,7 +353,7 @@ func (s *store) forget(id int64) {
 	delete(s.profiles, id)
 }
 
-func (s *store) findProfiles(q clevertap.ProfileQuery) []clevertap.Profile {
+func (s *Store) FindProfiles(q clevertap.ProfileQuery) []clevertap.Profile {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []clevertap.Profile
@@ -364,7 +364,7 @@ func (s *store) findProfiles(q clevertap.ProfileQuery) []clevertap.Profile {
 		}
 		if (q.Account == "" || q.Account == p.Account) &&
 			(q.Identity == "" || q.Identity == p.Identity) &&
-			(q.Email == "" || q.Email == email(p)) &&
+			(q.Email == "" || q.Email == Email(p)) &&
 			(q.ObjectID == "" || slices.Contains(p.ObjectIDs, q.ObjectID)) {
 			out = append(out, s.copyOf(p))
 		}
@@ -374,7 +374,7 @@ func (s *store) findProfiles(q clevertap.ProfileQuery) []clevertap.Profile {
 }
 
 // copyOf is a profile the caller may keep: its maps and slices are its own, and DND is filled in.
-func (s *store) copyOf(p *clevertap.Profile) clevertap.Profile {
+func (s *Store) copyOf(p *clevertap.Profile) clevertap.Profile {
 	c := *p
 	c.ObjectIDs = slices.Clone(p.ObjectIDs)
 	c.ProfileData = make(map[string]any, len(p.ProfileData))
@@ -388,17 +388,17 @@ func (s *store) copyOf(p *clevertap.Profile) clevertap.Profile {
 	c.Devices = maps.Clone(p.Devices)
 	c.Tokens = slices.Clone(p.Tokens)
 	c.DND = nil
-	if number := phone(p); number != "" && s.unsubscribed[dndKey(p.Account, "phone", number)] {
+	if number := Phone(p); number != "" && s.unsubscribed[dndKey(p.Account, "phone", number)] {
 		c.DND = append(c.DND, "phone")
 	}
-	if address := email(p); address != "" && s.unsubscribed[dndKey(p.Account, "email", address)] {
+	if address := Email(p); address != "" && s.unsubscribed[dndKey(p.Account, "email", address)] {
 		c.DND = append(c.DND, "email")
 	}
 	return c
 }
 
-// deleteProfiles removes the profiles of the given identities or objectIds and says how many it found.
-func (s *store) deleteProfiles(account string, identities, objectIDs []string) int {
+// DeleteProfiles removes the profiles of the given identities or objectIds and says how many it found.
+func (s *Store) DeleteProfiles(account string, identities, objectIDs []string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	deleted := 0
@@ -417,13 +417,13 @@ func (s *store) deleteProfiles(account string, identities, objectIDs []string) i
 	return deleted
 }
 
-func (s *store) findEvents(f clevertap.EventFilter) []clevertap.Event {
-	events, _ := s.pageEvents(f, 0)
+func (s *Store) FindEvents(f clevertap.EventFilter) []clevertap.Event {
+	events, _ := s.PageEvents(f, 0)
 	return events
 }
 
-// pageEvents returns up to limit matching events (0: all), oldest first, and whether more match.
-func (s *store) pageEvents(f clevertap.EventFilter, limit int) ([]clevertap.Event, bool) {
+// PageEvents returns up to limit matching events (0: all), oldest first, and whether more match.
+func (s *Store) PageEvents(f clevertap.EventFilter, limit int) ([]clevertap.Event, bool) {
 	stored, more := s.pageStored(f, limit)
 	out := make([]clevertap.Event, len(stored))
 	for i := range stored {
@@ -432,18 +432,18 @@ func (s *store) pageEvents(f clevertap.EventFilter, limit int) ([]clevertap.Even
 	return out, more
 }
 
-// findStored is findEvents with the fields the store indexed (when each event happened).
-func (s *store) findStored(f clevertap.EventFilter) []storedEvent {
+// FindStored is findEvents with the fields the store indexed (when each event happened).
+func (s *Store) FindStored(f clevertap.EventFilter) []Stored {
 	stored, _ := s.pageStored(f, 0)
 	return stored
 }
 
-func (s *store) pageStored(f clevertap.EventFilter, limit int) ([]storedEvent, bool) {
+func (s *Store) pageStored(f clevertap.EventFilter, limit int) ([]Stored, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []storedEvent{}
+	out := []Stored{}
 	more := false
-	s.events.Each(func(e *storedEvent) bool {
+	s.events.Each(func(e *Stored) bool {
 		if matches(f, e) {
 			if limit > 0 && len(out) == limit {
 				more = true
@@ -456,28 +456,28 @@ func (s *store) pageStored(f clevertap.EventFilter, limit int) ([]storedEvent, b
 	return out, more
 }
 
-// nearestMiss is the stored record that meets most of the filter without meeting all of it (the user weighs
+// NearestMiss is the stored record that meets most of the filter without meeting all of it (the user weighs
 // most, then the event name; the most recent of equals), with how it differs; ok is false when no record shares
 // a field with the filter.
-func (s *store) nearestMiss(f clevertap.EventFilter) (clevertap.Event, []string, bool) {
+func (s *Store) NearestMiss(f clevertap.EventFilter) (clevertap.Event, []string, bool) {
 	var (
-		near    storedEvent
+		near    Stored
 		differs []string
 		ok      bool
 	)
 	type field struct {
 		name, want string
 		weight     int
-		got        func(*storedEvent) string
+		got        func(*Stored) string
 	}
 	var fields []field
 	for _, c := range []field{
-		{"account", f.Account, 1, func(e *storedEvent) string { return e.Account }},
-		{"region", string(f.Region), 1, func(e *storedEvent) string { return string(e.Region) }},
-		{"identity", f.Identity, 3, func(e *storedEvent) string { return e.identity }},
-		{"objectId", f.ObjectID, 3, func(e *storedEvent) string { return e.objectID }},
-		{"name", f.Name, 2, func(e *storedEvent) string { return e.name }},
-		{"type", string(f.Type), 1, func(e *storedEvent) string { return string(e.kind) }},
+		{"account", f.Account, 1, func(e *Stored) string { return e.Account }},
+		{"region", string(f.Region), 1, func(e *Stored) string { return string(e.Region) }},
+		{"identity", f.Identity, 3, func(e *Stored) string { return e.Identity }},
+		{"objectId", f.ObjectID, 3, func(e *Stored) string { return e.ObjectID }},
+		{"name", f.Name, 2, func(e *Stored) string { return e.Name }},
+		{"type", string(f.Type), 1, func(e *Stored) string { return string(e.Kind) }},
 	} {
 		if c.want != "" {
 			fields = append(fields, c)
@@ -486,7 +486,7 @@ func (s *store) nearestMiss(f clevertap.EventFilter) (clevertap.Event, []string,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	best := 0
-	s.events.Each(func(e *storedEvent) bool {
+	s.events.Each(func(e *Stored) bool {
 		score, met := 0, 0
 		for _, c := range fields {
 			if c.got(e) == c.want {
@@ -508,14 +508,14 @@ func (s *store) nearestMiss(f clevertap.EventFilter) (clevertap.Event, []string,
 	return near.Event, differs, ok
 }
 
-// waitFor blocks until count events match, the context ends or the timeout passes; it returns what matches.
-func (s *store) waitFor(ctx context.Context, f clevertap.EventFilter, count int, timeout time.Duration) ([]clevertap.Event, bool) {
+// WaitFor blocks until count events match, the context ends or the timeout passes; it returns what matches.
+func (s *Store) WaitFor(ctx context.Context, f clevertap.EventFilter, count int, timeout time.Duration) ([]clevertap.Event, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
 		n := 0
-		s.events.Each(func(e *storedEvent) bool {
+		s.events.Each(func(e *Stored) bool {
 			if matches(f, e) {
 				n++
 			}
@@ -524,19 +524,19 @@ func (s *store) waitFor(ctx context.Context, f clevertap.EventFilter, count int,
 		arrived := s.arrived
 		s.mu.Unlock()
 		if n >= count {
-			return s.findEvents(f), true
+			return s.FindEvents(f), true
 		}
 		select {
 		case <-arrived:
 		case <-deadline.C:
-			return s.findEvents(f), false
+			return s.FindEvents(f), false
 		case <-ctx.Done():
-			return s.findEvents(f), false
+			return s.FindEvents(f), false
 		}
 	}
 }
 
-func (s *store) reset() {
+func (s *Store) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events.Clear()
@@ -544,15 +544,28 @@ func (s *store) reset() {
 	s.wake()
 }
 
-// storeStats are the totals the health route reports.
-type storeStats struct {
+// Stats are the totals the health route reports.
+type Stats struct {
 	Events        int    `json:"events"`
 	EventsDropped uint64 `json:"events_dropped"`
 	Profiles      int    `json:"profiles"`
 }
 
-func (s *store) stats() storeStats {
+func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return storeStats{Events: s.events.Len(), EventsDropped: s.events.Dropped(), Profiles: len(s.profiles)}
+	return Stats{Events: s.events.Len(), EventsDropped: s.events.Dropped(), Profiles: len(s.profiles)}
+}
+
+// Record is a record that passed validation, with the fields the store indexes.
+type Record struct {
+	Index    int
+	Kind     clevertap.RecordType
+	Name     string
+	Identity string
+	ObjectID string
+	TS       int64
+	Raw      []byte
+	// HasProfileData marks profile records whose profileData the store merges into the profile.
+	HasProfileData bool
 }
