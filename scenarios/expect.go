@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/relay/adminclient"
+	"github.com/ctharness/ctharness/relay/outbox"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/piano"
 )
@@ -329,22 +330,19 @@ func (r *run) settle(ctx context.Context, deadline time.Time) error {
 		r.settled = true
 		return nil
 	}
-	q := url.Values{"source": {r.source}, "event_id": r.eventIDs}
+	relay := r.relayAdmin()
 	for {
-		var out struct {
-			Pending int `json:"pending"`
-		}
-		err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/pending?"+q.Encode(), r.relayToken, &out)
+		pending, err := relay.Pending(ctx, r.source, r.eventIDs)
 		switch {
-		case errors.Is(err, errNotFound):
+		case errors.Is(err, adminclient.ErrNotFound):
 			return nil // a relay that cannot say: the settle window instead
 		case err != nil:
 			return fmt.Errorf("asking the relay what is left to deliver: %w", err)
-		case out.Pending == 0:
+		case pending == 0:
 			r.settled = true
 			return nil
 		case time.Now().After(deadline):
-			r.res.problem("the relay still had %d job(s) of this run to deliver when the run timed out", out.Pending)
+			r.res.problem("the relay still had %d job(s) of this run to deliver when the run timed out", pending)
 			return nil
 		}
 		select {
@@ -367,28 +365,17 @@ func (r *run) checkDeadLetters(ctx context.Context, want []DeadLetter, deadline 
 		}
 		return
 	}
-	type dead struct {
-		EventType string          `json:"event_type"`
-		Status    int             `json:"status"`
-		Code      int             `json:"code"`
-		Reason    string          `json:"reason"`
-		Payload   json.RawMessage `json:"payload"`
-	}
-	var mine []dead
+	var mine []outbox.DeadLetter
 	for {
-		var out struct {
-			DeadLetters []dead `json:"deadletters"`
-		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+url.QueryEscape(r.source),
-			r.relayToken,
-			&out); err != nil {
-			if len(want) > 0 || !errors.Is(err, errNotFound) {
+		letters, err := r.relayAdmin().DeadLetters(ctx, r.source)
+		if err != nil {
+			if len(want) > 0 || !errors.Is(err, adminclient.ErrNotFound) {
 				r.res.problem("reading the relay's dead letters: %v", err)
 			}
 			return // a relay without /admin/deadletters cannot be asked
 		}
 		mine = mine[:0]
-		for _, d := range out.DeadLetters {
+		for _, d := range letters {
 			if slices.ContainsFunc(r.ids(), func(id string) bool { return strings.Contains(string(d.Payload), id) }) {
 				mine = append(mine, d)
 			}
@@ -428,16 +415,13 @@ func (r *run) checkPiano(ctx context.Context, want []PianoEvent, deadline time.T
 	var mine []piano.Hit
 	settleUntil := time.Now().Add(r.target.Settle)
 	for {
-		var out struct {
-			Events []piano.Hit `json:"events"`
-		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+"/_sim/piano/events?include_ignored=true", "",
-			&out); err != nil {
+		hits, err := piano.ReadHits(ctx, r.target.HTTP, r.target.SimulatorURL)
+		if err != nil {
 			r.res.problem("reading the fake Piano events: %v", err)
 			return
 		}
 		mine = mine[:0]
-		for _, h := range out.Events {
+		for _, h := range hits {
 			if h.IDClient == idclient {
 				mine = append(mine, h)
 			}

@@ -83,14 +83,11 @@ func (r *run) observe(ctx context.Context, into *Observed) error {
 		into.CleverTap = append(into.CleverTap, rec)
 	}
 	if idclient := r.user.ATInternetID; idclient != "" {
-		var out struct {
-			Events []piano.Hit `json:"events"`
-		}
-		if err := r.getJSON(ctx, strings.TrimSuffix(r.target.SimulatorURL, "/")+
-			"/_sim/piano/events?include_ignored=true", "", &out); err != nil {
+		hits, err := piano.ReadHits(ctx, r.target.HTTP, r.target.SimulatorURL)
+		if err != nil {
 			return err
 		}
-		for _, h := range out.Events {
+		for _, h := range hits {
 			if h.IDClient != idclient {
 				continue
 			}
@@ -102,20 +99,11 @@ func (r *run) observe(ctx context.Context, into *Observed) error {
 			into.Piano = append(into.Piano, ev)
 		}
 	}
-	var dead struct {
-		DeadLetters []struct {
-			EventType string          `json:"event_type"`
-			Status    int             `json:"status"`
-			Code      int             `json:"code"`
-			Payload   json.RawMessage `json:"payload"`
-		} `json:"deadletters"`
-	}
 	if r.ownService {
 		return nil // the user's service keeps no dead letters the runner can read
 	}
-	if err := r.getJSON(ctx, strings.TrimSuffix(r.relay, "/")+"/admin/deadletters?source="+r.source, r.relayToken,
-		&dead); err == nil {
-		for _, d := range dead.DeadLetters {
+	if letters, err := r.relayAdmin().DeadLetters(ctx, r.source); err == nil {
+		for _, d := range letters {
 			for _, id := range r.ids() {
 				if strings.Contains(string(d.Payload), id) {
 					into.DeadLetters = append(into.DeadLetters, DeadLetter{EventType: d.EventType, Status: d.Status,

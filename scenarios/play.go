@@ -20,6 +20,7 @@ import (
 	"github.com/ctharness/ctharness/fixtures"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
@@ -518,30 +519,9 @@ func (r *run) removeFaults() {
 	r.faults = nil
 }
 
-var errNotFound = errors.New("not found")
-
-// getJSON reads an admin route (with a bearer token when there is one).
-func (r *run) getJSON(ctx context.Context, url, token string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := r.target.HTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return errNotFound
-	}
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: HTTP %d %s", url, resp.StatusCode, body)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+// relayAdmin is the relay's admin API, through the run's HTTP client.
+func (r *run) relayAdmin() *adminclient.Client {
+	return &adminclient.Client{URL: strings.TrimSuffix(r.relay, "/"), Token: r.relayToken, HTTP: r.target.HTTP}
 }
 
 // readFixture reads a scenario's webhook file: under the fixture root when one is given, else next to the

@@ -9,9 +9,6 @@ import (
 	"github.com/ctharness/ctharness/internal/listener"
 )
 
-// MaxHeaderBytes bounds a request's headers (64 KiB; beyond it Go answers 431).
-const MaxHeaderBytes = 64 << 10
-
 // DefaultMaxConnections is how many connections the simulator holds unless told otherwise.
 const DefaultMaxConnections = 4096
 
@@ -20,7 +17,7 @@ const DefaultMaxConnections = 4096
 // late on purpose.
 func (s *Simulator) HTTPServer() *http.Server {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: MaxHeaderBytes}
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: listener.MaxHeaderBytes}
 	srv.RegisterOnShutdown(s.Inspector.Shutdown) // the live streams would hold a graceful shutdown to its deadline
 	return srv
 }
@@ -39,7 +36,6 @@ func (s *Simulator) Listener(ln net.Listener) net.Listener {
 // answer is a whole HTTP answer in CleverTap's shape that closes the connection, the reason in
 // X-Simulator-Diagnosis.
 func answer(status int, diagnosis, body string) []byte {
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: %d\r\n"+
-		"Connection: close\r\nX-Simulator-Diagnosis: %s\r\n\r\n%s", status, http.StatusText(status), len(body), diagnosis,
-		body)
+	return listener.Answer(status, http.Header{"Content-Type": {"application/json;charset=utf-8"},
+		"X-Simulator-Diagnosis": {diagnosis}}, body)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/service"
 	"github.com/spf13/cobra"
@@ -193,18 +194,8 @@ func newHealthCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/readyz", nil)
-			if err != nil {
-				return cli.Usagef("--url: %w", err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
+			if err := adminclient.New(url, "").Ready(ctx); err != nil {
 				return cli.Failed(fmt.Errorf("not healthy: %w", err))
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			if resp.StatusCode != http.StatusOK {
-				return cli.Failed(fmt.Errorf("not ready: HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(body))))
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return nil

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/browser"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator/clevertap"
@@ -184,13 +184,11 @@ func stackWithTraffic(ctx context.Context) (st *harness.Stack, user string, part
 func waitForDeadLetter(ctx context.Context, st *harness.Stack) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var out struct {
-			DeadLetters []json.RawMessage `json:"deadletters"`
-		}
-		if _, err := harness.Admin(ctx, "GET", st.RelayURL+"/admin/deadletters", st.RelayAdminToken, &out); err != nil {
+		letters, err := adminclient.New(st.RelayURL, st.RelayAdminToken).DeadLetters(ctx, "")
+		if err != nil {
 			return err
 		}
-		if len(out.DeadLetters) > 0 {
+		if len(letters) > 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -129,3 +130,19 @@ type nopConn struct{ net.Conn }
 
 func (nopConn) Write(p []byte) (int, error) { return len(p), nil }
 func (nopConn) Close() error                { return nil }
+
+func TestAnswerIsAWholeResponseThatClosesTheConnection(t *testing.T) {
+	raw := Answer(503, http.Header{"Retry-After": {"5"}, "X-Why": {"line\r\nInjected: yes"}}, `{"a":1}`)
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		t.Fatalf("not an HTTP response: %v\n%s", err, raw)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "5" || !resp.Close || string(body) != `{"a":1}` {
+		t.Fatalf("expected 503, Retry-After 5, Connection: close and the body, got %d %v %q", resp.StatusCode,
+			resp.Header, body)
+	}
+	if resp.Header.Get("Injected") != "" {
+		t.Fatalf("a header value's line break started a header of its own: %v", resp.Header)
+	}
+}

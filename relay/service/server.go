@@ -9,9 +9,6 @@ import (
 	"github.com/ctharness/ctharness/internal/listener"
 )
 
-// MaxHeaderBytes bounds a request's headers (64 KiB; beyond it Go answers 431).
-const MaxHeaderBytes = 64 << 10
-
 // retryAfter is what an overloaded relay asks vendors to wait, in seconds; they retry on their own schedules.
 const retryAfter = "5"
 
@@ -20,16 +17,18 @@ const retryAfter = "5"
 func (s *Service) HTTPServer() *http.Server {
 	in := s.built.Intake
 	return &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: in.ReadTimeout,
-		WriteTimeout: in.WriteTimeout, IdleTimeout: in.IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+		WriteTimeout: in.WriteTimeout, IdleTimeout: in.IdleTimeout, MaxHeaderBytes: listener.MaxHeaderBytes}
 }
 
 // Listener caps the relay's open connections at intake.max_connections (beyond it a connection gets 503 +
 // Retry-After and is closed) and refuses a request that announces its body both ways (400, closed).
 func (s *Service) Listener(ln net.Listener) net.Listener {
-	busy := connAnswer(http.StatusServiceUnavailable, "Retry-After: "+retryAfter+"\r\n", fmt.Sprintf(
+	jsonType := http.Header{"Content-Type": {"application/json"}}
+	busy := listener.Answer(http.StatusServiceUnavailable, http.Header{"Content-Type": {"application/json"},
+		"Retry-After": {retryAfter}}, fmt.Sprintf(
 		`{"status":"error","error":"the relay holds its limit of %d connections (intake.max_connections); `+
 			`retry later"}`, s.built.Intake.MaxConnections))
-	smuggled := connAnswer(http.StatusBadRequest, "", `{"status":"error","error":"expected Content-Length or `+
+	smuggled := listener.Answer(http.StatusBadRequest, jsonType, `{"status":"error","error":"expected Content-Length or `+
 		`Transfer-Encoding, got both: refused as request smuggling (RFC 9112 section 6.1)"}`)
 	limited := listener.Limit(listener.Guard(ln, smuggled), s.built.Intake.MaxConnections, busy)
 	s.conns.Store(limited)
@@ -40,10 +39,4 @@ func (s *Service) Listener(ln net.Listener) net.Listener {
 func (s *Service) crowded() bool {
 	l := s.conns.Load()
 	return l != nil && l.Crowded()
-}
-
-// connAnswer is a whole HTTP answer that closes the connection.
-func connAnswer(status int, header, body string) []byte {
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\n%sContent-Type: application/json\r\nContent-Length: %d\r\n"+
-		"Connection: close\r\n\r\n%s", status, http.StatusText(status), header, len(body), body)
 }

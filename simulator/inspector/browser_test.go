@@ -24,6 +24,7 @@ import (
 	"github.com/ctharness/ctharness/clevertaptest"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/browser"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator"
@@ -315,13 +316,11 @@ func TestADeadLetterRetriedFromThePageReachesTheFake(t *testing.T) {
 	}
 	identity := sendRevenueCatPurchase(t, st)
 	deadLetters := func() int {
-		var out struct {
-			DeadLetters []json.RawMessage `json:"deadletters"`
-		}
-		if _, err := harness.Admin(ctx, "GET", st.RelayURL+"/admin/deadletters", st.RelayAdminToken, &out); err != nil {
+		letters, err := adminclient.New(st.RelayURL, st.RelayAdminToken).DeadLetters(ctx, "")
+		if err != nil {
 			t.Fatal(err)
 		}
-		return len(out.DeadLetters)
+		return len(letters)
 	}
 	waitUntil(t, "the relay dead-letters the refused upload", func() bool { return deadLetters() == 1 })
 	p := openTab(t, st.SimulatorURL)

@@ -3,16 +3,15 @@ package inspector
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/ctharness/ctharness/internal/httpjson"
+	"github.com/ctharness/ctharness/relay/adminclient"
 )
 
 // Relay is the relay the inspector's relay panel shows: its status, webhooks per source and dead letters, and
@@ -28,7 +27,7 @@ type Relay struct {
 // SetRelay links the relay panel to a relay.
 func (i *Inspector) SetRelay(r *Relay) {
 	if r.Client == nil {
-		r.Client = &http.Client{Timeout: 10 * time.Second}
+		r.Client = adminclient.New(r.URL, "").HTTP // no redirects: the admin token stays with the relay
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -56,25 +55,19 @@ func (i *Inspector) handleRelay(w http.ResponseWriter, r *http.Request) {
 	if vars["what"] == "webhooks" {
 		path = "/metrics"
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(relay.URL, "/")+path, nil)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadGateway, "%v", err)
-		return
-	}
-	req.Header.Set("Authorization", r.Header.Get("Authorization"))
-	resp, err := relay.Client.Do(req)
+	admin := &adminclient.Client{URL: strings.TrimSuffix(relay.URL, "/"), HTTP: relay.Client,
+		Token: strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")}
+	status, body, err := admin.Raw(r.Context(), r.Method, path)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadGateway, "the relay at %s does not answer: %v", relay.URL, err)
 		return
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if vars["what"] == "webhooks" {
 		httpjson.Write(w, http.StatusOK, map[string]any{"webhooks": webhooksBySource(body)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 

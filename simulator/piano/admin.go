@@ -1,7 +1,12 @@
 package piano
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -62,4 +67,27 @@ func (c *Collector) handlePutSite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, site)
+}
+
+// ReadHits reads GET /_sim/piano/events?include_ignored=true from a running simulator: every hit the fake
+// collector took, ignored ones included.
+func ReadHits(ctx context.Context, client *http.Client, simulatorURL string) ([]Hit, error) {
+	url := strings.TrimSuffix(simulatorURL, "/") + "/_sim/piano/events?include_ignored=true"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("GET %s: HTTP %d %s", url, resp.StatusCode, body)
+	}
+	var out struct {
+		Events []Hit `json:"events"`
+	}
+	return out.Events, json.NewDecoder(resp.Body).Decode(&out)
 }

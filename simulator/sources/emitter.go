@@ -1,7 +1,10 @@
 package sources
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
@@ -65,6 +68,19 @@ type Single struct {
 	// At is when the story starts (default now).
 	At      time.Time
 	Options map[string]string
+}
+
+// Begin is the preamble every vendor's Emit shares: eventType must be one of the vendor's known types (what
+// names them, e.g. "RevenueCat event type", goes in the error), and a zero At becomes now, truncated to the
+// precision of the vendor's timestamps.
+func (s *Single) Begin(what, eventType string, known []string, precision time.Duration) error {
+	if !slices.Contains(known, eventType) {
+		return fmt.Errorf("unknown %s %q: expected one of %s", what, eventType, strings.Join(known, ", "))
+	}
+	if s.At.IsZero() {
+		s.At = time.Now().UTC().Truncate(precision)
+	}
+	return nil
 }
 
 // OptionValue is the value of an emitter's named option, or its default.

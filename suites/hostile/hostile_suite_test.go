@@ -20,9 +20,11 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
+	"github.com/ctharness/ctharness/simulator/sources"
 	"github.com/ctharness/ctharness/simulator/sources/purchasely"
 	"github.com/ctharness/ctharness/simulator/sources/revenuecat"
 )
@@ -55,16 +57,13 @@ type hostile struct {
 
 // stored is what the stack has kept: the relay's outbox counts and the fake's records.
 func stored() string {
-	var relay struct {
-		Outbox json.RawMessage `json:"outbox"`
-	}
-	_, err := harness.Admin(context.Background(), http.MethodGet, st.RelayURL+"/admin/status", st.RelayAdminToken, &relay)
+	relay, err := adminclient.New(st.RelayURL, st.RelayAdminToken).Status(context.Background())
 	Expect(err).NotTo(HaveOccurred())
 	var sim struct {
 		Events, EventsDropped, Profiles int
 	}
 	get(st.SimulatorURL+"/_sim/health", &sim)
-	return fmt.Sprintf("outbox %s, fake %+v", relay.Outbox, sim)
+	return fmt.Sprintf("outbox %+v, fake %+v", relay.Outbox, sim)
 }
 
 func get(url string, v any) {
@@ -120,16 +119,16 @@ func with(h map[string]string, k, v string) map[string]string {
 }
 
 func rcBody() []byte {
-	w, err := revenuecat.Emit("RENEWAL", revenuecat.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d",
-		time.Now().UnixNano())}})
+	w, err := revenuecat.Emit("RENEWAL", revenuecat.Single{Single: sources.Single{User: lifecycle.User{
+		AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano())}}})
 	Expect(err).NotTo(HaveOccurred())
 	return w.Body
 }
 
 func pyBody() []byte {
 	w, err := purchasely.Emit("SUBSCRIPTION_STARTED",
-		purchasely.Single{User: lifecycle.User{AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano()),
-			CleverTapID: "ct-hostile"}})
+		purchasely.Single{Single: sources.Single{User: lifecycle.User{
+			AppUserID: fmt.Sprintf("hostile-%d", time.Now().UnixNano()), CleverTapID: "ct-hostile"}}})
 	Expect(err).NotTo(HaveOccurred())
 	return w.Body
 }
@@ -353,10 +352,7 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 		Expect(body).To(ContainSubstring(`"status":"accepted"`))
 		// the first one's records reach the fake (CleverTap and Piano) before the count is taken
 		Eventually(func() int {
-			var s struct {
-				Outbox struct{ Pending int } `json:"outbox"`
-			}
-			_, err := harness.Admin(context.Background(), http.MethodGet, st.RelayURL+"/admin/status", st.RelayAdminToken, &s)
+			s, err := adminclient.New(st.RelayURL, st.RelayAdminToken).Status(context.Background())
 			Expect(err).NotTo(HaveOccurred())
 			return s.Outbox.Pending
 		}).Should(BeZero())

@@ -2,7 +2,6 @@ package resilience_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/load"
 )
@@ -29,19 +29,14 @@ func deadLetters(relay *harness.Process) []deadLetter {
 	var out struct {
 		DeadLetters []deadLetter `json:"deadletters"`
 	}
-	code, err := harness.Admin(context.Background(), http.MethodGet, relay.URL()+"/admin/deadletters", relay.AdminToken,
-		&out)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(code).To(Equal(http.StatusOK))
+	Expect(adminclient.New(relay.URL(), relay.AdminToken).Call(context.Background(), http.MethodGet,
+		"/admin/deadletters", &out)).To(Succeed())
 	return out.DeadLetters
 }
 
 // retry sends a dead letter again.
 func retry(relay *harness.Process, id uint64) {
-	code, err := harness.Admin(context.Background(), http.MethodPost,
-		fmt.Sprintf("%s/admin/deadletters/%d/retry", relay.URL(), id), relay.AdminToken, nil)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(code).To(Equal(http.StatusOK))
+	Expect(adminclient.New(relay.URL(), relay.AdminToken).Retry(context.Background(), id)).To(Succeed())
 }
 
 var _ = Describe("partial answers", Label("partial"), func() {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
@@ -178,13 +178,8 @@ func total(m map[string]int) int {
 
 // pending is the number of jobs in the relay's outbox.
 func pending(relay *harness.Process) int {
-	var s struct {
-		Outbox struct {
-			Pending int `json:"pending"`
-		} `json:"outbox"`
-	}
-	if code, err := harness.Admin(context.Background(), http.MethodGet, relay.URL()+"/admin/status", relay.AdminToken,
-		&s); err != nil || code != http.StatusOK {
+	s, err := adminclient.New(relay.URL(), relay.AdminToken).Status(context.Background())
+	if err != nil {
 		return -1
 	}
 	return s.Outbox.Pending

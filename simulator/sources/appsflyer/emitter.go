@@ -61,8 +61,7 @@ func (e Emitter) Emit(eventType string, in sources.Single) (sources.Webhook, err
 			return sources.Webhook{}, fmt.Errorf("--revenue: expected a number such as 9.99, got %q", v)
 		}
 	}
-	return Emit(eventType, Single{User: in.User, Store: in.Store, Product: in.Product, Revenue: revenue,
-		Currency: in.Product.Currency, At: in.At,
+	return Emit(eventType, Single{Single: in, Revenue: revenue, Currency: in.Product.Currency,
 		Config: Config{AppID: option("app-id"), MediaSource: option("media-source"), SendRevenue: send, Method: method}})
 }
 

@@ -2,8 +2,6 @@ package appsflyer
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
@@ -12,23 +10,16 @@ import (
 
 // Single describes one postback to emit on its own (the `simulator emit appsflyer` command).
 type Single struct {
-	User     lifecycle.User
-	Store    lifecycle.Store
-	Product  lifecycle.Product
+	sources.Single
 	Revenue  float64
 	Currency string
-	At       time.Time
 	Config   Config
 }
 
 // Emit builds one postback: an install, a trial start, a subscription payment or a purchase.
 func Emit(eventType string, in Single) (sources.Webhook, error) {
-	if !slices.Contains(EventTypes, eventType) {
-		return sources.Webhook{}, fmt.Errorf("unknown AppsFlyer event %q: expected one of %s", eventType,
-			strings.Join(EventTypes, ", "))
-	}
-	if in.At.IsZero() {
-		in.At = time.Now().UTC().Truncate(time.Millisecond)
+	if err := in.Begin("AppsFlyer event", eventType, EventTypes, time.Millisecond); err != nil {
+		return sources.Webhook{}, err
 	}
 	if in.Product.ID == "" {
 		in.Product = lifecycle.Product{ID: "premium_monthly", Period: "P1M", Price: 9.99, Currency: "USD"}

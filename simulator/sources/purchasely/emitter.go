@@ -33,8 +33,7 @@ func (Emitter) Render(facts []lifecycle.Fact, _ sources.Story) ([]sources.Webhoo
 
 // Emit is Emit.
 func (Emitter) Emit(eventType string, in sources.Single) (sources.Webhook, error) {
-	return Emit(eventType, Single{User: in.User, Store: in.Store, Environment: in.Environment, Product: in.Product,
-		At: in.At})
+	return Emit(eventType, Single{Single: in})
 }
 
 // Delivery is Purchasely's: each attempt signed with the shared secret, 200 or 404 is success, retries.

@@ -174,7 +174,7 @@ func TestRefundTransactionIsNegative(t *testing.T) {
 
 func TestEveryEventCanBeEmittedAlone(t *testing.T) {
 	for _, name := range EventTypes {
-		h, err := Emit(name, Single{User: jane, At: t0})
+		h, err := Emit(name, Single{Single: sources.Single{User: jane, At: t0}})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -183,7 +183,7 @@ func TestEveryEventCanBeEmittedAlone(t *testing.T) {
 			t.Errorf("%s: got %s %s", name, h.EventType, h.Body)
 		}
 	}
-	if _, err := Emit("TRIAL_BEGAN", Single{User: jane}); err == nil || !strings.Contains(err.Error(),
+	if _, err := Emit("TRIAL_BEGAN", Single{Single: sources.Single{User: jane}}); err == nil || !strings.Contains(err.Error(),
 		"expected one of ACTIVATE, DEACTIVATE") {
 		t.Fatalf("expected the list of events, got %v", err)
 	}
@@ -204,7 +204,7 @@ func TestDeliverySignsEveryAttemptAndAccepts404(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 	}))
 	defer srv.Close()
-	h, err := Emit(TrialStarted, Single{User: jane, At: t0})
+	h, err := Emit(TrialStarted, Single{Single: sources.Single{User: jane, At: t0}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,8 @@ import (
 
 // Single describes one event to emit on its own (the `simulator emit purchasely` command).
 type Single struct {
-	User        lifecycle.User
-	Store       lifecycle.Store
-	Environment lifecycle.Environment
-	Product     lifecycle.Product
-	At          time.Time
-	Config      Config
+	sources.Single
+	Config Config
 }
 
 type step func(context.Context, *lifecycle.Subscription) error
@@ -128,14 +124,10 @@ func transfer(ctx context.Context, s *lifecycle.Subscription) error {
 
 // Emit builds one webhook of the given event by playing the shortest story that makes Purchasely send it.
 func Emit(eventType string, in Single) (sources.Webhook, error) {
-	rec, ok := recipes[eventType]
-	if !ok {
-		return sources.Webhook{}, fmt.Errorf("unknown Purchasely event %q: expected one of %s", eventType,
-			strings.Join(EventTypes, ", "))
+	if err := in.Begin("Purchasely event", eventType, EventTypes, time.Second); err != nil {
+		return sources.Webhook{}, err
 	}
-	if in.At.IsZero() {
-		in.At = time.Now().UTC().Truncate(time.Second)
-	}
+	rec := recipes[eventType]
 	if in.Product.ID == "" {
 		in.Product = lifecycle.Product{ID: "com.example.premium.monthly", Group: "PREMIUM", Plan: "premium_monthly",
 			Period: "P1M", Price: 9.99, Currency: "EUR", Entitlement: "premium"}

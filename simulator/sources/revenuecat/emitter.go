@@ -37,8 +37,8 @@ func (Emitter) Render(facts []lifecycle.Fact, _ sources.Story) ([]sources.Webhoo
 // Emit is Emit with the options by name.
 func (e Emitter) Emit(eventType string, in sources.Single) (sources.Webhook, error) {
 	option := func(name string) string { return sources.OptionValue(e, in.Options, name) }
-	return Emit(eventType, Single{User: in.User, Store: in.Store, Environment: in.Environment, Product: in.Product,
-		PeriodType: option("period-type"), CancelReason: option("cancel-reason"), At: in.At,
+	return Emit(eventType, Single{Single: in,
+		PeriodType: option("period-type"), CancelReason: option("cancel-reason"),
 		Config: Config{AppID: option("app-id"), OfferingID: "default"}})
 }
 

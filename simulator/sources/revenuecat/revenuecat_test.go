@@ -211,7 +211,7 @@ func TestEveryFieldOfTheVendorSamples(t *testing.T) {
 			}
 			eventType := sample.Event["type"].(string)
 			periodType, _ := sample.Event["period_type"].(string)
-			hook, err := Emit(eventType, Single{User: jane, PeriodType: periodTypeFor(periodType), At: t0, Config: cfg})
+			hook, err := Emit(eventType, Single{Single: sources.Single{User: jane, At: t0}, PeriodType: periodTypeFor(periodType), Config: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func periodTypeFor(p string) string {
 }
 
 func TestEmitRefusesUnknownTypesListingTheValidOnes(t *testing.T) {
-	_, err := Emit("INITIAL_PURCHASES", Single{User: jane})
+	_, err := Emit("INITIAL_PURCHASES", Single{Single: sources.Single{User: jane}})
 	if err == nil || !strings.Contains(err.Error(),
 		`unknown RevenueCat event type "INITIAL_PURCHASES": expected one of TEST, INITIAL_PURCHASE, RENEWAL`) {
 		t.Fatalf("expected the list of valid types, got %v", err)
@@ -285,7 +285,7 @@ func TestDeliveryRetriesOnRevenueCatsScheduleKeepingTheEvent(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
-	hook, err := Emit(InitialPurchase, Single{User: jane, At: t0, Config: cfg})
+	hook, err := Emit(InitialPurchase, Single{Single: sources.Single{User: jane, At: t0}, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestDeliveryGivesUpAfterFiveRetries(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	hook, _ := Emit(Renewal, Single{User: jane, At: t0, Config: cfg})
+	hook, _ := Emit(Renewal, Single{Single: sources.Single{User: jane, At: t0}, Config: cfg})
 	res, err := sources.Deliverer{Clock: lifecycle.NewVirtualClock(t0)}.Deliver(context.Background(), srv.URL, hook,
 		Policy())
 	if err == nil || res.Delivered || len(res.Attempts) != 6 || !strings.Contains(err.Error(), "after 6 attempt(s)") {

@@ -3,7 +3,6 @@ package revenuecat
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,28 +12,19 @@ import (
 
 // Single describes one event to emit on its own (the `simulator emit revenuecat` command).
 type Single struct {
-	User        lifecycle.User
-	Store       lifecycle.Store
-	Environment lifecycle.Environment
-	Product     lifecycle.Product
+	sources.Single
 	// PeriodType is TRIAL, INTRO, PROMOTIONAL or NORMAL (default NORMAL).
 	PeriodType string
 	// CancelReason for CANCELLATION: UNSUBSCRIBE (default), BILLING_ERROR or CUSTOMER_SUPPORT (a refund).
 	CancelReason string
-	// At is when the story starts.
-	At     time.Time
-	Config Config
+	Config       Config
 }
 
 // Emit builds one webhook of the given type by playing the shortest story that produces it, so its fields are
 // consistent with the flows (a CANCELLATION carries the subscription it cancels).
 func Emit(eventType string, in Single) (sources.Webhook, error) {
-	if !slices.Contains(EventTypes, eventType) {
-		return sources.Webhook{}, fmt.Errorf("unknown RevenueCat event type %q: expected one of %s", eventType,
-			strings.Join(EventTypes, ", "))
-	}
-	if in.At.IsZero() {
-		in.At = time.Now().UTC().Truncate(time.Second)
+	if err := in.Begin("RevenueCat event type", eventType, EventTypes, time.Second); err != nil {
+		return sources.Webhook{}, err
 	}
 	if in.Product.ID == "" {
 		in.Product = lifecycle.Product{ID: "premium.monthly", Period: "P1M", Price: 9.99, Currency: "USD",
