@@ -1,4 +1,4 @@
-// Package bench measures the harness the way issue "performance and resilience" asks: every figure next to a
+// Package bench measures the harness for `make bench` (docs/performance.md): every figure next to a
 // baseline measured in the same run, and their ratio. The fake CleverTap and the relay run as their real
 // binaries (separate processes, so their memory can be read from /proc), the baselines as processes of the bench
 // binary itself, and the load comes from the same generator as `simulator load`.
@@ -25,7 +25,7 @@ type Figure struct {
 	Baseline float64
 	// BaselineName says what the baseline is.
 	BaselineName string
-	// Goal is the issue's goal in words; Met says whether the figure meets it.
+	// Goal is the figure's goal in words; Met says whether the figure meets it.
 	Goal string
 	Met  bool
 	// Runs are the measures of repeated runs, when the figure is their worst (Measured is then the worst).

@@ -213,42 +213,14 @@ func (o Options) pair(ctx context.Context, work, name string) (sim, rel *harness
 // relay's memory, and its memory with a backlog.
 func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error) {
 	l := loads{o}
-	noop, err := start(ctx, work, "noop", o.Self, []string{"serve", "--handler", "noop", "--listen", "{addr}"}, "/health")
-	if err != nil {
-		return nil, err
-	}
-	noopURL := noop.URL() + "/webhooks/" + vendor
-	fmt.Fprintf(o.Progress, "bench: no-op endpoint at %g/s for %s (%d runs), then as fast as it goes\n", o.AckRate,
-		o.AckDuration, o.Repeats)
-	var noopP50, noopP99 []float64
-	for range o.Repeats {
-		run, err := runLoad(ctx, l.fixedRate(noopURL), "", 0, nil)
-		if err != nil {
-			_ = noop.Close()
-			return nil, err
-		}
-		noopP50, noopP99 = append(noopP50, ms(run.report.Latency.P50)), append(noopP99, ms(run.report.Latency.P99))
-	}
-	noopSat, err := runLoad(ctx, l.asFastAsItGoes(noopURL, min(o.Webhooks, 200_000)), "", 0, nil)
-	_ = noop.Close()
+	noopP50, noopP99, noopSat, err := o.noopFigures(ctx, work, l)
 	if err != nil {
 		return nil, err
 	}
 
-	var p50s, p99s []float64
-	for i := range o.Repeats {
-		fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s (run %d of %d, a fresh relay)\n", o.AckRate,
-			o.AckDuration, i+1, o.Repeats)
-		sim, rel, err := o.pair(ctx, work, fmt.Sprintf("ack%d", i))
-		if err != nil {
-			return nil, err
-		}
-		run, err := runLoad(ctx, l.fixedRate(rel.URL()+"/webhooks/"+vendor), sim.URL(), 0, nil)
-		_, _ = rel.Close(), sim.Close()
-		if err != nil {
-			return nil, err
-		}
-		p50s, p99s = append(p50s, ms(run.report.Latency.P50)), append(p99s, ms(run.report.Latency.P99))
+	p50s, p99s, err := o.ackLatencies(ctx, work, l)
+	if err != nil {
+		return nil, err
 	}
 
 	sim, rel, err := o.pair(ctx, work, "saturation")
@@ -298,6 +270,47 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	}
 	backlog, err := o.backlogFigures(ctx, work, l)
 	return append(figures, backlog...), err
+}
+
+// noopFigures: the same loads to a no-op endpoint, the baseline of the relay's figures.
+func (o Options) noopFigures(ctx context.Context, work string, l loads) (p50, p99 []float64, sat relayRun,
+	err error) {
+	noop, err := start(ctx, work, "noop", o.Self, []string{"serve", "--handler", "noop", "--listen", "{addr}"}, "/health")
+	if err != nil {
+		return nil, nil, relayRun{}, err
+	}
+	defer noop.Close()
+	noopURL := noop.URL() + "/webhooks/" + vendor
+	fmt.Fprintf(o.Progress, "bench: no-op endpoint at %g/s for %s (%d runs), then as fast as it goes\n", o.AckRate,
+		o.AckDuration, o.Repeats)
+	for range o.Repeats {
+		run, err := runLoad(ctx, l.fixedRate(noopURL), "", 0, nil)
+		if err != nil {
+			return nil, nil, relayRun{}, err
+		}
+		p50, p99 = append(p50, ms(run.report.Latency.P50)), append(p99, ms(run.report.Latency.P99))
+	}
+	sat, err = runLoad(ctx, l.asFastAsItGoes(noopURL, min(o.Webhooks, 200_000)), "", 0, nil)
+	return p50, p99, sat, err
+}
+
+// ackLatencies: the relay's ack p50 and p99 at a fixed rate, each run on a fresh relay.
+func (o Options) ackLatencies(ctx context.Context, work string, l loads) (p50s, p99s []float64, err error) {
+	for i := range o.Repeats {
+		fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s (run %d of %d, a fresh relay)\n", o.AckRate,
+			o.AckDuration, i+1, o.Repeats)
+		sim, rel, err := o.pair(ctx, work, fmt.Sprintf("ack%d", i))
+		if err != nil {
+			return nil, nil, err
+		}
+		run, err := runLoad(ctx, l.fixedRate(rel.URL()+"/webhooks/"+vendor), sim.URL(), 0, nil)
+		_, _ = rel.Close(), sim.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		p50s, p99s = append(p50s, ms(run.report.Latency.P50)), append(p99s, ms(run.report.Latency.P99))
+	}
+	return p50s, p99s, nil
 }
 
 // backlogFigures: the relay's memory with every webhook pending (CleverTap answering 503), against the same relay

@@ -41,6 +41,9 @@ func ExampleNew() {
 	}
 
 	events := ct.Wait(t, clevertap.WaitRequest{Account: acct.ID, Identity: "ct-42", Count: 1})
-	fmt.Println(len(events), events[0].Account, string(events[0].Record))
-	// Output: 1 SIM-EU1-0001 {"evtData":{"amount":9.99},"evtName":"rc_renewal_event","identity":"ct-42","ts":1700000000,"type":"event"}
+	fmt.Println(len(events), events[0].Account)
+	fmt.Println(string(events[0].Record))
+	// Output:
+	// 1 SIM-EU1-0001
+	// {"evtData":{"amount":9.99},"evtName":"rc_renewal_event","identity":"ct-42","ts":1700000000,"type":"event"}
 }

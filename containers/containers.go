@@ -69,6 +69,7 @@ type Stack struct {
 	Network string
 
 	cleanup []func(context.Context) error
+	certDir string
 }
 
 // Terminate stops the containers and removes the network and the CA's files.
@@ -120,100 +121,118 @@ func Run(ctx context.Context, image string, opts ...Option) (*Stack, error) {
 	}
 	disableReaper()
 	st := &Stack{}
-	fail := func(err error) (*Stack, error) {
+	err := st.makeCA()
+	if err == nil {
+		err = st.makeNetwork(ctx)
+	}
+	if err == nil {
+		err = st.startSimulator(ctx, image, set)
+	}
+	if err == nil && set.relay {
+		err = st.startRelay(ctx, image, set)
+	}
+	if err != nil {
 		_ = st.Terminate(context.Background())
 		return nil, err
 	}
+	return st, nil
+}
+
+// makeCA makes the CA and the certificate `serve --tls-listen` presents for every CleverTap hostname.
+func (st *Stack) makeCA() error {
 	certDir, err := os.MkdirTemp("", "ctharness-certs-")
 	if err != nil {
-		return nil, err
+		return err
 	}
+	st.certDir = certDir
 	st.cleanup = append(st.cleanup, func(context.Context) error { return os.RemoveAll(certDir) })
-	// what `serve --tls-listen` asks for
 	hosts := append(clevertap.Hostnames(), piano.DefaultDomain, "localhost", "127.0.0.1", "simulator")
 	if _, err := certs.Ensure(certDir, hosts); err != nil {
-		return fail(err)
+		return err
 	}
 	st.CAFile = filepath.Join(certDir, certs.CAFile)
-	if st.CA, err = os.ReadFile(st.CAFile); err != nil {
-		return fail(err)
-	}
+	st.CA, err = os.ReadFile(st.CAFile)
+	return err
+}
+
+func (st *Stack) makeNetwork(ctx context.Context) error {
 	nw, err := network.New(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("network: %w", err))
+		return fmt.Errorf("network: %w", err)
 	}
 	st.cleanup = append(st.cleanup, nw.Remove)
 	st.Network = nw.Name
-	certFiles := func(keyMode int64) []tc.ContainerFile {
-		return []tc.ContainerFile{
-			{HostFilePath: st.CAFile, ContainerFilePath: "/certs/" + certs.CAFile, FileMode: 0o644},
-			{HostFilePath: filepath.Join(certDir, certs.CertFile), ContainerFilePath: "/certs/" + certs.CertFile,
-				FileMode: 0o644},
-			{HostFilePath: filepath.Join(certDir, certs.KeyFile), ContainerFilePath: "/certs/" + certs.KeyFile,
-				FileMode: keyMode},
-		}
+	return nil
+}
+
+// certFiles are the CA, certificate and key as a container gets them, the key with keyMode.
+func (st *Stack) certFiles(keyMode int64) []tc.ContainerFile {
+	return []tc.ContainerFile{
+		{HostFilePath: st.CAFile, ContainerFilePath: "/certs/" + certs.CAFile, FileMode: 0o644},
+		{HostFilePath: filepath.Join(st.certDir, certs.CertFile), ContainerFilePath: "/certs/" + certs.CertFile,
+			FileMode: 0o644},
+		{HostFilePath: filepath.Join(st.certDir, certs.KeyFile), ContainerFilePath: "/certs/" + certs.KeyFile,
+			FileMode: keyMode},
 	}
-	simCmd := []string{"serve", "--listen", "0.0.0.0:8081", "--tls-listen", "0.0.0.0:443", "--tls-dir", "/certs",
+}
+
+// start starts one container of the stack; it is terminated with the stack, even when it did not start.
+func (st *Stack) start(ctx context.Context, what string, req tc.ContainerRequest) (tc.Container, error) {
+	c, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true, ContainerRequest: req})
+	if c != nil {
+		st.cleanup = append(st.cleanup, func(ctx context.Context) error { return c.Terminate(ctx) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s container: %w%s", what, err, logTail(c))
+	}
+	return c, nil
+}
+
+func (st *Stack) startSimulator(ctx context.Context, image string, set settings) error {
+	cmd := []string{"serve", "--listen", "0.0.0.0:8081", "--tls-listen", "0.0.0.0:443", "--tls-dir", "/certs",
 		"--quiet"}
-	simFiles := certFiles(0o644) // the key is the fake's, for tests only; readable by the image's non-root user
+	files := st.certFiles(0o644) // the key is the fake's, for tests only; readable by the image's non-root user
 	if set.accountsFile != "" {
-		simCmd = append(simCmd, "--accounts", "/etc/simulator/accounts.yaml")
-		simFiles = append(simFiles, tc.ContainerFile{HostFilePath: set.accountsFile,
+		cmd = append(cmd, "--accounts", "/etc/simulator/accounts.yaml")
+		files = append(files, tc.ContainerFile{HostFilePath: set.accountsFile,
 			ContainerFilePath: "/etc/simulator/accounts.yaml", FileMode: 0o644})
 	}
 	aliases := append(clevertap.Hostnames(), piano.DefaultDomain, "simulator")
-	sim, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true, ContainerRequest: tc.ContainerRequest{
-		Image:          image,
-		Cmd:            simCmd,
-		ExposedPorts:   []string{"8081/tcp"},
-		Files:          simFiles,
-		Networks:       []string{nw.Name},
-		NetworkAliases: map[string][]string{nw.Name: aliases},
-		WaitingFor:     wait.ForHTTP("/_sim/health").WithPort("8081/tcp").WithStartupTimeout(set.startup),
-	}})
-	if sim != nil {
-		st.cleanup = append(st.cleanup, func(ctx context.Context) error { return sim.Terminate(ctx) })
-	}
+	sim, err := st.start(ctx, "simulator", tc.ContainerRequest{Image: image, Cmd: cmd,
+		ExposedPorts: []string{"8081/tcp"}, Files: files, Networks: []string{st.Network},
+		NetworkAliases: map[string][]string{st.Network: aliases},
+		WaitingFor:     wait.ForHTTP("/_sim/health").WithPort("8081/tcp").WithStartupTimeout(set.startup)})
 	if err != nil {
-		return fail(fmt.Errorf("simulator container: %w%s", err, logTail(sim)))
+		return err
 	}
 	if st.SimulatorURL, err = sim.PortEndpoint(ctx, "8081/tcp", "http"); err != nil {
-		return fail(err)
+		return err
 	}
 	if st.Accounts, err = clevertap.NewClient(st.SimulatorURL).Accounts(ctx); err != nil {
-		return fail(fmt.Errorf("reading the simulator's accounts: %w", err))
+		return fmt.Errorf("reading the simulator's accounts: %w", err)
 	}
-	if !set.relay {
-		return st, nil
-	}
+	return nil
+}
+
+func (st *Stack) startRelay(ctx context.Context, image string, set settings) error {
 	st.RelayAdminToken = harness.NewToken()
-	relayFiles := certFiles(0o600)
+	files := st.certFiles(0o600)
 	if set.relayFile != "" {
-		relayFiles = append(relayFiles, tc.ContainerFile{HostFilePath: set.relayFile,
+		files = append(files, tc.ContainerFile{HostFilePath: set.relayFile,
 			ContainerFilePath: "/etc/relay/relay.yaml", FileMode: 0o644})
 	}
-	relay, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{Started: true, ContainerRequest: tc.ContainerRequest{
-		Image:      image,
-		Entrypoint: []string{"/usr/local/bin/relay"},
-		Cmd:        []string{"--config", "/etc/relay/relay.yaml", "--listen", "0.0.0.0:8080", "--data-dir", "/data"},
-		Env: map[string]string{"SSL_CERT_FILE": "/certs/" + certs.CAFile,
-			"RELAY_ADMIN_TOKEN": st.RelayAdminToken},
-		ExposedPorts:   []string{"8080/tcp"},
-		Files:          relayFiles,
-		Networks:       []string{nw.Name},
-		NetworkAliases: map[string][]string{nw.Name: {"relay"}},
-		WaitingFor:     wait.ForHTTP("/readyz").WithPort("8080/tcp").WithStartupTimeout(set.startup),
-	}})
-	if relay != nil {
-		st.cleanup = append(st.cleanup, func(ctx context.Context) error { return relay.Terminate(ctx) })
-	}
+	relay, err := st.start(ctx, "relay", tc.ContainerRequest{Image: image,
+		Entrypoint:   []string{"/usr/local/bin/relay"},
+		Cmd:          []string{"--config", "/etc/relay/relay.yaml", "--listen", "0.0.0.0:8080", "--data-dir", "/data"},
+		Env:          map[string]string{"SSL_CERT_FILE": "/certs/" + certs.CAFile, "RELAY_ADMIN_TOKEN": st.RelayAdminToken},
+		ExposedPorts: []string{"8080/tcp"}, Files: files, Networks: []string{st.Network},
+		NetworkAliases: map[string][]string{st.Network: {"relay"}},
+		WaitingFor:     wait.ForHTTP("/readyz").WithPort("8080/tcp").WithStartupTimeout(set.startup)})
 	if err != nil {
-		return fail(fmt.Errorf("relay container: %w%s", err, logTail(relay)))
+		return err
 	}
-	if st.RelayURL, err = relay.PortEndpoint(ctx, "8080/tcp", "http"); err != nil {
-		return fail(err)
-	}
-	return st, nil
+	st.RelayURL, err = relay.PortEndpoint(ctx, "8080/tcp", "http")
+	return err
 }
 
 // DockerAvailable says whether a Docker daemon answers, and why not. HARNESS_DOCKER=off says no without asking.

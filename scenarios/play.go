@@ -349,10 +349,20 @@ func (r *run) step(ctx context.Context, st Step) error {
 			return r.sub.Wait(ctx, st.Wait)
 		}
 		return r.clock.Advance(ctx, st.Wait)
-	case "duplicate":
+	case "duplicate", "fault", "clear_faults", "webhook":
+		// what the harness does between the vendor's webhooks: what is pending is delivered first
 		if err := r.flush(ctx); err != nil {
 			return err
 		}
+		return r.harnessStep(ctx, st)
+	}
+	return fmt.Errorf("unknown step %q", st.Kind)
+}
+
+// harnessStep plays a step of the harness's own: a resend of every webhook so far, a fault, or a raw webhook.
+func (r *run) harnessStep(ctx context.Context, st Step) error {
+	switch st.Kind {
+	case "duplicate":
 		for _, w := range append([]sources.Webhook(nil), r.sent...) {
 			if err := r.deliver(ctx, w); err != nil {
 				return err
@@ -360,20 +370,11 @@ func (r *run) step(ctx context.Context, st Step) error {
 		}
 		return nil
 	case "fault":
-		if err := r.flush(ctx); err != nil {
-			return err
-		}
 		return r.addFault(ctx, st.Fault)
 	case "clear_faults":
-		if err := r.flush(ctx); err != nil {
-			return err
-		}
 		r.removeFaults()
 		return nil
 	case "webhook":
-		if err := r.flush(ctx); err != nil {
-			return err
-		}
 		if st.Webhook.Source != r.source {
 			return nil // a raw webhook plays only in its source's run
 		}

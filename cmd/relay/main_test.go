@@ -140,8 +140,8 @@ func TestADamagedOutboxStopsStartUpWithTheWayOut(t *testing.T) {
 		t.Fatalf("expected a non-zero exit, got %d", code)
 	}
 	var check bytes.Buffer
-	if err := run(context.Background(), []string{"outbox", "check", "--data-dir", dir}, noEnv, &check, &check); cli.Code(err) != 1 ||
-		!strings.Contains(check.String(), "job 1") {
+	err = run(context.Background(), []string{"outbox", "check", "--data-dir", dir}, noEnv, &check, &check)
+	if cli.Code(err) != 1 || !strings.Contains(check.String(), "job 1") {
 		t.Fatalf("expected outbox check to exit 1 naming job 1, got %v:\n%s", err, check.String())
 	}
 }

@@ -228,11 +228,11 @@ Try it:
   curl -s -X POST %s/%s/1/upload \
     -H 'X-CleverTap-Account-Id: %s' -H 'X-CleverTap-Passcode: %s' \
     -H 'Content-Type: application/json' \
-    -d '{"d":[{"type":"event","identity":"user-1","ts":%d,"evtName":"rc_trial_started_event","evtData":{"amount":0,"currency":"USD"}}]}'
+    -d '{"d":[{"type":"event","identity":"user-1","ts":%d,"evtName":"rc_trial_started_event","evtData":{"amount":0}}]}'
   curl -s '%s/_sim/events?account=%s'
 
 Inspector: %s%s (live: simulator tail --url %s)
 Admin API: %s/_sim/health, /_sim/events, /_sim/requests, /_sim/profiles, /_sim/faults, /_sim/wait, /_sim/reset
-`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base, inspector.Prefix, base,
-		base)
+`, base, example.Region, example.ID, example.Passcodes[0], time.Now().Unix(), base, example.ID, base,
+		inspector.Prefix, base, base)
 }

@@ -66,7 +66,8 @@ func TestBothFramingsAreRefused(t *testing.T) {
 func TestHonestRequestsPassThrough(t *testing.T) {
 	addr := serve(t, func(ln net.Listener) net.Listener { return Guard(ln, []byte(refusal)) })
 	requests := "POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" +
-		"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n" +
+		"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n" +
 		"GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 	out := exchange(t, addr, requests)
 	for _, want := range []string{"POST /one [hello]", "POST /two [abcde]", "GET /three []"} {

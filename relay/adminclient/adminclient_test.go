@@ -34,7 +34,8 @@ func TestAReferenceRelayThroughTheClient(t *testing.T) {
 	if err := admin.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
-	if _, err := st.Client.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultRespond, Status: 400, Times: 1}); err != nil {
+	refuseOnce := clevertap.Fault{Action: clevertap.FaultRespond, Status: 400, Times: 1}
+	if _, err := st.Client.AddFault(ctx, refuseOnce); err != nil {
 		t.Fatal(err)
 	}
 	url, secret := st.Webhook("revenuecat")

@@ -1,9 +1,10 @@
-// Package appsflyer is the relay's AppsFlyer intake: it checks the token AppsFlyer sends with each message,
-// reads the Push API shaped message (POST JSON or GET query; the real partner postback format is private,
-// reference sources §3.1) and maps it as AppsFlyer's CleverTap partner integration does: installs and mapped
-// in-app events to CleverTap's attribution-partner endpoint with the account id, token and passcode, the region
-// as typed in AppsFlyer (uppercase; lowercase falls back to EU1, exactly as AppsFlyer's page says), nothing
-// without a customer user id or from a restricted media source, and the send-revenue option per event.
+// Package appsflyer is the relay's AppsFlyer intake: it checks the token AppsFlyer sends with each message, reads the
+// Push API shaped message (POST JSON or GET query; the real partner postback format is private,
+// https://support.appsflyer.com/hc/en-us/articles/360001299165) and maps it as AppsFlyer's CleverTap partner
+// integration does: installs and mapped in-app events to CleverTap's attribution-partner endpoint with the account id,
+// token and passcode, the region as typed in AppsFlyer (uppercase; lowercase falls back to EU1, exactly as AppsFlyer's
+// page says), nothing without a customer user id or from a restricted media source, and the send-revenue option per
+// event.
 package appsflyer
 
 import (

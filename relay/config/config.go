@@ -26,7 +26,7 @@ import (
 	"github.com/ctharness/ctharness/schemas"
 )
 
-// DefaultYAML is the default config: the simulator's default accounts (design.md "Default relay config").
+// DefaultYAML is the default config: the simulator's default accounts (docs/relay.md).
 //
 //go:embed default.yaml
 var DefaultYAML []byte

@@ -61,6 +61,40 @@ func Check(path string) (Report, error) {
 	return c.report, err
 }
 
+// readJobs decodes the jobs bucket's entries.
+func (c *contents) readJobs(entries []entry, damage func(string, ...any)) {
+	for _, e := range entries {
+		if len(e.key) != 8 {
+			damage("jobs: a key of %d bytes", len(e.key))
+			continue
+		}
+		j, err := decodeJob(binary.BigEndian.Uint64(e.key), e.value)
+		if err != nil {
+			damage("%v", err)
+			continue
+		}
+		c.jobs = append(c.jobs, j)
+		c.rawJobs[j.ID] = e.value
+	}
+}
+
+// checkQueue checks that every job is in its destination's queue.
+func (c *contents) checkQueue(entries []entry, damage func(string, ...any)) {
+	queued := map[uint64]bool{}
+	for _, e := range entries {
+		if len(e.key) < 9 {
+			damage("queue: a key of %d bytes", len(e.key))
+			continue
+		}
+		queued[binary.BigEndian.Uint64(e.key[len(e.key)-8:])] = true
+	}
+	for _, j := range c.jobs {
+		if !queued[j.ID] && len(queued) > 0 {
+			damage("job %d: missing from its destination's queue", j.ID)
+		}
+	}
+}
+
 func read(path string) (*contents, error) {
 	c := &contents{report: Report{Path: path}, rawJobs: map[uint64][]byte{}}
 	data, err := os.ReadFile(path)
@@ -102,19 +136,7 @@ func read(path string) (*contents, error) {
 			c.jobsSequence = binary.LittleEndian.Uint64(e.value[8:])
 		}
 	}
-	for _, e := range bucket(jobsBucket) {
-		if len(e.key) != 8 {
-			damage("jobs: a key of %d bytes", len(e.key))
-			continue
-		}
-		j, err := decodeJob(binary.BigEndian.Uint64(e.key), e.value)
-		if err != nil {
-			damage("%v", err)
-			continue
-		}
-		c.jobs = append(c.jobs, j)
-		c.rawJobs[j.ID] = e.value
-	}
+	c.readJobs(bucket(jobsBucket), damage)
 	for _, e := range bucket(deadBucket) {
 		var d DeadLetter
 		if err := json.Unmarshal(e.value, &d); err != nil {
@@ -124,19 +146,7 @@ func read(path string) (*contents, error) {
 		c.dead = append(c.dead, e)
 	}
 	c.seen, c.byTime, c.sending = bucket(seenBucket), bucket(seenByTimeBucket), bucket(sendingBucket)
-	queued := map[uint64]bool{}
-	for _, e := range bucket(queueBucket) {
-		if len(e.key) < 9 {
-			damage("queue: a key of %d bytes", len(e.key))
-			continue
-		}
-		queued[binary.BigEndian.Uint64(e.key[len(e.key)-8:])] = true
-	}
-	for _, j := range c.jobs {
-		if !queued[j.ID] && len(queued) > 0 {
-			damage("job %d: missing from its destination's queue", j.ID)
-		}
-	}
+	c.checkQueue(bucket(queueBucket), damage)
 	for _, e := range c.sending {
 		if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
 			c.report.InDoubt++

@@ -79,7 +79,10 @@ func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (
 	err = s.db.View(func(tx *bolt.Tx) error {
 		jb := tx.Bucket(jobsBucket)
 		c := tx.Bucket(queueBucket).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
+		inQueue := func(k []byte) bool {
+			return k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix)
+		}
+		for k, _ := c.Seek(prefix); inQueue(k); k, _ = c.Next() {
 			id := binary.BigEndian.Uint64(k[len(prefix):])
 			if held(id) {
 				continue

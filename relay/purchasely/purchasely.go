@@ -1,6 +1,6 @@
-// Package purchasely is the relay's Purchasely intake: it verifies X-PURCHASELY-REQUEST-SIGNATURE (HMAC-SHA256
-// over the timestamp and the raw body) within a replay window, parses the flat v3 webhook and maps it as
-// Purchasely's console integrations do (reference sources §2.6): server events to CleverTap by name with enable
+// Package purchasely is the relay's Purchasely intake: it verifies X-PURCHASELY-REQUEST-SIGNATURE (HMAC-SHA256 over the
+// timestamp and the raw body) within a replay window, parses the flat v3 webhook and maps it as Purchasely's console
+// integrations do (https://docs.purchasely.com/integrations/clevertap): server events to CleverTap by name with enable
 // toggles and overrides, user properties as profile uploads, and events to Piano Analytics' collection API.
 //
 // The event catalogue is the relay's own, not the simulator's emitter list, so the relay is tested by an
@@ -43,7 +43,7 @@ const (
 // says "within your tolerance"; five minutes is the common choice (Standard Webhooks uses it).
 const DefaultReplayWindow = 5 * time.Minute
 
-// Event groups of Purchasely's catalogue (reference sources §2.3).
+// Event groups of Purchasely's catalogue (https://docs.purchasely.com).
 var (
 	entitlementEvents = []string{"ACTIVATE", "DEACTIVATE", "TRANSACTION_PROCESSED"}
 	lifecycleEvents   = []string{"SUBSCRIPTION_STARTED", "RETENTION_MESSAGE_REQUESTED", "RENEWAL_DISABLED",

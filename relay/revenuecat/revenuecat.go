@@ -1,8 +1,9 @@
-// Package revenuecat is the relay's RevenueCat intake: it checks the Authorization value RevenueCat sends
-// verbatim, parses the webhook and maps it as RevenueCat's CleverTap integration does (reference sources §1.6):
-// default rc_*_event names with the trial rules, optional events a blank name disables, identity from the
-// $clevertapId attribute else the app user id, evtData as in RevenueCat's samples, the sales-reporting revenue
-// mode, refunds as 0 (or negative when configured) and sandbox events to the sandbox account.
+// Package revenuecat is the relay's RevenueCat intake: it checks the Authorization value RevenueCat sends verbatim,
+// parses the webhook and maps it as RevenueCat's CleverTap integration does
+// (https://www.revenuecat.com/docs/integrations/third-party-integrations/clevertap): default rc_*_event names with the
+// trial rules, optional events a blank name disables, identity from the $clevertapId attribute else the app user id,
+// evtData as in RevenueCat's samples, the sales-reporting revenue mode, refunds as 0 (or negative when configured) and
+// sandbox events to the sandbox account.
 package revenuecat
 
 import (

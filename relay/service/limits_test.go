@@ -96,8 +96,9 @@ func TestCredentialsAndLengthAreCheckedBeforeTheBody(t *testing.T) {
 func TestAnHugeAnnouncedBodyIsRefusedBeforeContinue(t *testing.T) {
 	s := newStack(t, nil)
 	addr := s.serve(t)
-	_, status := raw(t, addr, "POST /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer sim-revenuecat\r\n"+
-		"Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 2000000000\r\n\r\n", 5*time.Second)
+	_, status := raw(t, addr, "POST /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\n"+
+		"Authorization: Bearer sim-revenuecat\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"+
+		"Content-Length: 2000000000\r\n\r\n", 5*time.Second)
 	if status != "HTTP/1.1 413 Request Entity Too Large" {
 		t.Fatalf("expected 413 at once, got %q", status)
 	}
@@ -112,8 +113,8 @@ func TestWebhooksBeyondTheInFlightLimitAreShed(t *testing.T) {
 	// a webhook whose body never finishes holds the only place
 	slow, _ := net.Dial("tcp", addr)
 	defer slow.Close()
-	_, _ = io.WriteString(slow, "POST /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer sim-revenuecat\r\n"+
-		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"api")
+	_, _ = io.WriteString(slow, "POST /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\n"+
+		"Authorization: Bearer sim-revenuecat\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"api")
 	// the slow webhook must hold the place before the probe: a probe handled first would take it, and the slow
 	// one would be the one refused
 	waitFor(t, func() bool { return len(s.svc.inFlight) == 1 })

@@ -6,7 +6,7 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// routes is every route of the relay (design.md "The relay binary").
+// routes is every route of the relay (docs/relay.md).
 func (s *Service) routes() http.Handler {
 	r := mux.NewRouter()
 	for name, src := range s.sources {

@@ -46,7 +46,7 @@ func (a *Account) Location() *time.Location {
 const DefaultEventPropertyLimit = 256
 
 // DefaultAccounts is the account set loaded when no accounts file is given: one account per region and an
-// EU sandbox account (design.md, "Accounts file").
+// EU sandbox account (docs/clevertap-api.md, "Accounts file").
 func DefaultAccounts() []Account {
 	accounts := make([]Account, 0, len(Regions)+1)
 	for _, r := range Regions {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Per-record result codes of POST /1/upload (reference clevertap-api.md §3.9).
+// Per-record result codes of POST /1/upload (docs/clevertap-api.md, "POST /1/upload").
 const (
 	CodeEventNameMissing     = 509
 	CodeEventStructure       = 512
@@ -32,14 +32,15 @@ const (
 	CodeTokenDataIncomplete  = 535
 )
 
-// recordErrorPrefix is the text of each code before "Skipped record number : N". Texts marked real are the
-// ones captured from the live API (reference §3.9); the others follow the real pattern of their family and
-// are UNCONFIRMED. Note the real profile texts have no space before "Skipped", the others do.
+// recordErrorPrefix is the text of each code before "Skipped record number : N". Texts marked real are the ones
+// captured from the live API (docs/clevertap-api.md lists which); the others follow the real pattern of their family
+// and are UNCONFIRMED. Note the real profile texts have no space before "Skipped", the others do.
 var recordErrorPrefix = map[int]string{
 	// real (509's pattern from RudderStack's mock of the live API)
 	CodeEventNameMissing: "Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. ",
 	CodeRestrictedEvent:  "Event Name is incorrect. ErrorCode: 513 - Trying to raise a restricted system event. ",
-	CodeIdentityMissing:  "'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify the user. ",
+	CodeIdentityMissing: "'identity' or 'fbId' or 'gpId' or 'objectId' is necessary under 120 chars to identify " +
+		"the user. ",
 	CodeTimestampInvalid: "Timestamp should be present in the Unix Epoch format. ",
 	CodeGenderInvalid:    "Profile data is incorrect. Gender needs to be M/F.",
 	CodeEmailInvalid:     "Profile data is incorrect. Email is not valid.",

@@ -17,7 +17,8 @@ import (
 // and a real account: build the client on https://<region>.api.clevertap.com and pass region "" (or on the
 // simulator's root and pass the region, or on <root>/<region> and pass "").
 
-// Query is the body of the read API's first calls and of the counts (reference §9.2).
+// Query is the body of the read API's first calls and of the counts
+// (https://developer.clevertap.com/docs/get-events-api).
 type Query struct {
 	EventName string `json:"event_name"`
 	// From and To are dates as integers YYYYMMDD, in the account's time zone; To is included.

@@ -50,34 +50,76 @@ func (i *Inspector) resumeAfter(lastEventID string) (after uint64, replay bool, 
 	return n, true, nil
 }
 
-func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
+// streamRequest is what a reader of the live stream asks for: where to resume, the journal filter, and which
+// sources' requests.
+type streamRequest struct {
+	since               uint64
+	resume              bool
+	filter              clevertap.JournalFilter
+	cleverTap, pianoHit bool
+}
+
+func (i *Inspector) parseStreamRequest(r *http.Request) (streamRequest, error) {
 	q := r.URL.Query()
 	if err := httpjson.Params(q, "account", "outcome", "region", "endpoint", "q", "kinds", "since"); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "%v", err)
-		return
+		return streamRequest{}, err
 	}
 	last := q.Get("since")
 	if last == "" {
 		last = r.Header.Get("Last-Event-ID")
 	}
-	since, replay, err := i.resumeAfter(last)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "%v", err)
-		return
+	var sr streamRequest
+	var err error
+	if sr.since, sr.resume, err = i.resumeAfter(last); err != nil {
+		return sr, err
 	}
-	f, err := clevertap.ParseJournalFilter(q)
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "%v", err)
-		return
+	if sr.filter, err = clevertap.ParseJournalFilter(q); err != nil {
+		return sr, err
 	}
 	kinds := q.Get("kinds")
 	if kinds == "" {
 		kinds = "clevertap,piano"
 	}
 	// Piano's calls have no account, outcome or region: a filter on those is for CleverTap's alone
-	wantCT := strings.Contains(kinds, "clevertap")
-	wantPiano := strings.Contains(kinds, "piano") && f.Account == "" && f.Outcome == "" && f.Region == "" &&
+	f := sr.filter
+	sr.cleverTap = strings.Contains(kinds, "clevertap")
+	sr.pianoHit = strings.Contains(kinds, "piano") && f.Account == "" && f.Outcome == "" && f.Region == "" &&
 		f.Endpoint == ""
+	return sr, nil
+}
+
+// eventStream writes server-sent events, each within the write deadline, flushed at once.
+type eventStream struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s eventStream) send(event, id string, v any) bool {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	data, _ := json.Marshal(v)
+	if id != "" {
+		if _, err := fmt.Fprintf(s.w, "id: %s\n", id); err != nil {
+			return false
+		}
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		return false
+	}
+	return s.rc.Flush() == nil
+}
+
+func (s eventStream) keepAlive() bool {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	_, err := fmt.Fprint(s.w, ": keep-alive\n\n")
+	return err == nil && s.rc.Flush() == nil
+}
+
+func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
+	sr, err := i.parseStreamRequest(r)
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
 	ct, stopCT, ok1 := i.ct.Subscribe(streamBuffer)
 	defer stopCT()
 	pn, stopPiano, ok2 := i.piano.Subscribe(streamBuffer)
@@ -86,50 +128,23 @@ func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusServiceUnavailable, "the simulator serves its limit of live streams; close one")
 		return
 	}
-	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(event, id string, v any) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		data, _ := json.Marshal(v)
-		if id != "" {
-			if _, err := fmt.Fprintf(w, "id: %s\n", id); err != nil {
-				return false
-			}
-		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !send("hello", "", map[string]string{"version": i.version, "instance": i.instance}) {
+	out := eventStream{w: w, rc: http.NewResponseController(w)}
+	if !out.send("hello", "", map[string]string{"version": i.version, "instance": i.instance}) {
 		return
 	}
 	// the missed entries, after the subscription so that none falls between them and the live ones
-	sent := since
-	if replay && wantCT {
-		replay := f
-		replay.SinceSeq, replay.Limit = since, streamBacklog+1
-		missed := i.ct.Requests(replay)
-		if len(missed) > streamBacklog {
-			if !send("gap", "", map[string]any{"after": since, "before": missed[len(missed)-streamBacklog].Seq,
-				"reason": "more requests were missed than the stream replays; /_sim/requests has them"}) {
-				return
-			}
-			missed = missed[len(missed)-streamBacklog:]
-		}
-		for k := range missed {
-			if !send("clevertap", i.eventID(missed[k].Seq), missed[k]) {
-				return
-			}
-			sent = missed[k].Seq
-		}
+	sent, ok := i.replayMissed(out, sr)
+	if !ok {
+		return
 	}
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
+	f := sr.filter
 	for {
 		select {
 		case <-r.Context().Done():
@@ -138,27 +153,52 @@ func (i *Inspector) handleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case e, open := <-ct:
 			if !open {
-				send("dropped", "", map[string]string{"reason": "the reader fell behind"})
+				out.send("dropped", "", map[string]string{"reason": "the reader fell behind"})
 				return
 			}
-			if e.Seq > sent && wantCT && f.Matches(&e) && !send("clevertap", i.eventID(e.Seq), e) {
+			if e.Seq > sent && sr.cleverTap && f.Matches(&e) && !out.send("clevertap", i.eventID(e.Seq), e) {
 				return
 			}
 		case a, open := <-pn:
 			if !open {
-				send("dropped", "", map[string]string{"reason": "the reader fell behind"})
+				out.send("dropped", "", map[string]string{"reason": "the reader fell behind"})
 				return
 			}
-			if wantPiano && (f.Text == "" || strings.Contains(a.Request.Path, f.Text)) && !send("piano", "", a) {
+			if sr.pianoHit && (f.Text == "" || strings.Contains(a.Request.Path, f.Text)) && !out.send("piano", "", a) {
 				return
 			}
 		case <-keepAlive.C:
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+			if !out.keepAlive() {
 				return
 			}
 		}
 	}
+}
+
+// replayMissed sends what a resuming reader missed (at most streamBacklog entries, else a gap first); it returns
+// the last seq sent, and false when the reader is gone.
+func (i *Inspector) replayMissed(out eventStream, sr streamRequest) (uint64, bool) {
+	sent := sr.since
+	if !sr.resume || !sr.cleverTap {
+		return sent, true
+	}
+	replay := sr.filter
+	replay.SinceSeq, replay.Limit = sr.since, streamBacklog+1
+	missed := i.ct.Requests(replay)
+	if len(missed) > streamBacklog {
+		if !out.send("gap", "", map[string]any{"after": sr.since, "before": missed[len(missed)-streamBacklog].Seq,
+			"reason": "more requests were missed than the stream replays; /_sim/requests has them"}) {
+			return sent, false
+		}
+		missed = missed[len(missed)-streamBacklog:]
+	}
+	for k := range missed {
+		if !out.send("clevertap", i.eventID(missed[k].Seq), missed[k]) {
+			return sent, false
+		}
+		sent = missed[k].Seq
+	}
+	return sent, true
 }
 
 func (i *Inspector) eventID(seq uint64) string { return i.instance + "." + strconv.FormatUint(seq, 10) }

@@ -207,33 +207,9 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "expected a numeric site id in ?s=, got %q", site)
 		return
 	}
-	var raw []byte
-	switch r.Method {
-	case http.MethodPost:
-		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
-		if err != nil {
-			fail(http.StatusRequestEntityTooLarge, "body larger than 1 MiB or unreadable: %v", err)
-			return
-		}
-		var envelope struct {
-			Events json.RawMessage `json:"events"`
-		}
-		if err := json.Unmarshal(body, &envelope); err != nil {
-			fail(http.StatusBadRequest,
-				"expected a body {\"events\":[{\"name\":...,\"data\":{...}}]}, got something that is not that JSON: %v", err)
-			return
-		}
-		raw = envelope.Events
-	case http.MethodGet:
-		raw = []byte(q.Get("events"))
-	default:
-		fail(http.StatusMethodNotAllowed, "expected POST (or GET with &events=), got %s", r.Method)
-		return
-	}
-	var events []collectedEvent
-	if err := json.Unmarshal(raw, &events); err != nil || len(raw) == 0 {
-		fail(http.StatusBadRequest, "expected \"events\" to be an array of {\"name\",\"data\"}, got %s",
-			clip.Text(string(raw), 120))
+	events, status, refusal := readEvents(r)
+	if status != 0 {
+		fail(status, "%s", refusal)
 		return
 	}
 	if idclient == "" {
@@ -249,30 +225,8 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	}
 	hits := make([]Hit, 0, len(events))
 	for _, e := range events {
-		h := Hit{Site: site, IDClient: idclient, Path: path, ReceivedAt: req.ReceivedAt, RequestID: req.RequestID,
-			Data: e.Data}
-		if len(h.Data) == 0 {
-			h.Data = json.RawMessage("{}")
-		}
-		var data map[string]json.RawMessage
-		nameErr := json.Unmarshal(e.Name, &h.Name)
-		switch {
-		case nameErr != nil || h.Name == "":
-			h.Ignored, h.Reason = true, "event has no name string"
-		case json.Unmarshal(h.Data, &data) != nil:
-			h.Ignored, h.Reason = true, "event data is not a JSON object"
-		case !known:
-			h.Ignored, h.Reason = true, fmt.Sprintf("site %s is not configured in the simulator", site)
-		case !slices.Contains(standardEvents, h.Name) && !slices.Contains(s.Events, h.Name):
-			h.Ignored, h.Reason = true,
-				fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model", h.Name, site)
-		}
-		for k := range data {
-			if len(k) > maxPropertyKey || (len(s.Properties) > 0 && !slices.Contains(s.Properties, k)) {
-				h.Unexpected = append(h.Unexpected, k)
-			}
-		}
-		slices.Sort(h.Unexpected)
+		h := judge(e, s, known, Hit{Site: site, IDClient: idclient, Path: path, ReceivedAt: req.ReceivedAt,
+			RequestID: req.RequestID, Data: e.Data})
 		if h.Ignored {
 			req.Ignored++
 			req.Diagnosis = append(req.Diagnosis, "ignored: "+h.Reason)
@@ -287,6 +241,66 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Simulator-Diagnosis", strings.Join(req.Diagnosis, "; "))
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// readEvents reads a hit's events from a POST body or a GET's ?events=; a refusal is its status and words.
+func readEvents(r *http.Request) ([]collectedEvent, int, string) {
+	var raw []byte
+	switch r.Method {
+	case http.MethodPost:
+		body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+		if err != nil {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than 1 MiB or unreadable: %v", err)
+		}
+		var envelope struct {
+			Events json.RawMessage `json:"events"`
+		}
+		if err := json.Unmarshal(body, &envelope); err != nil {
+			return nil, http.StatusBadRequest, fmt.Sprintf("expected a body {\"events\":[{\"name\":...,\"data\":"+
+				"{...}}]}, got something that is not that JSON: %v", err)
+		}
+		raw = envelope.Events
+	case http.MethodGet:
+		raw = []byte(r.URL.Query().Get("events"))
+	default:
+		return nil, http.StatusMethodNotAllowed, fmt.Sprintf("expected POST (or GET with &events=), got %s",
+			r.Method)
+	}
+	var events []collectedEvent
+	if err := json.Unmarshal(raw, &events); err != nil || len(raw) == 0 {
+		return nil, http.StatusBadRequest, fmt.Sprintf("expected \"events\" to be an array of {\"name\",\"data\"}, "+
+			"got %s", clip.Text(string(raw), 120))
+	}
+	return events, 0, ""
+}
+
+// judge is what the collector makes of one event: a hit, ignored (with the reason) unless it has a name, an object
+// of data and a place in the site's data model; properties the model does not declare are listed.
+func judge(e collectedEvent, s Site, known bool, h Hit) Hit {
+	if len(h.Data) == 0 {
+		h.Data = json.RawMessage("{}")
+	}
+	var data map[string]json.RawMessage
+	nameErr := json.Unmarshal(e.Name, &h.Name)
+	switch {
+	case nameErr != nil || h.Name == "":
+		h.Ignored, h.Reason = true, "event has no name string"
+	case json.Unmarshal(h.Data, &data) != nil:
+		h.Ignored, h.Reason = true, "event data is not a JSON object"
+	case !known:
+		h.Ignored, h.Reason = true, fmt.Sprintf("site %s is not configured in the simulator", h.Site)
+	case !slices.Contains(standardEvents, h.Name) && !slices.Contains(s.Events, h.Name):
+		h.Ignored, h.Reason = true,
+			fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model", h.Name,
+				h.Site)
+	}
+	for k := range data {
+		if len(k) > maxPropertyKey || (len(s.Properties) > 0 && !slices.Contains(s.Properties, k)) {
+			h.Unexpected = append(h.Unexpected, k)
+		}
+	}
+	slices.Sort(h.Unexpected)
+	return h
 }
 
 func hostOnly(host string) string {

@@ -40,59 +40,63 @@ func dataDir(relay *harness.Process) string {
 }
 
 var _ = Describe("a damaged outbox", Label("damage"), func() {
-	It("refuses to start on an emptied or edited outbox, and salvage delivers what was readable", func(ctx SpecContext) {
-		simURL, sim := fakeCleverTap()
-		_, err := sim.AddFault(ctx, clevertap.Fault{Action: "respond", Status: 503, Endpoint: "upload"}) // CleverTap down
-		Expect(err).NotTo(HaveOccurred())
-		relay := startRelay(ctx, simURL, 0, quick...)
-		var a acks
-		rep, err := load.Run(ctx, rcLoad(relay, load.Options{Count: 300, Concurrency: 16, OnResult: a.record}))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Acked).To(Equal(300))
-		Expect(relay.Stop()).To(Succeed())
-		dir := dataDir(relay)
-		outbox := filepath.Join(dir, "relay.db")
-		kept, err := os.ReadFile(outbox)
-		Expect(err).NotTo(HaveOccurred())
+	It(
+		"refuses to start on an emptied or edited outbox, and salvage delivers what was readable",
+		func(ctx SpecContext) {
+			simURL, sim := fakeCleverTap()
+			_, err := sim.AddFault(ctx,
+				clevertap.Fault{Action: "respond", Status: 503, Endpoint: "upload"}) // CleverTap down
+			Expect(err).NotTo(HaveOccurred())
+			relay := startRelay(ctx, simURL, 0, quick...)
+			var a acks
+			rep, err := load.Run(ctx, rcLoad(relay, load.Options{Count: 300, Concurrency: 16, OnResult: a.record}))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rep.Acked).To(Equal(300))
+			Expect(relay.Stop()).To(Succeed())
+			dir := dataDir(relay)
+			outbox := filepath.Join(dir, "relay.db")
+			kept, err := os.ReadFile(outbox)
+			Expect(err).NotTo(HaveOccurred())
 
-		// emptied: refused at once (it used to start clean, the 300 webhooks and the dedupe memory gone)
-		Expect(os.Truncate(outbox, 0)).To(Succeed())
-		err = relay.Start(ctx)
-		var exit *harness.ExitError
-		Expect(errors.As(err, &exit)).To(BeTrue(), "expected the relay to exit, got %v", err)
-		Expect(exit.Code).NotTo(BeZero())
-		Expect(exit.Logs).To(ContainSubstring("it was emptied or removed"))
-		Expect(exit.Logs).To(ContainSubstring("held 300 pending jobs"))
+			// emptied: refused at once (it used to start clean, the 300 webhooks and the dedupe memory gone)
+			Expect(os.Truncate(outbox, 0)).To(Succeed())
+			err = relay.Start(ctx)
+			var exit *harness.ExitError
+			Expect(errors.As(err, &exit)).To(BeTrue(), "expected the relay to exit, got %v", err)
+			Expect(exit.Code).NotTo(BeZero())
+			Expect(exit.Logs).To(ContainSubstring("it was emptied or removed"))
+			Expect(exit.Logs).To(ContainSubstring("held 300 pending jobs"))
 
-		// edited (sed 's/"evtName":/"evtName"!/' on one job): refused, naming the job
-		edited := editLiveJob(kept, filepath.Join(filepath.Dir(dir), "probe.db"))
-		Expect(os.WriteFile(outbox, edited, 0o600)).To(Succeed())
-		err = relay.Start(ctx)
-		Expect(errors.As(err, &exit)).To(BeTrue(), "expected the relay to exit, got %v", err)
-		Expect(exit.Logs).To(ContainSubstring("relay outbox salvage"))
+			// edited (sed 's/"evtName":/"evtName"!/' on one job): refused, naming the job
+			edited := editLiveJob(kept, filepath.Join(filepath.Dir(dir), "probe.db"))
+			Expect(os.WriteFile(outbox, edited, 0o600)).To(Succeed())
+			err = relay.Start(ctx)
+			Expect(errors.As(err, &exit)).To(BeTrue(), "expected the relay to exit, got %v", err)
+			Expect(exit.Logs).To(ContainSubstring("relay outbox salvage"))
 
-		// salvage every readable job into a new outbox and start there
-		newDir := filepath.Join(filepath.Dir(dir), "salvaged")
-		out, err := exec.CommandContext(ctx, relay.Bin, "outbox", "salvage", "--data-dir", dir, "--to", newDir).
-			CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
-		Expect(string(out)).To(MatchRegexp(`salvaged into .*: (299|300) pending jobs`))
-		for i, arg := range relay.Args {
-			if arg == dir {
-				relay.Args[i] = newDir
+			// salvage every readable job into a new outbox and start there
+			newDir := filepath.Join(filepath.Dir(dir), "salvaged")
+			out, err := exec.CommandContext(ctx, relay.Bin, "outbox", "salvage", "--data-dir", dir, "--to", newDir).
+				CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+			Expect(string(out)).To(MatchRegexp(`salvaged into .*: (299|300) pending jobs`))
+			for i, arg := range relay.Args {
+				if arg == dir {
+					relay.Args[i] = newDir
+				}
 			}
-		}
-		Expect(relay.Start(ctx)).To(Succeed())
-		Expect(sim.ClearFaults(ctx)).To(Succeed())
-		salvaged := 299
-		if strings.Contains(string(out), ": 300 pending") { // the edit fell on a page the tree no longer reaches
-			salvaged = 300
-		}
-		Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(30 * time.Second).
-			Should(Equal(salvaged))
-		Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500*time.Millisecond).
-			Should(Equal(salvaged), "nothing delivered twice")
-	})
+			Expect(relay.Start(ctx)).To(Succeed())
+			Expect(sim.ClearFaults(ctx)).To(Succeed())
+			salvaged := 299
+			if strings.Contains(string(out), ": 300 pending") { // the edit fell on a page the tree no longer reaches
+				salvaged = 300
+			}
+			Eventually(func() int { return total(delivered(ctx, sim)) }).WithTimeout(30 * time.Second).
+				Should(Equal(salvaged))
+			Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(500*time.Millisecond).
+				Should(Equal(salvaged), "nothing delivered twice")
+		},
+	)
 })
 
 var _ = Describe("overload", Label("overload"), func() {
@@ -172,33 +176,36 @@ var _ = Describe("a backlog", Label("backlog"), func() {
 })
 
 var _ = Describe("failures together", Label("backoff"), func() {
-	It("count as one backoff step: after ten concurrent 503s delivery resumes within a few backoffs", func(ctx SpecContext) {
-		simURL, sim := fakeCleverTap()
-		// each of the first ten uploads is answered 503 after 300 ms, so all ten are in flight together
-		_, err := sim.AddFault(ctx, clevertap.Fault{Action: "respond", Status: 503, DelayMS: 300, Times: 10,
-			Endpoint: "upload"})
-		Expect(err).NotTo(HaveOccurred())
-		relay := startRelay(ctx, simURL, 0, "min_backoff: 1s", "min_backoff: 200ms", "max_backoff: 5m",
-			"max_backoff: 60s", "max_batch: 1000", "max_batch: 20")
-		var a acks
-		rep, err := load.Run(ctx, rcLoad(relay, load.Options{Count: 2000, Concurrency: 64, OnResult: a.record}))
-		Expect(err).NotTo(HaveOccurred())
-		t := exactlyOnce(ctx, sim, relay, rep, &a)
-		Expect(t.Delivered).To(Equal(2000))
-		var lastFailure, firstAfter time.Time
-		for _, e := range uploads(ctx, sim) {
-			switch {
-			case e.Status == 503:
-				lastFailure = e.ReceivedAt
-			case e.Status == 200 && !lastFailure.IsZero() && firstAfter.IsZero():
-				firstAfter = e.ReceivedAt
+	It(
+		"count as one backoff step: after ten concurrent 503s delivery resumes within a few backoffs",
+		func(ctx SpecContext) {
+			simURL, sim := fakeCleverTap()
+			// each of the first ten uploads is answered 503 after 300 ms, so all ten are in flight together
+			_, err := sim.AddFault(ctx, clevertap.Fault{Action: "respond", Status: 503, DelayMS: 300, Times: 10,
+				Endpoint: "upload"})
+			Expect(err).NotTo(HaveOccurred())
+			relay := startRelay(ctx, simURL, 0, "min_backoff: 1s", "min_backoff: 200ms", "max_backoff: 5m",
+				"max_backoff: 60s", "max_batch: 1000", "max_batch: 20")
+			var a acks
+			rep, err := load.Run(ctx, rcLoad(relay, load.Options{Count: 2000, Concurrency: 64, OnResult: a.record}))
+			Expect(err).NotTo(HaveOccurred())
+			t := exactlyOnce(ctx, sim, relay, rep, &a)
+			Expect(t.Delivered).To(Equal(2000))
+			var lastFailure, firstAfter time.Time
+			for _, e := range uploads(ctx, sim) {
+				switch {
+				case e.Status == 503:
+					lastFailure = e.ReceivedAt
+				case e.Status == 200 && !lastFailure.IsZero() && firstAfter.IsZero():
+					firstAfter = e.ReceivedAt
+				}
 			}
-		}
-		gap := firstAfter.Sub(lastFailure)
-		AddReportEntry("from the last of ten concurrent 503s to the next upload", gap.String())
-		// one step is 100 to 200 ms; ten steps (each failure counted) were 200 ms × 2⁹, capped at 60 s
-		Expect(gap).To(BeNumerically("<", 2*time.Second), "delivery resumed after one backoff step")
-	})
+			gap := firstAfter.Sub(lastFailure)
+			AddReportEntry("from the last of ten concurrent 503s to the next upload", gap.String())
+			// one step is 100 to 200 ms; ten steps (each failure counted) were 200 ms × 2⁹, capped at 60 s
+			Expect(gap).To(BeNumerically("<", 2*time.Second), "delivery resumed after one backoff step")
+		},
+	)
 })
 
 // editLiveJob is the outbox with `"evtName":` made `"evtName"!` in one job the outbox holds: bbolt keeps stale

@@ -46,8 +46,8 @@ func (s *Server) handlePutAccount(w http.ResponseWriter, r *http.Request) {
 // RFC 3339 time).
 func parseEventFilter(q map[string][]string) (clevertap.EventFilter, error) {
 	get := func(k string) string { return first(q[k]) }
-	f := clevertap.EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"), Name: get("name"),
-		Type: clevertap.RecordType(get("type"))}
+	f := clevertap.EventFilter{Account: get("account"), Identity: get("identity"), ObjectID: get("objectId"),
+		Name: get("name"), Type: clevertap.RecordType(get("type"))}
 	if region := get("region"); region != "" {
 		r, err := clevertap.ParseRegion(region)
 		if err != nil {
@@ -240,8 +240,8 @@ func (s *Server) handleWait(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Count < 1 {
-		httpjson.Error(w, http.StatusBadRequest, "wait: count: expected a positive number of records to wait for, got %d",
-			req.Count)
+		httpjson.Error(w, http.StatusBadRequest,
+			"wait: count: expected a positive number of records to wait for, got %d", req.Count)
 		return
 	}
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
@@ -307,6 +307,5 @@ func (s *Server) handleAdminNotFound(w http.ResponseWriter, r *http.Request) {
 	httpjson.Error(w, http.StatusNotFound,
 		"no admin route %s %s; routes: GET /_sim/health, GET|POST /_sim/accounts, GET /_sim/events, GET /_sim/profiles, "+
 			"GET /_sim/users, GET /_sim/requests, POST /_sim/wait, GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}, "+
-			"POST /_sim/reset, and the inspector's: GET /_sim/inspector/, GET /_sim/stream",
-		r.Method, r.URL.Path)
+			"POST /_sim/reset, and the inspector's: GET /_sim/inspector/, GET /_sim/stream", r.Method, r.URL.Path)
 }

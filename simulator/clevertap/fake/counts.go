@@ -18,9 +18,10 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// The counts (reference §9.5): events, profiles, top property counts and trends. The answer is computed when the
-// query comes, then given as CleverTap gives it: {"req_id":N,"status":"partial"} first, and to GET ?req_id=N
-// partial again until CountDelay has passed, then the success body.
+// The counts (https://developer.clevertap.com/docs/get-event-count-api, get-profile-count-api, top-property-counts-api,
+// trends-api): events, profiles, top property counts and trends. The answer is computed when the query comes, then
+// given as CleverTap gives it: {"req_id":N,"status":"partial"} first, and to GET ?req_id=N partial again until
+// CountDelay has passed, then the success body.
 
 // countJob is a count being "computed": its answer and when it is ready.
 type countJob struct {
@@ -77,7 +78,7 @@ func (b *countBook) reset() {
 
 const (
 	textInvalidRequestID = "Invalid request id"
-	// trends cover at most a year ([mcp], secondary; the text is UNCONFIRMED)
+	// trends cover at most a year (github.com/leanderp/clevertap-mcp, secondary; the text is UNCONFIRMED)
 	textTrendsRange = "Invalid date range: trends cover at most one year"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 )
 
-// A cursor (reference §9.2) names one page of a result fixed when the first call came: the records of the range
-// as they were then, so paging never skips or repeats one while uploads go on. Every page's next_cursor is a
-// new opaque token; asking for the same token again gives the same page, so a client may retry.
+// A cursor (https://developer.clevertap.com/docs/get-events-api) names one page of a result fixed when the first call
+// came: the records of the range as they were then, so paging never skips or repeats one while uploads go on. Every
+// page's next_cursor is a new opaque token; asking for the same token again gives the same page, so a client may retry.
 
 // readResult is what one first call matched, read page by page.
 type readResult struct {

@@ -34,7 +34,8 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	if given != 1 {
 		c.diagnose("expected exactly one of the query parameters identity, email, objectId; got %d", given)
-		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "Exactly one of identity, email or objectId is required")
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest,
+			"Exactly one of identity, email or objectId is required")
 		return
 	}
 	found := s.store.FindProfiles(query)
@@ -115,8 +116,8 @@ func oneOrMany(raw json.RawMessage) ([]string, error) {
 // attributionCredentials are never stored or journaled.
 var attributionCredentials = []string{"account_id", "account_token", "account_passcode"}
 
-// handleAttribution is the generic attribution-partner endpoint (reference §4): one event per call, credentials
-// in the query, a whitelisted partner_name and at least one utm_* parameter.
+// handleAttribution is the generic attribution-partner endpoint (docs/clevertap-api.md, "Other endpoints"): one event
+// per call, credentials in the query, a whitelisted partner_name and at least one utm_* parameter.
 func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := r.ParseForm(); err != nil {
 		c.diagnose("could not read the parameters: %v", err)
@@ -124,7 +125,8 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	params := r.Form
-	acct := s.attributionAccount(c, params.Get("account_id"), params.Get("account_token"), params.Get("account_passcode"))
+	acct := s.attributionAccount(c, params.Get("account_id"), params.Get("account_token"),
+		params.Get("account_passcode"))
 	if acct == nil {
 		s.fail(w, c, clevertap.OutcomeUnauthorized, http.StatusUnauthorized, textInvalidAccountInfo)
 		return
@@ -143,8 +145,8 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "partner_name is missing")
 		return
 	case !slices.ContainsFunc(s.opts.AttributionPartners, func(p string) bool { return strings.EqualFold(p, partner) }):
-		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner, strings.Join(s.opts.AttributionPartners,
-			", "))
+		c.diagnose("partner_name %q is not whitelisted; expected one of %s", partner,
+			strings.Join(s.opts.AttributionPartners, ", "))
 		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusBadRequest, "partner_name is not whitelisted")
 		return
 	}
@@ -170,8 +172,8 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		at = time.Unix(ts, 0).UTC()
 	}
 	c.store = func() {
-		s.store.AddAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at, params.Get("event_type"),
-			params.Get("device_identifier"), record)
+		s.store.AddAttribution(acct.ID, acct.Region, c.entry.RequestID, c.entry.ReceivedAt, at,
+			params.Get("event_type"), params.Get("device_identifier"), record)
 	}
 	s.finish(w, c, clevertap.OutcomeAccepted, http.StatusOK, []byte(`{"status":"success"}`))
 }

@@ -42,28 +42,32 @@ func TestGoldenResponses(t *testing.T) {
 		{"upload-partial", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":[` + records + `]}`, 200},
 		{"upload-fail", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
 			`{"d":[{"type":"event","identity":"u1","ts":0,"evtName":"x","evtData":{}}]}`, 200},
-		{"upload-401-unknown-account", "POST", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "NOPE", Passcode: "x"}, oneEvent, 401},
-		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "x"}, oneEvent,
-			401},
+		{"upload-401-unknown-account", "POST", "api.clevertap.com", "/1/upload",
+			clevertap.Credentials{AccountID: "NOPE", Passcode: "x"}, oneEvent, 401},
+		{"upload-401-wrong-passcode", "POST", "api.clevertap.com", "/1/upload",
+			clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "x"}, oneEvent, 401},
 		{"upload-400-malformed", "POST", "api.clevertap.com", "/1/upload", eu1Creds, `{"d":`, 400},
 		{"upload-400-too-many", "POST", "api.clevertap.com", "/1/upload", eu1Creds,
 			`{"d":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}`, 400},
 		{"upload-405", "GET", "api.clevertap.com", "/1/upload", eu1Creds, "", 405},
 		{"unknown-endpoint-404", "POST", "api.clevertap.com", "/1/nothing", eu1Creds, "", 404},
 		{"attribution-success", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1&utm_source=organic&account_token=sim-eu1-token", clevertap.Credentials{}, "", 200},
+			"/attribution?partner_name=AppsFlyer&event_type=organic_install&device_identifier=__g1" +
+				"&utm_source=organic&account_token=sim-eu1-token", clevertap.Credentials{}, "", 200},
 		{"attribution-401", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a", clevertap.Credentials{}, "", 401},
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&utm_source=a",
+			clevertap.Credentials{}, "", 401},
 		{"attribution-400-utm", "GET", "api.clevertap.com",
-			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token", clevertap.Credentials{},
-			"", 400},
+			"/attribution?partner_name=AppsFlyer&event_type=x&device_identifier=__g1&account_token=sim-eu1-token",
+			clevertap.Credentials{}, "", 400},
 		{"profile-404", "GET", "api.clevertap.com", "/1/profile.json?identity=nobody", eu1Creds, "", 404},
 		{"delete-success", "POST", "api.clevertap.com", "/1/delete/profiles.json", eu1Creds, `{"identity":"u1"}`, 200},
 	}
 	_, c := newTestServer(t, Options{})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(context.Background(), tc.method, c.BaseURL+tc.path, strings.NewReader(tc.body))
+			req, _ := http.NewRequestWithContext(context.Background(), tc.method, c.BaseURL+tc.path,
+				strings.NewReader(tc.body))
 			req.Host = tc.host
 			if tc.creds.AccountID != "" {
 				req.Header.Set("X-CleverTap-Account-Id", tc.creds.AccountID)

@@ -10,9 +10,10 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// The write endpoints real clients call besides uploads (reference §9.9): Disassociate, Subscribe and Demerge.
-// Their bodies and limits are documented; their answers are not (UNCONFIRMED): each answers {"status":"success"}
-// and says in the diagnosis what it did to the fake's profiles.
+// The write endpoints real clients call besides uploads (https://developer.clevertap.com/docs/disassociate-api,
+// subscribe-api, demerge-user-profile-api): Disassociate, Subscribe and Demerge. Their bodies and limits are
+// documented; their answers are not (UNCONFIRMED): each answers {"status":"success"} and says in the diagnosis what it
+// did to the fake's profiles.
 
 const (
 	// Disassociate and Subscribe: "up to 1000" a request

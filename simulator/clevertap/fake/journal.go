@@ -30,7 +30,8 @@ type journal struct {
 const maxStreams = 64
 
 func newJournal(limit int) *journal {
-	return &journal{entries: ring.New[clevertap.JournalEntry](limit), feed: broadcast.New[clevertap.JournalEntry](maxStreams)}
+	return &journal{entries: ring.New[clevertap.JournalEntry](limit),
+		feed: broadcast.New[clevertap.JournalEntry](maxStreams)}
 }
 
 func (j *journal) add(e clevertap.JournalEntry) {

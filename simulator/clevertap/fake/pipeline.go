@@ -57,9 +57,8 @@ func (s *Server) route(r *http.Request, c *call) (apiRoute, *refusal) {
 	}
 	switch {
 	case rt.unknownHost != "":
-		c.diagnose(
-			"host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com with region one of %s",
-			rt.unknownHost, clevertap.RegionList())
+		c.diagnose("host %s names no CleverTap region; expected api.clevertap.com or <region>.api.clevertap.com "+
+			"with region one of %s", rt.unknownHost, clevertap.RegionList())
 		return api, &refusal{clevertap.OutcomeNotFound, http.StatusNotFound, textNotFound}
 	case !known:
 		c.diagnose("no CleverTap endpoint %s %s; the simulator serves %s, each optionally below /<region>/",
@@ -282,7 +281,8 @@ func (s *Server) authenticate(c *call, r *http.Request) (*clevertap.Account, str
 	}
 	acct, ok := s.accounts.get(id)
 	if !ok {
-		c.diagnose("no account %q in the simulator; accounts in %s: %s", id, c.entry.Region, s.accountIDsIn(c.entry.Region))
+		c.diagnose("no account %q in the simulator; accounts in %s: %s", id, c.entry.Region,
+			s.accountIDsIn(c.entry.Region))
 		return nil, textAccountInvalid
 	}
 	if acct.Region != c.entry.Region {
@@ -295,8 +295,8 @@ func (s *Server) authenticate(c *call, r *http.Request) (*clevertap.Account, str
 		return nil, s.opts.WrongPasscodeError
 	}
 	if !acct.AcceptsPasscode(passcode) {
-		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not one of them)",
-			acct.ID, len(acct.Passcodes))
+		c.diagnose("wrong X-CleverTap-Passcode for account %s (%d passcode(s) configured; the value sent is not "+
+			"one of them)", acct.ID, len(acct.Passcodes))
 		return nil, s.opts.WrongPasscodeError
 	}
 	return acct, ""

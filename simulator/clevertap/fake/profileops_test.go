@@ -13,7 +13,8 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// Operators and profile facts as /1/profile.json shows them (reference §9.4, §9.7).
+// Operators and profile facts as /1/profile.json shows them
+// (https://developer.clevertap.com/docs/upload-user-profiles-api).
 func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
 	s, c := newTestServer(t, Options{})
 	uploadRaw(t, c, "eu1", eu1Creds,
@@ -128,7 +129,8 @@ func TestIdentityEndpoints(t *testing.T) {
 func TestReadConcurrencyLimit(t *testing.T) {
 	s, c := newTestServer(t, Options{})
 	renewals(t, c)
-	if _, err := s.AddFault(clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Endpoint: "counts", Times: 3}); err != nil {
+	slow := clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000, Endpoint: "counts", Times: 3}
+	if _, err := s.AddFault(slow); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,7 +151,8 @@ func TestReadConcurrencyLimit(t *testing.T) {
 		return ok && v.(interface{ Load() int32 }).Load() == 3
 	})
 	res := send(t, c, http.MethodPost, "/eu1/1/events.json", eu1Creds, renewalsOfDec2)
-	if res.StatusCode != 429 || string(res.Body) != `{"status":"fail","error":"Too many concurrent requests","code":429}` {
+	if res.StatusCode != 429 ||
+		string(res.Body) != `{"status":"fail","error":"Too many concurrent requests","code":429}` {
 		t.Fatalf("a fourth read: expected 429, got %d %s", res.StatusCode, res.Body)
 	}
 	if up, _, err := c.Upload(context.Background(), "eu1", eu1Creds, event("u", "e")); err != nil ||

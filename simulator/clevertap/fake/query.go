@@ -14,9 +14,9 @@ import (
 	"github.com/ctharness/ctharness/internal/clip"
 )
 
-// The query body of the read endpoints (reference §9.2): an event name, a date range of YYYYMMDD integers in the
-// account's time zone (to inclusive), and CleverTap Query Language filters on the event's properties, its
-// session and its profile.
+// The query body of the read endpoints (https://developer.clevertap.com/docs/get-events-api): an event name, a date
+// range of YYYYMMDD integers in the account's time zone (to inclusive), and CleverTap Query Language filters on the
+// event's properties, its session and its profile.
 
 var queryOperators = []string{"equals", "contains", "greater_than", "greater_than_equals", "less_than",
 	"less_than_equals"}
@@ -35,7 +35,8 @@ func badQuery(text, format string, args ...any) *readError {
 }
 
 // Texts of the query errors: CleverTap's own example client checks for the missing keys with these words
-// [ct-examples]; the others are UNCONFIRMED, worded as the hints third-party clients match on ([mcp]).
+// (github.com/CleverTap/clevertap-server-api-examples); the others are UNCONFIRMED, worded as the hints third-party
+// clients match on (github.com/leanderp/clevertap-mcp).
 const (
 	textEventNameMissing = "Event Name is missing"
 	textFromMissing      = "'From' is missing"
@@ -165,7 +166,7 @@ func conditions(where string, raw []rawCondition) ([]store.Condition, *readError
 	for i, rc := range raw {
 		c := store.Condition{Name: rc.Name, Operator: rc.Operator}
 		if c.Operator == "" {
-			c.Operator = "equals" // "The operator is optional and defaults to equals" [ct-node-old]
+			c.Operator = "equals" // "The operator is optional and defaults to equals" (github.com/CleverTap/clevertap-node)
 		}
 		if !slices.Contains(queryOperators, c.Operator) {
 			return nil, badQuery(fmt.Sprintf(textInvalidOperator, c.Operator), "%s[%d].operator: expected one of %s, "+

@@ -17,13 +17,14 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// The read API's downloads (reference §9.2, §9.3): Get Events and Get User Profiles. A first call (POST
-// ?batch_size=N with the query, or the legacy GET ?query=) fixes the result and answers a cursor; GET ?cursor=
-// (POST too, as some clients do) answers one page and the next cursor, until there is none.
+// The read API's downloads (https://developer.clevertap.com/docs/get-events-api,
+// https://developer.clevertap.com/docs/get-user-profiles-api): Get Events and Get User Profiles. A first call (POST
+// ?batch_size=N with the query, or the legacy GET ?query=) fixes the result and answers a cursor; GET ?cursor= (POST
+// too, as some clients do) answers one page and the next cursor, until there is none.
 
 const (
 	defaultBatchSize = 10   // clevertap-node's default; the server's is UNCONFIRMED
-	maxBatchSize     = 5000 // "The maximum is 5000" [CT-get-events]
+	maxBatchSize     = 5000 // "The maximum is 5000" (developer.clevertap.com/docs/get-events-api)
 	maxQueryBytes    = 1 << 20
 
 	textIncorrectUsage   = "Incorrect Usage"
@@ -190,7 +191,8 @@ func (s *Server) queryBody(w http.ResponseWriter, r *http.Request, c *call) ([]b
 	}
 	if r.ContentLength > maxQueryBytes {
 		c.diagnose("a query of %d bytes; the simulator reads at most %d", r.ContentLength, maxQueryBytes)
-		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge, fmt.Sprintf(textBodyTooLarge, maxQueryBytes))
+		s.fail(w, c, clevertap.OutcomeBadRequest, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf(textBodyTooLarge, maxQueryBytes))
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxQueryBytes))

@@ -19,7 +19,8 @@ import (
 // dec2 is 2025-12-02T00:00:00Z.
 const dec2 = 1764633600
 
-func uploadRaw(t *testing.T, c *clevertap.Client, region clevertap.Region, creds clevertap.Credentials, records ...string) {
+func uploadRaw(t *testing.T, c *clevertap.Client, region clevertap.Region, creds clevertap.Credentials,
+	records ...string) {
 	t.Helper()
 	res, err := c.UploadRaw(context.Background(), region, creds, []byte(`{"d":[`+strings.Join(records, ",")+`]}`), "")
 	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body), `"unprocessed":[]`) {
@@ -42,7 +43,8 @@ func renewals(t *testing.T, c *clevertap.Client) {
 	uploadRaw(t, c, "eu1", eu1Creds, records...)
 }
 
-func send(t *testing.T, c *clevertap.Client, method, path string, creds clevertap.Credentials, body string) *clevertap.APIResult {
+func send(t *testing.T, c *clevertap.Client, method, path string, creds clevertap.Credentials,
+	body string) *clevertap.APIResult {
 	t.Helper()
 	req, _ := http.NewRequest(method, c.BaseURL+path, strings.NewReader(body))
 	req.Header.Set("X-CleverTap-Account-Id", creds.AccountID)
@@ -81,7 +83,8 @@ func decodePage(t *testing.T, res *clevertap.APIResult) page {
 var cursorShape = regexp.MustCompile(`^[A-Za-z0-9%]+%3D%3D$`)
 
 // pages follows a first call's cursor to the end and returns the pages.
-func pages(t *testing.T, c *clevertap.Client, path string, creds clevertap.Credentials, first *clevertap.APIResult) []page {
+func pages(t *testing.T, c *clevertap.Client, path string, creds clevertap.Credentials,
+	first *clevertap.APIResult) []page {
 	t.Helper()
 	start := decodePage(t, first)
 	if start.Status != "success" || !cursorShape.MatchString(start.Cursor) {
@@ -425,7 +428,8 @@ func TestOpenResultsAreBounded(t *testing.T) {
 		cursors = append(cursors, first.Cursor)
 	}
 	for i, want := range []string{"fail", "success", "success"} {
-		if p := decodePage(t, send(t, c, http.MethodGet, "/eu1/1/events.json?cursor="+cursors[i], eu1Creds, "")); p.Status != want {
+		page := send(t, c, http.MethodGet, "/eu1/1/events.json?cursor="+cursors[i], eu1Creds, "")
+		if p := decodePage(t, page); p.Status != want {
 			t.Errorf("result %d: expected %s, got %+v", i, want, p)
 		}
 	}

@@ -16,7 +16,8 @@ func TestClientReadCalls(t *testing.T) {
 	c.PollInterval = time.Millisecond
 	renewals(t, c)
 	ctx := context.Background()
-	q := clevertap.Query{EventName: "Renewal", From: 20251202, To: clevertap.Day(time.Date(2025, 12, 2, 23, 0, 0, 0, time.UTC))}
+	q := clevertap.Query{EventName: "Renewal", From: 20251202,
+		To: clevertap.Day(time.Date(2025, 12, 2, 23, 0, 0, 0, time.UTC))}
 
 	var seen []int
 	err := c.GetEvents(ctx, "eu1", eu1Creds, q, clevertap.PageOptions{BatchSize: 7}, func(r clevertap.EventRecord) error {
@@ -41,10 +42,11 @@ func TestClientReadCalls(t *testing.T) {
 	// the same client code on a base URL that names the region, as it would name a real account's host
 	regional := &clevertap.Client{BaseURL: c.BaseURL + "/eu1", HTTP: c.HTTP, PollInterval: time.Millisecond}
 	var identities []string
-	err = regional.GetProfiles(ctx, "", eu1Creds, q, clevertap.PageOptions{BatchSize: 23}, func(r clevertap.ProfileRecord) error {
+	collect := func(r clevertap.ProfileRecord) error {
 		identities = append(identities, r.Identity)
 		return nil
-	})
+	}
+	err = regional.GetProfiles(ctx, "", eu1Creds, q, clevertap.PageOptions{BatchSize: 23}, collect)
 	if err != nil || !reflect.DeepEqual(identities, []string{"u0", "u1", "u2", "u3", "u4"}) {
 		t.Fatalf("GetProfiles: expected u0..u4, got %v %v", identities, err)
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// Real-Time Counts, POST /1/now.json (reference §9.6): the users active in the past five minutes, that is the
-// profiles with an event that arrived in that window, and with the request's switches the splits of CleverTap's
-// sample. The API records no sessions or browsers: session_source counts every user as "unavailable", and
-// browser, os and device come from the platform of the user's devices.
+// Real-Time Counts, POST /1/now.json (https://developer.clevertap.com/docs/real-time-counts-api): the users active in
+// the past five minutes, that is the profiles with an event that arrived in that window, and with the request's
+// switches the splits of CleverTap's sample. The API records no sessions or browsers: session_source counts every user
+// as "unavailable", and browser, os and device come from the platform of the user's devices.
 
 const realTimeWindow = 5 * time.Minute
 

@@ -13,8 +13,9 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// What the read endpoints find in the store and how they render it: CleverTap's record shapes (reference §9.2
-// to §9.4), from what uploads made of the profiles.
+// What the read endpoints find in the store and how they render it: CleverTap's record shapes
+// (https://developer.clevertap.com/docs/get-events-api and get-user-profiles-api), from what uploads made of the
+// profiles.
 
 // systemEvents are event names every account knows, whether or not the API ever uploaded one.
 var systemEvents = append([]string{"Charged", "App Installed"}, restrictedEvents...)

@@ -23,7 +23,7 @@ type route struct {
 }
 
 // resolveRoute finds the region of a request: from the Host header when it is a CleverTap API host, otherwise
-// from a /<region>/ path prefix, with a bare path meaning eu1 (design.md, "Region routing").
+// from a /<region>/ path prefix, with a bare path meaning eu1 (docs/clevertap-api.md, "Region routing").
 func resolveRoute(host, path string) route {
 	h := strings.ToLower(host)
 	if hostOnly, _, err := net.SplitHostPort(h); err == nil {

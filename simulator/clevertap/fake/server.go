@@ -224,5 +224,6 @@ const inProcessBase = "http://simulator.in-process"
 
 // Client returns a client wired straight to this server, with no listener: the one line a Go test needs.
 func (s *Server) Client() *clevertap.Client {
-	return &clevertap.Client{BaseURL: inProcessBase, HTTP: &http.Client{Transport: clevertap.InProcessTransport{Handler: s}}}
+	return &clevertap.Client{BaseURL: inProcessBase,
+		HTTP: &http.Client{Transport: clevertap.InProcessTransport{Handler: s}}}
 }

@@ -35,7 +35,8 @@ func event(identity, name string) map[string]any {
 		"evtData": map[string]any{"amount": 1}}
 }
 
-func post(t *testing.T, c *clevertap.Client, host, path string, creds clevertap.Credentials, body string) *clevertap.APIResult {
+func post(t *testing.T, c *clevertap.Client, host, path string, creds clevertap.Credentials,
+	body string) *clevertap.APIResult {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+path, strings.NewReader(body))
 	req.Host = host
@@ -73,11 +74,13 @@ func TestAuth(t *testing.T) {
 			"account SIM-IN1-0001 lives in in1; this request went to eu1"},
 		{"wrong region prefix", "127.0.0.1:8081", "/us1/1/upload", in1Creds, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, "lives in in1; this request went to us1"},
-		{"unknown account", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "NOPE-000-0000", Passcode: "x"}, 401,
+		{"unknown account", "api.clevertap.com", "/1/upload",
+			clevertap.Credentials{AccountID: "NOPE-000-0000", Passcode: "x"}, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, `no account "NOPE-000-0000"`},
 		{"no account header", "api.clevertap.com", "/1/upload", clevertap.Credentials{Passcode: "x"}, 401,
 			`{"status":"fail","error":"Account ID is not valid","code":401}`, "missing header X-CleverTap-Account-Id"},
-		{"wrong passcode", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "guess"}, 401,
+		{"wrong passcode", "api.clevertap.com", "/1/upload",
+			clevertap.Credentials{AccountID: "SIM-EU1-0001", Passcode: "guess"}, 401,
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "wrong X-CleverTap-Passcode"},
 		{"no passcode", "api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "SIM-EU1-0001"}, 401,
 			`{"status":"fail","error":"Invalid Credentials","code":401}`, "missing header X-CleverTap-Passcode"},
@@ -98,9 +101,11 @@ func TestAuth(t *testing.T) {
 }
 
 func TestSeveralPasscodesAreAccepted(t *testing.T) {
-	_, c := newTestServer(t, Options{Accounts: []clevertap.Account{{ID: "A-1", Passcodes: []string{"one", "two"}, Region: "us1"}}})
+	_, c := newTestServer(t, Options{Accounts: []clevertap.Account{{ID: "A-1", Passcodes: []string{"one", "two"},
+		Region: "us1"}}})
 	for _, p := range []string{"one", "two"} {
-		if res := post(t, c, "us1.api.clevertap.com", "/1/upload", clevertap.Credentials{AccountID: "A-1", Passcode: p}, oneEvent); res.StatusCode != 200 {
+		creds := clevertap.Credentials{AccountID: "A-1", Passcode: p}
+		if res := post(t, c, "us1.api.clevertap.com", "/1/upload", creds, oneEvent); res.StatusCode != 200 {
 			t.Fatalf("passcode %s: expected 200, got %d %s", p, res.StatusCode, res.Body)
 		}
 	}
@@ -115,7 +120,8 @@ func TestUploadStoresRecordsForTheAdminAPI(t *testing.T) {
 	if err != nil || resp.Status != "success" || resp.Processed != 3 {
 		t.Fatalf("expected success with 3 processed, got %+v %v", resp, err)
 	}
-	events, err := c.Events(ctx, clevertap.EventFilter{Account: "SIM-EU1-0001", Identity: "alice", Type: clevertap.TypeEvent})
+	events, err := c.Events(ctx, clevertap.EventFilter{Account: "SIM-EU1-0001", Identity: "alice",
+		Type: clevertap.TypeEvent})
 	if err != nil || len(events) != 1 {
 		t.Fatalf("expected alice's one event, got %d %v", len(events), err)
 	}
@@ -371,7 +377,8 @@ func TestResetKeepsAccounts(t *testing.T) {
 	if err := c.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Events(clevertap.EventFilter{})) != 0 || len(s.Requests(clevertap.JournalFilter{})) != 0 || len(s.faults.list()) != 0 {
+	if len(s.Events(clevertap.EventFilter{})) != 0 || len(s.Requests(clevertap.JournalFilter{})) != 0 ||
+		len(s.faults.list()) != 0 {
 		t.Fatal("reset must clear events, journal and faults")
 	}
 	if _, ok := s.accounts.get("NEW-1"); !ok {
@@ -401,7 +408,8 @@ func TestDeleteProfiles(t *testing.T) {
 
 func TestAttribution(t *testing.T) {
 	s, c := newTestServer(t, Options{})
-	base := "partner_name=AppsFlyer&event_type=af_subscribe&device_identifier=__g123&utm_source=facebook&platform=iOS&timestamp=1700000000&af_revenue=9.99"
+	base := "partner_name=AppsFlyer&event_type=af_subscribe&device_identifier=__g123&utm_source=facebook" +
+		"&platform=iOS&timestamp=1700000000&af_revenue=9.99"
 	cases := []struct {
 		name, host, query string
 		status            int

@@ -16,14 +16,16 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// restrictedEvents is the union of the SDKs' restricted system event lists (reference §3.4) plus "Web Page
-// Viewed", which the real server rejected with 513. Compared case-insensitively.
+// restrictedEvents is the union of the SDKs' restricted system event lists
+// (https://developer.clevertap.com/docs/events-object) plus "Web Page Viewed", which the real server rejected with 513.
+// Compared case-insensitively.
 var restrictedEvents = []string{
 	"Stayed", "UTM Visited", "App Launched", "Notification Sent", "Notification Viewed", "Notification Clicked",
 	"wzrk_d", "App Uninstalled", "Notification Bounced", "Web Page Viewed",
 }
 
-// tokenTypes are the device token types CleverTap's token upload takes (reference §4).
+// tokenTypes are the device token types CleverTap's token upload takes
+// (https://developer.clevertap.com/docs/upload-device-tokens-api).
 var tokenTypes = []string{"fcm", "gcm", "apns", "wns", "mpns", "chrome"}
 
 // validation limits of the upload format.
@@ -75,7 +77,8 @@ type uploadBatch struct {
 
 var parserPool fastjson.ParserPool
 
-// validateUpload parses the body once and checks every record in CleverTap's order (reference §7).
+// validateUpload parses the body once and checks every record in CleverTap's order (docs/clevertap-api.md, "POST
+// /1/upload").
 func validateUpload(body []byte, acct *clevertap.Account, limits uploadLimits) (*uploadBatch, *requestError) {
 	if !utf8.Valid(body) {
 		return nil, &requestError{status: 400, text: textMalformed, diagnosis: "body is not valid UTF-8 JSON"}
@@ -159,16 +162,46 @@ type recordFields struct {
 }
 
 func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
-	b := v.batch
-	reject := func(code int) {
-		b.rejected = append(b.rejected, rejectedRecord{index: i, code: code, raw: raw})
-	}
-
-	obj, err := rec.Object()
-	if err != nil {
-		reject(clevertap.CodeNeitherEventNorProf)
+	acc := store.Record{Index: i, Raw: raw.of(v.batch.buf)}
+	if code := v.judge(i, rec, &acc); code != 0 {
+		v.batch.rejected = append(v.batch.rejected, rejectedRecord{index: i, code: code, raw: raw})
 		return
 	}
+	v.batch.accepted = append(v.batch.accepted, acc)
+}
+
+// judge checks one record in CleverTap's order and fills what the store indexes; it returns the per-record code
+// of a refusal, or 0.
+func (v *recordValidator) judge(i int, rec *fastjson.Value, acc *store.Record) int {
+	obj, err := rec.Object()
+	if err != nil {
+		return clevertap.CodeNeitherEventNorProf
+	}
+	f := fieldsOf(obj)
+	acc.Kind = clevertap.RecordType(stringOf(f.typ))
+	switch acc.Kind {
+	case clevertap.TypeEvent, clevertap.TypeProfile:
+	case clevertap.TypeToken:
+		return v.checkToken(&f, acc)
+	default:
+		return clevertap.CodeNeitherEventNorProf
+	}
+	if code := identify(&f, acc); code != 0 {
+		return code
+	}
+	ts, code := v.timestamp(i, f.ts)
+	if code != 0 {
+		return code
+	}
+	acc.TS = ts
+	if acc.Kind == clevertap.TypeEvent {
+		return v.checkEvent(i, &f, acc)
+	}
+	return v.checkProfile(i, &f, acc)
+}
+
+// fieldsOf collects a record's top-level keys in one walk over the object.
+func fieldsOf(obj *fastjson.Object) recordFields {
 	var f recordFields
 	obj.Visit(func(key []byte, val *fastjson.Value) {
 		switch string(key) {
@@ -194,27 +227,14 @@ func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 			f.tokenData = val
 		}
 	})
+	return f
+}
 
-	kind := clevertap.RecordType(stringOf(f.typ))
-	switch kind {
-	case clevertap.TypeEvent, clevertap.TypeProfile, clevertap.TypeToken:
-	default:
-		reject(clevertap.CodeNeitherEventNorProf)
-		return
-	}
-	acc := store.Record{Index: i, Kind: kind, Raw: raw.of(b.buf)}
-
-	if kind == clevertap.TypeToken {
-		if code := v.checkToken(&f, &acc); code != 0 {
-			reject(code)
-			return
-		}
-		b.accepted = append(b.accepted, acc)
-		return
-	}
-
+// identify files an event or profile record under its user: identity (a profile's may sit in profileData),
+// FBID, GPID or objectId; it returns 523 when none is there (or the identity is too long), 526 for a bad objectId.
+func identify(f *recordFields, acc *store.Record) int {
 	identity, tooLong := identityOf(f.identity)
-	if identity == "" && kind == clevertap.TypeProfile && f.profileData != nil {
+	if identity == "" && acc.Kind == clevertap.TypeProfile && f.profileData != nil {
 		// a profile may carry its identity inside profileData (RudderStack does this with objectId records)
 		identity, tooLong = identityOf(f.profileData.Get("Identity"))
 		if identity == "" {
@@ -225,14 +245,12 @@ func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 	gpid, _ := identityOf(f.gpid)
 	objectIDPresent := f.objID != nil && f.objID.Type() != fastjson.TypeNull
 	if tooLong || (identity == "" && fbid == "" && gpid == "" && !objectIDPresent) {
-		reject(clevertap.CodeIdentityMissing)
-		return
+		return clevertap.CodeIdentityMissing
 	}
 	if objectIDPresent {
 		id, ok := objectIDOf(f.objID)
 		if !ok {
-			reject(clevertap.CodeObjectIDInvalid)
-			return
+			return clevertap.CodeObjectIDInvalid
 		}
 		acc.ObjectID = id
 	}
@@ -240,23 +258,7 @@ func (v *recordValidator) check(i int, rec *fastjson.Value, raw span) {
 	if acc.Identity == "" {
 		acc.Identity = firstNonEmpty(fbid, gpid)
 	}
-	ts, code := v.timestamp(i, f.ts)
-	if code != 0 {
-		reject(code)
-		return
-	}
-	acc.TS = ts
-
-	if kind == clevertap.TypeEvent {
-		code = v.checkEvent(i, &f, &acc)
-	} else {
-		code = v.checkProfile(i, &f, &acc)
-	}
-	if code != 0 {
-		reject(code)
-		return
-	}
-	b.accepted = append(b.accepted, acc)
+	return 0
 }
 
 func (v *recordValidator) timestamp(i int, ts *fastjson.Value) (int64, int) {
@@ -584,8 +586,8 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
-// appendUploadResponse writes CleverTap's answer: success when nothing was rejected, fail when nothing was
-// processed, partial otherwise (reference §3.8), compact as the current API serialises it.
+// appendUploadResponse writes CleverTap's answer: success when nothing was rejected, fail when nothing was processed,
+// partial otherwise (https://developer.clevertap.com/docs/upload-events-api), compact as the current API serialises it.
 func appendUploadResponse(dst []byte, b *uploadBatch) []byte {
 	processed := len(b.accepted)
 	status := "success"

@@ -183,8 +183,8 @@ func TestEveryEventCanBeEmittedAlone(t *testing.T) {
 			t.Errorf("%s: got %s %s", name, h.EventType, h.Body)
 		}
 	}
-	if _, err := Emit("TRIAL_BEGAN", Single{Single: sources.Single{User: jane}}); err == nil || !strings.Contains(err.Error(),
-		"expected one of ACTIVATE, DEACTIVATE") {
+	_, err := Emit("TRIAL_BEGAN", Single{Single: sources.Single{User: jane}})
+	if err == nil || !strings.Contains(err.Error(), "expected one of ACTIVATE, DEACTIVATE") {
 		t.Fatalf("expected the list of events, got %v", err)
 	}
 }

@@ -43,7 +43,8 @@ func (r *renderer) webhook(f lifecycle.Fact, e map[string]any) sources.Webhook {
 		Body: Body(e), User: user, At: f.At}
 }
 
-// events maps one fact to RevenueCat's events for it (reference §1.4).
+// events maps one fact to RevenueCat's events for it
+// (https://www.revenuecat.com/docs/integrations/webhooks/event-flows).
 func (r *renderer) events(f lifecycle.Fact, prev *lifecycle.Fact) []map[string]any {
 	switch f.Kind {
 	case lifecycle.Purchased, lifecycle.Resubscribed:

@@ -1,7 +1,7 @@
-// Package revenuecat plays RevenueCat: it renders lifecycle facts into RevenueCat webhooks as RevenueCat's event
-// flows describe them (reference sources.md §1.4), with every field RevenueCat documents, and delivers them as
-// RevenueCat does: the configured Authorization value, only HTTP 200 counts, retries after 5, 10, 20, 40 and
-// 80 minutes keeping event.id and event_timestamp_ms, 60 s timeout.
+// Package revenuecat plays RevenueCat: it renders lifecycle facts into RevenueCat webhooks as RevenueCat's event flows
+// describe them (https://www.revenuecat.com/docs/integrations/webhooks/event-flows), with every field RevenueCat
+// documents, and delivers them as RevenueCat does: the configured Authorization value, only HTTP 200 counts, retries
+// after 5, 10, 20, 40 and 80 minutes keeping event.id and event_timestamp_ms, 60 s timeout.
 package revenuecat
 
 import (

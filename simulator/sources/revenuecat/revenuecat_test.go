@@ -211,7 +211,8 @@ func TestEveryFieldOfTheVendorSamples(t *testing.T) {
 			}
 			eventType := sample.Event["type"].(string)
 			periodType, _ := sample.Event["period_type"].(string)
-			hook, err := Emit(eventType, Single{Single: sources.Single{User: jane, At: t0}, PeriodType: periodTypeFor(periodType), Config: cfg})
+			hook, err := Emit(eventType, Single{Single: sources.Single{User: jane, At: t0},
+				PeriodType: periodTypeFor(periodType), Config: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -135,7 +135,8 @@ func (s *Store) AddAttribution(account string, region clevertap.Region, requestI
 	defer s.mu.Unlock()
 	s.seq++
 	s.events.Push(Stored{Event: clevertap.Event{Seq: s.seq, Account: account, Region: region,
-		ReceivedAt: received, RequestID: requestID, Record: record}, Kind: clevertap.TypeEvent, Name: name, ObjectID: deviceID, At: at})
+		ReceivedAt: received, RequestID: requestID, Record: record}, Kind: clevertap.TypeEvent, Name: name,
+		ObjectID: deviceID, At: at})
 	p := s.profileFor(account, region, "", deviceID, received)
 	countEvent(p, name, at)
 	p.UpdatedAt = received
@@ -173,8 +174,10 @@ func (s *Store) updateProfile(in Batch, rec Record, raw json.RawMessage, at time
 			} `json:"tokenData"`
 		}
 		if json.Unmarshal(raw, &r) == nil && rec.ObjectID != "" {
-			p.Devices[rec.ObjectID] = clevertap.Device{Platform: tokenPlatform(r.TokenData.Type, rec.ObjectID, s.unknownPlatform),
-				PushToken: r.TokenData.ID}
+			p.Devices[rec.ObjectID] = clevertap.Device{
+				Platform:  tokenPlatform(r.TokenData.Type, rec.ObjectID, s.unknownPlatform),
+				PushToken: r.TokenData.ID,
+			}
 		}
 	}
 	p.UpdatedAt = in.At
@@ -243,7 +246,8 @@ func profileKey(account, id string) string { return account + "\x00" + id }
 // profileFor finds or creates the profile of an identity or, without one, of an objectId. An objectId seen
 // alone and later with an identity is that identity's device: its anonymous profile is merged into the
 // identified one, as CleverTap merges a profile when the user logs in.
-func (s *Store) profileFor(account string, region clevertap.Region, identity, objectID string, at time.Time) *clevertap.Profile {
+func (s *Store) profileFor(account string, region clevertap.Region, identity, objectID string,
+	at time.Time) *clevertap.Profile {
 	var id int64
 	var ok bool
 	if identity != "" {
@@ -263,8 +267,9 @@ func (s *Store) profileFor(account string, region clevertap.Region, identity, ob
 
 func (s *Store) newProfile(account string, region clevertap.Region, identity string, at time.Time) *clevertap.Profile {
 	s.lastID++
-	p := &clevertap.Profile{ID: s.lastID, Account: account, Region: region, Identity: identity, ProfileData: map[string]any{},
-		Events: map[string]clevertap.EventSummary{}, Devices: map[string]clevertap.Device{}, CreatedAt: at, UpdatedAt: at}
+	p := &clevertap.Profile{ID: s.lastID, Account: account, Region: region, Identity: identity,
+		ProfileData: map[string]any{}, Events: map[string]clevertap.EventSummary{},
+		Devices: map[string]clevertap.Device{}, CreatedAt: at, UpdatedAt: at}
 	s.profiles[p.ID] = p
 	if identity != "" {
 		s.byIdentity[profileKey(account, identity)] = p.ID
@@ -509,7 +514,8 @@ func (s *Store) NearestMiss(f clevertap.EventFilter) (clevertap.Event, []string,
 }
 
 // WaitFor blocks until count events match, the context ends or the timeout passes; it returns what matches.
-func (s *Store) WaitFor(ctx context.Context, f clevertap.EventFilter, count int, timeout time.Duration) ([]clevertap.Event, bool) {
+func (s *Store) WaitFor(ctx context.Context, f clevertap.EventFilter, count int,
+	timeout time.Duration) ([]clevertap.Event, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
