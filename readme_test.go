@@ -106,6 +106,14 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 				"SIMULATOR_RELAY_LISTEN": "127.0.0.1:0",
 				"RELAY_LISTEN":           "127.0.0.1:0",
 				"SIMULATOR_QUIET":        "true",
+				// `go install` as the README prints it: into the script's own directory, with this machine's
+				// caches and toolchain
+				"GOBIN":       filepath.Join(env.WorkDir, ".gobin"),
+				"GOCACHE":     goEnv("GOCACHE"),
+				"GOMODCACHE":  goEnv("GOMODCACHE"),
+				"GOPATH":      goEnv("GOPATH"),
+				"GOTOOLCHAIN": "local",
+				"CGO_ENABLED": "0",
 			} {
 				env.Setenv(k, v)
 			}
@@ -126,9 +134,33 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 	}
 }
 
-// readmeBlocks are the README's sh blocks, each line a command (continuations joined).
+// goEnv is one of go env's values, for the scripts' go commands.
+func goEnv(name string) string {
+	out, _ := exec.Command("go", "env", name).Output()
+	return strings.TrimSpace(string(out))
+}
+
+// documentation is every page whose commands are run as printed: the README and docs/*.md.
+func documentation(t *testing.T) []string {
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no pages in docs/ (%v)", err)
+	}
+	return append([]string{"README.md"}, pages...)
+}
+
+// readmeBlocks are the sh blocks of the README and of every page in docs/, each line a command (continuations
+// joined).
 func readmeBlocks(t *testing.T) []block {
-	raw, err := os.ReadFile("README.md")
+	var out []block
+	for _, page := range documentation(t) {
+		out = append(out, pageBlocks(t, page)...)
+	}
+	return out
+}
+
+func pageBlocks(t *testing.T, page string) []block {
+	raw, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +176,7 @@ func readmeBlocks(t *testing.T) []block {
 				skip = m[1]
 			}
 		}
-		b := block{name: fmt.Sprintf("README line %d", i+1)}
+		b := block{name: fmt.Sprintf("%s line %d", page, i+1)}
 		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
 			line := lines[i]
 			for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
