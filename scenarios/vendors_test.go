@@ -11,7 +11,7 @@ import (
 )
 
 // Every registered vendor is whole: an emitter with event types and a load mix drawn from them, a relay source in
-// the default config, at least one built-in scenario, and its row in the README's vendor table; and the relay
+// the default config, at least one built-in scenario, and its row in the vendor table of docs/developing.md; and the relay
 // knows no vendor the registry lacks.
 func TestEveryVendorIsWhole(t *testing.T) {
 	built, err := config.Default().Build()
@@ -22,13 +22,13 @@ func TestEveryVendorIsWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/developing.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, table, found := strings.Cut(string(readme), "\n### Vendors\n")
 	if !found {
-		t.Fatal(`the README has no "### Vendors" section`)
+		t.Fatal(`docs/developing.md has no "### Vendors" section`)
 	}
 	table, _, _ = strings.Cut(table, "\n#")
 	for _, e := range vendors.All {
@@ -49,7 +49,7 @@ func TestEveryVendorIsWhole(t *testing.T) {
 			t.Errorf("%s: no built-in scenario plays it", name)
 		}
 		if !strings.Contains(table, "\n| `"+name+"` |") {
-			t.Errorf("%s: no row in the README's vendor table", name)
+			t.Errorf("%s: no row in the vendor table of docs/developing.md", name)
 		}
 	}
 	for _, name := range config.SourceNames() {
