@@ -12,7 +12,9 @@ import (
 
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
+	"github.com/ctharness/ctharness/simulator/piano"
 )
 
 // startSimulator serves a simulator as `simulator serve` does (its own http.Server) on l, or a free port; stop
@@ -221,4 +223,35 @@ func TestTailExitsThreeWhenNoSimulatorAnswersAndTwoOnABadFlag(t *testing.T) {
 	if cli.Code(err) != cli.ExitUsage || !strings.Contains(err.Error(), `got "accept"`) {
 		t.Errorf("tail --outcome accept: exit %d %v, want 2 naming what arrived", cli.Code(err), err)
 	}
+}
+
+// TestTailEscapesWhatATerminalWouldObey: a path, event names, Piano names and diagnoses that arrived from anyone
+// print escaped, never as the controls (OSC title, clear screen, C1 CSI, bidi override) they carry.
+func TestTailEscapesWhatATerminalWouldObey(t *testing.T) {
+	hostile := "\x1b]2;PWNED\a\x1b[2J\u009b31m\u202egnp.exe"
+	tl := &tailer{}
+	lines := []string{
+		tl.requestLine(&clevertap.JournalEntry{Method: "GET", Path: "/" + hostile, Endpoint: "unknown",
+			Outcome: clevertap.OutcomeNotFound, Status: 404, Diagnosis: []string{"no endpoint " + hostile}}),
+		tl.requestLine(&clevertap.JournalEntry{Endpoint: "upload", Region: "eu1", Account: "SIM-EU1-0001",
+			Outcome: clevertap.OutcomeAccepted, Status: 200,
+			RequestBody: `{"d":[{"type":"event","evtName":"` + jsonEscape(hostile) + `"}]}`}),
+		tl.pianoLine(&piano.Activity{Request: piano.Request{Site: "1", Method: "POST", Path: "/event" + hostile,
+			Status: 204, Diagnosis: []string{hostile}}, Hits: []piano.Hit{{Name: hostile}}}),
+	}
+	for i, line := range lines {
+		for _, bad := range []string{"\x1b", "\a", "\u009b", "\u202e"} {
+			if strings.Contains(line, bad) {
+				t.Errorf("line %d carries %q raw: %q", i, bad, line)
+			}
+		}
+		if !strings.Contains(line, `\x1b]2;PWNED\x07\x1b[2J\x9b31m\u202egnp.exe`) {
+			t.Errorf("line %d: expected the controls shown escaped, got %q", i, line)
+		}
+	}
+}
+
+func jsonEscape(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }
