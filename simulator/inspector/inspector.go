@@ -57,7 +57,7 @@ func New(ct *fake.Server, p *piano.Collector, version string) *Inspector {
 	r.HandleFunc("/_sim/relay/deadletters/{id}/retry", i.handleRelay).Methods(http.MethodPost)
 	r.HandleFunc("/_sim/scenarios", i.handleScenarios).Methods(http.MethodGet)
 	r.HandleFunc("/_sim/scenarios/play", i.handlePlay).Methods(http.MethodPost)
-	r.PathPrefix(Prefix).Handler(http.StripPrefix(Prefix, noStore(http.FileServerFS(static))))
+	r.PathPrefix(Prefix).Handler(http.StripPrefix(Prefix, pageHeaders(http.FileServerFS(static))))
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "no inspector route %s %s; the page is GET %s", r.Method, r.URL.Path,
 			Prefix)
@@ -84,10 +84,21 @@ func (i *Inspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	i.router.ServeHTTP(w, r)
 }
 
-// noStore keeps browsers from holding an old page after an upgrade of the binary.
-func noStore(h http.Handler) http.Handler {
+// pageCSP lets the page load only its own files and talk only to its own origin, and no other site frame it (its
+// faults and relay views have Reset and Retry buttons a framing page could trick a click onto).
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+
+// pageHeaders: no framing, no type sniffing, only the page's own code; and no-cache, so that browsers do not hold
+// an old page after an upgrade of the binary.
+func pageHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
+		hdr := w.Header()
+		hdr.Set("Cache-Control", "no-cache")
+		hdr.Set("Content-Security-Policy", pageCSP)
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("X-Frame-Options", "DENY")
+		hdr.Set("Referrer-Policy", "no-referrer")
 		h.ServeHTTP(w, r)
 	})
 }

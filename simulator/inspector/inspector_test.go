@@ -345,3 +345,22 @@ func TestOnlyABrowserAtTheRootOfANonCleverTapHostIsLedToThePage(t *testing.T) {
 		t.Errorf("a browser at / of a CleverTap host: %d, want CleverTap's 404", resp.StatusCode)
 	}
 }
+
+// TestThePageCannotBeFramedSniffedOrGivenScripts: the page and its files say so in their headers.
+func TestThePageCannotBeFramedSniffedOrGivenScripts(t *testing.T) {
+	_, srv := newSimulator(t)
+	for _, path := range []string{inspector.Prefix, inspector.Prefix + "app.js", inspector.Prefix + "app.css"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(csp, "frame-ancestors 'none'") ||
+			!strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+			resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: expected 200 with a CSP (frame-ancestors 'none', script-src 'self'), nosniff and "+
+				"X-Frame-Options DENY, got %d %v", path, resp.StatusCode, resp.Header)
+		}
+	}
+}
