@@ -20,20 +20,21 @@ func slug(heading string) string {
 	return strings.ReplaceAll(slugDrop.ReplaceAllString(strings.ToLower(strings.TrimSpace(heading)), ""), " ", "-")
 }
 
-// outsideCode is a page's lines outside fenced code blocks, with their numbers.
-func outsideCode(text string) map[int]string {
-	out := map[int]string{}
+// outsideCode is a page's lines outside fenced code blocks, in order; the lines inside are blanked.
+func outsideCode(text string) []string {
+	lines := strings.Split(text, "\n")
 	fenced := false
-	for i, line := range strings.Split(text, "\n") {
+	for i, line := range lines {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			fenced = !fenced
+			lines[i] = ""
 			continue
 		}
-		if !fenced {
-			out[i+1] = line
+		if fenced {
+			lines[i] = ""
 		}
 	}
-	return out
+	return lines
 }
 
 // anchors are the anchors a page's headings give (a repeated heading gets -1, -2, as on GitHub).
@@ -62,7 +63,8 @@ func TestEveryLinkLeadsSomewhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for n, line := range outsideCode(string(raw)) {
+		for i, line := range outsideCode(string(raw)) {
+			n := i + 1
 			for _, m := range linkRE.FindAllStringSubmatch(line, -1) {
 				target := m[1]
 				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {

@@ -7,6 +7,7 @@ package readme_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,6 +83,7 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 		}
 	}
 	repo, _ := os.Getwd()
+	goEnv := readGoEnv(t)
 	params := testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			// the repository's files, seen from the script's directory (what it writes stays there)
@@ -109,9 +111,9 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 				// `go install` as the README prints it: into the script's own directory, with this machine's
 				// caches and toolchain
 				"GOBIN":       filepath.Join(env.WorkDir, ".gobin"),
-				"GOCACHE":     goEnv("GOCACHE"),
-				"GOMODCACHE":  goEnv("GOMODCACHE"),
-				"GOPATH":      goEnv("GOPATH"),
+				"GOCACHE":     goEnv["GOCACHE"],
+				"GOMODCACHE":  goEnv["GOMODCACHE"],
+				"GOPATH":      goEnv["GOPATH"],
 				"GOTOOLCHAIN": "local",
 				"CGO_ENABLED": "0",
 			} {
@@ -134,10 +136,17 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 	}
 }
 
-// goEnv is one of go env's values, for the scripts' go commands.
-func goEnv(name string) string {
-	out, _ := exec.Command("go", "env", name).Output()
-	return strings.TrimSpace(string(out))
+// readGoEnv reads go env's values for the scripts' go commands, once.
+func readGoEnv(t *testing.T) map[string]string {
+	out, err := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	env := map[string]string{}
+	if err := json.Unmarshal(out, &env); err != nil {
+		t.Fatalf("go env -json: %v", err)
+	}
+	return env
 }
 
 // documentation is every page whose commands are run as printed: the README and docs/*.md.

@@ -3,7 +3,6 @@
 package adminclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
 
@@ -74,9 +74,9 @@ func (c *Client) Call(ctx context.Context, method, path string, out any) error {
 	case err != nil:
 		return err
 	case status == http.StatusNotFound:
-		return fmt.Errorf("%s %s: %w (HTTP 404 %s)", method, path, ErrNotFound, clip(body))
+		return fmt.Errorf("%s %s: %w (HTTP 404 %s)", method, path, ErrNotFound, clip.Text(string(body), 300))
 	case status != http.StatusOK:
-		return fmt.Errorf("%s %s: HTTP %d %s", method, path, status, clip(body))
+		return fmt.Errorf("%s %s: HTTP %d %s", method, path, status, clip.Text(string(body), 300))
 	case out == nil:
 		return nil
 	}
@@ -84,14 +84,6 @@ func (c *Client) Call(ctx context.Context, method, path string, out any) error {
 		return fmt.Errorf("%s %s: the answer is not the expected JSON: %w", method, path, err)
 	}
 	return nil
-}
-
-func clip(body []byte) string {
-	body = bytes.TrimSpace(body)
-	if len(body) > 300 {
-		return string(body[:300]) + "…"
-	}
-	return string(body)
 }
 
 // Status is GET /admin/status: each destination's queue, the outbox's counts and the destinations.
@@ -140,7 +132,7 @@ func (c *Client) Ready(ctx context.Context) error {
 		return err
 	}
 	if status != http.StatusOK {
-		return fmt.Errorf("not ready: HTTP %d %s", status, clip(body))
+		return fmt.Errorf("not ready: HTTP %d %s", status, clip.Text(string(body), 300))
 	}
 	return nil
 }

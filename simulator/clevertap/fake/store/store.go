@@ -429,24 +429,21 @@ func (s *Store) FindEvents(f clevertap.EventFilter) []clevertap.Event {
 
 // PageEvents returns up to limit matching events (0: all), oldest first, and whether more match.
 func (s *Store) PageEvents(f clevertap.EventFilter, limit int) ([]clevertap.Event, bool) {
-	stored, more := s.pageStored(f, limit)
-	out := make([]clevertap.Event, len(stored))
-	for i := range stored {
-		out[i] = stored[i].Event
-	}
-	return out, more
+	return page(s, f, limit, func(e *Stored) clevertap.Event { return e.Event })
 }
 
-// FindStored is findEvents with the fields the store indexed (when each event happened).
+// FindStored is FindEvents with the fields the store indexed (when each event happened).
 func (s *Store) FindStored(f clevertap.EventFilter) []Stored {
-	stored, _ := s.pageStored(f, 0)
+	stored, _ := page(s, f, 0, func(e *Stored) Stored { return *e })
 	return stored
 }
 
-func (s *Store) pageStored(f clevertap.EventFilter, limit int) ([]Stored, bool) {
+// page is the records that match, oldest first, limit at most (0: all), each as as makes it; more says whether
+// more were left.
+func page[T any](s *Store, f clevertap.EventFilter, limit int, as func(*Stored) T) ([]T, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []Stored{}
+	out := []T{}
 	more := false
 	s.events.Each(func(e *Stored) bool {
 		if matches(f, e) {
@@ -454,7 +451,7 @@ func (s *Store) pageStored(f clevertap.EventFilter, limit int) ([]Stored, bool) 
 				more = true
 				return false
 			}
-			out = append(out, *e)
+			out = append(out, as(e))
 		}
 		return true
 	})
