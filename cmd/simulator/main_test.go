@@ -51,10 +51,14 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	// the welcome text follows the listening line in separate writes: wait for each part, do not sample once
 	for _, want := range []string{"SIM-EU1-0001", "SIM-EU1-SBX1", "SIM-MEC1-0001",
 		"curl -s -X POST " + base + "/eu1/1/upload"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("expected the welcome text to contain %q", want)
+		for !strings.Contains(stdout.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("expected the welcome text to contain %q, got:\n%s", want, stdout.String())
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	c := clevertap.NewClient(base)
