@@ -222,8 +222,9 @@ func (st *Stack) startRelay(ctx context.Context, image string, set settings) err
 			ContainerFilePath: "/etc/relay/relay.yaml", FileMode: 0o644})
 	}
 	relay, err := st.start(ctx, "relay", tc.ContainerRequest{Image: image,
-		Entrypoint:   []string{"/usr/local/bin/relay"},
-		Cmd:          []string{"--config", "/etc/relay/relay.yaml", "--listen", "0.0.0.0:8080", "--data-dir", "/data"},
+		Entrypoint: []string{"/usr/local/bin/relay"},
+		Cmd: []string{"--config", "/etc/relay/relay.yaml", "--listen", "0.0.0.0:8080", "--data-dir", "/data",
+			"--allowed-hosts", "relay"},
 		Env:          map[string]string{"SSL_CERT_FILE": "/certs/" + certs.CAFile, "RELAY_ADMIN_TOKEN": st.RelayAdminToken},
 		ExposedPorts: []string{"8080/tcp"}, Files: files, Networks: []string{st.Network},
 		NetworkAliases: map[string][]string{st.Network: {"relay"}},

@@ -32,6 +32,8 @@ type Options struct {
 	Version string
 	// AdminToken is the relay's admin token (default: a random one kept in its data directory).
 	AdminToken string
+	// AllowedHosts are the Host names both admin APIs answer besides loopback names and IP addresses.
+	AllowedHosts []string
 }
 
 // DevAdminToken is the relay admin token of the development stack `simulator up` (and `make run`) starts on
@@ -57,7 +59,8 @@ func QuickRetries(cfg *config.Config) {
 
 // StartInProcess brings up the simulator and the relay in this process.
 func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
-	sim, err := StartSimulator(simulator.Config{}, fake.Options{Version: opts.Version}, opts.SimulatorAddr)
+	sim, err := StartSimulator(simulator.Config{}, fake.Options{Version: opts.Version,
+		AllowedHosts: opts.AllowedHosts}, opts.SimulatorAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +69,7 @@ func StartInProcess(ctx context.Context, opts Options) (*Stack, error) {
 		cfg = *opts.Relay
 	}
 	relay, err := StartRelay(ctx, RelayOptions{Config: cfg, SimulatorURL: sim.URL, Addr: opts.RelayAddr,
-		DataDir: opts.DataDir, Logger: opts.Logger, AdminToken: opts.AdminToken})
+		DataDir: opts.DataDir, Logger: opts.Logger, AdminToken: opts.AdminToken, AllowedHosts: opts.AllowedHosts})
 	if err != nil {
 		_ = sim.Close()
 		return nil, err
@@ -153,6 +156,8 @@ type RelayOptions struct {
 	Logger *slog.Logger
 	// AdminToken is the admin token (default: a random one kept in the data directory).
 	AdminToken string
+	// AllowedHosts are the Host names the admin routes answer besides loopback names and IP addresses.
+	AllowedHosts []string
 }
 
 // Relay is a relay serving in this process.
@@ -190,7 +195,7 @@ func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 		r.close = append(r.close, func() { _ = os.RemoveAll(dir) })
 	}
 	svc, err := service.Open(service.Options{Config: cfg, DataDir: dir, Logger: o.Logger, Client: o.Client,
-		AdminToken: o.AdminToken})
+		AdminToken: o.AdminToken, AllowedHosts: o.AllowedHosts})
 	if err != nil {
 		return fail(err)
 	}

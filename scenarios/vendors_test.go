@@ -11,8 +11,8 @@ import (
 )
 
 // Every registered vendor is whole: an emitter with event types and a load mix drawn from them, a relay source in
-// the default config, at least one built-in scenario, and its row in the vendor table of docs/developing.md; and the relay
-// knows no vendor the registry lacks.
+// the default config, at least one built-in scenario, and its row in the vendor table of docs/developing.md; and
+// the relay knows no vendor the registry lacks.
 func TestEveryVendorIsWhole(t *testing.T) {
 	built, err := config.Default().Build()
 	if err != nil {

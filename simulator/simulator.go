@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ctharness/ctharness/internal/adminguard"
+	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
@@ -20,6 +22,7 @@ type Simulator struct {
 	Inspector *inspector.Inspector
 	// MaxConnections caps the open connections of Listener (default DefaultMaxConnections).
 	MaxConnections int
+	guard          *adminguard.Guard // what reaches /_sim/: the fake's AllowedHosts, one guard for all of it
 }
 
 // New builds both fakes from the accounts file's config (zero Config: the defaults) and CleverTap options.
@@ -28,6 +31,10 @@ func New(cfg Config, opts fake.Options) (*Simulator, error) {
 		opts.Accounts = cfg.Accounts
 	}
 	ct, err := fake.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := adminguard.New(opts.AllowedHosts...)
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +48,18 @@ func New(cfg Config, opts fake.Options) (*Simulator, error) {
 		return nil, err
 	}
 	return &Simulator{CleverTap: ct, Piano: p, Inspector: inspector.New(ct, p, opts.Version),
-		MaxConnections: DefaultMaxConnections}, nil
+		MaxConnections: DefaultMaxConnections, guard: guard}, nil
 }
 
-// ServeHTTP dispatches a request to the fake it is for.
+// ServeHTTP dispatches a request to the fake it is for; the inspector, the stream and both admin APIs under /_sim/
+// answer only what the guard admits (internal/adminguard), before any of them acts.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/_sim" {
+		if status, reason := s.guard.Refusal(r); status != 0 {
+			httpjson.Error(w, status, "%s", reason)
+			return
+		}
+	}
 	switch {
 	case s.Inspector.Owns(r):
 		s.Inspector.ServeHTTP(w, r)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/adminguard"
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/relay/adminclient"
@@ -50,8 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // relayFlags are the flags of the relay itself.
 type relayFlags struct {
-	config, listen, dataDir, logLevel, logFormat, adminToken, pprof string
-	printConfig, startEmpty                                         bool
+	config, listen, dataDir, logLevel, logFormat, adminToken, pprof, allowedHosts string
+	printConfig, startEmpty                                                       bool
 }
 
 func newRoot() *cobra.Command {
@@ -85,6 +86,7 @@ wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is
 	fs.StringVar(&f.adminToken, "admin-token", "",
 		"the token the admin routes ask for (Authorization: Bearer ...); default: a random one kept in <data-dir>/"+
 			service.AdminTokenFile)
+	fs.StringVar(&f.allowedHosts, "allowed-hosts", "", adminguard.FlagHelp+" (/admin; webhooks answer any host)")
 	fs.BoolVar(&f.startEmpty, "outbox-start-empty", false,
 		"when the outbox was emptied or is damaged, set it aside and start with an empty one (what it held is lost)")
 	fs.StringVar(&f.pprof, "pprof", "",
@@ -103,6 +105,9 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 	if err != nil {
 		return cli.Usage(err)
 	}
+	if _, err := adminguard.New(f.allowedHosts); err != nil {
+		return cli.Usage(err)
+	}
 	cfg := config.Default()
 	if f.config != "" {
 		if cfg, err = config.Load(f.config); err != nil {
@@ -119,7 +124,7 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 		defer stop()
 	}
 	svc, err := service.Open(service.Options{Config: cfg, DataDir: f.dataDir, Logger: log, Client: &http.Client{},
-		StartEmpty: f.startEmpty, AdminToken: f.adminToken})
+		StartEmpty: f.startEmpty, AdminToken: f.adminToken, AllowedHosts: []string{f.allowedHosts}})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/adminguard"
 	"github.com/ctharness/ctharness/internal/certs"
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
@@ -30,6 +31,7 @@ import (
 // serveFlags are `simulator serve`'s flags.
 type serveFlags struct {
 	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform, relay      string
+	allowedHosts                                                                                string
 	journalLimit, eventLimit, maxConcurrent, maxConcurrentReads, maxConnections, cursorNotReady int
 	maxBody                                                                                     int64
 	cursorTTL, cursorIdleTTL, countDelay                                                        time.Duration
@@ -81,6 +83,7 @@ func newServeCmd() *cobra.Command {
 		"certificate are kept or made")
 	fs.StringVar(&f.tlsHosts, "tls-hosts", "localhost,127.0.0.1,simulator",
 		"extra names for the server certificate, comma-separated")
+	fs.StringVar(&f.allowedHosts, "allowed-hosts", "", adminguard.FlagHelp+"; the --tls-hosts names are admitted too")
 	fs.StringVar(&f.relay, "relay", "",
 		"a relay for the inspector's relay panel (status, dead letters, retry), e.g. http://127.0.0.1:8080")
 	fs.StringVar(&f.pprof, "pprof", "",
@@ -119,7 +122,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		TokenLimitInMixedUploads: f.tokenLimitInMixed, CursorTTL: f.cursorTTL, CursorIdleTTL: f.cursorIdleTTL,
 		CursorNotReadyPolls: f.cursorNotReady, CountDelay: f.countDelay, CountImmediate: f.countImmediate,
 		ReadErrorsWithHTTPStatus: f.readErrorsHTTP, UnknownPlatform: f.unknownPlatform,
-		Version: version, Logger: logger,
+		Version: version, Logger: logger, AllowedHosts: []string{f.tlsHosts, f.allowedHosts},
 	})
 	if err != nil {
 		return cli.Usage(err)

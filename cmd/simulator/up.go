@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/internal/adminguard"
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
@@ -19,10 +20,10 @@ import (
 
 // upFlags are `simulator up`'s flags.
 type upFlags struct {
-	listen, relayListen, dataDir, logLevel, fixtures, relayToken string
-	labels                                                       []string
-	once                                                         bool
-	parallel                                                     int
+	listen, relayListen, dataDir, logLevel, fixtures, relayToken, allowedHosts string
+	labels                                                                     []string
+	once                                                                       bool
+	parallel                                                                   int
 }
 
 func newUpCmd() *cobra.Command {
@@ -51,6 +52,7 @@ built-in scenario through every source it names, prints the report, and keeps se
 	fs.StringArrayVar(&f.labels, "label", nil, "play only scenarios with this label (repeatable: any of them)")
 	fs.StringVar(&f.fixtures, "fixtures", "", "directory that scenario webhook files are relative to")
 	fs.IntVar(&f.parallel, "parallel", 8, "runs played at the same time")
+	fs.StringVar(&f.allowedHosts, "allowed-hosts", "", adminguard.FlagHelp+" (the simulator's and the relay's)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "relay log level: debug, info, warn, error")
 	return cmd
 }
@@ -64,6 +66,9 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer) error {
 		return cli.Usagef("--relay-listen %s is reachable from other machines: set --relay-admin-token (the "+
 			"default token is the development stack's, for loopback only)", f.relayListen)
 	}
+	if _, err := adminguard.New(f.allowedHosts); err != nil {
+		return cli.Usage(err)
+	}
 	all, err := scenarios.LoadBuiltIn()
 	if err != nil {
 		return err
@@ -75,7 +80,7 @@ func up(ctx context.Context, f upFlags, stdout, stderr io.Writer) error {
 	cfg := config.Default()
 	harness.QuickRetries(&cfg)
 	st, err := harness.StartInProcess(ctx, harness.Options{SimulatorAddr: f.listen, RelayAddr: f.relayListen,
-		DataDir: f.dataDir, Relay: &cfg, AdminToken: f.relayToken,
+		DataDir: f.dataDir, Relay: &cfg, AdminToken: f.relayToken, AllowedHosts: []string{f.allowedHosts},
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), Version: version})
 	if err != nil {
 		var le *harness.ListenError

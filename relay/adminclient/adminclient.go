@@ -53,6 +53,9 @@ func (c *Client) Raw(ctx context.Context, method, path string) (int, []byte, err
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // admin state changes are JSON (internal/adminguard)
+	}
 	client := c.HTTP
 	if client == nil {
 		client = New(c.URL, "").HTTP

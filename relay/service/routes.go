@@ -16,7 +16,7 @@ func (s *Service) routes() http.Handler {
 	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
 	r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 	admin := r.PathPrefix("/admin/").Subrouter()
-	admin.Use(s.requireAdmin)
+	admin.Use(s.guard.Wrap, s.requireAdmin) // the Host first: a rebound name learns nothing, not even a 401
 	admin.HandleFunc("/deadletters", s.handleDeadLetters).Methods(http.MethodGet)
 	admin.HandleFunc("/deadletters/{id}/retry", s.handleRetryDeadLetter).Methods(http.MethodPost)
 	admin.HandleFunc("/status", s.handleStatus).Methods(http.MethodGet)

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/adminguard"
+
 	"github.com/ctharness/ctharness/internal/listener"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/config"
@@ -42,6 +44,9 @@ type Options struct {
 	// AdminToken guards the admin routes (Authorization: Bearer <token>); empty makes a random one, written to
 	// AdminTokenFile in the data dir for local tools.
 	AdminToken string
+	// AllowedHosts are the Host names the admin routes answer besides loopback names and IP addresses
+	// (internal/adminguard); webhooks, /healthz, /readyz and /metrics answer every host.
+	AllowedHosts []string
 }
 
 // AdminTokenFile is where a relay without a configured admin token keeps the one it made (mode 0600).
@@ -58,6 +63,7 @@ type Service struct {
 	now        func() time.Time
 	handler    http.Handler
 	adminToken string
+	guard      *adminguard.Guard
 	// inFlight holds a place per webhook being handled (intake.max_in_flight).
 	inFlight chan struct{}
 	// received counts webhooks, so the relay can tell when a burst is over.
@@ -79,6 +85,10 @@ func Open(opts Options) (*Service, error) {
 	built, err := opts.Config.Build()
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	guard, err := adminguard.New(opts.AllowedHosts...)
+	if err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
@@ -105,7 +115,7 @@ func Open(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now,
-		done: make(chan struct{}), adminToken: token, inFlight: make(chan struct{}, built.Intake.MaxInFlight)}
+		done: make(chan struct{}), adminToken: token, guard: guard, inFlight: make(chan struct{}, built.Intake.MaxInFlight)}
 	for _, src := range built.Sources {
 		s.sources[src.Name()] = src
 	}

@@ -107,8 +107,11 @@ func (s *stack) get(t *testing.T, path string) (int, []byte) {
 func (s *stack) admin(t *testing.T, method, path string) (int, []byte) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(method, path, nil)
+	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, nil)
 	req.Header.Set("Authorization", "Bearer "+s.svc.AdminToken())
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	s.svc.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes()
 }
@@ -447,7 +450,8 @@ func TestAdminRoutesNeedTheToken(t *testing.T) {
 	} {
 		for _, auth := range []string{"", "Bearer wrong", "Bearer " + s.svc.AdminToken() + "x", s.svc.AdminToken()} {
 			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(r.method, r.path, nil)
+			req := httptest.NewRequest(r.method, "http://localhost:8080"+r.path, nil)
+			req.Header.Set("Content-Type", "application/json")
 			if auth != "" {
 				req.Header.Set("Authorization", auth)
 			}
@@ -468,6 +472,48 @@ func TestAdminRoutesNeedTheToken(t *testing.T) {
 	}
 	if code, _ := s.get(t, "/metrics"); code != http.StatusOK {
 		t.Fatalf("/metrics stays open for scrapers: got %d", code)
+	}
+}
+
+// A web page on a name that resolves to the relay (DNS rebinding) gets nothing from the admin routes, even with a
+// token it guessed; a name the operator admits does, and vendors' webhooks answer any host.
+func TestAdminRoutesAnswerOnlyAdmittedHosts(t *testing.T) {
+	s := newStack(t, nil)
+	for _, host := range []string{"attacker.example:8080", "relay.attacker.example"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://"+host+"/admin/deadletters", nil)
+		req.Header.Set("Authorization", "Bearer "+s.svc.AdminToken())
+		s.svc.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "--allowed-hosts") {
+			t.Errorf("Host %s: expected 403 naming --allowed-hosts, got %d %s", host, rec.Code, rec.Body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/admin/deadletters/1/retry", nil)
+	req.Header.Set("Authorization", "Bearer "+s.svc.AdminToken())
+	req.Header.Set("Content-Type", "text/plain")
+	s.svc.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("a form's retry: expected 415, got %d %s", rec.Code, rec.Body)
+	}
+	admitted, err := Open(Options{Config: config.Default(), DataDir: t.TempDir(), AllowedHosts: []string{"relay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admitted.Close()
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodGet, "http://relay:8080/admin/status", nil)
+	req.Header.Set("Authorization", "Bearer "+admitted.AdminToken())
+	admitted.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("an admitted name: expected 200, got %d %s", rec.Code, rec.Body)
+	}
+	_, err = Open(Options{Config: config.Default(), DataDir: t.TempDir(), AllowedHosts: []string{"a/b"}})
+	if err == nil || !strings.Contains(err.Error(), "--allowed-hosts") {
+		t.Errorf("expected a bad entry refused, got %v", err)
+	}
+	if code, _ := s.post(t, "revenuecat", rcWebhook("any-host", "RENEWAL", "u", 1), rcHeader()); code != 200 {
+		t.Errorf("webhooks answer any host: got %d", code)
 	}
 }
 

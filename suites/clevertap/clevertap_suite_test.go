@@ -106,8 +106,8 @@ func call(ctx context.Context, method, host, path string, c clevertap.Credential
 	if c.Passcode != "" {
 		req.Header.Set("X-CleverTap-Passcode", c.Passcode)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if body != "" || (strings.HasPrefix(path, "/_sim/") && method != http.MethodGet) {
+		req.Header.Set("Content-Type", "application/json") // what the admin API asks of a state change
 	}
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())

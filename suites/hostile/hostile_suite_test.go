@@ -84,6 +84,9 @@ func send(h hostile) {
 	for k, v := range h.header {
 		req.Header.Set(k, v)
 	}
+	if host := h.header["Host"]; host != "" {
+		req.Host = host // what a page on that name sends once the name resolves here
+	}
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	body, _ := io.ReadAll(resp.Body)
@@ -100,10 +103,13 @@ var (
 		"X-CleverTap-Passcode": "sim-eu1-pass"}
 )
 
-// admin is the header of the relay's admin token.
+// admin is the header of the relay's admin token, and the type every admin state change says.
 func admin() map[string]string {
-	return map[string]string{"Authorization": "Bearer " + st.RelayAdminToken}
+	return map[string]string{"Authorization": "Bearer " + st.RelayAdminToken, "Content-Type": "application/json"}
 }
+
+// jsonType is what the simulator's admin API asks of a state change.
+var jsonType = map[string]string{"Content-Type": "application/json"}
 
 func with(h map[string]string, k, v string) map[string]string {
 	out := map[string]string{}
@@ -276,8 +282,16 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 			return hostile{"GET", "/admin/deadletters", nil, nil, 401, "the admin routes need the admin token"}
 		}),
 		Entry("a stranger retries a dead letter", func() hostile {
-			return hostile{"POST", "/admin/deadletters/1/retry", map[string]string{"Authorization": "Bearer guess"}, nil,
+			return hostile{"POST", "/admin/deadletters/1/retry", with(jsonType, "Authorization", "Bearer guess"), nil,
 				401, "the admin routes need the admin token"}
+		}),
+		Entry("a page on a rebound name reads the dead letters with the token", func() hostile {
+			return hostile{"GET", "/admin/deadletters", with(admin(), "Host", "attacker.example"), nil, 403,
+				"--allowed-hosts attacker.example"}
+		}),
+		Entry("a form on another site retries a dead letter", func() hostile {
+			return hostile{"POST", "/admin/deadletters/1/retry", with(admin(), "Content-Type", "text/plain"), nil,
+				415, "expected Content-Type: application/json"}
 		}),
 		Entry("a stranger reads the status", func() hostile {
 			return hostile{"GET", "/admin/status", map[string]string{"Authorization": st.RelayAdminToken}, nil, 401,
@@ -318,15 +332,28 @@ var _ = Describe("every route refuses hostile input with a clear 4xx and stores 
 
 	DescribeTable("simulator: the admin API and the Piano collector", func(h func() hostile) { send(h()) },
 		Entry("wait with a body that is not JSON", func() hostile {
-			return hostile{"POST", "/_sim/wait", nil, []byte("x"), 400, "wait: expected a JSON object of the documented fields"}
+			return hostile{"POST", "/_sim/wait", jsonType, []byte("x"), 400,
+				"wait: expected a JSON object of the documented fields"}
 		}),
 		Entry("account truncated", func() hostile {
-			return hostile{"POST", "/_sim/accounts", nil, []byte(`{"id":`), 400,
+			return hostile{"POST", "/_sim/accounts", jsonType, []byte(`{"id":`), 400,
 				"account: expected a JSON object of the documented fields"}
 		}),
 		Entry("fault with an unknown action", func() hostile {
-			return hostile{"POST", "/_sim/faults", nil, []byte(`{"action":"explode"}`), 400,
+			return hostile{"POST", "/_sim/faults", jsonType, []byte(`{"action":"explode"}`), 400,
 				`expected one of respond, delay, reset, malformed, got \"explode\"`}
+		}),
+		Entry("a page on a rebound name reads the journal", func() hostile {
+			return hostile{"GET", "/_sim/requests", map[string]string{"Host": "attacker.example:8081"}, nil, 403,
+				"--allowed-hosts attacker.example"}
+		}),
+		Entry("a form on another site adds a fault", func() hostile {
+			return hostile{"POST", "/_sim/faults", map[string]string{"Content-Type": "text/plain"},
+				[]byte(`{"action":"respond","status":503}`), 415, "expected Content-Type: application/json"}
+		}),
+		Entry("a fetch from another site wipes the journal", func() hostile {
+			return hostile{"POST", "/_sim/reset", with(jsonType, "Origin", "https://attacker.example"), nil, 403,
+				`Origin \"https://attacker.example\"`}
 		}),
 		Entry("Piano event that is not JSON", func() hostile {
 			return hostile{"POST", "/piano/event?s=100001", map[string]string{"Content-Type": "text/plain"}, []byte("x"), 400,

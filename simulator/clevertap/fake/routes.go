@@ -8,10 +8,11 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// addRoutes is the whole surface of the fake: the admin API under /_sim/ on any host, and the CleverTap API on
-// every region's host or /<region>/ path prefix.
+// addRoutes is the whole surface of the fake: the admin API under /_sim/ (on the hosts its guard admits, state
+// changed only by JSON from no other site), and the CleverTap API on every region's host or /<region>/ prefix.
 func (s *Server) addRoutes(r *mux.Router) {
 	admin := r.PathPrefix("/_sim").Subrouter()
+	admin.Use(s.guard.Wrap)
 	admin.HandleFunc("/health", s.handleHealth).Methods(http.MethodGet)
 	admin.HandleFunc("/accounts", s.handleListAccounts).Methods(http.MethodGet)
 	admin.HandleFunc("/accounts", s.handlePutAccount).Methods(http.MethodPost)

@@ -1,4 +1,4 @@
-// Package clevertap is a fake of CleverTap's server-side REST API: every region's host, accounts with several
+// Package fake is a fake of CleverTap's server-side REST API: every region's host, accounts with several
 // passcodes, the upload format with its per-record codes, real error texts and profile operators, the
 // attribution-partner endpoint, profile lookup, deletion, disassociate, subscribe and demerge, the read side (Get
 // Events, Get User Profiles, the counts and their req_id polling, Real-Time Counts), the concurrency limits, and
@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
-
+	"github.com/ctharness/ctharness/internal/adminguard"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 
 	"github.com/gorilla/mux"
 )
@@ -68,6 +68,9 @@ type Options struct {
 	UnknownPlatform string
 	// AttributionPartners is the allow-list of partner_name values for /attribution (compared case-insensitively).
 	AttributionPartners []string
+	// AllowedHosts are the Host names the admin API (/_sim/) answers besides loopback names and IP addresses
+	// (internal/adminguard: a name, ".domain" or "*"); the CleverTap API answers every host.
+	AllowedHosts []string
 	// Version is reported by /_sim/health and the X-Simulator-Version header.
 	Version string
 	// Now is the clock (default time.Now).
@@ -147,12 +150,17 @@ type Server struct {
 	readsInFlight   sync.Map
 	requests        atomic.Uint64
 	router          *mux.Router
+	guard           *adminguard.Guard
 }
 
 // New builds a fake CleverTap; it fails only on invalid accounts.
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
 	book, err := newAccountBook(opts.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := adminguard.New(opts.AllowedHosts...)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +173,7 @@ func New(opts Options) (*Server, error) {
 		cursors:  newCursorBook(opts.CursorTTL, opts.CursorIdleTTL),
 		counts:   newCountBook(opts.CursorTTL),
 		router:   mux.NewRouter(),
+		guard:    guard,
 	}
 	s.addRoutes(s.router)
 	return s, nil
@@ -220,7 +229,7 @@ func (s *Server) Reset() {
 }
 
 // inProcessBase is the base URL of an in-process client; its host is not a CleverTap host, so regions go in the path.
-const inProcessBase = "http://simulator.in-process"
+const inProcessBase = "http://simulator.localhost" // .localhost: a loopback name the admin guard admits
 
 // Client returns a client wired straight to this server, with no listener: the one line a Go test needs.
 func (s *Server) Client() *clevertap.Client {

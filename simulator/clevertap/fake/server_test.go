@@ -469,7 +469,9 @@ func TestAdminAccountsValidation(t *testing.T) {
 		`region: expected one of eu1, in1, sg1, us1, aps3, mec1, sk1 for account X-1, got "moon1"`) {
 		t.Fatalf("expected a region error, got %v", err)
 	}
-	res, _ := c.Do(mustRequest(http.MethodPost, c.BaseURL+"/_sim/faults", `{"action":"respond","status":503,"tims":3}`))
+	req := mustRequest(http.MethodPost, c.BaseURL+"/_sim/faults", `{"action":"respond","status":503,"tims":3}`)
+	req.Header.Set("Content-Type", "application/json")
+	res, _ := c.Do(req)
 	if res.StatusCode != 400 || !strings.Contains(string(res.Body), `unknown field \"tims\"`) {
 		t.Fatalf("expected a typo in a fault to be refused, got %d %s", res.StatusCode, res.Body)
 	}

@@ -36,7 +36,12 @@ function go(p, replace) {
   draw();
 }
 
+// api calls the simulator's own API; what changes state says it is JSON, as the API requires of it.
 async function api(path, opts) {
+  opts = opts || {};
+  if (opts.method && opts.method !== "GET") {
+    opts.headers = Object.assign({ "Content-Type": "application/json" }, opts.headers);
+  }
   const res = await fetch(path, opts);
   const text = await res.text();
   let body;
