@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/relay/config"
 )
 
@@ -47,7 +47,7 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the running process has exited
 	err  error         // how it exited
-	log  lockedBuffer
+	log  syncbuf.Buffer
 	file *os.File
 }
 
@@ -220,24 +220,6 @@ func (p *Process) signal(sig syscall.Signal) error {
 		<-done
 	}
 	return nil
-}
-
-// lockedBuffer collects a process's output written from exec's copying goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // RelayProcess is the relay binary as a process with a config file, a data dir, an address and an admin token.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ctharness/ctharness/fixtures"
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
@@ -57,7 +58,7 @@ type Target struct {
 // SystemUnderTest says in words where a source's webhooks go: the user's service or the reference relay.
 func (t Target) SystemUnderTest(source string) string {
 	if u := t.Webhooks[source]; u != "" {
-		return "your service at " + u
+		return "your service at " + redact.URL(u) // it lands in reports, JUnit and annotations
 	}
 	return "the reference relay at " + strings.TrimSuffix(t.RelayURL, "/") + "/webhooks/" + source
 }
@@ -456,7 +457,7 @@ func (r *run) deliver(ctx context.Context, w sources.Webhook) error {
 		}
 		who := "the relay"
 		if r.ownService {
-			who = "your service at " + r.hook
+			who = "your service at " + redact.URL(r.hook)
 		}
 		return fmt.Errorf("%s %s not accepted by %s: %v %s", r.source, w.EventType, who, err, last)
 	}

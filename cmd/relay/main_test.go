@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -41,7 +42,7 @@ func TestPrintConfigIsTheDefault(t *testing.T) {
 
 func TestServesUntilCancelledAndHealthSaysOK(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut bytes.Buffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string {
@@ -49,18 +50,18 @@ func TestServesUntilCancelledAndHealthSaysOK(t *testing.T) {
 				return "warn"
 			}
 			return ""
-		}, &syncBuffer{b: &out}, &errOut)
+		}, &out, &errOut)
 	}()
 	var addr string
 	deadline := time.Now().Add(5 * time.Second)
 	for addr == "" && time.Now().Before(deadline) {
-		if line, _, ok := strings.Cut(syncString(&out), "\n"); ok {
+		if line, _, ok := strings.Cut(out.String(), "\n"); ok {
 			addr = strings.TrimPrefix(strings.Fields(line)[3], "http://")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	if addr == "" {
-		t.Fatalf("the relay did not say where it listens: %q", syncString(&out))
+		t.Fatalf("the relay did not say where it listens: %q", out.String())
 	}
 	var hout bytes.Buffer
 	if err := run(context.Background(), []string{"health", "--url", "http://" + addr}, noEnv, &hout,
@@ -83,8 +84,7 @@ func startUp(t *testing.T, dir string, args ...string) (error, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
-	out.b, errOut.b = &bytes.Buffer{}, &bytes.Buffer{}
+	var out, errOut syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"}, args...),
@@ -92,9 +92,9 @@ func startUp(t *testing.T, dir string, args ...string) (error, string) {
 	}()
 	select {
 	case err := <-done:
-		return err, syncString(out.b)
+		return err, out.String()
 	case <-time.After(10 * time.Second):
-		t.Fatalf("the relay neither served nor exited within 10 s:\n%s", syncString(errOut.b))
+		t.Fatalf("the relay neither served nor exited within 10 s:\n%s", errOut.String())
 		return nil, ""
 	}
 }

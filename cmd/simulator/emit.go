@@ -17,6 +17,7 @@ import (
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/clip"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
@@ -181,7 +182,7 @@ func emitOne(cmd *cobra.Command, emitter sources.Emitter, event string, o emitOp
 	}
 	if u, err := url.Parse(o.to); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cli.Usagef("emit: --to: expected an http(s) URL such as %s/webhooks/%s, got %q", defaultRelayURL,
-			source, o.to)
+			source, redact.URL(o.to))
 	}
 	if !o.retry {
 		policy.Retries = nil
@@ -296,7 +297,7 @@ func printRequest(w io.Writer, target string, h sources.Webhook, p sources.Polic
 	if len(h.Query) > 0 {
 		target += "?" + h.Query.Encode()
 	}
-	fmt.Fprintf(w, "--> %s %s  [%s %s %s]\n", h.Method, target, h.Source, h.EventType, h.EventID)
+	fmt.Fprintf(w, "--> %s %s  [%s %s %s]\n", h.Method, redact.URL(target), h.Source, h.EventType, h.EventID)
 	for _, k := range slices.Sorted(maps.Keys(header)) {
 		v := header.Get(k)
 		if k == "Authorization" || strings.EqualFold(k, tokenHeader) {

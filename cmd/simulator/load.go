@@ -16,6 +16,7 @@ import (
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/profiling"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/simulator/load"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
@@ -127,7 +128,7 @@ const startTheStack = "start the stack with `make run` (or `simulator up`), or s
 func reachable(ctx context.Context, what, target, hint string) error {
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
-		return cli.Usagef("%s: expected an http(s) URL, got %q", what, target)
+		return cli.Usagef("%s: expected an http(s) URL, got %q", what, redact.URL(target))
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -137,7 +138,7 @@ func reachable(ctx context.Context, what, target, hint string) error {
 	d := net.Dialer{Timeout: 3 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
-		return cli.Unreachable(fmt.Errorf("%s at %s cannot be reached (%v): %s", what, target, errors.Unwrap(err),
+		return cli.Unreachable(fmt.Errorf("%s at %s cannot be reached (%v): %s", what, redact.URL(target), errors.Unwrap(err),
 			hint))
 	}
 	return conn.Close()

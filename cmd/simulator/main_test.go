@@ -8,30 +8,17 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestServeAnswersUploadsAndHealth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, func(k string) string {
@@ -82,7 +69,7 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 			t.Errorf("count %s: expected %s, got %+v %v", body, want, res, err)
 		}
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	if err := run(ctx, []string{"health", "--url", base}, func(string) string { return "" }, &out,
 		&out); err != nil || strings.TrimSpace(out.String()) != "ok" {
 		t.Fatalf("expected health ok, got %v %q", err, out.String())

@@ -17,6 +17,8 @@ import (
 
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/internal/clip"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/internal/suggest"
 	"github.com/ctharness/ctharness/scenarios"
 	"github.com/ctharness/ctharness/simulator/sources"
@@ -381,7 +383,7 @@ func parseWebhooks(webhooks, secrets []string, getenv func(string) string) (map[
 		}
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, nil, cli.Usagef("--webhook %s: expected an http:// or https:// URL, got %q", source, raw)
+			return nil, nil, cli.Usagef("--webhook %s: expected an http:// or https:// URL, got %q", source, redact.URL(raw))
 		}
 		hooks[source] = raw
 	}
@@ -409,7 +411,11 @@ func parseWebhooks(webhooks, secrets []string, getenv func(string) string) (map[
 func sourceValue(flag, arg, what string) (string, string, error) {
 	source, value, found := strings.Cut(arg, "=")
 	if !found || value == "" {
-		return "", "", cli.Usagef("%s: expected SOURCE=%s, got %q", flag, what, arg)
+		shown := redact.URL(arg)
+		if flag == "--secret" {
+			shown = clip.Secret(arg)
+		}
+		return "", "", cli.Usagef("%s: expected SOURCE=%s, got %q", flag, what, shown)
 	}
 	if !slices.Contains(scenarios.Sources, source) {
 		return "", "", cli.Usagef("%s %q: expected one of %s%s", flag, source, strings.Join(scenarios.Sources, ", "),

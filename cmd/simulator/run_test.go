@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ctharness/ctharness/harness"
@@ -182,5 +185,54 @@ expect:
 	out.Reset()
 	if err := run(context.Background(), []string{"run", path}, getenv, &out, &out); err != nil {
 		t.Fatalf("reviewed: expected the written expectations to pass, got %v\n%s", err, out.String())
+	}
+}
+
+// A hook URL's password and token never reach the terminal, the annotations, JUnit or --json, and a redirect from
+// the service is reported, not followed (it would carry the webhook's credentials wherever it points).
+func TestRunNeverShowsTheHooksCredentialsNorFollowsRedirects(t *testing.T) {
+	var stolen atomic.Bool
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stolen" {
+			stolen.Store(true)
+			return
+		}
+		http.Redirect(w, r, "/stolen?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+	}))
+	defer svc.Close()
+	hook := strings.Replace(svc.URL, "http://", "http://alice:PW-9@", 1) + "/hook?token=TK-9"
+	dir := writeStories(t, map[string]string{"a-pass.yaml": passingStory})
+	getenv := stackEnv(t, map[string]string{"GITHUB_ACTIONS": "true"})
+	junit, report := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"run", dir, "--webhook", "revenuecat=" + hook, "--junit", junit,
+		"--json", report}, getenv, &out, &out)
+	if cli.Code(err) != cli.ExitFailed {
+		t.Fatalf("expected the run to fail (the service only redirects), got %d %v\n%s", cli.Code(err), err, &out)
+	}
+	t.Log(out.String())
+	if stolen.Load() {
+		t.Error("the redirect was followed")
+	}
+	if !strings.Contains(out.String(), "redirect to") || !strings.Contains(out.String(), "not followed") {
+		t.Errorf("expected the redirect reported:\n%s", &out)
+	}
+	files := map[string]string{"the output": out.String()}
+	for _, f := range []string{junit, report} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = string(raw)
+	}
+	for where, text := range files {
+		for _, secret := range []string{"PW-9", "TK-9"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows %s:\n%s", where, secret, text)
+			}
+		}
+		if !strings.Contains(text, "alice:REDACTED@") {
+			t.Errorf("%s does not say whose hook it was (alice:REDACTED@):\n%s", where, text)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
@@ -47,11 +48,11 @@ func startSimulator(t *testing.T, l net.Listener) (base string, stop func()) {
 }
 
 // startTail runs `simulator tail ARGS` until it exits and waits until it follows the stream.
-func startTail(t *testing.T, args ...string) (stdout, stderr *syncBuffer, done <-chan error) {
+func startTail(t *testing.T, args ...string) (stdout, stderr *syncbuf.Buffer, done <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	exited := make(chan error, 1)
 	go func() {
 		exited <- run(ctx, append([]string{"tail"}, args...), func(string) string { return "" }, stdout, stderr)
@@ -212,7 +213,7 @@ func TestTailExitsThreeWhenNoSimulatorAnswersAndTwoOnABadFlag(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	_ = l.Close()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	err = run(context.Background(), []string{"tail", "--url", closed}, func(string) string { return "" }, &stdout,
 		&stderr)
 	if cli.Code(err) != cli.ExitUnreachable || !strings.Contains(err.Error(), "no simulator stream at "+closed) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 	"github.com/ctharness/ctharness/simulator"
@@ -333,16 +334,19 @@ func TestFailuresTogetherAreOneBackoffStep(t *testing.T) {
 }
 
 // A redirect is never followed: the 3xx goes to the dead letters with its Location, and the target never sees
-// the passcode.
+// the passcode; a Location that echoes credentials (the passcode, a token, a password) is redacted in the dead
+// letter and the log.
 func TestRedirectsAreNotFollowed(t *testing.T) {
 	var followed bool
+	var logs syncbuf.Buffer
 	target := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed = true })
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Host == "elsewhere.test" {
 			target(w, r)
 			return
 		}
-		http.Redirect(w, r, "http://elsewhere.test/steal", http.StatusTemporaryRedirect)
+		http.Redirect(w, r, "http://bob:PW-1@elsewhere.test/steal?"+r.URL.RawQuery+"&token=TOK-1&account_passcode="+
+			r.Header.Get("X-CleverTap-Passcode"), http.StatusTemporaryRedirect)
 	})
 	store, err := outbox.Open(t.TempDir(), outbox.Options{BatchDelay: time.Microsecond})
 	if err != nil {
@@ -352,8 +356,8 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
 	}
 	d := New(Settings{CleverTapEndpoint: "http://sim.test/{region}"}, store, endpoints,
-		&http.Client{Transport: clevertap.InProcessTransport{Handler: redirect}}, slog.New(slog.DiscardHandler),
-		&counter{requests: map[string]int{}})
+		&http.Client{Transport: clevertap.InProcessTransport{Handler: redirect}}, slog.New(slog.NewTextHandler(&logs,
+			&slog.HandlerOptions{Level: slog.LevelDebug})), &counter{requests: map[string]int{}})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); d.Wait(); store.Close() })
 	if err := d.Start(ctx); err != nil {
@@ -368,8 +372,14 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	var dead []outbox.DeadLetter
 	waitUntil(t, "the redirect dead-lettered", func() bool { dead, _ = store.DeadLetters(); return len(dead) == 1 })
 	if followed || dead[0].Status != http.StatusTemporaryRedirect ||
-		!strings.Contains(dead[0].Reason, `"http://elsewhere.test/steal"`) {
+		!strings.Contains(dead[0].Reason, `"http://bob:REDACTED@elsewhere.test/steal?`) {
 		t.Fatalf("expected a 307 dead letter naming the Location and nothing sent there, got followed=%v %+v",
 			followed, dead[0])
+	}
+	for _, secret := range []string{"PW-1", "TOK-1", "sim-eu1-pass"} {
+		if strings.Contains(dead[0].Reason, secret) || strings.Contains(logs.String(), secret) {
+			t.Errorf("expected %q redacted, got the dead letter %q and the log:\n%s", secret, dead[0].Reason,
+				logs.String())
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/internal/clip"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -423,12 +424,15 @@ func (d *Dispatcher) request(ctx context.Context, q *queue, batch []outbox.Job) 
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout,
 		resp.StatusCode >= 500:
-		return retryAll(batch, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
+		return retryAll(batch, scrub(fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)),
+			q.endpoint))
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d redirect to %q, not followed (it would carry the "+
-			"credentials to another address): check the endpoint", resp.StatusCode, resp.Header.Get("Location")))
+		return rejectAll(batch, resp.StatusCode, scrub(fmt.Sprintf("HTTP %d redirect to %q, not followed (it would "+
+			"carry the credentials to another address): check the endpoint", resp.StatusCode,
+			clip.Text(redact.URL(resp.Header.Get("Location")), 300)), q.endpoint))
 	case resp.StatusCode >= 300:
-		return rejectAll(batch, resp.StatusCode, fmt.Sprintf("HTTP %d %s", resp.StatusCode, clip.Text(string(body), 300)))
+		return rejectAll(batch, resp.StatusCode, scrub(fmt.Sprintf("HTTP %d %s", resp.StatusCode,
+			clip.Text(string(body), 300)), q.endpoint))
 	case readErr != nil:
 		// The answer was cut: nothing says the records were processed, so they are sent again.
 		return retryAll(batch, "answer cut short: "+readErr.Error())
@@ -436,8 +440,11 @@ func (d *Dispatcher) request(ctx context.Context, q *queue, batch []outbox.Job) 
 	return q.protocol.answer(batch, resp.StatusCode, body)
 }
 
-// scrub removes credentials from an error that may quote the URL (attribution calls carry them in the query).
+// scrub removes credentials from what is logged and kept in dead letters: the endpoint's own wherever they appear
+// (attribution calls carry them in the query, an upstream may echo them), and any URL's userinfo and credential
+// parameters (a redirect's Location may point anywhere).
 func scrub(s string, ep relay.Endpoint) string {
+	s = redact.Text(s)
 	for _, secret := range []string{ep.Passcode, ep.Token} {
 		if secret != "" {
 			s = strings.ReplaceAll(s, url.QueryEscape(secret), "***")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 )
 
@@ -92,10 +94,7 @@ func (d Deliverer) Deliver(ctx context.Context, target string, w Webhook, p Poli
 		}
 		u.RawQuery = q.Encode()
 	}
-	client := d.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
+	client := noRedirects(d.Client)
 	var res Result
 	for n := 0; ; n++ {
 		a := d.attempt(ctx, client, u.String(), w, p, n+1)
@@ -109,7 +108,8 @@ func (d Deliverer) Deliver(ctx context.Context, target string, w Webhook, p Poli
 			if last == "" {
 				last = fmt.Sprintf("HTTP %d", a.Status)
 			}
-			return res, fmt.Errorf("%w after %d attempt(s) to %s: last %s", ErrNotDelivered, len(res.Attempts), target, last)
+			return res, fmt.Errorf("%w after %d attempt(s) to %s: last %s", ErrNotDelivered, len(res.Attempts),
+				redact.URL(target), last)
 		}
 		if err := d.Clock.Advance(ctx, p.Retries[n]); err != nil {
 			return res, err
@@ -150,11 +150,26 @@ func (d Deliverer) attempt(ctx context.Context, client *http.Client, target stri
 	resp, err := client.Do(req)
 	a.Took = time.Since(start)
 	if err != nil {
-		a.Error = err.Error()
+		a.Error = redact.Text(err.Error())
 		return a
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	a.Status, a.Response = resp.StatusCode, strings.TrimSpace(string(raw))
+	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+		a.Error = fmt.Sprintf("HTTP %d redirect to %s, not followed: a webhook goes where it is sent, with its "+
+			"credentials, and nowhere else", resp.StatusCode, clip.Text(redact.URL(loc), 300))
+	}
 	return a
+}
+
+// noRedirects is the client, or the default one, answering a redirect instead of following it: a redirect would
+// carry the webhook's Authorization and signature to wherever it points.
+func noRedirects(c *http.Client) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	own := *c
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &own
 }

@@ -169,3 +169,30 @@ func TestUsersIsEverythingAboutOneUser(t *testing.T) {
 		t.Fatalf("no user: expected 400, got %d", status)
 	}
 }
+
+// What a proxy or a gateway adds (Proxy-Authorization, X-Api-Key, a cookie) is a credential too: the journal
+// keeps that the header came, never its value.
+func TestTheJournalKeepsNoCredentialOfAnyKind(t *testing.T) {
+	s, c := newTestServer(t, Options{})
+	req := mustRequest(http.MethodPost, c.BaseURL+"/eu1/1/upload?api_key=K-3&token=T-3",
+		`{"d":[{"type":"event","identity":"u","ts":1700000000,"evtName":"e","evtData":{}}]}`)
+	for k, v := range map[string]string{"X-CleverTap-Account-Id": "SIM-EU1-0001", "X-CleverTap-Passcode": "sim-eu1-pass",
+		"Content-Type": "application/json", "Proxy-Authorization": "Basic P-3", "X-Api-Key": "A-3",
+		"Cookie": "session=C-3", "Authorization": "Bearer B-3", "X-Custom-Auth-Token": "X-3"} {
+		req.Header.Set(k, v)
+	}
+	if _, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	e := s.Requests(clevertap.JournalFilter{})[0]
+	raw, _ := json.Marshal(e)
+	for _, secret := range []string{"sim-eu1-pass", "P-3", "A-3", "C-3", "B-3", "X-3", "K-3", "T-3"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the journal entry shows %s: %s", secret, raw)
+		}
+	}
+	if e.RequestHeaders["Proxy-Authorization"] != "REDACTED" || e.RequestHeaders["X-Clevertap-Account-Id"] !=
+		"SIM-EU1-0001" {
+		t.Errorf("expected the credential headers marked and the account kept, got %v", e.RequestHeaders)
+	}
+}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
@@ -249,8 +249,8 @@ func (s *Server) newCall(r *http.Request, counted bool) *call {
 		start: time.Now(),
 		entry: clevertap.JournalEntry{
 			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
-			Query:   redactQuery(r.URL.Query()),
-			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redactHeaders(r.Header),
+			Query:   redact.Query(r.URL.Query()),
+			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redact.Headers(r.Header),
 		},
 	}
 }
@@ -378,20 +378,6 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// redactHeaders keeps the request's headers for the journal without the credentials.
-func redactHeaders(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		switch strings.ToLower(k) {
-		case "x-clevertap-passcode", "authorization", "cookie":
-			out[k] = "REDACTED"
-		default:
-			out[k] = strings.Join(v, ", ")
-		}
-	}
-	return out
-}
-
 // keepBody notes a request's body in the journal, its first maxJournaledRequest bytes.
 func (c *call) keepBody(body []byte) {
 	if len(body) > maxJournaledRequest {
@@ -399,23 +385,6 @@ func (c *call) keepBody(body []byte) {
 		return
 	}
 	c.entry.RequestBody = string(body)
-}
-
-// redactQuery keeps the query for the journal without the credentials the attribution endpoint carries.
-func redactQuery(q map[string][]string) string {
-	if len(q) == 0 {
-		return ""
-	}
-	clean := make(map[string][]string, len(q))
-	for k, v := range q {
-		switch strings.ToLower(k) {
-		case "account_passcode", "account_token", "passcode", "token":
-			clean[k] = []string{"REDACTED"}
-		default:
-			clean[k] = v
-		}
-	}
-	return url.Values(clean).Encode()
 }
 
 func headerSafe(s string) string {
