@@ -55,8 +55,9 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 	blocks := readmeBlocks(t)
 	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
 	// the blocks run in parallel against the one stack, except those that disturb it on purpose (simulator load
-	// saturates the relay, a POST to /_sim/faults breaks the next uploads): each of those runs after them, alone,
-	// and its faults are removed before the next, so that no other command meets a full intake or a fault
+	// saturates the relay, a POST to /_sim/faults breaks the next uploads, one to /_sim/reset forgets what others
+	// stored and the counts they poll): each of those runs after them, alone, and its faults are removed before
+	// the next, so that no other command meets a full intake, a fault or an emptied fake
 	together := t.TempDir()
 	dirs := []string{together}
 	for i, b := range blocks {
@@ -66,8 +67,8 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 			lines := toScript(t, line, simAddr, relayAddr)
 			for _, l := range lines {
 				disturbs = disturbs || strings.HasPrefix(l, "exec 'simulator' 'load'") ||
-					strings.HasPrefix(l, "exec 'curl'") && strings.Contains(l, "/_sim/faults") &&
-						strings.Contains(l, "'POST'")
+					strings.HasPrefix(l, "exec 'curl'") && strings.Contains(l, "'POST'") &&
+						(strings.Contains(l, "/_sim/faults") || strings.Contains(l, "/_sim/reset"))
 			}
 			script = append(script, lines...)
 		}
