@@ -43,7 +43,8 @@ func New(cfg Config, opts fake.Options) (*Simulator, error) {
 		sites = cfg.Piano.Sites
 	}
 	p, err := piano.New(piano.Options{Sites: sites, Limit: opts.EventLimit, JournalLimit: opts.JournalLimit,
-		Now: opts.Now})
+		JournalBytes: opts.JournalBytes,
+		Now:          opts.Now})
 	if err != nil {
 		return nil, err
 	}

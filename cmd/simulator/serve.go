@@ -33,7 +33,7 @@ type serveFlags struct {
 	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform, relay      string
 	allowedHosts                                                                                string
 	journalLimit, eventLimit, maxConcurrent, maxConcurrentReads, maxConnections, cursorNotReady int
-	maxBody                                                                                     int64
+	maxBody, journalBytes                                                                       int64
 	cursorTTL, cursorIdleTTL, countDelay                                                        time.Duration
 	quiet, tokenLimitInMixed, countImmediate, readErrorsHTTP                                    bool
 }
@@ -56,6 +56,8 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&f.accounts, "accounts", "",
 		"accounts file (YAML); default: one account per region plus an EU sandbox account")
 	fs.IntVar(&f.journalLimit, "journal-limit", 10000, "requests kept in the journal (/_sim/requests)")
+	fs.Int64Var(&f.journalBytes, "journal-bytes", fake.DefaultJournalBytes,
+		"memory the journal may hold, CleverTap's and Piano's each; the oldest entries go first")
 	fs.IntVar(&f.eventLimit, "event-limit", 100000, "records and profiles kept (/_sim/events); the oldest go first")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 8<<20, "largest upload body before 413")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent-uploads", 15, "upload requests in flight per account before 429")
@@ -117,7 +119,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sim, err := simulator.New(cfg, fake.Options{
-		JournalLimit: f.journalLimit, EventLimit: f.eventLimit, MaxBodyBytes: f.maxBody,
+		JournalLimit: f.journalLimit, JournalBytes: f.journalBytes, EventLimit: f.eventLimit, MaxBodyBytes: f.maxBody,
 		MaxConcurrentUploads: f.maxConcurrent, MaxConcurrentReads: f.maxConcurrentReads,
 		TokenLimitInMixedUploads: f.tokenLimitInMixed, CursorTTL: f.cursorTTL, CursorIdleTTL: f.cursorIdleTTL,
 		CursorNotReadyPolls: f.cursorNotReady, CountDelay: f.countDelay, CountImmediate: f.countImmediate,

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/inspector"
 	"github.com/ctharness/ctharness/simulator/piano"
@@ -170,6 +171,12 @@ func (t *tailer) print(ev inspector.StreamEvent) error {
 		} else {
 			fmt.Fprintln(t.out, t.pianoLine(ev.Piano))
 		}
+	case ev.Kind == inspector.Unreadable:
+		if ev.ID != "" {
+			t.lastID = ev.ID // resumed after, so a reconnect does not meet it again
+		}
+		fmt.Fprintf(t.errOut, "tail: %s\n", printable(fmt.Sprint(ev.Note["reason"])))
+		return nil
 	default:
 		fmt.Fprintf(t.errOut, "the simulator says (%s): %s\n", printable(ev.Kind),
 			printable(fmt.Sprint(ev.Note["reason"])))
@@ -286,15 +293,20 @@ func eventNames(body string) string {
 			names = append(names, fmt.Sprint(r.EvtName))
 		}
 	}
-	return shortList(names)
+	return shortList(names, 0)
 }
 
-func shortList(names []string) string {
+// shortList is the first names, each clipped, and how many more there are (omitted: more not even listed).
+func shortList(names []string, omitted int) string {
 	const most = 5
-	if len(names) > most {
-		return strings.Join(names[:most], ", ") + fmt.Sprintf(" +%d", len(names)-most)
+	shown := make([]string, 0, most)
+	for _, n := range names[:min(len(names), most)] {
+		shown = append(shown, clip.Text(n, 60))
 	}
-	return strings.Join(names, ", ")
+	if more := len(names) - len(shown) + omitted; more > 0 {
+		return strings.Join(shown, ", ") + fmt.Sprintf(" +%d", more)
+	}
+	return strings.Join(shown, ", ")
 }
 
 // pianoLine is one Piano call: time "piano" site path status kept/ignored names, then the first diagnosis.
@@ -316,17 +328,17 @@ func (t *tailer) pianoLine(a *piano.Activity) string {
 	for _, h := range a.Hits {
 		names = append(names, h.Name)
 		if h.Ignored && reason == "" {
-			reason = h.Name + " ignored: " + h.Reason
+			reason = clip.Text(h.Name, 60) + " ignored: " + h.Reason
 		}
 	}
 	if len(names) > 0 {
-		parts = append(parts, t.paint(ansiCyan, printable(shortList(names))))
+		parts = append(parts, t.paint(ansiCyan, printable(shortList(names, a.HitsOmitted))))
 	}
 	if reason == "" && len(r.Diagnosis) > 0 {
 		reason = r.Diagnosis[0]
 	}
 	if reason != "" {
-		parts = append(parts, "— "+t.paint(ansiYellow, printable(reason)))
+		parts = append(parts, "— "+t.paint(ansiYellow, printable(clip.Text(reason, 300))))
 	}
 	return strings.Join(parts, "  ")
 }

@@ -12,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/piano"
 )
 
 // StreamEvent is one event of /_sim/stream as a Go reader gets it: a CleverTap request (CleverTap set), a Piano
-// call (Piano set), or a note from the simulator (Kind "dropped" or "gap", Note set). Data is the event's JSON.
+// call (Piano set), a note from the simulator (Kind "dropped" or "gap", Note set), or one this reader could not
+// read (Kind Unreadable, Note["reason"] says why; the stream goes on). Data is the event's JSON.
 type StreamEvent struct {
 	Kind      string
 	ID        string
@@ -26,6 +28,12 @@ type StreamEvent struct {
 	Note      map[string]any
 	Data      json.RawMessage
 }
+
+// Unreadable is the Kind of an event Follow skipped: beyond MaxStreamLine, or not the JSON a simulator sends.
+const Unreadable = "unreadable"
+
+// MaxStreamLine is the longest line of the stream Follow reads; the simulator sends none longer (maxEventBytes).
+const MaxStreamLine = 4 << 20
 
 // ErrStreamEnded is returned by Follow when the simulator closed the stream (it stopped, or dropped the reader).
 var ErrStreamEnded = errors.New("the simulator ended the stream")
@@ -60,24 +68,34 @@ func Follow(ctx context.Context, client *http.Client, baseURL string, query url.
 	if connected != nil {
 		connected()
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20) // an entry holds up to 16 KiB of request and 64 KiB of response
+	rd := bufio.NewReaderSize(resp.Body, 64<<10)
 	var name, id string
 	var data strings.Builder
-	for sc.Scan() {
-		line := sc.Text()
+	skipped := 0 // bytes of an over-long line of the current event
+	for {
+		line, long, err := readLine(rd, MaxStreamLine)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return ErrStreamEnded
+			}
+			return fmt.Errorf("%w: %v", ErrStreamEnded, err)
+		}
+		if long > 0 {
+			skipped += long
+			continue
+		}
 		switch {
 		case line == "":
 			if name != "" && name != "hello" {
-				ev, err := decodeEvent(name, id, data.String())
-				if err != nil {
-					return err
-				}
+				ev := decodeEvent(name, id, data.String(), skipped)
 				if err := fn(ev); err != nil {
 					return err
 				}
 			}
-			name, id = "", ""
+			name, id, skipped = "", "", 0
 			data.Reset()
 		case strings.HasPrefix(line, ":"): // a keep-alive comment
 		case strings.HasPrefix(line, "event:"):
@@ -91,16 +109,38 @@ func Follow(ctx context.Context, client *http.Client, baseURL string, query url.
 			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
 		}
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %v", ErrStreamEnded, err)
-	}
-	return ErrStreamEnded
 }
 
-func decodeEvent(name, id, data string) (StreamEvent, error) {
+// readLine reads one line without its end; a line longer than max is read to its end and dropped, and long says
+// how many bytes it had (a reader must not stop for good at one event it cannot hold).
+func readLine(rd *bufio.Reader, max int) (line string, long int, err error) {
+	var b []byte
+	for {
+		chunk, err := rd.ReadSlice('\n')
+		if long == 0 && len(b)+len(chunk) <= max {
+			b = append(b, chunk...)
+		} else {
+			long += len(b) + len(chunk)
+			b = nil
+		}
+		switch {
+		case err == nil:
+			if long > 0 {
+				return "", long, nil
+			}
+			return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), 0, nil
+		case !errors.Is(err, bufio.ErrBufferFull):
+			return "", 0, err
+		}
+	}
+}
+
+// decodeEvent reads an event's JSON; one skipped for its size, or not readable, becomes an Unreadable event.
+func decodeEvent(name, id, data string, skipped int) StreamEvent {
+	if skipped > 0 {
+		return StreamEvent{Kind: Unreadable, ID: id, Note: map[string]any{"reason": fmt.Sprintf(
+			"a %q event of %d bytes, beyond the %d this reader takes, was skipped", name, skipped, MaxStreamLine)}}
+	}
 	ev := StreamEvent{Kind: name, ID: id, Data: json.RawMessage(data)}
 	var err error
 	switch name {
@@ -114,9 +154,10 @@ func decodeEvent(name, id, data string) (StreamEvent, error) {
 		err = json.Unmarshal(ev.Data, &ev.Note)
 	}
 	if err != nil {
-		return ev, fmt.Errorf("a %q event of the stream is not what a simulator sends: %v", name, err)
+		return StreamEvent{Kind: Unreadable, ID: id, Note: map[string]any{"reason": fmt.Sprintf(
+			"a %q event was skipped: not what a simulator sends (%v)", clip.Text(name, 40), err)}}
 	}
-	return ev, nil
+	return ev
 }
 
 // FollowClient is an HTTP client for Follow: no overall timeout (a stream lasts), a bounded wait to connect.

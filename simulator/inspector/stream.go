@@ -1,6 +1,7 @@
 package inspector
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ctharness/ctharness/internal/httpjson"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/ctharness/ctharness/simulator/piano"
 )
 
 // The live stream, GET /_sim/stream: Server-Sent Events, one "clevertap" event per journal entry and one "piano"
@@ -96,7 +98,7 @@ type eventStream struct {
 
 func (s eventStream) send(event, id string, v any) bool {
 	_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-	data, _ := json.Marshal(v)
+	data := encodeEvent(v)
 	if id != "" {
 		if _, err := fmt.Fprintf(s.w, "id: %s\n", id); err != nil {
 			return false
@@ -106,6 +108,55 @@ func (s eventStream) send(event, id string, v any) bool {
 		return false
 	}
 	return s.rc.Flush() == nil
+}
+
+// maxEventBytes bounds one event of the stream: an entry or a Piano call can quote a megabyte body many times
+// over, and a reader (simulator tail, a browser) must be able to hold every event.
+const maxEventBytes = 1 << 20
+
+// encodeEvent is an event's JSON, at most maxEventBytes: a bigger one is sent clipped, saying so and where the
+// whole of it is.
+func encodeEvent(v any) []byte {
+	data := marshal(v)
+	if len(data) <= maxEventBytes {
+		return data
+	}
+	switch x := v.(type) {
+	case clevertap.JournalEntry:
+		x.RequestBody, x.Response, x.RequestHeaders = "", nil, nil
+		if x.Records != nil {
+			r := *x.Records
+			r.Unprocessed, r.Warnings = r.Unprocessed[:min(len(r.Unprocessed), 100)], r.Warnings[:min(len(r.Warnings), 20)]
+			x.Records = &r
+		}
+		x.Diagnosis = append(x.Diagnosis[:min(len(x.Diagnosis), 8):min(len(x.Diagnosis), 8)],
+			fmt.Sprintf("the stream clipped this entry (%d bytes); /_sim/requests has it whole", len(data)))
+		data = marshal(x)
+	case piano.Activity:
+		size, kept := len(marshal(x.Request))+256, 0
+		for _, h := range x.Hits {
+			if size += len(marshal(h)) + 1; size > maxEventBytes {
+				break
+			}
+			kept++
+		}
+		x.HitsOmitted, x.Hits = len(x.Hits)-kept, x.Hits[:kept]
+		data = marshal(x)
+	}
+	if len(data) > maxEventBytes { // nothing of the kind should come this far; a reader still gets an event
+		data = marshal(map[string]string{"error": fmt.Sprintf("an event of %d bytes, beyond the stream's %d, "+
+			"was left out", len(data), maxEventBytes)})
+	}
+	return data
+}
+
+// marshal is JSON without HTML escaping: '<' is 1 byte on the stream, not 6.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func (s eventStream) keepAlive() bool {

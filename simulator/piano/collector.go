@@ -74,9 +74,11 @@ const maxPropertyKey = 40
 // Options configure a Collector.
 type Options struct {
 	Sites []Site
-	// Limit bounds stored hits and journaled requests (default 100000 and 10000).
+	// Limit bounds stored hits and journaled requests (default 100000 and 10000); JournalBytes the journal's
+	// memory (default 64 MiB).
 	Limit        int
 	JournalLimit int
+	JournalBytes int64
 	Now          func() time.Time
 }
 
@@ -102,11 +104,14 @@ func New(opts Options) (*Collector, error) {
 	if opts.JournalLimit <= 0 {
 		opts.JournalLimit = 10000
 	}
+	if opts.JournalBytes <= 0 {
+		opts.JournalBytes = 64 << 20
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	c := &Collector{now: opts.Now, sites: map[string]Site{}, domains: map[string]bool{},
-		store: newStore(opts.Limit, opts.JournalLimit)}
+		store: newStore(opts.Limit, opts.JournalLimit, opts.JournalBytes)}
 	c.admin = c.adminRoutes()
 	for i, s := range opts.Sites {
 		if err := c.PutSite(s); err != nil {
@@ -182,15 +187,16 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.reqs++
 	req := Request{RequestID: "piano-" + strconv.FormatUint(c.reqs, 10), ReceivedAt: c.now().UTC(), Method: r.Method,
-		Host: r.Host, Path: r.URL.Path}
+		Host: clip.Text(r.Host, 256), Path: clip.Text(r.URL.Path, 2<<10)}
 	c.mu.Unlock()
 	w.Header().Set("X-Simulator-Request-Id", req.RequestID)
 	fail := func(status int, format string, args ...any) {
 		req.Status = status
-		req.Diagnosis = append(req.Diagnosis, fmt.Sprintf(format, args...))
+		req.Diagnosis = clip.Note(req.Diagnosis, fmt.Sprintf(format, args...))
 		c.store.record(req, nil)
-		w.Header().Set("X-Simulator-Diagnosis", req.Diagnosis[len(req.Diagnosis)-1])
-		http.Error(w, req.Diagnosis[len(req.Diagnosis)-1], status)
+		last := req.Diagnosis[len(req.Diagnosis)-1]
+		w.Header().Set("X-Simulator-Diagnosis", clip.Header([]string{last}))
+		http.Error(w, last, status)
 	}
 	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(PathPrefix, "/"))
 	if !strings.HasPrefix(r.URL.Path, PathPrefix) {
@@ -213,15 +219,15 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if idclient == "" {
-		req.Diagnosis = append(req.Diagnosis,
+		req.Diagnosis = clip.Note(req.Diagnosis,
 			"no idclient: Piano will generate a visitor id, so these events are tied to no known user")
 	}
 	c.mu.Lock()
 	s, known := c.sites[site]
 	c.mu.Unlock()
 	if known && !strings.HasPrefix(r.URL.Path, PathPrefix) && !strings.EqualFold(hostOnly(r.Host), s.Domain) {
-		req.Diagnosis = append(req.Diagnosis, fmt.Sprintf("site %s collects on %s, this request went to %s", site, s.Domain,
-			r.Host))
+		req.Diagnosis = clip.Note(req.Diagnosis, fmt.Sprintf("site %s collects on %s, this request went to %s", site,
+			s.Domain, r.Host))
 	}
 	hits := make([]Hit, 0, len(events))
 	for _, e := range events {
@@ -229,7 +235,7 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 			RequestID: req.RequestID, Data: e.Data})
 		if h.Ignored {
 			req.Ignored++
-			req.Diagnosis = append(req.Diagnosis, "ignored: "+h.Reason)
+			req.Diagnosis = clip.Note(req.Diagnosis, "ignored: "+h.Reason)
 		} else {
 			req.Accepted++
 		}
@@ -238,7 +244,7 @@ func (c *Collector) collect(w http.ResponseWriter, r *http.Request) {
 	req.Status = http.StatusNoContent
 	c.store.record(req, hits)
 	if len(req.Diagnosis) > 0 {
-		w.Header().Set("X-Simulator-Diagnosis", strings.Join(req.Diagnosis, "; "))
+		w.Header().Set("X-Simulator-Diagnosis", clip.Header(req.Diagnosis))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -291,12 +297,12 @@ func judge(e collectedEvent, s Site, known bool, h Hit) Hit {
 		h.Ignored, h.Reason = true, fmt.Sprintf("site %s is not configured in the simulator", h.Site)
 	case !slices.Contains(standardEvents, h.Name) && !slices.Contains(s.Events, h.Name):
 		h.Ignored, h.Reason = true,
-			fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model", h.Name,
-				h.Site)
+			fmt.Sprintf("event %q is neither a Piano standard event nor declared in site %s's data model",
+				clip.Text(h.Name, 200), h.Site)
 	}
 	for k := range data {
 		if len(k) > maxPropertyKey || (len(s.Properties) > 0 && !slices.Contains(s.Properties, k)) {
-			h.Unexpected = append(h.Unexpected, k)
+			h.Unexpected = append(h.Unexpected, clip.Text(k, 200))
 		}
 	}
 	slices.Sort(h.Unexpected)

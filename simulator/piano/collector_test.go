@@ -110,3 +110,35 @@ func TestAdminRefusesUnknownParameters(t *testing.T) {
 		t.Fatalf("expected 400 naming the parameter, got %d %s", w.Code, w.Body.String())
 	}
 }
+
+// A 1 MiB body of 1,000 events named with 1,000 '<' each gives a diagnosis header of a few KiB and a journal entry
+// of a few dozen notes, not a megabyte of each.
+func TestAHugeBodyGetsABoundedDiagnosis(t *testing.T) {
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Repeat("<", 1000)
+	events := make([]string, 1000)
+	for i := range events {
+		events[i] = `{"name":"` + name + `","data":{}}`
+	}
+	w := collect(t, c, http.MethodPost, "/event?s=100001&idclient=x", "collect.piano.test",
+		`{"events":[`+strings.Join(events, ",")+`]}`)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("expected 204, got %d %s", w.Code, w.Body)
+	}
+	if n := len(w.Header().Get("X-Simulator-Diagnosis")); n == 0 || n > 4<<10+8 {
+		t.Fatalf("expected a diagnosis header of at most 4 KiB, got %d bytes", n)
+	}
+	reqs := c.Requests()
+	d := reqs[len(reqs)-1].Diagnosis
+	size := 0
+	for _, note := range d {
+		size += len(note)
+	}
+	if len(d) > 40 || size > 40<<10 || reqs[len(reqs)-1].Ignored != 1000 {
+		t.Fatalf("expected at most 40 notes and 40 KiB (and 1000 ignored counted), got %d notes, %d bytes, %d",
+			len(d), size, reqs[len(reqs)-1].Ignored)
+	}
+}

@@ -44,6 +44,8 @@ type Request struct {
 type Activity struct {
 	Request Request `json:"request"`
 	Hits    []Hit   `json:"hits"`
+	// HitsOmitted counts the hits a bounded reader (the live stream) left out; /_sim/piano/events has them all.
+	HitsOmitted int `json:"hits_omitted,omitempty"`
 }
 
 // store keeps the newest hits and journaled requests, bounded like the CleverTap fake's.
@@ -55,9 +57,18 @@ type store struct {
 	feed    *broadcast.Broadcaster[Activity]
 }
 
-func newStore(limit, journalLimit int) *store {
-	return &store{hits: ring.New[Hit](limit), journal: ring.New[Request](journalLimit),
-		feed: broadcast.New[Activity](64)}
+func newStore(limit, journalLimit int, journalBytes int64) *store {
+	return &store{hits: ring.New[Hit](limit), journal: ring.New[Request](journalLimit).Budget(journalBytes,
+		requestSize), feed: broadcast.New[Activity](64)}
+}
+
+// requestSize is about what a journaled request holds in memory.
+func requestSize(r *Request) int {
+	n := 256 + len(r.Host) + len(r.Path)
+	for _, d := range r.Diagnosis {
+		n += len(d) + 16
+	}
+	return n
 }
 
 func (s *store) record(req Request, hits []Hit) {

@@ -2,6 +2,7 @@ package resilience_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -26,6 +27,31 @@ func rcLoad(relay *harness.Process, o load.Options) load.Options {
 		o.Duration = time.Minute
 	}
 	return o
+}
+
+// loadResult is how a load played in the background ended.
+type loadResult struct {
+	rep load.Report
+	err error
+}
+
+// loadInBackground plays a load while the spec does something else; the spec judges how it ended (a goroutine
+// that outlives a failed spec must not fail the next one with its own assertion).
+func loadInBackground(ctx context.Context, o load.Options) <-chan loadResult {
+	done := make(chan loadResult, 1)
+	go func() {
+		rep, err := load.Run(ctx, o)
+		done <- loadResult{rep, err}
+	}()
+	return done
+}
+
+// finished waits for a background load and requires that it ran to its end.
+func finished(done <-chan loadResult) load.Report {
+	var res loadResult
+	Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&res))
+	Expect(res.err).NotTo(HaveOccurred())
+	return res.rep
 }
 
 // dataDir is where startRelay keeps a relay's outbox.

@@ -6,7 +6,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -16,26 +15,17 @@ var _ = Describe("kill -9 under load", Label("kill"), func() {
 		relay := startRelay(ctx, simURL, 0, quick...)
 
 		var a acks
-		done := make(chan load.Report, 1)
-		go func() {
-			defer GinkgoRecover()
-			// 20,000 webhooks, one user each, retried on RevenueCat's schedule (5, 10, 20, 40, 80 min) compressed
-			// 1000×: what the relay refuses or drops while it is down comes back 0.3 s later, and again
-			rep, err := load.Run(ctx, load.Options{Source: "revenuecat", Credential: harness.DefaultCredential("revenuecat"),
-				Target: relay.URL() + "/webhooks/revenuecat",
-				Rate:   4000, Count: 20_000, Duration: time.Minute, Users: 0, Concurrency: 64, Retry: true, TimeScale: 0.001,
-				OnResult: a.record})
-			Expect(err).NotTo(HaveOccurred())
-			done <- rep
-		}()
+		// 20,000 webhooks, one user each, retried on RevenueCat's schedule (5, 10, 20, 40, 80 min) compressed
+		// 1000×: what the relay refuses or drops while it is down comes back 0.3 s later, and again
+		done := loadInBackground(ctx, rcLoad(relay, load.Options{Rate: 4000, Count: 20_000, Concurrency: 64,
+			Retry: true, TimeScale: 0.001, OnResult: a.record}))
 
 		Eventually(a.count).WithTimeout(30*time.Second).Should(BeNumerically(">=", 6000), "acknowledged before the kill")
 		Expect(relay.Kill()).To(Succeed())
 		killedAt := a.count()
 		Expect(relay.Start(ctx)).To(Succeed())
 
-		var rep load.Report
-		Eventually(done).WithTimeout(2 * time.Minute).Should(Receive(&rep))
+		rep := finished(done)
 		Expect(killedAt).To(BeNumerically("<", 20_000), "the kill happened in the middle of the load")
 		Expect(rep.Sent).To(Equal(20_000))
 		Expect(rep.Refused).To(BeZero(), "every webhook acknowledged in the end: %+v", rep)

@@ -196,3 +196,34 @@ func TestTheJournalKeepsNoCredentialOfAnyKind(t *testing.T) {
 		t.Errorf("expected the credential headers marked and the account kept, got %v", e.RequestHeaders)
 	}
 }
+
+// What arrives can be huge; what the fake echoes of it is not: a 256 KiB property key gives a diagnosis header of
+// a few KiB and a journal entry of tens of KiB, and the journal holds its byte budget whatever comes.
+func TestEchoesAreBoundedAndTheJournalHoldsItsBudget(t *testing.T) {
+	s, c := newTestServer(t, Options{JournalBytes: 256 << 10})
+	key := strings.Repeat("k", 256<<10)
+	body := `{"d":[{"type":"event","identity":"u","ts":1700000000,"evtName":"e","evtData":{"` + key + `":1}}]}`
+	for i := 0; i < 40; i++ {
+		req := mustRequest(http.MethodPost, c.BaseURL+"/eu1/1/upload", body)
+		req.Header.Set("X-CleverTap-Account-Id", "SIM-EU1-0001")
+		req.Header.Set("X-CleverTap-Passcode", "sim-eu1-pass")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Padding", strings.Repeat("p", 60<<10))
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Diagnosis) == 0 || len(res.Diagnosis) > 4<<10+8 {
+			t.Fatalf("expected a diagnosis of at most 4 KiB, got %d bytes", len(res.Diagnosis))
+		}
+	}
+	entries := s.Requests(clevertap.JournalFilter{})
+	raw, _ := json.Marshal(entries[len(entries)-1])
+	if len(raw) > 48<<10 {
+		t.Errorf("expected a journal entry of tens of KiB, got %d bytes", len(raw))
+	}
+	if b := s.journal.entries.Bytes(); b > 256<<10 || len(entries) == 40 || len(entries) == 0 {
+		t.Errorf("expected the journal within its 256 KiB budget by dropping the oldest, got %d bytes in %d entries",
+			b, len(entries))
+	}
+}

@@ -7,10 +7,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -111,7 +111,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 		}
 		c.entry.Outcome, c.entry.Status, c.entry.Response = clevertap.OutcomeFault, f.Status, body
 		w.Header().Set("X-Simulator-Request-Id", c.entry.RequestID)
-		w.Header().Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
+		w.Header().Set("X-Simulator-Diagnosis", clip.Header(c.entry.Diagnosis))
 		s.record(c)
 		writeAnswer(w, f.Status, body)
 	case clevertap.FaultReset:

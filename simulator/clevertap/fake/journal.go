@@ -29,9 +29,29 @@ type journal struct {
 // maxStreams bounds the live streams of the journal.
 const maxStreams = 64
 
-func newJournal(limit int) *journal {
-	return &journal{entries: ring.New[clevertap.JournalEntry](limit),
+func newJournal(limit int, maxBytes int64) *journal {
+	return &journal{entries: ring.New[clevertap.JournalEntry](limit).Budget(maxBytes, entrySize),
 		feed: broadcast.New[clevertap.JournalEntry](maxStreams)}
+}
+
+// entrySize is about what an entry holds in memory: its texts and a fixed part for the rest.
+func entrySize(e *clevertap.JournalEntry) int {
+	n := 512 + len(e.Host) + len(e.Path) + len(e.Query) + len(e.RequestBody) + len(e.Response)
+	for k, v := range e.RequestHeaders {
+		n += len(k) + len(v) + 32
+	}
+	for _, d := range e.Diagnosis {
+		n += len(d) + 16
+	}
+	if e.Records != nil {
+		for _, u := range e.Records.Unprocessed {
+			n += 64 + len(u.Error) + len(u.Diagnosis)
+		}
+		for _, w := range e.Records.Warnings {
+			n += 32 + len(w.Warning)
+		}
+	}
+	return n
 }
 
 func (j *journal) add(e clevertap.JournalEntry) {

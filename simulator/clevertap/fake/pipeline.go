@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/internal/redact"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake/store"
 
@@ -248,16 +249,25 @@ func (s *Server) newCall(r *http.Request, counted bool) *call {
 	return &call{
 		start: time.Now(),
 		entry: clevertap.JournalEntry{
-			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: r.Host, Path: r.URL.Path,
-			Query:   redact.Query(r.URL.Query()),
-			Account: r.Header.Get("X-CleverTap-Account-Id"), RequestHeaders: redact.Headers(r.Header),
+			RequestID: id, ReceivedAt: now.UTC(), Method: r.Method, Host: clip.Text(r.Host, 256),
+			Path: clip.Text(r.URL.Path, maxJournaled), Query: clip.Text(redact.Query(r.URL.Query()), maxJournaled),
+			Account:        clip.Text(r.Header.Get("X-CleverTap-Account-Id"), 256),
+			RequestHeaders: clippedHeaders(redact.Headers(r.Header)),
 		},
 	}
 }
 
+// diagnose notes what the fake makes of the request, bounded (clip.Note).
 func (c *call) diagnose(format string, args ...any) {
-	c.entry.Diagnosis = append(c.entry.Diagnosis, fmt.Sprintf(format, args...))
+	c.entry.Diagnosis = clip.Note(c.entry.Diagnosis, fmt.Sprintf(format, args...))
 }
+
+// What one journal entry keeps at most: record warnings, and the bytes of the path, the query and each header.
+const (
+	maxWarnings   = 200
+	maxJournaled  = 2 << 10
+	maxHeaderKept = 1 << 10
+)
 
 // admit lets a request past its credentials (CleverTap's 401 otherwise) and the injected faults; it reports
 // whether the request goes on.
@@ -330,7 +340,7 @@ func (s *Server) finish(w http.ResponseWriter, c *call, outcome clevertap.Outcom
 	h := w.Header()
 	h.Set("X-Simulator-Request-Id", c.entry.RequestID)
 	if len(c.entry.Diagnosis) > 0 {
-		h.Set("X-Simulator-Diagnosis", headerSafe(strings.Join(c.entry.Diagnosis, "; ")))
+		h.Set("X-Simulator-Diagnosis", clip.Header(c.entry.Diagnosis))
 	}
 	c.entry.Outcome, c.entry.Status, c.entry.Response = outcome, status, body
 	broken := s.faultAfterProcessing(c, status)
@@ -378,6 +388,16 @@ func writeAnswer(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// clippedHeaders bounds each header value the journal keeps (a request may carry up to 64 KiB of headers).
+func clippedHeaders(h map[string]string) map[string]string {
+	for k, v := range h {
+		if len(v) > maxHeaderKept {
+			h[k] = clip.Text(v, maxHeaderKept)
+		}
+	}
+	return h
+}
+
 // keepBody notes a request's body in the journal, its first maxJournaledRequest bytes.
 func (c *call) keepBody(body []byte) {
 	if len(body) > maxJournaledRequest {
@@ -385,13 +405,4 @@ func (c *call) keepBody(body []byte) {
 		return
 	}
 	c.entry.RequestBody = string(body)
-}
-
-func headerSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }

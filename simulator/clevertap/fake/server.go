@@ -25,8 +25,10 @@ import (
 type Options struct {
 	// Accounts to serve; nil loads DefaultAccounts.
 	Accounts []clevertap.Account
-	// JournalLimit bounds the request journal (default 10000).
+	// JournalLimit bounds the request journal (default 10000) and JournalBytes its memory (default 64 MiB): the
+	// oldest entries go first when either is reached.
 	JournalLimit int
+	JournalBytes int64
 	// EventLimit bounds the stored records and profiles (default 100000); the oldest go first.
 	EventLimit int
 	// MaxBodyBytes is the largest upload body; beyond it 413 (default 8 MiB; CleverTap's limit is UNCONFIRMED).
@@ -79,6 +81,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultJournalBytes is the journal's memory unless configured otherwise.
+const DefaultJournalBytes = 64 << 20
+
 // DefaultAttributionPartners are the partner names /attribution accepts unless configured otherwise.
 var DefaultAttributionPartners = []string{"AppsFlyer", "Adjust", "Branch", "Kochava", "Singular", "Tenjin"}
 
@@ -88,6 +93,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.JournalLimit <= 0 {
 		o.JournalLimit = 10000
+	}
+	if o.JournalBytes <= 0 {
+		o.JournalBytes = DefaultJournalBytes
 	}
 	if o.EventLimit <= 0 {
 		o.EventLimit = 100000
@@ -168,7 +176,7 @@ func New(opts Options) (*Server, error) {
 		opts:     opts,
 		accounts: book,
 		store:    store.NewStore(opts.EventLimit, opts.EventLimit, opts.UnknownPlatform),
-		journal:  newJournal(opts.JournalLimit),
+		journal:  newJournal(opts.JournalLimit, opts.JournalBytes),
 		faults:   &faultBook{},
 		cursors:  newCursorBook(opts.CursorTTL, opts.CursorIdleTTL),
 		counts:   newCountBook(opts.CursorTTL),

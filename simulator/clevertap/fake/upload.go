@@ -485,8 +485,16 @@ func (v *recordValidator) checkToken(f *recordFields, acc *store.Record) int {
 	return 0
 }
 
+// warn notes a record's warning, clipped, up to maxWarnings a request (then once that more were not kept).
 func (v *recordValidator) warn(i int, text string) {
-	v.batch.warnings = append(v.batch.warnings, clevertap.RecordWarning{Index: i, Warning: text})
+	switch n := len(v.batch.warnings); {
+	case n < maxWarnings:
+		v.batch.warnings = append(v.batch.warnings, clevertap.RecordWarning{Index: i, Warning: clip.Text(text,
+			clip.MaxNote)})
+	case n == maxWarnings:
+		v.batch.warnings = append(v.batch.warnings, clevertap.RecordWarning{Index: i,
+			Warning: fmt.Sprintf("more warnings from record %d on not kept (at most %d a request)", i+1, maxWarnings)})
+	}
 }
 
 // identityOf reads an identity value: a string, or a number sent unquoted (CleverTap echoes it as a string).
