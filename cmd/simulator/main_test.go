@@ -56,7 +56,7 @@ func TestServeAnswersUploadsAndHealth(t *testing.T) {
 	}
 	// the read side's flags: a count answered at once, a query error with its code as the HTTP status
 	for body, want := range map[string]string{
-		`{"event_name":"e","from":20231114,"to":20231114}`: `200 {"status":"success","count":1}`,
+		`{"event_name":"e","from":20231114,"to":20231114}`: `200 {"count":1,"status":"success"}`,
 		`{"event_name":"nope","from":20231114,"to":20231114}`: `400 {"status":"fail",` +
 			`"error":"[\"Invalid event : nope\"]","code":400}`,
 	} {

@@ -33,6 +33,7 @@ type serveFlags struct {
 	listen, accounts, logLevel, tlsListen, tlsDir, tlsHosts, pprof, unknownPlatform, relay      string
 	allowedHosts                                                                                string
 	journalLimit, eventLimit, maxConcurrent, maxConcurrentReads, maxConnections, cursorNotReady int
+	pageMultiple, smallBatchPage                                                                int
 	maxBody, journalBytes                                                                       int64
 	cursorTTL, cursorIdleTTL, countDelay                                                        time.Duration
 	quiet, tokenLimitInMixed, countImmediate, readErrorsHTTP                                    bool
@@ -69,6 +70,11 @@ func newServeCmd() *cobra.Command {
 	fs.DurationVar(&f.cursorIdleTTL, "cursor-idle-ttl", time.Hour, "how long a read cursor lives unused")
 	fs.IntVar(&f.cursorNotReady, "cursor-not-ready-polls", 0,
 		"page requests of a new cursor answered \"still in progress\" (code 2) first")
+	fs.IntVar(&f.pageMultiple, "page-multiple", 23,
+		"Get Events and Get User Profiles pages hold a multiple of this many records, as live pages do "+
+			"(1: batch_size as asked)")
+	fs.IntVar(&f.smallBatchPage, "small-batch-page", 989,
+		"records a page holds when batch_size is under --page-multiple (one live report)")
 	fs.DurationVar(&f.countDelay, "count-delay", 0, "how long a count answers partial before its result")
 	fs.BoolVar(&f.countImmediate, "count-immediate", false, "answer a ready count at once instead of partial first")
 	fs.BoolVar(&f.readErrorsHTTP, "read-errors-with-http-status", false,
@@ -105,10 +111,12 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return cli.Usagef("--log-level: expected debug, info, warn or error, got %q", f.logLevel)
 	}
-	if f.cursorNotReady < 0 || f.countDelay < 0 || f.maxConcurrentReads < 1 || f.maxConnections < 1 {
+	if f.cursorNotReady < 0 || f.countDelay < 0 || f.maxConcurrentReads < 1 || f.maxConnections < 1 ||
+		f.pageMultiple < 1 || f.smallBatchPage < 1 || f.smallBatchPage > 5000 {
 		return cli.Usagef("--cursor-not-ready-polls, --count-delay: expected 0 or more; --max-concurrent-reads, "+
-			"--max-connections: expected 1 or more; got %d, %s, %d, %d", f.cursorNotReady, f.countDelay,
-			f.maxConcurrentReads, f.maxConnections)
+			"--max-connections, --page-multiple: expected 1 or more; --small-batch-page: 1 to 5000; got %d, %s, %d, "+
+			"%d, %d, %d", f.cursorNotReady, f.countDelay, f.maxConcurrentReads, f.maxConnections, f.pageMultiple,
+			f.smallBatchPage)
 	}
 	var cfg simulator.Config
 	if f.accounts != "" {
@@ -122,7 +130,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		JournalLimit: f.journalLimit, JournalBytes: f.journalBytes, EventLimit: f.eventLimit, MaxBodyBytes: f.maxBody,
 		MaxConcurrentUploads: f.maxConcurrent, MaxConcurrentReads: f.maxConcurrentReads,
 		TokenLimitInMixedUploads: f.tokenLimitInMixed, CursorTTL: f.cursorTTL, CursorIdleTTL: f.cursorIdleTTL,
-		CursorNotReadyPolls: f.cursorNotReady, CountDelay: f.countDelay, CountImmediate: f.countImmediate,
+		CursorNotReadyPolls: f.cursorNotReady, PageMultiple: f.pageMultiple, SmallBatchPage: f.smallBatchPage,
+		CountDelay: f.countDelay, CountImmediate: f.countImmediate,
 		ReadErrorsWithHTTPStatus: f.readErrorsHTTP, UnknownPlatform: f.unknownPlatform,
 		Version: version, Logger: logger, AllowedHosts: []string{f.tlsHosts, f.allowedHosts},
 	})

@@ -88,14 +88,20 @@ type counter func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *
 func (s *Server) handleCountEvents(w http.ResponseWriter, r *http.Request, c *call) {
 	s.handleCount(w, r, c, "events", func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
 		n := len(s.store.MatchEvents(acct.ID, q))
-		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
+		// keys in the order a recorded answer gives them (github.com/gmalik1992/Projects, Clevertap_Connector)
+		return fmt.Appendf(nil, `{"count":%d,"status":"success"}`, n), nil
 	})
 }
 
 func (s *Server) handleCountProfiles(w http.ResponseWriter, r *http.Request, c *call) {
 	s.handleCount(w, r, c, "profiles", func(s *Server, acct *clevertap.Account, q *store.Query) ([]byte, *readError) {
-		n := len(store.DistinctProfiles(s.store.MatchEvents(acct.ID, q)))
-		return fmt.Appendf(nil, `{"status":"success","count":%d}`, n), nil
+		matched := s.store.MatchEvents(acct.ID, q)
+		n := len(store.DistinctProfiles(matched))
+		// as recorded answers give them (github.com/gmalik1992/Projects, Clevertap_Connector, in1): tcount is
+		// taken to be the events counted, nQCount is 0 in every recording (its meaning is unknown), and
+		// userDeviceCount's devices equal its users (the profiles) in every recording
+		return fmt.Appendf(nil, `{"count":%d,"nQCount":0,"status":"success","tcount":%d,`+
+			`"userDeviceCount":{"devices":%d,"users":%d}}`, n, len(matched), n, n), nil
 	})
 }
 

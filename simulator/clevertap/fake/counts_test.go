@@ -36,14 +36,16 @@ func TestCountsArePartialThenPolled(t *testing.T) {
 		t.Fatalf("before CountDelay: expected partial again, got %s", res.Body)
 	}
 	clock.Advance(11 * time.Second)
-	if res := send(t, c, http.MethodGet, poll, eu1Creds, ""); string(res.Body) != `{"status":"success","count":24}` {
+	if res := send(t, c, http.MethodGet, poll, eu1Creds, ""); string(res.Body) != `{"count":24,"status":"success"}` {
 		t.Fatalf("after CountDelay: expected the count of 24, got %s", res.Body)
 	}
 	profiles := startCount(t, c, "/eu1/1/counts/profiles.json", renewalsOfDec2)
 	clock.Advance(11 * time.Second)
 	res := send(t, c, http.MethodGet, "/eu1/1/counts/profiles.json?req_id="+profiles, eu1Creds, "")
-	if string(res.Body) != `{"status":"success","count":5}` {
-		t.Fatalf("profile count: expected 5 (u0..u4), got %s", res.Body)
+	// 5 profiles (u0..u4) did 24 renewals; the extra fields as recorded answers carry them
+	if want := `{"count":5,"nQCount":0,"status":"success","tcount":24,"userDeviceCount":{"devices":5,"users":5}}`; string(
+		res.Body) != want {
+		t.Fatalf("profile count: expected %s, got %s", want, res.Body)
 	}
 
 	invalid := `{"status":"fail","error":"Invalid request id","code":400}`
@@ -66,7 +68,7 @@ func TestCountImmediateAnswersAtOnce(t *testing.T) {
 	_, c := newTestServer(t, Options{CountImmediate: true})
 	renewals(t, c)
 	res := send(t, c, http.MethodPost, "/eu1/1/counts/events.json", eu1Creds, renewalsOfDec2)
-	if string(res.Body) != `{"status":"success","count":24}` {
+	if string(res.Body) != `{"count":24,"status":"success"}` {
 		t.Fatalf("expected the count at once, got %s", res.Body)
 	}
 }

@@ -118,8 +118,8 @@ func (b *cursorBook) page(token, account string, now time.Time) (at cursorAt, ne
 		return cursorAt{}, "", cursorExpired
 	}
 	at.result.used = now
-	if end := at.offset + at.result.batch; end < at.result.size() {
-		next = b.issue(at.result, end)
+	if at.offset < at.result.size() { // the page after the last records is the end: {"status":"success"} alone
+		next = b.issue(at.result, min(at.offset+at.result.batch, at.result.size()))
 	}
 	return at, next, cursorOK
 }

@@ -137,7 +137,7 @@ func TestGoldenReadResponses(t *testing.T) {
 	query := `{"event_name":"Renewal","from":20251202,"to":20251202}`
 	first := decodePage(t, step("events-cursor", "POST", "/eu1/1/events.json?batch_size=20", query, 200))
 	next := decodePage(t, step("events-page", "GET", "/eu1/1/events.json?cursor="+first.Cursor, "", 200))
-	step("events-page-last", "GET", "/eu1/1/events.json?cursor="+*next.NextCursor, "", 200)
+	step("events-end", "GET", "/eu1/1/events.json?cursor="+*next.NextCursor, "", 200)
 	step("events-fail-unknown-event", "POST", "/eu1/1/events.json",
 		`{"event_name":"Nope","from":20251202,"to":20251202}`, 200)
 	step("events-fail-date", "POST", "/eu1/1/events.json", `{"event_name":"Renewal","from":2025,"to":20251202}`, 200)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,9 +27,21 @@ type readError struct {
 	code      int
 	text      string
 	diagnosis string
+	// status is the HTTP status when errors come with one (ReadErrorsWithHTTPStatus); 0 takes the code
+	status int
 }
 
 func (e *readError) Error() string { return e.text }
+
+// badCursor is the answer to a cursor that names no page, unknown (or double-encoded) or expired: code 3, as live
+// captures show (github.com/mmirzafahmi/quickhouse, github.com/bruin-data/ingestr).
+func badCursor(format string, args ...any) *readError {
+	return &readError{code: codeBadCursor, status: http.StatusBadRequest, text: textIncorrectUsage,
+		diagnosis: fmt.Sprintf(format, args...)}
+}
+
+// codeBadCursor is the code of "Incorrect Usage" for a cursor.
+const codeBadCursor = 3
 
 func badQuery(text, format string, args ...any) *readError {
 	return &readError{code: 400, text: text, diagnosis: fmt.Sprintf(format, args...)}

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,14 +58,15 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, c *call,
 	if !ok {
 		return
 	}
-	batch, err := batchSize(q, c)
+	asked, err := batchSize(q, c)
 	if err != nil {
 		s.readFail(w, c, err)
 		return
 	}
-	if byProfile && batch%23 != 0 {
-		c.diagnose("batch_size %d: CleverTap asks for multiples of 23 on Get User Profiles (its 23 memory buckets)",
-			batch)
+	batch := s.pageSize(asked)
+	if batch != asked {
+		c.diagnose("batch_size %d: pages of %d records, as CleverTap's come (multiples of %d; PageMultiple)", asked,
+			batch, s.opts.PageMultiple)
 	}
 	query, err := s.readQuery(acct, body)
 	if err != nil {
@@ -84,14 +86,27 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, c *call,
 		encodeCursor(token)))
 }
 
-// servePage answers one page of a cursor: status, previous_cursor (the page's own, unencoded, as CleverTap's
-// sample shows it), next_cursor (percent-encoded) unless this is the last page, and the records unless there
-// are none.
+// pageSize is the records a page holds for a batch_size: a multiple of PageMultiple (live pages hold 4,991 records
+// for 5000, 23 × 217), SmallBatchPage under it, as asked when PageMultiple is 1.
+func (s *Server) pageSize(batch int) int {
+	m := s.opts.PageMultiple
+	switch {
+	case m <= 1:
+		return batch
+	case batch < m:
+		return s.opts.SmallBatchPage
+	}
+	return batch / m * m
+}
+
+// servePage answers one page of a cursor as live chains come: status, next_cursor (percent-encoded) and the
+// records; after the last records, one more page {"status":"success"} with neither (a client that reads records
+// on every page breaks on it). No previous_cursor: CleverTap's docs show one, live pages carry none.
 func (s *Server) servePage(w http.ResponseWriter, c *call, acct *clevertap.Account, token string) {
 	at, next, problem := s.cursors.page(token, acct.ID, s.opts.Now())
 	if problem != cursorOK {
 		c.diagnose("%s", cursorHint(token, problem))
-		s.readFail(w, c, badQuery(textIncorrectUsage, "cursor %s", problem))
+		s.readFail(w, c, badCursor("cursor %s", problem))
 		return
 	}
 	if s.cursors.notReady(at.result) {
@@ -125,8 +140,12 @@ func (s *Server) servePage(w http.ResponseWriter, c *call, acct *clevertap.Accou
 			records = append(records, s.eventRecord(e, p, res.flags, res.loc))
 		}
 	}
-	c.diagnose("records %d to %d of %d", at.offset+1, at.offset+len(records), res.size())
-	body := fmt.Appendf(nil, `{"status":"success","previous_cursor":%q`, token)
+	if at.offset >= res.size() {
+		c.diagnose("the end of the %d record(s): no records, no next_cursor", res.size())
+	} else {
+		c.diagnose("records %d to %d of %d", at.offset+1, at.offset+len(records), res.size())
+	}
+	body := []byte(`{"status":"success"`)
 	if next != "" {
 		body = fmt.Appendf(body, `,"next_cursor":%q`, encodeCursor(next))
 	}
@@ -249,7 +268,7 @@ func (s *Server) readFail(w http.ResponseWriter, c *call, err *readError) {
 	c.diagnose("%s", err.diagnosis)
 	status := http.StatusOK
 	if s.opts.ReadErrorsWithHTTPStatus {
-		status = err.code
+		status = cmp.Or(err.status, err.code)
 	}
 	s.finish(w, c, clevertap.OutcomeBadRequest, status, envelope(err.code, err.text))
 }

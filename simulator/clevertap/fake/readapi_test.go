@@ -82,7 +82,9 @@ func decodePage(t *testing.T, res *clevertap.APIResult) page {
 // cursorShape is a cursor as CleverTap sends it: base64, percent-encoded, ending in the encoded padding.
 var cursorShape = regexp.MustCompile(`^[A-Za-z0-9%]+%3D%3D$`)
 
-// pages follows a first call's cursor to the end and returns the pages.
+// pages follows a first call's cursor to the end and returns the pages that hold records. As live chains come,
+// every page of records has a next_cursor and none a previous_cursor, and the chain ends with one more page,
+// exactly {"status":"success"}.
 func pages(t *testing.T, c *clevertap.Client, path string, creds clevertap.Credentials,
 	first *clevertap.APIResult) []page {
 	t.Helper()
@@ -91,28 +93,31 @@ func pages(t *testing.T, c *clevertap.Client, path string, creds clevertap.Crede
 		t.Fatalf("first call: expected success and a percent-encoded cursor, got %s", first.Body)
 	}
 	var out []page
-	for cursor := start.Cursor; cursor != ""; {
-		p := decodePage(t, send(t, c, http.MethodGet, path+"?cursor="+cursor, creds, ""))
-		if p.Status != "success" || p.PreviousCursor == nil {
-			t.Fatalf("page: expected success with a previous_cursor, got %+v", p)
+	for cursor := start.Cursor; ; {
+		res := send(t, c, http.MethodGet, path+"?cursor="+cursor, creds, "")
+		p := decodePage(t, res)
+		if p.Status != "success" || p.PreviousCursor != nil {
+			t.Fatalf("page: expected success and no previous_cursor, got %s", res.Body)
+		}
+		if len(p.Records) == 0 {
+			if string(res.Body) != `{"status":"success"}` {
+				t.Fatalf(`the end of a chain: expected {"status":"success"} alone, got %s`, res.Body)
+			}
+			return out
+		}
+		if p.NextCursor == nil || !cursorShape.MatchString(*p.NextCursor) {
+			t.Fatalf("a page of records: expected a percent-encoded next_cursor, got %v", p.NextCursor)
 		}
 		out = append(out, p)
-		cursor = ""
-		if p.NextCursor != nil {
-			if !cursorShape.MatchString(*p.NextCursor) {
-				t.Fatalf("next_cursor %q is not percent-encoded", *p.NextCursor)
-			}
-			cursor = *p.NextCursor
-		}
+		cursor = *p.NextCursor
 		if len(out) > 100 {
 			t.Fatal("more than 100 pages")
 		}
 	}
-	return out
 }
 
 func TestGetEventsPagesEveryEventOfTheRangeOnce(t *testing.T) {
-	_, c := newTestServer(t, Options{})
+	_, c := newTestServer(t, Options{PageMultiple: 1})
 	renewals(t, c)
 	first := send(t, c, http.MethodPost, "/eu1/1/events.json?batch_size=10", eu1Creds,
 		`{"event_name":"Renewal","from":20251202,"to":20251202}`)
@@ -144,9 +149,6 @@ func TestGetEventsPagesEveryEventOfTheRangeOnce(t *testing.T) {
 	if !reflect.DeepEqual(order, want) {
 		t.Fatalf("expected events n=0..23 once each, oldest first; got %v", order)
 	}
-	if got[2].NextCursor != nil {
-		t.Fatal("the last page must carry no next_cursor")
-	}
 	exact := send(t, c, http.MethodPost, "/eu1/1/events.json?batch_size=12", eu1Creds,
 		`{"event_name":"Renewal","from":20251202,"to":20251202}`)
 	if got := pages(t, c, "/eu1/1/events.json", eu1Creds, exact); len(got) != 3 || len(got[2].Records) != 1 {
@@ -161,7 +163,7 @@ func TestGetEventsPagesEveryEventOfTheRangeOnce(t *testing.T) {
 }
 
 func TestGetEventsRecordShapeInTheAccountsTimeZone(t *testing.T) {
-	s, c := newTestServer(t, Options{})
+	s, c := newTestServer(t, Options{PageMultiple: 1})
 	if err := s.PutAccount(clevertap.Account{ID: "IN-TZ", Passcodes: []string{"p"}, Region: "in1",
 		Timezone: "Asia/Kolkata"}); err != nil {
 		t.Fatal(err)
@@ -195,8 +197,8 @@ func TestGetEventsRecordShapeInTheAccountsTimeZone(t *testing.T) {
 	// the same instant is still 2022-11-18 nowhere in India: a range of the 18th holds nothing
 	empty := send(t, c, http.MethodPost, "/in1/1/events.json", creds,
 		`{"event_name":"choseNewFavoriteFood","from":20221118,"to":20221118}`)
-	if p := pages(t, c, "/in1/1/events.json", creds, empty); len(p) != 1 || p[0].Records != nil {
-		t.Fatalf("expected one page without records, got %+v", p)
+	if p := pages(t, c, "/in1/1/events.json", creds, empty); len(p) != 0 {
+		t.Fatalf(`expected the chain's end at once ({"status":"success"}), got %+v`, p)
 	}
 }
 
@@ -263,7 +265,7 @@ func TestReadQueryErrors(t *testing.T) {
 }
 
 func TestBatchSizeOver5000IsTaken5000(t *testing.T) {
-	_, c := newTestServer(t, Options{})
+	_, c := newTestServer(t, Options{PageMultiple: 1})
 	renewals(t, c)
 	res := send(t, c, http.MethodPost, "/eu1/1/events.json?batch_size=50000", eu1Creds,
 		`{"event_name":"Renewal","from":20251202,"to":20251202}`)
@@ -311,7 +313,8 @@ func TestCursorsAreOpaqueRepeatableAndExpire(t *testing.T) {
 		t.Fatalf("POST ?cursor= (as some clients send it) must give the same page, got %s", viaPost.Body)
 	}
 
-	incorrect := `{"status":"fail","error":"Incorrect Usage","code":400}`
+	// what live captures show for a double-encoded cursor (mmirzafahmi/quickhouse, bruin-data/ingestr)
+	incorrect := `{"status":"fail","error":"Incorrect Usage","code":3}`
 	twice := send(t, c, http.MethodGet, "/eu1/1/events.json?cursor="+url.QueryEscape(first.Cursor), eu1Creds, "")
 	if string(twice.Body) != incorrect || !strings.Contains(twice.Diagnosis, "percent-encoded twice") {
 		t.Fatalf("a cursor encoded again: expected %s and a diagnosis, got %s (%s)", incorrect, twice.Body,
@@ -330,7 +333,7 @@ func TestCursorsAreOpaqueRepeatableAndExpire(t *testing.T) {
 }
 
 func TestLegacyFirstCallWithQueryInTheURL(t *testing.T) {
-	_, c := newTestServer(t, Options{})
+	_, c := newTestServer(t, Options{PageMultiple: 1})
 	renewals(t, c)
 	q := url.QueryEscape(`{"event_name":"Renewal","from":20251202,"to":20251202}`)
 	first := send(t, c, http.MethodGet, "/eu1/1/events.json?batch_size=100&query="+q, eu1Creds, "")
@@ -355,7 +358,7 @@ func countRecords(t *testing.T, c *clevertap.Client, path, body string) int {
 }
 
 func TestQueryLanguageFilters(t *testing.T) {
-	_, c := newTestServer(t, Options{})
+	_, c := newTestServer(t, Options{PageMultiple: 1})
 	uploadRaw(t, c, "eu1", eu1Creds,
 		`{"type":"profile","identity":"a","profileData":{"language":"en","Gender":"F","Tags":["x","y"]}}`,
 		`{"type":"profile","identity":"b","profileData":{"language":"fr","Gender":"M"}}`,
@@ -393,7 +396,7 @@ func TestQueryLanguageFilters(t *testing.T) {
 }
 
 func TestGetProfilesByEvent(t *testing.T) {
-	_, c := newTestServer(t, Options{})
+	_, c := newTestServer(t, Options{PageMultiple: 1})
 	renewals(t, c)
 	uploadRaw(t, c, "eu1", eu1Creds,
 		`{"type":"profile","identity":"u1","profileData":{"Email":"u1@example.com","Plan":"gold"}}`,
@@ -401,9 +404,6 @@ func TestGetProfilesByEvent(t *testing.T) {
 		`{"type":"profile","identity":"u2","objectId":"-1a063854f83a4c6484285039ecff87cb","profileData":{}}`)
 	first := send(t, c, http.MethodPost, "/eu1/1/profiles.json?batch_size=2", eu1Creds,
 		`{"event_name":"Renewal","from":20251202,"to":20251202}`)
-	if !strings.Contains(first.Diagnosis, "multiples of 23") {
-		t.Errorf("expected a note on CleverTap's multiples of 23, got %q", first.Diagnosis)
-	}
 	got := pages(t, c, "/eu1/1/profiles.json", eu1Creds, first)
 	if len(got) != 3 || len(got[0].Records) != 2 || len(got[2].Records) != 1 {
 		t.Fatalf("expected u0..u4 once each in pages of 2, 2 and 1, got %d pages", len(got))
@@ -418,7 +418,7 @@ func TestGetProfilesByEvent(t *testing.T) {
 
 // Open results are bounded by the records they hold: past the bound the oldest goes, its cursor with it.
 func TestOpenResultsAreBounded(t *testing.T) {
-	s, c := newTestServer(t, Options{})
+	s, c := newTestServer(t, Options{PageMultiple: 1})
 	s.cursors.maxHeld = 50 // two results of 24 fit, a third pushes the first out
 	renewals(t, c)
 	var cursors []string
@@ -431,6 +431,49 @@ func TestOpenResultsAreBounded(t *testing.T) {
 		page := send(t, c, http.MethodGet, "/eu1/1/events.json?cursor="+cursors[i], eu1Creds, "")
 		if p := decodePage(t, page); p.Status != want {
 			t.Errorf("result %d: expected %s, got %+v", i, want, p)
+		}
+	}
+}
+
+// Pages as live chains come by default (github.com/mmirzafahmi/quickhouse fixtures, a live sg1 chain): a
+// multiple of 23 records (4,991 for batch_size 5000), 989 for a batch_size under 23, no previous_cursor, and
+// one more page {"status":"success"} at the end.
+func TestPagesHoldMultiplesOf23ByDefault(t *testing.T) {
+	_, c := newTestServer(t, Options{})
+	var records []string
+	for i := 0; i < 1200; i++ {
+		records = append(records, fmt.Sprintf(`{"type":"event","identity":"u%d","ts":%d,"evtName":"Renewal",`+
+			`"evtData":{"n":%d}}`, i%7, dec2+i, i))
+	}
+	for i := 0; i < len(records); i += 600 {
+		uploadRaw(t, c, "eu1", eu1Creds, records[i:i+600]...)
+	}
+	query := `{"event_name":"Renewal","from":20251202,"to":20251202}`
+	for _, tc := range []struct {
+		batch string
+		sizes []int
+	}{
+		{"100", []int{92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 92, 4}}, // 23 × 4
+		{"50", nil}, // 46 a page: checked by count below
+		{"5", []int{989, 211}},
+		{"5000", []int{1200}},
+	} {
+		first := send(t, c, http.MethodPost, "/eu1/1/events.json?batch_size="+tc.batch, eu1Creds, query)
+		var sizes []int
+		for _, p := range pages(t, c, "/eu1/1/events.json", eu1Creds, first) {
+			sizes = append(sizes, len(p.Records))
+		}
+		if tc.sizes == nil {
+			if len(sizes) != 27 || sizes[0] != 46 || sizes[26] != 1200-26*46 {
+				t.Errorf("batch_size %s: expected 26 pages of 46 and one of 4, got %v", tc.batch, sizes)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(sizes, tc.sizes) {
+			t.Errorf("batch_size %s: expected pages of %v, got %v", tc.batch, tc.sizes, sizes)
+		}
+		if tc.batch == "100" && !strings.Contains(first.Diagnosis, "pages of 92 records") {
+			t.Errorf("expected the diagnosis to say the page size, got %q", first.Diagnosis)
 		}
 	}
 }

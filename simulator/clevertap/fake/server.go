@@ -63,6 +63,11 @@ type Options struct {
 	// is always partial unless CountImmediate, which answers success at once when the count is ready.
 	CountDelay     time.Duration
 	CountImmediate bool
+	// PageMultiple: Get Events and Get User Profiles pages hold a multiple of it (default 23: live pages hold 4,991
+	// records for batch_size 5000); 1 serves batch_size as asked. SmallBatchPage is what a page holds when
+	// batch_size is under PageMultiple (default 989, one report of batch_size 5; the rule is UNCONFIRMED).
+	PageMultiple   int
+	SmallBatchPage int
 	// ReadErrorsWithHTTPStatus sends the read endpoints' query errors (bad dates, unknown event, bad cursor) with
 	// their code as the HTTP status; by default they come as HTTP 200 with "status":"fail", as clients report.
 	ReadErrorsWithHTTPStatus bool
@@ -117,6 +122,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxConcurrentReads <= 0 {
 		o.MaxConcurrentReads = 3
+	}
+	if o.PageMultiple <= 0 {
+		o.PageMultiple = 23
+	}
+	if o.SmallBatchPage <= 0 {
+		o.SmallBatchPage = 989
 	}
 	if o.CursorTTL <= 0 {
 		o.CursorTTL = 4 * time.Hour
