@@ -67,8 +67,10 @@ bench: build
 
 ## run: fake CleverTap + Piano (8081) and the relay (8080) in one process; plays the built-in scenarios, keeps serving
 ## (ARGS="--once --label refund" passes flags to simulator up)
+# built, then run (not go run: on Ctrl-C go run exits 1 where the program exits 0, and make reports an error)
 run:
-	$(GO) run ./cmd/simulator up $(ARGS)
+	$(GO) build -o bin/simulator ./cmd/simulator
+	bin/simulator up $(ARGS)
 
 ## screenshots: the README's pictures of the inspector (docs/inspector-*.png), made from the real page in the headless
 ## Chromium its browser tests drive, over a stack given a morning's traffic

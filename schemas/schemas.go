@@ -12,6 +12,10 @@ import (
 //go:embed *.schema.json
 var files embed.FS
 
+// PublicBase is where the schemas are published: the repository's files as served by GitHub. A file a user copies
+// out of the repository names its schema there, so an editor finds it wherever the copy goes.
+const PublicBase = "https://raw.githubusercontent.com/ctharness/ctharness/main/schemas/"
+
 // Names of the schema files, as the yaml-language-server comments name them.
 const (
 	ScenarioFile    = "scenario.schema.json"

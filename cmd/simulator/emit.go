@@ -45,7 +45,7 @@ func newEmitCmd() *cobra.Command {
 relay of the stack "make run" starts (http://127.0.0.1:8080/webhooks/<source>), with that relay's default
 credential. --print shows the request without sending it; --list lists the source's event types.`,
 		Example: `  simulator emit revenuecat INITIAL_PURCHASE --user u1 --clevertap-id ct-1 --period-type TRIAL
-  simulator emit purchasely TRIAL_STARTED --user u1
+  simulator emit purchasely TRIAL_STARTED --user u1 --clevertap-id ct-1
   simulator emit appsflyer af_subscribe --customer-user-id ct-1 --revenue 9.99 --currency EUR
   simulator emit revenuecat CANCELLATION --print --set event.cancel_reason=PRICE_INCREASE
   simulator emit purchasely --list`,
