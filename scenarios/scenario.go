@@ -235,9 +235,21 @@ func LoadBuiltIn() ([]*Scenario, error) {
 func LoadFile(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fileError(path, err)
 	}
 	return Parse(data, path)
+}
+
+// fileError says that a scenario file is missing or unreadable, naming it, without Go's "stat"/"open" words.
+func fileError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("scenario file %s not found (expected a .yaml file or a directory of them)", path)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("scenario file %s: %w", path, err)
 }
 
 // LoadPaths reads files and directories (every *.yaml inside).
@@ -246,7 +258,7 @@ func LoadPaths(paths []string) ([]*Scenario, error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return nil, fileError(p, err)
 		}
 		files := []string{p}
 		if info.IsDir() {

@@ -169,3 +169,45 @@ func TestMatchRecordsPairsInAnyOrder(t *testing.T) {
 		t.Errorf("expected the renewal missing with its nearest miss and one record unexpected, got %v", p)
 	}
 }
+
+const wellFormed = `name: my-trial
+labels: [trial]
+user: {app_user_id: u-me, clevertap_id: ct-me}
+product: {id: com.example.premium.monthly, period: P1M, price: 9.99, currency: EUR}
+offer: {type: free_trial, period: P1W}
+steps:
+  - purchase
+  - renew
+expect:
+  revenuecat:
+    clevertap:
+      - event: rc_trial_started_event
+        identity: ct-me
+        data: {amount: 0}
+      - event: rc_trial_converted_event
+       identity: ct-me
+        data: {amount: 9.99}
+`
+
+// A bad indent is reported at its own line (the YAML parser names the line its block began on: 1:1 before), a
+// misspelt key alone (not also the key it was meant to be), and a missing file as missing.
+func TestYAMLMistakesAreReportedWhereTheyAre(t *testing.T) {
+	_, err := Parse([]byte(wellFormed), "bad-indent.yaml")
+	if err == nil || !strings.HasPrefix(err.Error(), "bad-indent.yaml:16:8: not valid YAML:") {
+		t.Errorf("a bad indent on line 16: expected it reported at 16:8, got %v", err)
+	}
+	fixed := strings.Replace(wellFormed, "event\n       identity", "event\n        identity", 1)
+	if _, err := Parse([]byte(fixed), "good.yaml"); err != nil {
+		t.Fatalf("the story itself must be valid once indented: %v", err)
+	}
+	_, err = Parse([]byte(strings.Replace(fixed, "expect:", "expcet:", 1)), "typo.yaml")
+	misspelt := `typo.yaml:9:1: expcet: unknown key "expcet" (did you mean "expect"?)`
+	if err == nil || !strings.Contains(err.Error(), misspelt) || strings.Contains(err.Error(), `expected the key "expect"`) || strings.Count(err.Error(), "\n") > 0 {
+		t.Errorf("a misspelt key: expected only the misspelling with its did-you-mean, got %v", err)
+	}
+	_, err = LoadPaths([]string{"no-such-story.yaml"})
+	if err == nil || err.Error() != "scenario file no-such-story.yaml not found (expected a .yaml file or a directory "+
+		"of them)" {
+		t.Errorf("a missing file: got %v", err)
+	}
+}

@@ -60,6 +60,9 @@ type Problem struct {
 	// Path is the key path, e.g. steps[3].product.period ("" for the whole document).
 	Path    string
 	Message string
+	// key is the key a problem is about, as a JSON pointer: a key missing, or the key a misspelt one was likely
+	// meant to be (then the misspelling explains the missing key, and only it is reported)
+	missing, meant string
 }
 
 // Error is everything wrong in one file, in the order of the file.
@@ -100,7 +103,7 @@ func (s *Schema) Check(file string, data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: file, Problems: []Problem{{Message: "expected a YAML document, got an empty file"}}}
 		}
-		return nil, &Error{File: file, Problems: []Problem{syntaxProblem(err)}}
+		return nil, &Error{File: file, Problems: []Problem{syntaxProblem(err, data)}}
 	}
 	d := &doc{root: &root, values: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	top := &root
@@ -121,6 +124,7 @@ func (s *Schema) Check(file string, data []byte) (*yaml.Node, error) {
 	}
 	var problems []Problem
 	s.collect(d, ve, &problems)
+	problems = explained(problems)
 	slices.SortStableFunc(problems, func(a, b Problem) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
@@ -131,18 +135,68 @@ func (s *Schema) Check(file string, data []byte) (*yaml.Node, error) {
 	return nil, &Error{File: file, Problems: problems}
 }
 
-// syntaxProblem turns a YAML syntax error ("yaml: line 3: ...") into a problem at its line.
-func syntaxProblem(err error) Problem {
+// explained drops a missing key that a misspelt key explains ("expcet" for "expect"): the misspelling, with its
+// did-you-mean, is the one thing to fix.
+func explained(problems []Problem) []Problem {
+	meant := map[string]bool{}
+	for _, p := range problems {
+		if p.meant != "" {
+			meant[p.meant] = true
+		}
+	}
+	return slices.DeleteFunc(problems, func(p Problem) bool { return p.missing != "" && meant[p.missing] })
+}
+
+// syntaxProblem turns a YAML syntax error ("yaml: line 3: ...") into a problem at the line that caused it. The
+// parser names the line where the enclosing block began (a bad indent on line 16 comes as "line 1"), so the line
+// is found again: the first prefix of the document, cut at a line's end, that fails with the same words.
+func syntaxProblem(err error, data []byte) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	p := Problem{Message: "not valid YAML: " + msg}
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if n, tail, ok := strings.Cut(rest, ": "); ok {
-			if line, err := strconv.Atoi(n); err == nil {
-				p.Line, p.Column, p.Message = line, 1, "not valid YAML: "+tail
-			}
+	rest, ok := strings.CutPrefix(msg, "line ")
+	if !ok {
+		return p
+	}
+	n, tail, ok := strings.Cut(rest, ": ")
+	line, convErr := strconv.Atoi(n)
+	if !ok || convErr != nil {
+		return p
+	}
+	p.Line, p.Column, p.Message = line, 1, "not valid YAML: "+tail
+	if at, col := offendingLine(data, tail); at > 0 {
+		p.Line, p.Column = at, col
+		if at != line {
+			p.Message += fmt.Sprintf(" (in the block that begins on line %d: is this line indented as its "+
+				"neighbours are?)", line)
 		}
 	}
 	return p
+}
+
+// maxBisectLines bounds the re-parsing syntaxProblem does (once per line, on a file that is already wrong).
+const maxBisectLines = 2000
+
+// offendingLine is the first line at whose end the document fails to parse with the same problem, and the column
+// of its first character; 0 when none does.
+func offendingLine(data []byte, problem string) (line, column int) {
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > maxBisectLines {
+		return 0, 0
+	}
+	var prefix strings.Builder
+	for i, l := range lines {
+		prefix.WriteString(l)
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(prefix.String()), &n)
+		if err == nil {
+			continue
+		}
+		_, words, _ := strings.Cut(strings.TrimPrefix(err.Error(), "yaml: line "), ": ")
+		if words == problem {
+			return i + 1, len(l) - len(strings.TrimLeft(l, " \t")) + 1
+		}
+	}
+	return 0, 0
 }
 
 // instance converts a node into the value JSON Schema validates, noting where each value and key sits.
@@ -323,6 +377,9 @@ func (s *Schema) leaf(d *doc, e *jsonschema.ValidationError, out *[]Problem) {
 		for _, name := range k.Properties {
 			p := Problem{Path: pathOf(ptr + "/" + escape(name)), Message: fmt.Sprintf("unknown key %q%s", name,
 				suggest.DidYouMean(name, valid))}
+			if c := suggest.Closest(name, valid); c != "" {
+				p.meant = ptr + "/" + escape(c)
+			}
 			if len(valid) > 0 {
 				p.Message += "; expected one of " + strings.Join(valid, ", ")
 			}
@@ -338,6 +395,7 @@ func (s *Schema) leaf(d *doc, e *jsonschema.ValidationError, out *[]Problem) {
 			if x := s.expectedOf(e, "properties", name); x != "" {
 				p.Message = fmt.Sprintf("expected the key %q (%s), got none", name, x)
 			}
+			p.missing = ptr + "/" + escape(name)
 			*out = append(*out, p)
 		}
 		return
