@@ -202,7 +202,8 @@ func TestYAMLMistakesAreReportedWhereTheyAre(t *testing.T) {
 	}
 	_, err = Parse([]byte(strings.Replace(fixed, "expect:", "expcet:", 1)), "typo.yaml")
 	misspelt := `typo.yaml:9:1: expcet: unknown key "expcet" (did you mean "expect"?)`
-	if err == nil || !strings.Contains(err.Error(), misspelt) || strings.Contains(err.Error(), `expected the key "expect"`) || strings.Count(err.Error(), "\n") > 0 {
+	if err == nil || !strings.Contains(err.Error(), misspelt) ||
+		strings.Contains(err.Error(), `expected the key "expect"`) || strings.Count(err.Error(), "\n") > 0 {
 		t.Errorf("a misspelt key: expected only the misspelling with its did-you-mean, got %v", err)
 	}
 	_, err = LoadPaths([]string{"no-such-story.yaml"})
