@@ -64,7 +64,8 @@ func newRoot() *cobra.Command {
 integration does: durably (an acknowledged webhook is in the outbox), idempotently, with retries.
 
 Every flag has an environment twin RELAY_<FLAG> (--data-dir: RELAY_DATA_DIR); a flag given on the command line
-wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong, 3 cannot be reached.`,
+wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong, 3 cannot be reached,
+4 the disk is full.`,
 		Version: version,
 		Example: `  relay                                   # the default config: the simulator's default accounts
   relay --config docker/rootfs/etc/relay/relay.yaml --data-dir data

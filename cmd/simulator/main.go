@@ -53,7 +53,7 @@ and AppsFlyer webhooks as the vendors do, and plays purchase scenarios against a
 
 Every flag has an environment twin SIMULATOR_<FLAG> (--journal-limit: SIMULATOR_JOURNAL_LIMIT); a flag given on
 the command line wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is wrong (or
-nothing was selected), 3 the stack cannot be reached.`,
+nothing was selected), 3 the stack cannot be reached, 4 the disk is full.`,
 		Version: version,
 		Example: `  simulator up                      # the whole stack on :8081 and :8080, the built-in scenarios played
   simulator emit revenuecat RENEWAL # one webhook to that stack's relay

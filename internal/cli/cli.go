@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -26,6 +27,8 @@ const (
 	ExitUsage = 2
 	// ExitUnreachable: the stack (or the target) cannot be reached.
 	ExitUnreachable = 3
+	// ExitNoSpace: the disk is full (or a file reached its size limit): nothing is wrong with the command line.
+	ExitNoSpace = 4
 )
 
 // ExitError is an error with its exit code.
@@ -79,7 +82,12 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, prefix str
 		return nil
 	}
 	var e *ExitError
-	if !errors.As(err, &e) {
+	switch {
+	case diskFull(err):
+		e = &ExitError{Code: ExitNoSpace, Err: fmt.Errorf("%w\nthe disk is full (or the file named above reached its "+
+			"size limit): free space on the disk that holds it, or point the command at another directory, and "+
+			"run it again; nothing was lost that had been acknowledged", err)}
+	case !errors.As(err, &e):
 		// cobra's own errors (an unknown command, a wrong number of arguments) come before the command ran
 		e = &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -87,6 +95,17 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, prefix str
 		e.help = cmd.CommandPath()
 	}
 	return e
+}
+
+// diskFull says whether an error comes from a full disk or a file at its size limit; storage libraries do not
+// always wrap the system's error, so its words count too.
+func diskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no space left on device") || strings.Contains(msg, "disk quota exceeded") ||
+		strings.Contains(msg, "file too large")
 }
 
 // Exit prints a command's error as "<binary>: <error>" (with a pointer to --help for usage errors) and returns

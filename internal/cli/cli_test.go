@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,5 +106,24 @@ func TestUnknownTwinsAreWarnedAbout(t *testing.T) {
 	if len(warnings) != 2 || !strings.Contains(warnings[0], `TOOL_LISTN is set, but no flag of tool has that twin `+
 		`(did you mean "TOOL_LISTEN"?)`) || !strings.Contains(warnings[1], "TOOL_COLOUR") {
 		t.Fatalf("expected warnings for TOOL_LISTN (with a suggestion) and TOOL_COLOUR, got %q", warnings)
+	}
+}
+
+// A full disk is not a usage error: it says what is full and what to do, with its own code, whether the storage
+// library wrapped the system's error or only quoted it.
+func TestAFullDiskIsNotAUsageError(t *testing.T) {
+	for _, failure := range []error{
+		fmt.Errorf("outbox /data/relay.db: %w", &fs.PathError{Op: "write", Path: "/data/relay.db", Err: syscall.ENOSPC}),
+		errors.New("file resize error: truncate /data/relay.db: file too large"),
+	} {
+		root := &cobra.Command{Use: "tool", RunE: func(*cobra.Command, []string) error { return failure }}
+		var errOut bytes.Buffer
+		err := Execute(context.Background(), root, nil, "TOOL", func(string) string { return "" }, &errOut, &errOut)
+		if code := Exit("tool", err, &errOut); code != ExitNoSpace || !strings.Contains(errOut.String(),
+			"the disk is full") || !strings.Contains(errOut.String(), "/data/relay.db") ||
+			strings.Contains(errOut.String(), "--help") {
+			t.Errorf("%v: expected exit %d naming the file and the disk, no --help; got %d %q", failure, ExitNoSpace,
+				code, errOut.String())
+		}
 	}
 }

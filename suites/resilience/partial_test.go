@@ -2,6 +2,7 @@ package resilience_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -96,6 +97,23 @@ var _ = Describe("partial answers", Label("partial"), func() {
 })
 
 var _ = Describe("disk full", Label("disk"), func() {
+	It("says what is full and exits 4 when it cannot even create its outbox", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		cfg, err := harness.WriteRelayConfig(dir, "http://127.0.0.1:1")
+		Expect(err).NotTo(HaveOccurred())
+		addr, err := harness.FreeAddr()
+		Expect(err).NotTo(HaveOccurred())
+		p := harness.RelayProcess(relayBin, cfg, dir+"/data", addr)
+		p.FileSizeLimitKiB = 8 // less than an empty outbox needs
+		DeferCleanup(func() { _ = p.Kill() })
+		var exited *harness.ExitError
+		Expect(errors.As(p.Start(ctx), &exited)).To(BeTrue(), "the relay must not start: %s", p.Logs())
+		Expect(exited.Code).To(Equal(4), "a full disk's exit code (not 2, a usage error): %s", exited.Logs)
+		Expect(exited.Logs).To(ContainSubstring("the disk is full"))
+		Expect(exited.Logs).To(ContainSubstring("relay.db"), "it names the file")
+		Expect(exited.Logs).NotTo(ContainSubstring("--help"))
+	})
+
 	It("answers 503 when it cannot store, says why on /readyz, loses nothing once there is room", func(ctx SpecContext) {
 		simURL, sim := fakeCleverTap()
 		// the outbox may not grow past 512 KiB: the first webhooks fit, then every commit fails as on a full disk
