@@ -109,11 +109,16 @@ func newEmitVendorCmd(emitter sources.Emitter) *cobra.Command {
 	fs.StringArrayVar(&o.sets, "set", nil,
 		"override or add a body field, path=value (repeatable), e.g. event.price=4.99")
 	fs.StringVar(&o.user, "user", "user-1", "app user id")
-	fs.StringVar(&o.anonymousID, "anonymous-id", "", "anonymous id ($RCAnonymousID:... for RevenueCat)")
 	fs.StringVar(&o.clevertapID, "clevertap-id", "", "CleverTap id the app set as an attribute")
-	fs.StringVar(&o.atInternetID, "at-internet-id", "", "AT Internet / Piano idclient (Purchasely)")
-	fs.StringVar(&o.customerUserID, "customer-user-id", "",
-		"AppsFlyer customer user id (AppsFlyer sends nothing without it)")
+	// the identities only one vendor carries are flags of that vendor's command alone
+	switch info.Name {
+	case "revenuecat":
+		fs.StringVar(&o.anonymousID, "anonymous-id", "", "anonymous id ($RCAnonymousID:...)")
+	case "purchasely":
+		fs.StringVar(&o.atInternetID, "at-internet-id", "", "AT Internet / Piano idclient")
+	case "appsflyer":
+		fs.StringVar(&o.customerUserID, "customer-user-id", "", "customer user id (AppsFlyer sends nothing without it)")
+	}
 	fs.StringVar(&o.email, "email", "", "subscriber email")
 	fs.StringVar(&o.country, "country", "US", "storefront country (ISO 3166 alpha-2)")
 	fs.StringVar(&o.env, "env", "production", "sandbox or production")
@@ -126,7 +131,7 @@ func newEmitVendorCmd(emitter sources.Emitter) *cobra.Command {
 	fs.Float64Var(&o.timeScale, "time-scale", 0.001,
 		"with --retry: real seconds per vendor second (0.001 makes RevenueCat's 5 minutes 0.3 s)")
 	fs.StringVar(&o.credential, info.Credential.Name, "", info.Credential.Usage+
-		" (default: the default relay config's, as `make run` uses)")
+		" (default: the default relay config's, as \"make run\" uses)")
 	o.vendor = map[string]*string{}
 	for _, opt := range info.Options {
 		v := new(string)

@@ -182,3 +182,21 @@ func TestEmitDefaultsToTheStackAndItsCredential(t *testing.T) {
 		}
 	}
 }
+
+// Each vendor's emit lists its own identity flags, not the other vendors'.
+func TestEachVendorsEmitHasItsOwnIdentityFlags(t *testing.T) {
+	own := map[string]string{"revenuecat": "anonymous-id", "purchasely": "at-internet-id",
+		"appsflyer": "customer-user-id"}
+	for vendor := range own {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"emit", vendor, "--help"}, func(string) string { return "" },
+			&out, &out); err != nil {
+			t.Fatal(err)
+		}
+		for other, flag := range own {
+			if shown := strings.Contains(out.String(), "--"+flag+" "); shown != (other == vendor) {
+				t.Errorf("emit %s --help: --%s shown=%v", vendor, flag, shown)
+			}
+		}
+	}
+}

@@ -80,6 +80,7 @@ acknowledged and how fast. Bounded: at most 10m and 10,000,000 webhooks; loopbac
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Source, "source", "", "revenuecat, purchasely or appsflyer")
+	completeWith(cmd, "source", vendors.Names()...)
 	fs.StringVar(&relayURL, "relay", defaultRelayURL, "the relay: webhooks go to <relay>/webhooks/<source>")
 	fs.StringVar(&to, "to", "", "the full webhook URL, instead of the relay's route")
 	fs.Float64Var(&o.Rate, "rate", 1000,

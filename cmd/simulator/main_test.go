@@ -14,6 +14,8 @@ import (
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/simulator/clevertap"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func TestServeAnswersUploadsAndHealth(t *testing.T) {
@@ -124,6 +126,43 @@ func TestAddressInUseNamesTheFlag(t *testing.T) {
 		if cli.Code(err) != cli.ExitUsage || err == nil || !strings.Contains(err.Error(), c.want) ||
 			strings.Count(err.Error(), "simulator:") > 0 {
 			t.Errorf("%v: expected exit 2 saying %q, got %d %v", c.args, c.want, cli.Code(err), err)
+		}
+	}
+}
+
+// A flag's help shows its type: pflag takes a `backquoted` word of the help text as the type's name instead.
+func TestEveryFlagShowsItsType(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				t.Errorf("%s --%s: a backquote in its help replaces its type: %q", c.CommandPath(), f.Name, f.Usage)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRoot(func(string) string { return "" }))
+}
+
+// Completion offers the values a flag takes, not only its name.
+func TestCompletionOffersFlagValues(t *testing.T) {
+	for args, want := range map[string][]string{
+		"__complete tail --outcome ": {"accepted", "partial", "rate_limited"},
+		"__complete tail --region ":  {"eu1", "sk1"},
+		"__complete run --source ":   {"revenuecat", "purchasely", "appsflyer"},
+		"__complete load --source ":  {"appsflyer"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), append(strings.Fields(args), ""), func(string) string { return "" },
+			&out, &out); err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w+"\n") {
+				t.Errorf("%q: expected %s offered, got %q", args, w, out.String())
+			}
 		}
 	}
 }

@@ -57,12 +57,13 @@ system under test and the fake CleverTap alone judges what arrived against your 
 	fs.StringVar(&f.relay, "relay", defaultRelayURL, "the relay's base URL")
 	fs.StringVar(&f.simulator, "simulator", defaultSimulatorURL, "the simulator's base URL")
 	fs.StringVar(&f.relayToken, "relay-admin-token", harness.DevAdminToken,
-		"the relay's admin token, to read its dead letters (default: the one `make run`'s relay uses)")
+		"the relay's admin token, to read its dead letters (default: the one \"make run\"'s relay uses)")
 	fs.StringArrayVar(&f.webhooks, "webhook", nil, "SOURCE=URL: send that source's webhooks to your service at "+
 		"URL instead of the relay's /webhooks/SOURCE (repeatable)")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "SOURCE=VALUE or SOURCE=env:NAME: what your service expects from "+
 		"the vendor: RevenueCat's Authorization value, Purchasely's shared secret, AppsFlyer's token (repeatable)")
 	fs.StringVar(&f.source, "source", "", "play only this source: "+strings.Join(scenarios.Sources, ", "))
+	completeWith(cmd, "source", scenarios.Sources...)
 	fs.StringArrayVar(&f.labels, "label", nil, "play only scenarios with this label (repeatable: any of them)")
 	fs.BoolVar(&f.builtIn, "built-in", false, "play the built-in scenarios (besides any files given)")
 	fs.StringVar(&f.fixtures, "fixtures", "",

@@ -73,7 +73,24 @@ it exits 3 when the simulator cannot be reached, 0 on Ctrl-C or after --count re
 	f.IntVar(&count, "count", 0, "exit after this many requests (0: until interrupted)")
 	f.DurationVar(&reconnectFor, "reconnect-for", 30*time.Second,
 		"how long to keep reconnecting when the stream is lost (0: exit at once)")
+	completeWith(cmd, "outcome", outcomes()...)
+	completeWith(cmd, "region", regionNames()...)
+	completeWith(cmd, "color", "auto", "always", "never")
 	return cmd
+}
+
+// completeWith makes shell completion offer these values for a flag.
+func completeWith(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// regionNames are CleverTap's regions, for completion.
+func regionNames() []string {
+	var names []string
+	for _, r := range clevertap.Regions {
+		names = append(names, string(r))
+	}
+	return names
 }
 
 // outcomes are the journal's outcomes, for --outcome's check and help.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,7 +76,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, prefix str
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SilenceErrors, root.SilenceUsage = true, true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return Usage(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return Usage(withSuggestion(err, c)) })
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, prefix, getenv) }
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -89,12 +90,49 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, prefix str
 			"run it again; nothing was lost that had been acknowledged", err)}
 	case !errors.As(err, &e):
 		// cobra's own errors (an unknown command, a wrong number of arguments) come before the command ran
-		e = &ExitError{Code: ExitUsage, Err: err}
+		e = &ExitError{Code: ExitUsage, Err: withSuggestion(err, cmd)}
 	}
 	if e.Code == ExitUsage && cmd != nil {
 		e.help = cmd.CommandPath()
 	}
 	return e
+}
+
+// unknownCommand and unknownFlag find the word in cobra's and pflag's errors.
+var (
+	unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)"`)
+	unknownFlag    = regexp.MustCompile(`^unknown (?:shorthand )?flag: '?-{1,2}([^' ]+)`)
+)
+
+// withSuggestion adds a did-you-mean to an unknown command or flag: the commands of cmd, or its flags.
+func withSuggestion(err error, cmd *cobra.Command) error {
+	if cmd == nil {
+		return err
+	}
+	msg := err.Error()
+	if first, _, found := strings.Cut(msg, "\n\nDid you mean this?"); found {
+		err, msg = errors.New(first), first // cobra's own suggestion, over several lines: one line instead
+	}
+	var names []string
+	var got, prefix string
+	if m := unknownCommand.FindStringSubmatch(msg); m != nil {
+		got = m[1]
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+	} else if m := unknownFlag.FindStringSubmatch(msg); m != nil {
+		got, prefix = m[1], "--"
+		cmd.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	}
+	if got == "" {
+		return err
+	}
+	if s := suggest.Closest(got, names); s != "" {
+		return fmt.Errorf("%w (did you mean %q?)", err, prefix+s)
+	}
+	return err
 }
 
 // diskFull says whether an error comes from a full disk or a file at its size limit; storage libraries do not

@@ -127,3 +127,20 @@ func TestAFullDiskIsNotAUsageError(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownCommandsAndFlagsGetADidYouMean(t *testing.T) {
+	for args, want := range map[string]string{
+		"srve":                 `unknown command "srve" for "tool" (did you mean "serve"?)`,
+		"serve --listn x":      `unknown flag: --listn (did you mean "--listen"?)`,
+		"up --journal-limt 3":  `unknown flag: --journal-limt (did you mean "--journal-limit"?)`,
+		"serve --zzzzzzzzzzzz": `unknown flag: --zzzzzzzzzzzz`,
+	} {
+		got := map[string]string{}
+		var out bytes.Buffer
+		err := Execute(context.Background(), tree(&got), strings.Fields(args), "TOOL",
+			func(string) string { return "" }, &out, &out)
+		if err == nil || err.Error() != want || Code(err) != ExitUsage {
+			t.Errorf("%s: expected %q (exit 2), got %v", args, want, err)
+		}
+	}
+}
