@@ -113,12 +113,13 @@ func sortedKeys[V any](m map[string]V) []string {
 // served: records may arrive in any order (the relay sends in parallel), and an expectation that says little
 // must not take the record a stricter one needs.
 func MatchRecords(expected []Record, received []Received, defaultAccount string) []string {
-	problems, _ := matchRecords(expected, received, defaultAccount)
+	problems, _, _ := matchRecords(expected, received, defaultAccount)
 	return problems
 }
 
-// matchRecords is MatchRecords, also saying which expectations found no record.
-func matchRecords(expected []Record, received []Received, defaultAccount string) ([]string, []int) {
+// matchRecords is MatchRecords, also saying which expectations found no record and which expectation each
+// received record met (-1: none).
+func matchRecords(expected []Record, received []Received, defaultAccount string) ([]string, []int, []int) {
 	fits := make([][]bool, len(expected))
 	for i, e := range expected {
 		fits[i] = make([]bool, len(received))
@@ -152,6 +153,7 @@ func matchRecords(expected []Record, received []Received, defaultAccount string)
 	}
 	var problems []string
 	var unmatched []int
+	nearest := make([]bool, len(received)) // named as an expectation's nearest miss: not "unexpected" as well
 	for i, e := range expected {
 		if paired[i] {
 			continue
@@ -167,6 +169,7 @@ func matchRecords(expected []Record, received []Received, defaultAccount string)
 			}
 		}
 		if best >= 0 {
+			nearest[best] = true
 			problems = append(problems, fmt.Sprintf("expected %s; nearest miss %s: %s", e, received[best],
 				strings.Join(bestMiss, "; ")))
 		} else {
@@ -174,11 +177,28 @@ func matchRecords(expected []Record, received []Received, defaultAccount string)
 		}
 	}
 	for j, got := range received {
-		if owner[j] < 0 {
+		if owner[j] < 0 && !nearest[j] {
 			problems = append(problems, "unexpected record "+got.String())
 		}
 	}
-	return problems, unmatched
+	return problems, unmatched, owner
+}
+
+// pairedRows are a run's records side by side as the matching paired them: each expectation with the record it
+// met (or none), then each record nobody expected.
+func pairedRows(kind string, expected []Record, received []Received, owner []int) []Row {
+	rows := make([]Row, len(expected))
+	for i, e := range expected {
+		rows[i] = Row{Kind: kind, Expected: e.String()}
+	}
+	for j, got := range received {
+		if owner[j] >= 0 {
+			rows[owner[j]].Received = got.String()
+		} else {
+			rows = append(rows, Row{Kind: kind, Received: got.String()})
+		}
+	}
+	return rows
 }
 
 // accountOf is the account an expected record names, or the source's.
@@ -216,8 +236,9 @@ func (r *run) check(ctx context.Context) error {
 	for _, got := range received {
 		r.res.Received = append(r.res.Received, got.String())
 	}
-	problems, unmatched := matchRecords(expected, received, r.id(r.account()))
+	problems, unmatched, owner := matchRecords(expected, received, r.id(r.account()))
 	r.res.Problems = append(r.res.Problems, problems...)
+	r.res.Rows = append(r.res.Rows, pairedRows("clevertap", expected, received, owner)...)
 	if len(unmatched) > 0 {
 		r.res.Line = e.CleverTap[unmatched[0]].line // the first expectation nothing met
 	}
@@ -444,6 +465,7 @@ outer:
 		if site == "" {
 			site = "100001"
 		}
+		shown := fmt.Sprintf("piano %s %s ignored=%v", site, w.Event, w.Ignored)
 		for i, h := range mine {
 			var data map[string]any
 			_ = json.Unmarshal(h.Data, &data)
@@ -453,16 +475,21 @@ outer:
 			}
 			if ok {
 				used[i] = true
-				r.res.Received = append(r.res.Received, fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored))
+				got := fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)
+				r.res.Received = append(r.res.Received, got)
+				r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: shown, Received: got})
 				continue outer
 			}
 		}
+		r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: shown})
 		r.res.problem("expected Piano event %s on site %s (ignored=%v, data %v); received %d Piano events for %s", w.Event,
 			site, w.Ignored, w.Data, len(mine), idclient)
 	}
 	for i, h := range mine {
 		if !used[i] {
 			r.res.problem("unexpected Piano event %s on site %s (ignored=%v) %s", h.Name, h.Site, h.Ignored, h.Data)
+			r.res.Rows = append(r.res.Rows, Row{Kind: "piano",
+				Received: fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)})
 		}
 	}
 	for _, w := range want {

@@ -63,21 +63,30 @@ func (t Target) SystemUnderTest(source string) string {
 	return "the reference relay at " + strings.TrimSuffix(t.RelayURL, "/") + "/webhooks/" + source
 }
 
+// Row is one line of a run's records: an expectation and the record it met, or one of them alone.
+type Row struct {
+	Kind     string `json:"kind"` // clevertap or piano
+	Expected string `json:"expected,omitempty"`
+	Received string `json:"received,omitempty"`
+}
+
 // Result is one scenario × source.
 type Result struct {
 	Scenario string `json:"scenario"`
 	Source   string `json:"source"`
 	// File and Line are where the scenario says what failed: the step that could not be played, else the
 	// source's expectations.
-	File     string        `json:"file"`
-	Line     int           `json:"line"`
-	Run      string        `json:"run"`
-	Passed   bool          `json:"passed"`
-	Problems []string      `json:"problems,omitempty"`
-	Webhooks int           `json:"webhooks"`
-	Expected []string      `json:"expected"`
-	Received []string      `json:"received"`
-	Took     time.Duration `json:"took"`
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Run      string   `json:"run"`
+	Passed   bool     `json:"passed"`
+	Problems []string `json:"problems,omitempty"`
+	Webhooks int      `json:"webhooks"`
+	Expected []string `json:"expected"`
+	Received []string `json:"received"`
+	// Rows are the records side by side as the matching paired them, CleverTap's and Piano's apart
+	Rows []Row         `json:"rows,omitempty"`
+	Took time.Duration `json:"took"`
 	// SettledByRelay says the run ended when the relay said it had delivered everything of it (/admin/pending),
 	// not after the settle window.
 	SettledByRelay bool `json:"settled_by_relay"`

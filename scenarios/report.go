@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/inspector"
@@ -21,18 +22,58 @@ func ReportFailures(w io.Writer, results []Result) {
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  ! %s\n", p)
 		}
-		fmt.Fprintf(w, "  %-60s | %s\n", "expected", "received")
-		for i := 0; i < max(len(r.Expected), len(r.Received)); i++ {
-			fmt.Fprintf(w, "  %-60s | %s\n", cell(r.Expected, i), cell(r.Received, i))
+		kind := ""
+		for _, row := range r.Rows {
+			if row.Kind != kind {
+				kind = row.Kind
+				printRow(w, "expected at "+map[string]string{"clevertap": "CleverTap", "piano": "Piano"}[kind],
+					"received")
+			}
+			printRow(w, row.Expected, row.Received)
 		}
 	}
 }
 
-func cell(list []string, i int) string {
-	if i >= len(list) {
+// cellWidth is a column of the failure report: two side by side fit 120 characters.
+const cellWidth = 56
+
+// printRow prints two cells side by side, each wrapped at cellWidth.
+func printRow(w io.Writer, left, right string) {
+	l, r := wrap(left, cellWidth), wrap(right, cellWidth)
+	for i := 0; i < max(len(l), len(r)); i++ {
+		fmt.Fprintf(w, "  %-*s | %s\n", cellWidth, line(l, i), line(r, i))
+	}
+}
+
+func line(lines []string, i int) string {
+	if i >= len(lines) {
 		return ""
 	}
-	return list[i]
+	return lines[i]
+}
+
+// wrap cuts text into lines of at most width characters, at spaces where it can.
+func wrap(text string, width int) []string {
+	var out []string
+	for r := []rune(text); len(r) > 0; {
+		if len(r) <= width {
+			out = append(out, string(r))
+			break
+		}
+		cut := width
+		for k := width; k > width/2; k-- {
+			if r[k] == ' ' {
+				cut = k
+				break
+			}
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		r = []rune(strings.TrimLeft(string(r[cut:]), " "))
+	}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	return out
 }
 
 // Player plays scenarios for the inspector's scenario panel, against a target.
