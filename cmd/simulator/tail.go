@@ -264,7 +264,7 @@ func (t *tailer) requestLine(e *clevertap.JournalEntry) string {
 	if r := e.Records; r != nil {
 		parts = append(parts, fmt.Sprintf("%d/%d", r.Processed, r.Total))
 		for _, u := range r.Unprocessed {
-			parts = append(parts, t.paint(ansiRed, fmt.Sprintf("#%d %d %q", u.Index, u.Code, printable(u.Error))))
+			parts = append(parts, t.paint(ansiRed, fmt.Sprintf("#%d %d %q", u.Index+1, u.Code, printable(u.Error))))
 			if diagnosis == "" {
 				diagnosis = u.Diagnosis
 			}

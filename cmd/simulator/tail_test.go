@@ -135,7 +135,8 @@ func TestTailPrintsOneLinePerRequestWithNamesCodesAndDiagnosis(t *testing.T) {
 	}
 	wants := [][]string{
 		{"eu1", "SIM-EU1-0001", "upload", "200 accepted", "2/2", "rc_trial_started_event, profile"},
-		{"200 partial", "1/2", "rc_trial_started_event, (no evtName)", `#1 509 "`,
+		{"200 partial", "1/2", "rc_trial_started_event, (no evtName)", `#2 509 "Event Name is incorrect`,
+			"Skipped record number : 2",
 			"— the event has no evtName (or an empty one)"},
 		{"piano", "site 100001", "POST /piano/event", "1 kept, 1 ignored", "TRIAL_STARTED, NOT_DECLARED",
 			"— NOT_DECLARED ignored: "},

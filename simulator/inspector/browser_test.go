@@ -236,6 +236,14 @@ func TestARefusedRecordShowsItsCodeInPlace(t *testing.T) {
 	if !strings.Contains(row, "partial") || !strings.Contains(row, "1/2") {
 		t.Errorf("the row %q does not show a partial upload of 1 of 2 records", row)
 	}
+	// the list says what the request carried, as simulator tail does, and why part of it was refused
+	if carried := evaluate[string](p, `document.querySelector('[data-testid=carried]').innerText`); carried !=
+		"rc_initial_purchase_event, (no evtName) · bob" {
+		t.Errorf("the row says it carried %q", carried)
+	}
+	if diag := evaluate[string](p, `document.querySelector('[data-testid=request-row] td.diag').innerText`); diag == "" {
+		t.Error("a partial upload's row shows no diagnosis")
+	}
 	p.do("open the request", chromedp.Click(chromedp.CSS(`[data-testid=request-row]`)))
 	p.waitFor("the request's records are shown", `document.querySelectorAll('.record').length === 2`)
 	marked := evaluate[[]string](p,
@@ -262,6 +270,18 @@ func TestARefusedRecordShowsItsCodeInPlace(t *testing.T) {
 		`"X-Clevertap-Passcode").nextElementSibling.innerText`)
 	if passcode != "REDACTED" || strings.Contains(evaluate[string](p, `document.body.innerText`), "sim-eu1-pass") {
 		t.Errorf("the passcode header shows %q, want REDACTED and the passcode nowhere on the page", passcode)
+	}
+}
+
+// An address with a view the inspector does not have says so, instead of showing the requests as if asked.
+func TestAnUnknownViewSaysSo(t *testing.T) {
+	st := stack(t)
+	p := openTab(t, st.SimulatorURL)
+	p.open("?view=nope")
+	p.waitFor("an error is shown", `document.querySelector('[role=alert]') !== null`)
+	text := evaluate[string](p, `document.querySelector('[role=alert]').innerText`)
+	if !strings.Contains(text, `no view "nope"`) || !strings.Contains(text, "requests") {
+		t.Errorf("the page says %q", text)
 	}
 }
 

@@ -80,16 +80,31 @@ function filterQuery(p) {
   return q;
 }
 
+// carried says what an upload brought, as simulator tail does: its first event names (or record types) and
+// identity; "" when the body is not an upload's.
+function carried(e) {
+  let d;
+  try { d = JSON.parse(e.request_body || "").d; } catch { return ""; }
+  if (!Array.isArray(d) || d.length === 0) return "";
+  const names = d.slice(0, 3).map((r) => (r && (r.evtName || (r.type === "event" ? "(no evtName)" : r.type))) || "?");
+  const who = d[0] && (d[0].identity || d[0].objectId);
+  return names.join(", ") + (d.length > 3 ? " +" + (d.length - 3) : "") + (who ? " · " + who : "");
+}
+
 function requestRow(e) {
-  const refused = e.records ? (e.records.unprocessed || []).length : 0;
+  const unprocessed = e.records ? (e.records.unprocessed || []) : [];
+  const refused = unprocessed.length;
   const total = e.records ? e.records.total : "";
-  const diag = (e.diagnosis || [])[0] || "";
+  // a partial upload's first refused record says why when the request as a whole has nothing to say
+  const diag = (e.diagnosis || [])[0] || (unprocessed[0] ? "record " + (unprocessed[0].index + 1) + ": " +
+    (unprocessed[0].diagnosis || unprocessed[0].error) : "");
   return h("tr", { "data-seq": e.seq, "data-time": e.received_at, "data-testid": "request-row",
     onclick: () => openRequest(e.seq) },
     h("td", { class: "mono", "data-label": "time" }, time(e.received_at)),
     h("td", { "data-label": "region" }, e.region || ""),
     h("td", { class: "mono", "data-label": "account" }, e.account || ""),
-    h("td", { "data-label": "endpoint" }, e.endpoint, " ", h("span", { class: "muted mono" }, e.method + " " + e.path)),
+    h("td", { "data-label": "endpoint" }, e.endpoint, " ", h("span", { class: "muted mono" }, e.method + " " + e.path),
+      carried(e) ? h("div", { class: "carried", "data-testid": "carried" }, carried(e)) : null),
     h("td", { "data-label": "status" }, String(e.status), " ", h("span", { class: "badge " + e.outcome }, e.outcome)),
     h("td", { "data-label": "records" }, e.records ? (e.records.processed + "/" + total) : ""),
     h("td", { "data-label": "refused", class: refused ? "refused" : "" }, refused ? String(refused) : ""),
@@ -254,7 +269,7 @@ async function viewRequest(p) {
     h("div", { class: "card" },
       h("h2", {}, e.method + " " + e.path + (e.query ? "?" + e.query : "")),
       h("dl", { class: "kv" },
-        h("dt", {}, "received"), h("dd", {}, e.received_at),
+        h("dt", {}, "received"), h("dd", {}, new Date(e.received_at).toLocaleString() + " (" + e.received_at + ")"),
         h("dt", {}, "request id"), h("dd", {}, e.request_id),
         h("dt", {}, "host, region"), h("dd", {}, e.host + ", " + (e.region || "")),
         h("dt", {}, "account"), h("dd", {}, e.account || ""),
@@ -456,7 +471,12 @@ const VIEWS = { requests: viewRequests, request: viewRequest, user: viewUser, pi
 
 async function draw() {
   const p = params();
-  const view = VIEWS[p.get("view")] ? p.get("view") : "requests";
+  if (p.get("view") && !VIEWS[p.get("view")]) {
+    main.replaceChildren(errorBox(new Error("no view \"" + p.get("view") + "\"; the views are " +
+      Object.keys(VIEWS).join(", "))));
+    return;
+  }
+  const view = p.get("view") || "requests";
   for (const a of document.querySelectorAll("nav a")) {
     a.toggleAttribute("aria-current", a.dataset.view === view || (view === "request" && a.dataset.view === "requests"));
     if (a.hasAttribute("aria-current")) a.setAttribute("aria-current", "page");
