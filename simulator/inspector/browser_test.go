@@ -230,28 +230,37 @@ func TestARefusedRecordShowsItsCodeInPlace(t *testing.T) {
 	p.open("")
 	p.waitLive()
 	noName := map[string]any{"type": "event", "identity": "bob", "ts": time.Now().Unix(), "evtData": map[string]any{}}
-	upload(t, st, event("bob", "rc_initial_purchase_event"), noName)
+	millis := event("bob", "rc_renewal_event")
+	millis["ts"] = time.Now().UnixMilli() // refused (525) and warned: the warning shows once, beside the record
+	upload(t, st, event("bob", "rc_initial_purchase_event"), noName, millis)
 	p.waitFor("the upload's row appears", `document.querySelectorAll('[data-testid=request-row]').length === 1`)
 	row := rowTexts(p)[0]
-	if !strings.Contains(row, "partial") || !strings.Contains(row, "1/2") {
-		t.Errorf("the row %q does not show a partial upload of 1 of 2 records", row)
+	if !strings.Contains(row, "partial") || !strings.Contains(row, "1/3") {
+		t.Errorf("the row %q does not show a partial upload of 1 of 3 records", row)
 	}
 	// the list says what the request carried, as simulator tail does, and why part of it was refused
 	if carried := evaluate[string](p, `document.querySelector('[data-testid=carried]').innerText`); carried !=
-		"rc_initial_purchase_event, (no evtName) · bob" {
+		"rc_initial_purchase_event, (no evtName), rc_renewal_event · bob" {
 		t.Errorf("the row says it carried %q", carried)
 	}
 	if diag := evaluate[string](p, `document.querySelector('[data-testid=request-row] td.diag').innerText`); diag == "" {
 		t.Error("a partial upload's row shows no diagnosis")
 	}
 	p.do("open the request", chromedp.Click(chromedp.CSS(`[data-testid=request-row]`)))
-	p.waitFor("the request's records are shown", `document.querySelectorAll('.record').length === 2`)
+	p.waitFor("the request's records are shown", `document.querySelectorAll('.record').length === 3`)
 	marked := evaluate[[]string](p,
 		`[...document.querySelectorAll('.record')].map(r => r.dataset.testid + ": " + r.querySelector("header").innerText)`)
 	want := []string{
 		"record: record 1",
 		"refused-record: record 2 — code 509: Event Name is incorrect. ErrorCode: 509 - Event name is mandatory. " +
 			"Skipped record number : 2",
+		"refused-record: record 3 — code 525: Timestamp should be present in the Unix Epoch format. " +
+			"Skipped record number : 3",
+	}
+	// the milliseconds warning: once, beside record 3, not again in the request's notes
+	page := evaluate[string](p, `document.getElementById("main").innerText`)
+	if n := strings.Count(page, "looks like milliseconds"); n != 1 {
+		t.Errorf("the milliseconds warning shows %d times, want once beside its record", n)
 	}
 	if fmt.Sprint(marked) != fmt.Sprint(want) {
 		t.Errorf("records shown as\n%q\nwant\n%q", marked, want)

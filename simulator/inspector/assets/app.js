@@ -264,6 +264,10 @@ async function viewRequest(p) {
       ws.map((w) => h("p", { class: "diag", "data-testid": "record-warning" }, "simulator: " + w)),
       h("pre", {}, JSON.stringify(rec, null, 2)));
   }) : h("pre", {}, pretty(e.request_body) || "(no body)");
+  // a record's warning shows beside the record: the request's notes do not say it a second time
+  const inPlace = new Set(records ? ((e.records && e.records.warnings) || []).map((w) =>
+    "record " + (w.index + 1) + ": " + w.warning) : []);
+  const notes = (e.diagnosis || []).filter((d) => !inPlace.has(d));
   show(
     h("p", {}, h("a", { href: "?view=requests", onclick: (ev) => { ev.preventDefault(); history.back(); } }, "← requests")),
     h("div", { class: "card" },
@@ -275,8 +279,8 @@ async function viewRequest(p) {
         h("dt", {}, "account"), h("dd", {}, e.account || ""),
         h("dt", {}, "answer"), h("dd", {}, e.status + " " + e.outcome + (e.fault ? " (fault " + e.fault + ")" : "")),
         h("dt", {}, "took"), h("dd", {}, e.duration_ms + " ms"))),
-    (e.diagnosis || []).length ? h("div", { class: "card" }, h("h3", {}, "What the simulator noticed"),
-      h("ul", { "data-testid": "diagnosis" }, e.diagnosis.map((d) => h("li", { class: "diag" }, d)))) : null,
+    notes.length ? h("div", { class: "card" }, h("h3", {}, "What the simulator noticed"),
+      h("ul", { "data-testid": "diagnosis" }, notes.map((d) => h("li", { class: "diag" }, d)))) : null,
     h("div", { class: "grid2" },
       h("div", {}, h("h3", {}, "Request"),
         h("dl", { class: "kv" }, Object.entries(e.request_headers || {}).sort().map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
