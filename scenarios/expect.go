@@ -189,13 +189,13 @@ func matchRecords(expected []Record, received []Received, defaultAccount string)
 func pairedRows(kind string, expected []Record, received []Received, owner []int) []Row {
 	rows := make([]Row, len(expected))
 	for i, e := range expected {
-		rows[i] = Row{Kind: kind, Expected: e.String()}
+		rows[i] = Row{Kind: kind, Expected: e, expectedText: e.String()}
 	}
 	for j, got := range received {
 		if owner[j] >= 0 {
-			rows[owner[j]].Received = got.String()
+			rows[owner[j]].Received, rows[owner[j]].receivedText = got, got.String()
 		} else {
-			rows = append(rows, Row{Kind: kind, Received: got.String()})
+			rows = append(rows, Row{Kind: kind, Received: got, receivedText: got.String()})
 		}
 	}
 	return rows
@@ -477,19 +477,20 @@ outer:
 				used[i] = true
 				got := fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)
 				r.res.Received = append(r.res.Received, got)
-				r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: shown, Received: got})
+				r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: w, Received: h, expectedText: shown,
+					receivedText: got})
 				continue outer
 			}
 		}
-		r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: shown})
+		r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: w, expectedText: shown})
 		r.res.problem("expected Piano event %s on site %s (ignored=%v, data %v); received %d Piano events for %s", w.Event,
 			site, w.Ignored, w.Data, len(mine), idclient)
 	}
 	for i, h := range mine {
 		if !used[i] {
 			r.res.problem("unexpected Piano event %s on site %s (ignored=%v) %s", h.Name, h.Site, h.Ignored, h.Data)
-			r.res.Rows = append(r.res.Rows, Row{Kind: "piano",
-				Received: fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)})
+			r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Received: h,
+				receivedText: fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)})
 		}
 	}
 	for _, w := range want {

@@ -65,9 +65,12 @@ func (t Target) SystemUnderTest(source string) string {
 
 // Row is one line of a run's records: an expectation and the record it met, or one of them alone.
 type Row struct {
-	Kind     string `json:"kind"` // clevertap or piano
-	Expected string `json:"expected,omitempty"`
-	Received string `json:"received,omitempty"`
+	Kind string `json:"kind"` // clevertap or piano
+	// Expected is the expectation as the scenario writes it, Received the record as the fake holds it: objects
+	Expected any `json:"expected,omitempty"`
+	Received any `json:"received,omitempty"`
+	// what the text report prints of them
+	expectedText, receivedText string
 }
 
 // Result is one scenario × source.

@@ -29,7 +29,7 @@ func ReportFailures(w io.Writer, results []Result) {
 				printRow(w, "expected at "+map[string]string{"clevertap": "CleverTap", "piano": "Piano"}[kind],
 					"received")
 			}
-			printRow(w, row.Expected, row.Received)
+			printRow(w, row.expectedText, row.receivedText)
 		}
 	}
 }

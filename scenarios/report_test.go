@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -20,11 +21,20 @@ func TestTheFailureReportPairsAndWraps(t *testing.T) {
 	}
 	_, _, owner := matchRecords(expected, received, "A")
 	rows := pairedRows("clevertap", expected, received, owner)
-	if len(rows) != 3 || rows[0].Received != received[1].String() || rows[1].Received != "" ||
-		rows[2].Expected != "" || rows[2].Received != received[0].String() {
+	if len(rows) != 3 || rows[0].receivedText != received[1].String() || rows[1].Received != nil ||
+		rows[2].Expected != nil || rows[2].receivedText != received[0].String() {
 		t.Fatalf("expected the trial paired with its record, the renewal alone, the 4.99 renewal alone, got %+v", rows)
 	}
-	rows = append(rows, Row{Kind: "piano", Expected: "piano 100001 subscription.started ignored=false"})
+	// --json gives the records as objects, not as the text the report prints
+	raw, _ := json.Marshal(rows[0])
+	want := `{"kind":"clevertap","expected":{"event":"rc_trial_started_event","identity":"u"},"received":` +
+		`{"account":"A","region":"eu1","record":{"evtData":{},"evtName":"rc_trial_started_event","identity":"u",` +
+		`"type":"event"},"seq":0}}`
+	if string(raw) != want {
+		t.Errorf("a row in JSON:\n%s\nwant\n%s", raw, want)
+	}
+	rows = append(rows, Row{Kind: "piano", Expected: PianoEvent{Event: "subscription.started"},
+		expectedText: "piano 100001 subscription.started ignored=false"})
 	var b strings.Builder
 	ReportFailures(&b, []Result{{Scenario: "s", Source: "revenuecat", Rows: rows}})
 	out := b.String()

@@ -170,13 +170,13 @@ func (e *Expectations) UnmarshalYAML(n *yaml.Node) error {
 // Record is one expected CleverTap record: event name (or profile), identity or objectId, account and region,
 // and the evtData (or profileData) fields that matter.
 type Record struct {
-	Event    string         `yaml:"event,omitempty"`
-	Profile  bool           `yaml:"profile,omitempty"`
-	Identity string         `yaml:"identity,omitempty"`
-	ObjectID string         `yaml:"object_id,omitempty"`
-	Account  string         `yaml:"account,omitempty"`
-	Region   string         `yaml:"region,omitempty"`
-	Data     map[string]any `yaml:"data,omitempty"`
+	Event    string         `yaml:"event,omitempty" json:"event,omitempty"`
+	Profile  bool           `yaml:"profile,omitempty" json:"profile,omitempty"`
+	Identity string         `yaml:"identity,omitempty" json:"identity,omitempty"`
+	ObjectID string         `yaml:"object_id,omitempty" json:"object_id,omitempty"`
+	Account  string         `yaml:"account,omitempty" json:"account,omitempty"`
+	Region   string         `yaml:"region,omitempty" json:"region,omitempty"`
+	Data     map[string]any `yaml:"data,omitempty" json:"data,omitempty"`
 	line     int
 }
 
@@ -194,11 +194,11 @@ func (r *Record) UnmarshalYAML(n *yaml.Node) error {
 
 // PianoEvent is one expected Piano event.
 type PianoEvent struct {
-	Event    string         `yaml:"event"`
-	IDClient string         `yaml:"idclient,omitempty"`
-	Site     string         `yaml:"site,omitempty"`
-	Ignored  bool           `yaml:"ignored,omitempty"`
-	Data     map[string]any `yaml:"data,omitempty"`
+	Event    string         `yaml:"event" json:"event"`
+	IDClient string         `yaml:"idclient,omitempty" json:"idclient,omitempty"`
+	Site     string         `yaml:"site,omitempty" json:"site,omitempty"`
+	Ignored  bool           `yaml:"ignored,omitempty" json:"ignored,omitempty"`
+	Data     map[string]any `yaml:"data,omitempty" json:"data,omitempty"`
 }
 
 // DeadLetter is one expected dead letter.
