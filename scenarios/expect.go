@@ -184,6 +184,11 @@ func matchRecords(expected []Record, received []Received, defaultAccount string)
 	return problems, unmatched, owner
 }
 
+// pianoText is a Piano event as the report prints it.
+func pianoText(site, event string, ignored bool) string {
+	return fmt.Sprintf("piano %s %s ignored=%v", site, event, ignored)
+}
+
 // pairedRows are a run's records side by side as the matching paired them: each expectation with the record it
 // met (or none), then each record nobody expected.
 func pairedRows(kind string, expected []Record, received []Received, owner []int) []Row {
@@ -465,7 +470,7 @@ outer:
 		if site == "" {
 			site = "100001"
 		}
-		shown := fmt.Sprintf("piano %s %s ignored=%v", site, w.Event, w.Ignored)
+		shown := pianoText(site, w.Event, w.Ignored)
 		for i, h := range mine {
 			var data map[string]any
 			_ = json.Unmarshal(h.Data, &data)
@@ -475,7 +480,7 @@ outer:
 			}
 			if ok {
 				used[i] = true
-				got := fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)
+				got := pianoText(h.Site, h.Name, h.Ignored)
 				r.res.Received = append(r.res.Received, got)
 				r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Expected: w, Received: h, expectedText: shown,
 					receivedText: got})
@@ -490,10 +495,10 @@ outer:
 		if !used[i] {
 			r.res.problem("unexpected Piano event %s on site %s (ignored=%v) %s", h.Name, h.Site, h.Ignored, h.Data)
 			r.res.Rows = append(r.res.Rows, Row{Kind: "piano", Received: h,
-				receivedText: fmt.Sprintf("piano %s %s ignored=%v", h.Site, h.Name, h.Ignored)})
+				receivedText: pianoText(h.Site, h.Name, h.Ignored)})
 		}
 	}
 	for _, w := range want {
-		r.res.Expected = append(r.res.Expected, fmt.Sprintf("piano %s %s ignored=%v", w.Site, w.Event, w.Ignored))
+		r.res.Expected = append(r.res.Expected, pianoText(w.Site, w.Event, w.Ignored))
 	}
 }
