@@ -52,6 +52,11 @@ type contents struct {
 	sending []entry
 	// jobsSequence is the jobs bucket's next-id counter.
 	jobsSequence uint64
+	// sealedFrom is the first job id due a seal (the largest id when the outbox predates seals).
+	sealedFrom uint64
+	// queueMissing: an older relay's outbox without the destination index; damagedJob: jobs that did not decode.
+	queueMissing bool
+	damagedJob   map[uint64]bool
 }
 
 // Check reads an outbox file without bbolt (so a damaged file cannot crash it), walking every page it reaches and
@@ -61,15 +66,17 @@ func Check(path string) (Report, error) {
 	return c.report, err
 }
 
-// readJobs decodes the jobs bucket's entries.
+// readJobs decodes the jobs bucket's entries, checking their seals.
 func (c *contents) readJobs(entries []entry, damage func(string, ...any)) {
 	for _, e := range entries {
 		if len(e.key) != 8 {
 			damage("jobs: a key of %d bytes", len(e.key))
 			continue
 		}
-		j, err := decodeJob(binary.BigEndian.Uint64(e.key), e.value)
+		id := binary.BigEndian.Uint64(e.key)
+		j, err := decodeJob(id, e.value, id >= c.sealedFrom)
 		if err != nil {
+			c.damagedJob[id] = true
 			damage("%v", err)
 			continue
 		}
@@ -78,25 +85,71 @@ func (c *contents) readJobs(entries []entry, damage func(string, ...any)) {
 	}
 }
 
-// checkQueue checks that every job is in its destination's queue.
+// checkQueue checks that the destination index and the jobs agree both ways: delivery reads only the index, so a
+// job missing from it would wait forever, and an entry without its job would stop its destination's queue.
 func (c *contents) checkQueue(entries []entry, damage func(string, ...any)) {
-	queued := map[uint64]bool{}
+	if len(entries) == 0 && c.queueMissing {
+		return // an older relay kept no index; Open builds it
+	}
+	queued := map[uint64]string{}
 	for _, e := range entries {
-		if len(e.key) < 9 {
-			damage("queue: a key of %d bytes", len(e.key))
+		if len(e.key) < 9 || e.key[len(e.key)-9] != 0 {
+			damage("queue: a damaged key %q", clipKey(e.key))
 			continue
 		}
-		queued[binary.BigEndian.Uint64(e.key[len(e.key)-8:])] = true
+		queued[binary.BigEndian.Uint64(e.key[len(e.key)-8:])] = string(e.key[:len(e.key)-9])
 	}
+	jobs := map[uint64]bool{}
 	for _, j := range c.jobs {
-		if !queued[j.ID] && len(queued) > 0 {
-			damage("job %d: missing from its destination's queue", j.ID)
+		jobs[j.ID] = true
+		switch dest, ok := queued[j.ID]; {
+		case !ok:
+			damage("job %d: missing from its destination's queue (it would never be delivered)", j.ID)
+		case dest != j.Destination:
+			damage("job %d: queued for %q, but its destination is %q", j.ID, clipKey([]byte(dest)), j.Destination)
+		}
+	}
+	for id := range queued {
+		if !jobs[id] && !c.damagedJob[id] {
+			damage("queue: job %d is queued but not stored", id)
 		}
 	}
 }
 
+// checkSeen checks that the remembered event ids and their time index agree both ways: an id missing from one
+// would let a redelivered webhook through as new (a duplicate upload) or never be forgotten.
+func (c *contents) checkSeen(damage func(string, ...any)) {
+	byTime := make(map[string]bool, len(c.byTime))
+	for _, e := range c.byTime {
+		if len(e.key) < 9 {
+			damage("seen_by_time: a key of %d bytes", len(e.key))
+			continue
+		}
+		byTime[string(e.key[8:])+"\x00"+string(e.key[:8])] = true
+	}
+	for _, e := range c.seen {
+		if len(e.value) != 8 || !byTime[string(e.key)+"\x00"+string(e.value)] {
+			damage("seen: event id %q has no matching entry in seen_by_time", clipKey(e.key))
+			continue
+		}
+		delete(byTime, string(e.key)+"\x00"+string(e.value))
+	}
+	if len(byTime) > 0 {
+		damage("seen_by_time: %d entries have no matching event id in seen", len(byTime))
+	}
+}
+
+// clipKey bounds a damaged key in a report.
+func clipKey(k []byte) string {
+	if len(k) > 64 {
+		return string(k[:64]) + "..."
+	}
+	return string(k)
+}
+
 func read(path string) (*contents, error) {
-	c := &contents{report: Report{Path: path}, rawJobs: map[uint64][]byte{}}
+	c := &contents{report: Report{Path: path}, rawJobs: map[uint64][]byte{}, damagedJob: map[uint64]bool{},
+		sealedFrom: ^uint64(0)}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return c, err
@@ -108,15 +161,20 @@ func read(path string) (*contents, error) {
 	damage := func(format string, args ...any) {
 		c.report.Damage = append(c.report.Damage, fmt.Sprintf(format, args...))
 	}
-	if err := f.checkFreelist(); err != nil {
-		damage("%v", err)
+	for _, p := range f.metaProblems {
+		damage("%s: bbolt reads the other meta page (transaction %d), so commits after it would be lost", p,
+			f.meta.txid)
 	}
 	w := &walker{f: f, visited: map[uint64]bool{}}
 	top := w.pageEntries(f.meta.root)
 	bucket := func(name []byte) []entry {
 		root, inline, found := w.bucket(top, string(name))
 		if !found {
-			if string(name) != string(queueBucket) { // older relays kept no destination index
+			switch string(name) {
+			case string(queueBucket): // older relays kept no destination index
+				c.queueMissing = true
+			case string(formatBucket): // nor seals
+			default:
 				damage("bucket %s: missing", name)
 			}
 			return nil
@@ -136,6 +194,14 @@ func read(path string) (*contents, error) {
 			c.jobsSequence = binary.LittleEndian.Uint64(e.value[8:])
 		}
 	}
+	if format := bucket(formatBucket); len(format) > 0 {
+		c.sealedFrom = 0 // due from the first job unless the bucket says otherwise
+		for _, e := range format {
+			if string(e.key) == string(sealedFromKey) && len(e.value) == 8 {
+				c.sealedFrom = binary.BigEndian.Uint64(e.value)
+			}
+		}
+	}
 	c.readJobs(bucket(jobsBucket), damage)
 	for _, e := range bucket(deadBucket) {
 		var d DeadLetter
@@ -147,12 +213,16 @@ func read(path string) (*contents, error) {
 	}
 	c.seen, c.byTime, c.sending = bucket(seenBucket), bucket(seenByTimeBucket), bucket(sendingBucket)
 	c.checkQueue(bucket(queueBucket), damage)
+	c.checkSeen(damage)
 	for _, e := range c.sending {
 		if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
 			c.report.InDoubt++
 		}
 	}
 	for _, err := range w.damage {
+		damage("%v", err)
+	}
+	if err := f.checkFreelist(w.visited); err != nil {
 		damage("%v", err)
 	}
 	c.report.Pending, c.report.Dead, c.report.Seen = len(c.jobs), len(c.dead), len(c.seen)

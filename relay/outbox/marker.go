@@ -115,7 +115,7 @@ func setAside(path string, now time.Time) (string, error) {
 	return aside, os.Rename(path, aside)
 }
 
-// vet decides whether bbolt may open the file: a new outbox, one as the relay left it, or one that passes Check.
+// vet decides whether bbolt may open the file: a new outbox, or one that passes Check.
 func vet(dir, path string, m marker, known bool, opts Options) error {
 	fi, err := os.Stat(path)
 	switch {
@@ -133,9 +133,8 @@ func vet(dir, path string, m marker, known bool, opts Options) error {
 			"used it (%s): it was emptied or removed", what, filepath.Join(dir, MarkerName), m.Pending,
 			m.State)
 		return startEmptyOr(&DamagedError{Path: path, What: why, dir: dir}, err == nil, opts)
-	case known && m.unchangedSince(fi):
-		return nil
 	}
+	// checked even when the file is as the relay left it: a disk that flips bytes changes neither size nor time
 	// a running relay holds bbolt's lock: its live file would read as damaged
 	if err := lockedElsewhere(path); err != nil {
 		return err
@@ -146,7 +145,11 @@ func vet(dir, path string, m marker, known bool, opts Options) error {
 	}
 	if !rep.OK() {
 		why := "damaged"
-		if known && m.State == stateClosed {
+		switch {
+		case known && m.unchangedSince(fi):
+			why = "damaged, though its size and time are as the relay left them (the disk or something " +
+				"writing below the file system changed it)"
+		case known && m.State == stateClosed:
 			why = "changed since the relay closed it, and damaged"
 		}
 		return startEmptyOr(&DamagedError{Path: path, What: why, Report: &rep, dir: dir}, true, opts)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,11 @@ var (
 	// queueBucket indexes the jobs by destination (destination, 0, id): each destination's queue on disk, read
 	// a window at a time, so memory stays bounded whatever the backlog.
 	queueBucket = []byte("queue")
-	buckets     = [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket, queueBucket}
+	// formatBucket holds sealedFromKey: the first job id stored with a seal (see seal).
+	formatBucket  = []byte("format")
+	sealedFromKey = []byte("sealed_from")
+	buckets       = [][]byte{jobsBucket, seenBucket, seenByTimeBucket, deadBucket, sendingBucket, queueBucket,
+		formatBucket}
 )
 
 // Job is one message waiting for delivery.
@@ -75,6 +80,9 @@ type Store struct {
 	now func() time.Time
 	dir string
 
+	// sealedFrom is the first job id that must carry a seal (older jobs may not).
+	sealedFrom uint64
+
 	mu      sync.Mutex
 	pending map[string]int // jobs waiting per destination
 	total   int
@@ -110,11 +118,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if db.MaxBatchDelay == 0 {
 		db.MaxBatchDelay = 2 * time.Millisecond
 	}
+	var sealedFrom uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if sealedFrom, err = sealsFrom(tx); err != nil {
+			return err
 		}
 		return indexQueues(tx)
 	})
@@ -126,7 +138,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, now: now, dir: dir, pending: map[string]int{}}
+	s := &Store{db: db, now: now, dir: dir, pending: map[string]int{}, sealedFrom: sealedFrom}
 	if err := s.countPending(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
@@ -198,7 +210,7 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 				return err
 			}
 			jobs[i].ID = id
-			if err := jb.Put(itob(id), raws[i]); err != nil {
+			if err := jb.Put(itob(id), seal(id, raws[i])); err != nil {
 				return err
 			}
 			if err := queue.Put(queueKey(jobs[i].Destination, id), nil); err != nil {
@@ -227,7 +239,7 @@ func (s *Store) Pending() ([]Job, error) {
 	var out []Job
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
-			j, err := decodeJob(binary.BigEndian.Uint64(k), v)
+			j, err := s.decodeJob(binary.BigEndian.Uint64(k), v)
 			out = append(out, j)
 			return err
 		})
@@ -245,7 +257,7 @@ func (s *Store) PendingFor(source string, eventIDs []string) (int, error) {
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
-			j, err := decodeJob(binary.BigEndian.Uint64(k), v)
+			j, err := s.decodeJob(binary.BigEndian.Uint64(k), v)
 			if err == nil && j.Source == source && want[j.EventID] {
 				n++
 			}
@@ -276,19 +288,20 @@ func (s *Store) Done(jobs []Job) error {
 	return err
 }
 
-// remove deletes a job, its index entry and its sending mark, and counts it when it was there.
+// remove deletes a job, its index entry and its sending mark, and counts it when it was queued (the counts are
+// the index's).
 func remove(tx *bolt.Tx, j Job, delta map[string]int) error {
-	jb, key := tx.Bucket(jobsBucket), itob(j.ID)
-	if jb.Get(key) != nil {
+	queue, qkey := tx.Bucket(queueBucket), queueKey(j.Destination, j.ID)
+	if queue.Get(qkey) != nil {
 		delta[j.Destination]--
 	}
-	if err := jb.Delete(key); err != nil {
+	if err := tx.Bucket(jobsBucket).Delete(itob(j.ID)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(queueBucket).Delete(queueKey(j.Destination, j.ID)); err != nil {
+	if err := queue.Delete(qkey); err != nil {
 		return err
 	}
-	return tx.Bucket(sendingBucket).Delete(key)
+	return tx.Bucket(sendingBucket).Delete(itob(j.ID))
 }
 
 // MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.
@@ -315,7 +328,7 @@ func (s *Store) InDoubt() ([]Job, error) {
 		jobs := tx.Bucket(jobsBucket)
 		return tx.Bucket(sendingBucket).ForEach(func(k, _ []byte) error {
 			if raw := jobs.Get(k); raw != nil {
-				j, err := decodeJob(binary.BigEndian.Uint64(k), raw)
+				j, err := s.decodeJob(binary.BigEndian.Uint64(k), raw)
 				if err != nil {
 					return err
 				}
@@ -351,7 +364,7 @@ func (s *Store) Update(jobs []Job) error {
 			if err := sending.Delete(itob(j.ID)); err != nil {
 				return err
 			}
-			if err := b.Put(itob(j.ID), encodeJob(&j)); err != nil {
+			if err := b.Put(itob(j.ID), seal(j.ID, encodeJob(&j))); err != nil {
 				return err
 			}
 		}
@@ -424,6 +437,9 @@ func (s *Store) Revive(id uint64) (Job, error) {
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return err
 		}
+		if strings.HasPrefix(d.Reason, DamagedReason) {
+			return fmt.Errorf("dead letter %d: %s; it holds nothing to send again", id, d.Reason)
+		}
 		job = d.Job
 		job.Attempts, job.LastError = 0, ""
 		if err := db.Delete(itob(id)); err != nil {
@@ -432,7 +448,7 @@ func (s *Store) Revive(id uint64) (Job, error) {
 		if err := tx.Bucket(queueBucket).Put(queueKey(job.Destination, id), nil); err != nil {
 			return err
 		}
-		return tx.Bucket(jobsBucket).Put(itob(id), encodeJob(&job))
+		return tx.Bucket(jobsBucket).Put(itob(id), seal(id, encodeJob(&job)))
 	})
 	if err == nil {
 		s.count(map[string]int{job.Destination: 1})

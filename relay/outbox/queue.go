@@ -7,6 +7,8 @@ import (
 	"maps"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ctharness/ctharness/relay"
 )
 
 // The outbox is the delivery queue: jobs are indexed by destination (queueBucket), delivery reads a window of a
@@ -73,9 +75,11 @@ func (s *Store) PendingByDestination() map[string]int {
 }
 
 // Next reads up to limit of a destination's jobs, oldest first, passing over those held says are already in
-// hand; more says whether jobs remain beyond them.
+// hand; more says whether jobs remain beyond them. A job the outbox cannot read (damaged after Open checked the
+// file) becomes a dead letter saying so, instead of stopping its destination's queue for good.
 func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (jobs []Job, more bool, err error) {
 	prefix := append([]byte(destination), 0)
+	var damaged []DeadLetter
 	err = s.db.View(func(tx *bolt.Tx) error {
 		jb := tx.Bucket(jobsBucket)
 		c := tx.Bucket(queueBucket).Cursor()
@@ -91,22 +95,53 @@ func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (
 				more = true
 				return nil
 			}
-			j, err := decodeJob(id, jb.Get(itob(id)))
+			j, err := s.decodeJob(id, jb.Get(itob(id)))
 			if err != nil {
-				return err
+				damaged = append(damaged, DeadLetter{Job: Job{ID: id, Message: relay.Message{Destination: destination}},
+					Reason: DamagedReason + ": " + err.Error()})
+				continue
 			}
 			jobs = append(jobs, j)
 		}
 		return nil
 	})
+	if err == nil && len(damaged) > 0 {
+		err = s.Kill(damaged)
+	}
 	return jobs, more, err
 }
 
-// decodeJob reads a stored job; an error names the job and what is wrong with it.
-func decodeJob(id uint64, raw []byte) (Job, error) {
+// DamagedReason begins the reason of a dead letter made of a job the outbox could not read: it holds nothing to
+// send again ("relay outbox check" says what else is damaged).
+const DamagedReason = "damaged in the outbox"
+
+// sealsFrom reads the first job id due a seal, noting it first in an outbox that has none yet: the jobs it holds
+// were stored without seals.
+func sealsFrom(tx *bolt.Tx) (uint64, error) {
+	format := tx.Bucket(formatBucket)
+	if v := format.Get(sealedFromKey); len(v) == 8 {
+		return binary.BigEndian.Uint64(v), nil
+	}
+	jobs := tx.Bucket(jobsBucket)
+	from := jobs.Sequence() + 1
+	if last, _ := jobs.Cursor().Last(); len(last) == 8 {
+		from = max(from, binary.BigEndian.Uint64(last)+1)
+	}
+	return from, format.Put(sealedFromKey, itob(from))
+}
+
+func (s *Store) decodeJob(id uint64, raw []byte) (Job, error) {
+	return decodeJob(id, raw, id >= s.sealedFrom)
+}
+
+// decodeJob reads a stored job, checking its seal; an error names the job and what is wrong with it.
+func decodeJob(id uint64, raw []byte, mustSeal bool) (Job, error) {
 	var j Job
 	if raw == nil {
 		return j, fmt.Errorf("job %d: indexed but not stored", id)
+	}
+	if err := unseal(id, raw, mustSeal); err != nil {
+		return j, err
 	}
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return j, fmt.Errorf("job %d: %w", id, err)

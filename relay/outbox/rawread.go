@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -39,6 +40,8 @@ type rawMeta struct {
 type rawFile struct {
 	data []byte
 	meta rawMeta
+	// metaProblems says what is wrong with a meta page bbolt would pass over for the other one.
+	metaProblems []string
 }
 
 // pageError is a damaged page: where, and what is wrong with it.
@@ -63,16 +66,23 @@ func readRaw(data []byte) (*rawFile, error) {
 	} else {
 		metas = append(metas, first)
 	}
-	for _, size := range []int{first.pageSize, 4096, 8192, 16384, 65536} {
+	sizes := []int{first.pageSize}
+	if err != nil { // page 0 cannot say where page 1 is: try the page sizes bbolt uses
+		sizes = []int{4096, 8192, 16384, 65536}
+	}
+	for _, size := range sizes {
 		if size <= 0 || size >= len(data) {
 			continue
 		}
 		second, err := parseMeta(data, size)
-		if err == nil && second.pageSize == size {
+		if err == nil && second.pageSize != size {
+			err = fmt.Errorf("a page size of %d, but it is at offset %d", second.pageSize, size)
+		}
+		if err == nil {
 			metas = append(metas, second)
 			break
 		}
-		if size == first.pageSize {
+		if len(sizes) == 1 {
 			problems = append(problems, "meta page 1: "+err.Error())
 		}
 	}
@@ -81,7 +91,7 @@ func readRaw(data []byte) (*rawFile, error) {
 			problems)
 	}
 	sort.Slice(metas, func(i, j int) bool { return metas[i].txid > metas[j].txid })
-	f := &rawFile{data: data, meta: metas[0]}
+	f := &rawFile{data: data, meta: metas[0], metaProblems: problems}
 	if need := f.meta.highWater * uint64(f.meta.pageSize); need > uint64(len(data)) {
 		return nil, fmt.Errorf("the file has %d bytes but its meta page counts %d pages of %d bytes (%d bytes): "+
 			"it was cut short", len(data), f.meta.highWater, f.meta.pageSize, need)
@@ -170,6 +180,9 @@ func (w *walker) pageEntries(id uint64) []entry {
 		w.damage = append(w.damage, err)
 		return nil
 	}
+	for o := uint64(1); o < uint64(len(p)/w.f.meta.pageSize); o++ {
+		w.visited[id+o] = true // its overflow pages are in use too
+	}
 	return w.leafOrBranch(id, p, false)
 }
 
@@ -194,7 +207,18 @@ func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
 				w.damage = append(w.damage, pageError{id, "an inline bucket with a branch page"})
 				return out
 			}
-			out = append(out, w.pageEntries(binary.LittleEndian.Uint64(el[8:]))...)
+			key, ok := slice(p, at+int(binary.LittleEndian.Uint32(el)), int(binary.LittleEndian.Uint32(el[4:])), 0)
+			if !ok {
+				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d points outside the page", i)})
+				continue
+			}
+			child := w.pageEntries(binary.LittleEndian.Uint64(el[8:]))
+			// bbolt finds a key by these separators: one out of order sends lookups to the wrong page
+			if (len(out) > 0 && bytes.Compare(out[len(out)-1].key, key.key) >= 0) ||
+				(len(child) > 0 && bytes.Compare(child[0].key, key.key) < 0) {
+				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d's key is out of order", i)})
+			}
+			out = append(out, child...)
 		case leafPage:
 			kv, ok := slice(p, at+int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])),
 				int(binary.LittleEndian.Uint32(el[12:])))
@@ -203,6 +227,9 @@ func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
 				continue
 			}
 			kv.bucket = binary.LittleEndian.Uint32(el)&bucketLeafFlag != 0
+			if len(out) > 0 && bytes.Compare(out[len(out)-1].key, kv.key) >= 0 {
+				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d's key is out of order", i)})
+			}
 			out = append(out, kv)
 		default:
 			w.damage = append(w.damage, pageError{id, fmt.Sprintf("flags %#x, expected a branch or leaf page", flags)})
@@ -238,8 +265,9 @@ func (w *walker) bucket(top []entry, name string) (root uint64, inline []byte, f
 	return 0, nil, false
 }
 
-// checkFreelist checks the freelist page bbolt reads when it opens the file.
-func (f *rawFile) checkFreelist() error {
+// checkFreelist checks the freelist page bbolt reads when it opens the file: a page it lists as free while the
+// tree uses it would be overwritten by the next commit.
+func (f *rawFile) checkFreelist(used map[uint64]bool) error {
 	if f.meta.freelist == noFreelist {
 		return nil
 	}
@@ -258,8 +286,12 @@ func (f *rawFile) checkFreelist() error {
 		return pageError{f.meta.freelist, fmt.Sprintf("%d free page ids do not fit in the page", count)}
 	}
 	for i := range count {
-		if id := binary.LittleEndian.Uint64(p[uint64(at)+i*8:]); id < 2 || id >= f.meta.highWater {
+		id := binary.LittleEndian.Uint64(p[uint64(at)+i*8:])
+		if id < 2 || id >= f.meta.highWater {
 			return pageError{f.meta.freelist, fmt.Sprintf("free page id %d is outside the file", id)}
+		}
+		if used[id] || id == f.meta.freelist {
+			return pageError{f.meta.freelist, fmt.Sprintf("it lists page %d as free, but the outbox uses it", id)}
 		}
 	}
 	return nil

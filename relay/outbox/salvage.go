@@ -45,6 +45,11 @@ func Salvage(from, dir string) (Report, error) {
 		if err := jb.SetSequence(next); err != nil {
 			return err
 		}
+		// the copied jobs keep their seals, or their lack of one when they predate seals
+		s.sealedFrom = min(c.sealedFrom, next+1)
+		if err := tx.Bucket(formatBucket).Put(sealedFromKey, itob(s.sealedFrom)); err != nil {
+			return err
+		}
 		for _, e := range c.sending {
 			if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
 				if err := sending.Put(e.key, nil); err != nil {
