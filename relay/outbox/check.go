@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
+	"syscall"
 )
 
 // Report is what Check found in an outbox file: what it holds that can be read, and what is damaged.
@@ -44,7 +46,8 @@ func (r Report) String() string {
 // contents is everything readable in an outbox file, by bucket.
 type contents struct {
 	report  Report
-	jobs    []Job
+	jobs []jobRef
+	// rawJobs holds the jobs' bytes when the caller keeps them (salvage); the start-up check does not.
 	rawJobs map[uint64][]byte
 	dead    []entry
 	seen    []entry
@@ -59,11 +62,52 @@ type contents struct {
 	damagedJob   map[uint64]bool
 }
 
+// jobRef is what the check keeps of a job: enough to hold the index to it.
+type jobRef struct {
+	ID          uint64
+	Destination string `json:"destination"`
+}
+
 // Check reads an outbox file without bbolt (so a damaged file cannot crash it), walking every page it reaches and
-// decoding every job and dead letter. An error means the file is not an outbox at all, or cannot be read.
-func Check(path string) (Report, error) {
-	c, err := read(path)
+// decoding every job and dead letter. An error means the file is not an outbox at all, or cannot be read. It maps
+// the file rather than reading it into memory and keeps only what it checks, so a relay starting on a large
+// backlog does not hold it twice.
+func Check(path string) (rep Report, err error) {
+	data, release, err := mapFile(path)
+	if err != nil {
+		return Report{Path: path}, err
+	}
+	defer release()
+	// a file cut short under the mapping faults on access: a panic here, an error to the caller
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			rep, err = Report{Path: path}, fmt.Errorf("outbox %s changed while it was checked: %v", path, p)
+		}
+	}()
+	c, err := readData(path, data, false)
 	return c.report, err
+}
+
+// mapFile maps a file read-only; release unmaps it. An empty file is an empty slice.
+func mapFile(path string) (data []byte, release func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi.Size() == 0 {
+		return nil, func() {}, nil
+	}
+	data, err = syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbox %s: mapping it to read: %w", path, err)
+	}
+	return data, func() { _ = syscall.Munmap(data) }, nil
 }
 
 // readJobs decodes the jobs bucket's entries, checking their seals.
@@ -74,14 +118,22 @@ func (c *contents) readJobs(entries []entry, damage func(string, ...any)) {
 			continue
 		}
 		id := binary.BigEndian.Uint64(e.key)
-		j, err := decodeJob(id, e.value, id >= c.sealedFrom)
+		j := jobRef{ID: id}
+		err := unseal(id, e.value, id >= c.sealedFrom)
+		if err == nil {
+			if err = json.Unmarshal(e.value, &j); err != nil {
+				err = fmt.Errorf("job %d: %w", id, err)
+			}
+		}
 		if err != nil {
 			c.damagedJob[id] = true
 			damage("%v", err)
 			continue
 		}
 		c.jobs = append(c.jobs, j)
-		c.rawJobs[j.ID] = e.value
+		if c.rawJobs != nil {
+			c.rawJobs[id] = e.value
+		}
 	}
 }
 
@@ -147,12 +199,11 @@ func clipKey(k []byte) string {
 	return string(k)
 }
 
-func read(path string) (*contents, error) {
-	c := &contents{report: Report{Path: path}, rawJobs: map[uint64][]byte{}, damagedJob: map[uint64]bool{},
-		sealedFrom: ^uint64(0)}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return c, err
+// readData reads an outbox file's bytes; keep keeps the jobs' bytes for a salvage.
+func readData(path string, data []byte, keep bool) (*contents, error) {
+	c := &contents{report: Report{Path: path}, damagedJob: map[uint64]bool{}, sealedFrom: ^uint64(0)}
+	if keep {
+		c.rawJobs = map[uint64][]byte{}
 	}
 	f, err := readRaw(data)
 	if err != nil {
@@ -214,8 +265,12 @@ func read(path string) (*contents, error) {
 	c.seen, c.byTime, c.sending = bucket(seenBucket), bucket(seenByTimeBucket), bucket(sendingBucket)
 	c.checkQueue(bucket(queueBucket), damage)
 	c.checkSeen(damage)
+	stored := make(map[uint64]bool, len(c.jobs))
+	for _, j := range c.jobs {
+		stored[j.ID] = true
+	}
 	for _, e := range c.sending {
-		if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
+		if len(e.key) == 8 && stored[binary.BigEndian.Uint64(e.key)] {
 			c.report.InDoubt++
 		}
 	}

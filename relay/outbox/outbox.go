@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -107,6 +108,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := vet(dir, path, m, known, opts); err != nil {
 		return nil, err
 	}
+	// what the check read of a large backlog is garbage now: give it back before the relay takes traffic
+	debug.FreeOSMemory()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("outbox %s is in use by another relay process (one relay per data dir)", path)

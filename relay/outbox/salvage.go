@@ -14,7 +14,11 @@ import (
 // yet): the pending jobs with their ids, the dead letters, the event ids remembered for dedupe and the marks of
 // uploads in doubt. What the report lists as damaged is what could not be copied.
 func Salvage(from, dir string) (Report, error) {
-	c, err := read(from)
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return Report{Path: from}, err
+	}
+	c, err := readData(from, data, true)
 	if err != nil {
 		return c.report, err
 	}
