@@ -31,6 +31,7 @@ type block struct {
 }
 
 func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
+	t.Parallel() // the README's scripts and the release's cross-builds wait on different things
 	ctx := context.Background()
 	bin := t.TempDir()
 	for _, command := range []string{"simulator", "relay"} {

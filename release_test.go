@@ -18,6 +18,7 @@ import (
 // the same for all): each archive holds both binaries for its platform and the README, checksums.txt matches the
 // archives, the binaries report the version, and the image carries the version tag and OCI labels.
 func TestMakeReleaseBuildsArchivesChecksumsAndTheImage(t *testing.T) {
+	t.Parallel() // the README's scripts and the release's cross-builds wait on different things
 	dist := t.TempDir()
 	const version, image = "v0.0.0-releasetest", "ctharness-releasetest"
 	cmd := exec.Command("make", "release", "VERSION="+version, "PLATFORMS=linux/amd64 darwin/arm64", "DIST="+dist,
