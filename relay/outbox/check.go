@@ -45,8 +45,8 @@ func (r Report) String() string {
 
 // contents is everything readable in an outbox file, by bucket.
 type contents struct {
-	report  Report
-	jobs []jobRef
+	report Report
+	jobs   []jobRef
 	// rawJobs holds the jobs' bytes when the caller keeps them (salvage); the start-up check does not.
 	rawJobs map[uint64][]byte
 	dead    []entry
