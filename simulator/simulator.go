@@ -55,11 +55,8 @@ func New(cfg Config, opts fake.Options) (*Simulator, error) {
 // ServeHTTP dispatches a request to the fake it is for; the inspector, the stream and both admin APIs under /_sim/
 // answer only what the guard admits (internal/adminguard), before any of them acts.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/_sim" {
-		if status, reason := s.guard.Refusal(r); status != 0 {
-			httpjson.Error(w, status, "%s", reason)
-			return
-		}
+	if (strings.HasPrefix(r.URL.Path, "/_sim/") || r.URL.Path == "/_sim") && !s.Admit(w, r) {
+		return
 	}
 	switch {
 	case s.Inspector.Owns(r):
@@ -83,4 +80,14 @@ func (s *Simulator) Client() *clevertap.Client {
 	c := s.CleverTap.Client()
 	c.HTTP.Transport = clevertap.InProcessTransport{Handler: s}
 	return c
+}
+
+// Admit answers a request to /_sim/ the admin guard refuses, and reports whether it was admitted: for a server
+// that serves more of /_sim/ around the simulator (the lint proxy's report).
+func (s *Simulator) Admit(w http.ResponseWriter, r *http.Request) bool {
+	if status, reason := s.guard.Refusal(r); status != 0 {
+		httpjson.Error(w, status, "%s", reason)
+		return false
+	}
+	return true
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -192,11 +191,11 @@ func (t *tailer) print(ev inspector.StreamEvent) error {
 		if ev.ID != "" {
 			t.lastID = ev.ID // resumed after, so a reconnect does not meet it again
 		}
-		fmt.Fprintf(t.errOut, "tail: %s\n", printable(fmt.Sprint(ev.Note["reason"])))
+		fmt.Fprintf(t.errOut, "tail: %s\n", clip.Printable(fmt.Sprint(ev.Note["reason"])))
 		return nil
 	default:
-		fmt.Fprintf(t.errOut, "the simulator says (%s): %s\n", printable(ev.Kind),
-			printable(fmt.Sprint(ev.Note["reason"])))
+		fmt.Fprintf(t.errOut, "the simulator says (%s): %s\n", clip.Printable(ev.Kind),
+			clip.Printable(fmt.Sprint(ev.Note["reason"])))
 		return nil
 	}
 	t.printed++
@@ -245,11 +244,11 @@ func outcomeColour(o clevertap.Outcome) string {
 // requestLine is one CleverTap request: time region account endpoint status outcome kept/sent names, then each
 // refused record's index, code and text, then the first diagnosis.
 func (t *tailer) requestLine(e *clevertap.JournalEntry) string {
-	region := printable(string(e.Region))
+	region := clip.Printable(string(e.Region))
 	if region == "" {
 		region = "-"
 	}
-	account := printable(e.Account)
+	account := clip.Printable(e.Account)
 	if account == "" {
 		account = "-"
 	}
@@ -257,30 +256,30 @@ func (t *tailer) requestLine(e *clevertap.JournalEntry) string {
 	if endpoint == "unknown" || endpoint == "" {
 		endpoint = e.Method + " " + e.Path
 	}
-	endpoint = printable(endpoint)
+	endpoint = clip.Printable(endpoint)
 	parts := []string{t.paint(ansiDim, e.ReceivedAt.Local().Format("15:04:05.000")), region, account, endpoint,
 		t.paint(outcomeColour(e.Outcome), fmt.Sprintf("%d %s", e.Status, e.Outcome))}
 	diagnosis := ""
 	if r := e.Records; r != nil {
 		parts = append(parts, fmt.Sprintf("%d/%d", r.Processed, r.Total))
 		for _, u := range r.Unprocessed {
-			parts = append(parts, t.paint(ansiRed, fmt.Sprintf("#%d %d %q", u.Index+1, u.Code, printable(u.Error))))
+			parts = append(parts, t.paint(ansiRed, fmt.Sprintf("#%d %d %q", u.Index+1, u.Code, clip.Printable(u.Error))))
 			if diagnosis == "" {
 				diagnosis = u.Diagnosis
 			}
 		}
 	}
 	if names := eventNames(e.RequestBody); names != "" {
-		parts = append(parts, t.paint(ansiCyan, printable(names)))
+		parts = append(parts, t.paint(ansiCyan, clip.Printable(names)))
 	}
 	if diagnosis == "" && len(e.Diagnosis) > 0 {
 		diagnosis = e.Diagnosis[0]
 	}
 	if e.Fault != "" {
-		parts = append(parts, t.paint(ansiYellow, "fault "+printable(e.Fault)))
+		parts = append(parts, t.paint(ansiYellow, "fault "+clip.Printable(e.Fault)))
 	}
 	if diagnosis != "" {
-		parts = append(parts, "— "+t.paint(ansiYellow, printable(diagnosis)))
+		parts = append(parts, "— "+t.paint(ansiYellow, clip.Printable(diagnosis)))
 	}
 	return strings.Join(parts, "  ")
 }
@@ -329,7 +328,7 @@ func shortList(names []string, omitted int) string {
 // pianoLine is one Piano call: time "piano" site path status kept/ignored names, then the first diagnosis.
 func (t *tailer) pianoLine(a *piano.Activity) string {
 	r := a.Request
-	site := printable(r.Site)
+	site := clip.Printable(r.Site)
 	if site == "" {
 		site = "-"
 	}
@@ -338,7 +337,7 @@ func (t *tailer) pianoLine(a *piano.Activity) string {
 		status = ansiYellow
 	}
 	parts := []string{t.paint(ansiDim, r.ReceivedAt.Local().Format("15:04:05.000")), "piano", "site " + site,
-		printable(r.Method + " " + r.Path), t.paint(status, fmt.Sprintf("%d", r.Status)),
+		clip.Printable(r.Method + " " + r.Path), t.paint(status, fmt.Sprintf("%d", r.Status)),
 		fmt.Sprintf("%d kept, %d ignored", r.Accepted, r.Ignored)}
 	var names []string
 	reason := ""
@@ -349,46 +348,13 @@ func (t *tailer) pianoLine(a *piano.Activity) string {
 		}
 	}
 	if len(names) > 0 {
-		parts = append(parts, t.paint(ansiCyan, printable(shortList(names, a.HitsOmitted))))
+		parts = append(parts, t.paint(ansiCyan, clip.Printable(shortList(names, a.HitsOmitted))))
 	}
 	if reason == "" && len(r.Diagnosis) > 0 {
 		reason = r.Diagnosis[0]
 	}
 	if reason != "" {
-		parts = append(parts, "— "+t.paint(ansiYellow, printable(clip.Text(reason, 300))))
+		parts = append(parts, "— "+t.paint(ansiYellow, clip.Printable(clip.Text(reason, 300))))
 	}
 	return strings.Join(parts, "  ")
-}
-
-// printable escapes what a terminal would act on instead of showing: C0 controls, DEL, C1 controls and the
-// bidirectional overrides and isolates (text that arrived over the network, from any web page the user opens,
-// must not set the window title, clear the screen, write the clipboard or reorder a line).
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if unsafeRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case !unsafeRune(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		}
-	}
-	return b.String()
-}
-
-func unsafeRune(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x061c || r == 0x200e || r == 0x200f ||
-		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == utf8.RuneError
 }

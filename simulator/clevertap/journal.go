@@ -22,6 +22,8 @@ const (
 	OutcomeFault        Outcome = "fault"        // answered by an injected fault
 	OutcomeNotFound     Outcome = "not_found"    // no such route, or no such profile
 	OutcomePending      Outcome = "pending"      // a read still in progress: a partial count, a page not ready
+	// OutcomeUpstreamError is the lint proxy's: the real CleverTap answered 5xx, or could not be reached.
+	OutcomeUpstreamError Outcome = "upstream_error"
 )
 
 // RecordOutcome is one unprocessed record: its 0-based index, code and CleverTap's text, and what the simulator
@@ -97,7 +99,7 @@ func (e *JournalEntry) contains(text string) bool {
 }
 
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
-	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending}
+	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending, OutcomeUpstreamError}
 
 // Outcomes are the journal's outcomes, in the order the README lists them.
 func Outcomes() []Outcome { return slices.Clone(outcomes) }

@@ -51,3 +51,13 @@ func resolveRoute(host, path string) route {
 	}
 	return route{region: clevertap.DefaultRegion, path: path}
 }
+
+// RegionOf is the region a request to this host and path is for, as the fake routes it (host, then path
+// prefix); ok is false for a host that looks like CleverTap's but names no region.
+func RegionOf(host, path string) (region clevertap.Region, ok bool) {
+	rt := resolveRoute(host, path)
+	return rt.region, rt.unknownHost == ""
+}
+
+// APIPath is the path below any /<region>/ prefix: what the request asks of the region's host.
+func APIPath(host, path string) string { return resolveRoute(host, path).path }

@@ -8,6 +8,7 @@ package fake
 
 import (
 	"fmt"
+	"strconv"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -233,6 +234,14 @@ func (s *Server) Requests(f clevertap.JournalFilter) []clevertap.JournalEntry {
 // simulator already serves its limit of streams.
 func (s *Server) Subscribe(buffer int) (entries <-chan clevertap.JournalEntry, cancel func(), ok bool) {
 	return s.journal.subscribe(buffer)
+}
+
+// Record journals an exchange the fake did not answer itself (the lint proxy's, answered by the real CleverTap):
+// it gets a request id, a place in the journal and the live streams, as a request the fake served does.
+func (s *Server) Record(e clevertap.JournalEntry) string {
+	e.RequestID = "proxy-" + strconv.FormatUint(s.requests.Add(1), 10)
+	s.journal.add(e)
+	return e.RequestID
 }
 
 // AddFault injects a fault and returns it with its id.
