@@ -64,9 +64,9 @@ nothing was selected), 3 the stack cannot be reached, 4 the disk is full.`,
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		cmd.SetOut(cmd.ErrOrStderr())
 		_ = cmd.Help()
-		return cli.Usagef("expected a command: serve, up, tail, emit, run, load or health")
+		return cli.Usagef("expected a command: serve, up, tail, emit, run, load, health, proxy or replay")
 	}
 	root.AddCommand(newServeCmd(), newEmitCmd(), newUpCmd(), newTailCmd(getenv), newRunCmd(getenv), newLoadCmd(),
-		newHealthCmd())
+		newHealthCmd(), newProxyCmd(getenv), newReplayCmd(getenv))
 	return root
 }

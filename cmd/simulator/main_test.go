@@ -88,7 +88,7 @@ func TestBadInvocationsSayWhatWasExpected(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "expected a command: serve, up, tail, emit, run, load or health"},
+		{nil, "expected a command: serve, up, tail, emit, run, load, health, proxy or replay"},
 		{[]string{"serev"}, `unknown command "serev" for "simulator"`},
 		{[]string{"serve", "--accounts", "/nonexistent.yaml"}, "accounts file: open /nonexistent.yaml"},
 		{[]string{"serve", "--log-level", "loud"}, `--log-level: expected debug, info, warn or error, got "loud"`},
