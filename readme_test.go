@@ -52,6 +52,15 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stack.Close() })
+	// the lint proxy the docs show, in front of the stack's fake CleverTap
+	proxyAddr, _ := harness.FreeAddr()
+	lintProxy := &harness.Process{Name: "proxy", Bin: filepath.Join(bin, "simulator"), Addr: proxyAddr,
+		Health: "/_sim/proxy/report", Args: []string{"proxy", "--listen", proxyAddr, "--upstream",
+			"http://" + simAddr + "/{region}", "--quiet"}}
+	if err := lintProxy.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lintProxy.Close() })
 
 	blocks := readmeBlocks(t)
 	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
@@ -65,7 +74,7 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 		script := []string{"# " + b.name}
 		disturbs := false
 		for _, line := range b.lines {
-			lines := toScript(t, line, simAddr, relayAddr)
+			lines := toScript(t, line, simAddr, relayAddr, proxyAddr)
 			for _, l := range lines {
 				disturbs = disturbs || strings.HasPrefix(l, "exec 'simulator' 'load'") ||
 					strings.HasPrefix(l, "exec 'curl'") && strings.Contains(l, "'POST'") &&
@@ -105,6 +114,7 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 				"SIMULATOR_RELAY":        "http://" + relayAddr,
 				"SIMULATOR_SIMULATOR":    "http://" + simAddr,
 				"SIMULATOR_URL":          "http://" + simAddr,
+				"SIMULATOR_PROXY":        "http://" + proxyAddr,
 				"RELAY_URL":              "http://" + relayAddr,
 				"SIMULATOR_LISTEN":       "127.0.0.1:0",
 				"SIMULATOR_RELAY_LISTEN": "127.0.0.1:0",
@@ -248,7 +258,7 @@ var (
 // the documented ones (8081 the simulator, 8080 the relay; any other port a free one), environment assignments
 // before it, "> file" as a copy of its output, and a trailing & (or a command that serves) run until it says it
 // serves.
-func toScript(t *testing.T, line, simAddr, relayAddr string) []string {
+func toScript(t *testing.T, line, simAddr, relayAddr, proxyAddr string) []string {
 	words := shellWords(t, line)
 	if len(words) == 0 {
 		return nil
@@ -287,6 +297,8 @@ func toScript(t *testing.T, line, simAddr, relayAddr string) []string {
 				return simAddr
 			case "127.0.0.1:8080":
 				return relayAddr
+			case "127.0.0.1:8082":
+				return proxyAddr
 			}
 			return "127.0.0.1:0"
 		})
@@ -318,7 +330,8 @@ func servesForever(words []string) bool {
 	}
 	switch {
 	case words[0] == "simulator" && len(words) > 1:
-		return words[1] == "serve" || words[1] == "up" && !has("--once") || words[1] == "tail" && !has("--count")
+		return words[1] == "serve" || words[1] == "up" && !has("--once") || words[1] == "tail" && !has("--count") ||
+			words[1] == "proxy" && (len(words) == 2 || strings.HasPrefix(words[2], "-"))
 	case words[0] == "relay":
 		return len(words) == 1 || strings.HasPrefix(words[1], "-") && !has("--print-config") && !has("--help") &&
 			!has("--version")
@@ -348,7 +361,8 @@ func serves(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(path, args[1:]...)
 	cmd.Dir = ts.MkAbs(".")
 	for _, k := range []string{"PATH", "HOME", "SIMULATOR_RELAY", "SIMULATOR_SIMULATOR", "SIMULATOR_URL",
-		"RELAY_URL", "SIMULATOR_LISTEN", "SIMULATOR_RELAY_LISTEN", "RELAY_LISTEN", "SIMULATOR_QUIET"} {
+		"RELAY_URL", "SIMULATOR_LISTEN", "SIMULATOR_RELAY_LISTEN", "RELAY_LISTEN", "SIMULATOR_QUIET",
+		"SIMULATOR_PROXY"} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	stdout, err := cmd.StdoutPipe()

@@ -54,9 +54,9 @@ CleverTap never says (lint), and where the fake would have answered otherwise (d
 GET /_sim/proxy/report show it; --capture keeps every exchange for simulator replay. At shutdown the report is
 printed; with --fail-on the proxy exits 1 when the report holds what it names. See docs/proxy.md.`,
 		Args: cobra.NoArgs,
-		Example: `  simulator proxy --listen 127.0.0.1:8082
+		Example: `  simulator proxy
   simulator proxy --capture staging.jsonl --pseudonymise --fail-on refused,drift
-  simulator proxy report --fail-on refused`,
+  simulator proxy --upstream http://127.0.0.1:8081/{region}`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runProxy(cmd.Context(), f, getenv, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -179,7 +179,7 @@ func runProxy(ctx context.Context, f proxyFlags, getenv func(string) string, std
 func finishReport(r proxy.Report, ci ciFlags, failOn []string, quiet bool, getenv func(string) string,
 	stdout io.Writer) error {
 	if !quiet && ci.jsonFile != "-" {
-		fmt.Fprint(stdout, clip.Printable(strings.TrimSuffix(r.String(), "\n"))+"\n")
+		fmt.Fprint(stdout, r.String())
 	}
 	failures := r.Failures(failOn)
 	if getenv("GITHUB_ACTIONS") == "true" {
@@ -263,7 +263,7 @@ func newProxyReportCmd(getenv func(string) string) *cobra.Command {
 		Short: "Print a running proxy's report; with --fail-on, exit 1 when it holds what is named",
 		Args:  cobra.NoArgs,
 		Example: `  simulator proxy report
-  simulator proxy report --url http://127.0.0.1:8082 --fail-on refused,drift --junit proxy.xml`,
+  simulator proxy report --proxy http://127.0.0.1:8082 --json proxy-report.json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			failOn, err := proxy.ParseFailOn(ci.failOn)
 			if err != nil {
@@ -276,7 +276,7 @@ func newProxyReportCmd(getenv func(string) string) *cobra.Command {
 			return finishReport(r, ci, failOn, false, getenv, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8082", "the running proxy")
+	cmd.Flags().StringVar(&url, "proxy", "http://127.0.0.1:8082", "the running proxy's base URL")
 	addCIFlags(cmd.Flags().StringVar, &ci.failOn, &ci.junit, &ci.jsonFile)
 	return cmd
 }
@@ -285,7 +285,7 @@ func fetchProxyReport(ctx context.Context, base string) (proxy.Report, error) {
 	var r proxy.Report
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+proxy.ReportPath, nil)
 	if err != nil {
-		return r, cli.Usagef("--url: %w", err)
+		return r, cli.Usagef("--proxy: %w", err)
 	}
 	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
@@ -312,8 +312,8 @@ func newReplayCmd(getenv func(string) string) *cobra.Command {
 		Use:   "replay CAPTURE",
 		Short: "Play a proxy's capture against the fake, offline, and report its drift from the recorded answers",
 		Args:  cobra.ExactArgs(1),
-		Example: `  simulator replay staging.jsonl
-  simulator replay staging.jsonl --accounts examples/accounts.yaml --fail-on drift`,
+		Example: `  simulator replay examples/proxy/capture.jsonl
+  simulator replay examples/proxy/capture.jsonl --accounts examples/accounts.yaml --fail-on drift`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failOn, err := proxy.ParseFailOn(ci.failOn)
 			if err != nil {

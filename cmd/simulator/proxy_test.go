@@ -75,7 +75,7 @@ func TestProxyCommandForwardsReportsAndFailsOnRefused(t *testing.T) {
 		t.Fatalf("expected the upstream's refusal of the discarded event (528) through the proxy, got %+v %v", resp, err)
 	}
 	var out syncbuf.Buffer
-	err = run(ctx, []string{"proxy", "report", "--url", base, "--fail-on", "refused"}, func(string) string { return "" },
+	err = run(ctx, []string{"proxy", "report", "--proxy", base, "--fail-on", "refused"}, func(string) string { return "" },
 		&out, &out)
 	if cli.Code(err) != cli.ExitFailed ||
 		!strings.Contains(out.String(), "CleverTap refused record 0 inside an HTTP 200") {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/internal/httpjson"
 )
 
@@ -170,22 +171,24 @@ func (r Report) Failures(kinds []string) []string {
 	return out
 }
 
-// String is the report for a terminal: the counts, then each item on a line or two.
+// String is the report for a terminal: the counts, then each item on a line or two. What came over the network
+// is escaped (clip.Printable): a path or an error text must not drive the terminal.
 func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d exchanges; drift: %s; lint: %s; CleverTap refused %d record(s), %d request(s)\n",
 		r.Exchanges, counts(r.Drift), counts(r.Lint), r.RefusedRecords, r.RefusedRequests)
 	for _, it := range r.Items {
-		fmt.Fprintf(&b, "  %s %s %s -> %d %s [%s]\n", it.At, it.Method, it.Path, it.Status, it.Outcome, it.Drift.Kind)
+		fmt.Fprintf(&b, "  %s %s %s -> %d %s [%s]\n", it.At, clip.Printable(it.Method),
+			clip.Printable(clip.Text(it.Path, 200)), it.Status, it.Outcome, it.Drift.Kind)
 		for _, d := range it.Drift.Details {
-			fmt.Fprintf(&b, "      drift: %s\n", d)
+			fmt.Fprintf(&b, "      drift: %s\n", clip.Printable(clip.Text(d, 500)))
 		}
 		for _, f := range it.Lint {
-			fmt.Fprintf(&b, "      %s: %s\n", f.Rule, f.Text)
+			fmt.Fprintf(&b, "      %s: %s\n", f.Rule, clip.Printable(clip.Text(f.Text, 500)))
 		}
 	}
 	if r.CaptureError != "" {
-		fmt.Fprintf(&b, "the capture failed: %s\n", r.CaptureError)
+		fmt.Fprintf(&b, "the capture failed: %s\n", clip.Printable(r.CaptureError))
 	}
 	return b.String()
 }
