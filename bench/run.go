@@ -36,6 +36,9 @@ type Options struct {
 	Concurrency int
 	// Repeats is how many fresh relays the ack latency is measured on (default 3); its figures are the worst.
 	Repeats int
+	// ProxyUploads is the 1000-record uploads of the proxy's latency figures, each way (default 500), and
+	// ProxyExchanges the one-record exchanges of its memory figure (default 1,000,000).
+	ProxyUploads, ProxyExchanges int
 	// Procs is the Ginkgo processes of the e2e figure (default 6); Skip names figures to leave out.
 	Procs int
 	Skip  []string
@@ -61,6 +64,12 @@ func (o *Options) defaults() {
 	}
 	if o.Procs == 0 {
 		o.Procs = 6
+	}
+	if o.ProxyUploads == 0 {
+		o.ProxyUploads = 500
+	}
+	if o.ProxyExchanges == 0 {
+		o.ProxyExchanges = 1_000_000
 	}
 	if o.Repeats == 0 {
 		o.Repeats = 3
@@ -92,6 +101,13 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		f, err := o.relayFigures(ctx, work)
 		if err != nil {
 			return figures, fmt.Errorf("relay: %w", err)
+		}
+		figures = append(figures, f...)
+	}
+	if !o.skipped("proxy") {
+		f, err := o.proxyFigures(ctx, work)
+		if err != nil {
+			return figures, fmt.Errorf("proxy: %w", err)
 		}
 		figures = append(figures, f...)
 	}

@@ -48,7 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 256, "connections of the saturation runs")
 	fs.IntVar(&o.Repeats, "repeats", 3, "fresh relays the ack latency is measured on (the figure is the worst)")
 	fs.IntVar(&o.Procs, "procs", 6, "Ginkgo processes of the e2e figure")
-	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, e2e")
+	fs.IntVar(&o.ProxyUploads, "proxy-uploads", 500, "1000-record uploads of the proxy's latency figures, each way")
+	fs.IntVar(&o.ProxyExchanges, "proxy-exchanges", 1_000_000, "one-record exchanges of the proxy's memory figure")
+	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, proxy, e2e")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -170,6 +170,7 @@ func runProxy(ctx context.Context, f proxyFlags, getenv func(string) string, std
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	p.Close() // every answered exchange judged before the report
 	return finishReport(p.Report(), ciFlags{failOn: f.failOn, junit: f.junit, jsonFile: f.jsonFile}, failOn, f.quiet,
 		getenv, stdout)
 }

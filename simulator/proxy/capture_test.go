@@ -14,7 +14,7 @@ func TestTheCaptureReplaysOfflineToTheSameDrift(t *testing.T) {
 	_, up := upstream(t)
 	var capture, pseudonymised bytes.Buffer
 	p, srv := newProxy(t, up, Options{Capture: &capture})
-	_, psrv := newProxy(t, up, Options{Capture: &pseudonymised, Pseudonymise: []byte("key")})
+	pp, psrv := newProxy(t, up, Options{Capture: &pseudonymised, Pseudonymise: []byte("key")})
 	bodies := []string{
 		`{"d":[` + event("Charged", 1700000000, "alice@example.com") + `]}`,
 		`{"d":[` + event("Discarded Upstream", 1700000001, "alice@example.com") + `]}`,
@@ -24,6 +24,8 @@ func TestTheCaptureReplaysOfflineToTheSameDrift(t *testing.T) {
 		post(t, srv.URL, "/eu1/1/upload", "sim-eu1-pass", b)
 		post(t, psrv.URL, "/eu1/1/upload", "sim-eu1-pass", b)
 	}
+	p.Close() // every exchange judged and captured
+	pp.Close()
 	if strings.Count(capture.String(), "\n") != 3 || strings.Contains(capture.String(), "sim-eu1-pass") {
 		t.Fatalf("expected 3 lines without the passcode, got:\n%s", capture.String())
 	}

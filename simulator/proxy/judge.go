@@ -60,11 +60,13 @@ type Checked struct {
 	Outcome         clevertap.Outcome         `json:"outcome"`
 	Records         *clevertap.RecordsSummary `json:"records,omitempty"`
 	// Local says why the proxy answered itself (unreachable, too slow, too large); empty for a forwarded one.
-	Local      string                 `json:"local,omitempty"`
-	Predicted  clevertap.JournalEntry `json:"-"`
-	Lint       []Finding              `json:"lint,omitempty"`
-	Drift      Drift                  `json:"drift"`
-	DurationMS float64                `json:"duration_ms"`
+	Local     string                 `json:"local,omitempty"`
+	Predicted clevertap.JournalEntry `json:"-"`
+	// sent are the upload's records as sent (nil for other endpoints)
+	sent       []json.RawMessage
+	Lint       []Finding `json:"lint,omitempty"`
+	Drift      Drift     `json:"drift"`
+	DurationMS float64   `json:"duration_ms"`
 }
 
 func (p *Proxy) check(ex *exchange) *Checked { return checkExchange(p.view.CleverTap, p.lint, ex) }
@@ -81,7 +83,10 @@ func checkExchange(view *fake.Server, lint *linter, ex *exchange) *Checked {
 	if ex.header != nil {
 		c.ResponseHeaders = redact.Headers(ex.header)
 	}
-	c.Outcome, c.Records = verdict(c.Endpoint, ex.status, ex.answer, ex.body)
+	if c.Endpoint == "upload" {
+		c.sent = uploadRecords(ex.body)
+	}
+	c.Outcome, c.Records = verdict(c.Endpoint, ex.status, ex.answer, c.sent)
 	c.Lint = lint.findings(c, ex)
 	c.Drift = compare(c, ex)
 	return c
@@ -89,7 +94,8 @@ func checkExchange(view *fake.Server, lint *linter, ex *exchange) *Checked {
 
 // verdict reads CleverTap's answer: the outcome, and for an upload which records it refused (matched to the
 // request's records by their JSON, as the relay does; -1 when the answer's record cannot be placed).
-func verdict(endpoint string, status int, answer, request []byte) (clevertap.Outcome, *clevertap.RecordsSummary) {
+func verdict(endpoint string, status int, answer []byte, records []json.RawMessage) (clevertap.Outcome,
+	*clevertap.RecordsSummary) {
 	switch {
 	case status == http.StatusUnauthorized:
 		return clevertap.OutcomeUnauthorized, nil
@@ -114,12 +120,12 @@ func verdict(endpoint string, status int, answer, request []byte) (clevertap.Out
 	if err := json.Unmarshal(answer, &a); err != nil {
 		return clevertap.OutcomeUpstreamError, nil
 	}
-	records := uploadRecords(request)
 	sum := &clevertap.RecordsSummary{Total: len(records), Processed: a.Processed,
 		Unprocessed: []clevertap.RecordOutcome{}}
 	byJSON := map[string][]int{}
-	for i, rec := range records {
-		byJSON[canonical(rec)] = append(byJSON[canonical(rec)], i)
+	for i := 0; len(a.Unprocessed) > 0 && i < len(records); i++ { // matching costs: only when something was refused
+		k := canonical(records[i])
+		byJSON[k] = append(byJSON[k], i)
 	}
 	for _, u := range a.Unprocessed {
 		index := -1

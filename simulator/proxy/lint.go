@@ -1,8 +1,9 @@
 package proxy
 
 import (
-	"crypto/sha256"
+	"bytes"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"sync"
 
@@ -15,8 +16,9 @@ import (
 type linter struct {
 	mu       sync.Mutex
 	inflight map[string]int
-	seen     map[[32]byte]string // record hash → where it was first seen
-	order    [][32]byte
+	seen     map[uint64]string // record hash → where it was first seen
+	order    []uint64
+	seed     maphash.Seed
 	accounts func() []clevertap.Account
 }
 
@@ -27,7 +29,7 @@ const seenWindow = 50_000
 const defaultConcurrentUploads = 15
 
 func newLinter() *linter {
-	return &linter{inflight: map[string]int{}, seen: map[[32]byte]string{}}
+	return &linter{inflight: map[string]int{}, seen: map[uint64]string{}, seed: maphash.MakeSeed()}
 }
 
 // enter counts an upload in flight for its account until done is called.
@@ -104,13 +106,19 @@ func (l *linter) limit(c *Checked) int {
 	return defaultConcurrentUploads
 }
 
-// duplicates flags records of this upload the proxy has forwarded before, for the same account.
+// duplicates flags records of this upload the proxy has forwarded before, for the same account: the same bytes,
+// as a client that resends after a timeout sends them (a 64-bit keyed hash: a false match is about one in 10^10
+// over the window).
 func (l *linter) duplicates(c *Checked, add func(string, int, string, ...any)) {
-	records := uploadRecords(c.RequestBody)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, rec := range records {
-		key := sha256.Sum256([]byte(c.Account + "\x00" + canonical(rec)))
+	for i, rec := range c.sent {
+		var h maphash.Hash
+		h.SetSeed(l.seed)
+		h.WriteString(c.Account)
+		h.WriteByte(0)
+		h.Write(bytes.TrimSpace(rec))
+		key := h.Sum64()
 		if first, ok := l.seen[key]; ok {
 			add("duplicate", i, "record %d was sent before (%s): CleverTap would store it twice", i, first)
 			continue

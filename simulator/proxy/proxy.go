@@ -7,6 +7,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/internal/redact"
@@ -57,9 +61,19 @@ type Proxy struct {
 	report *reporter
 	lint   *linter
 
-	captureMu sync.Mutex
-	captureN  int64
+	// judging happens after the caller has its answer, in arrival order, on one goroutine: queue holds what
+	// waits, budget bounds its bytes (a full queue holds the next caller back rather than grow)
+	queue          chan *exchange
+	budget         *semaphore.Weighted
+	queued, judged atomic.Uint64
+	active         atomic.Int64 // exchanges being forwarded: Close waits for them
+	closeMu        sync.RWMutex
+	closed         bool
+	done           chan struct{}
 }
+
+// queueBytes bounds the bodies of the exchanges waiting to be judged.
+const queueBytes = 256 << 20
 
 // New checks the options and builds the proxy.
 func New(opts Options) (*Proxy, error) {
@@ -87,9 +101,26 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: opts, view: opts.View, report: newReporter(), lint: newLinter()}
+	p := &Proxy{opts: opts, view: opts.View, report: newReporter(), lint: newLinter(),
+		queue: make(chan *exchange, 4096), budget: semaphore.NewWeighted(queueBytes), done: make(chan struct{})}
 	p.lint.accounts = opts.View.CleverTap.Accounts
+	go p.judgeAll()
 	return p, nil
+}
+
+// Close waits (up to 10 s) for the exchanges being forwarded, judges what waits and stops judging; the report is
+// then complete. Exchanges answered after it are passed on but not judged.
+func (p *Proxy) Close() {
+	for deadline := time.Now().Add(10 * time.Second); p.active.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	p.closeMu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.queue)
+	}
+	p.closeMu.Unlock()
+	<-p.done
 }
 
 // ReportPath is where the proxy's summary answers, beside the fake's admin API.
@@ -110,14 +141,54 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.forward(w, r)
 }
 
-// Report is the summary so far.
-func (p *Proxy) Report() Report { return p.report.snapshot() }
+// Report is the summary of every exchange answered so far (it waits, up to 10 s, for those still being judged).
+func (p *Proxy) Report() Report {
+	p.settle(10 * time.Second)
+	return p.report.snapshot()
+}
+
+// settle waits until the exchanges queued when it was called have been judged, or the timeout.
+func (p *Proxy) settle(timeout time.Duration) {
+	want := p.queued.Load()
+	deadline := time.Now().Add(timeout)
+	for p.judged.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// reserve counts an exchange as queued before its caller has the answer, so that a report asked for after the
+// answer waits for its judgement; enqueue then hands it to the judge.
+func (p *Proxy) reserve() { p.queued.Add(1) }
+
+func (p *Proxy) enqueue(ex *exchange) {
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	weight := min(int64(len(ex.body)+len(ex.answer))+1, queueBytes)
+	if p.closed || p.budget.Acquire(context.Background(), weight) != nil {
+		p.judged.Add(1) // not judged: the proxy is closing
+		return
+	}
+	ex.weight = weight
+	p.queue <- ex
+}
+
+func (p *Proxy) judgeAll() {
+	defer close(p.done)
+	for ex := range p.queue {
+		p.judge(ex)
+		p.budget.Release(ex.weight)
+		p.judged.Add(1)
+	}
+}
 
 // forward is one exchange: read the request, send it upstream unchanged, pass the answer back unchanged, then
 // judge it (after the caller has its answer, so the checks add no latency to it beyond reading).
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
+	p.active.Add(1)
+	defer p.active.Add(-1)
 	start := time.Now()
-	ex := &exchange{received: start.UTC(), request: r}
+	// judged after the handler returns: a copy the server will not touch again
+	ex := &exchange{received: start.UTC(), request: r.Clone(context.Background())}
 	if r.ContentLength > p.opts.MaxBodyBytes {
 		p.refuse(w, ex, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body's %d bytes are over the proxy's "+
 			"limit of %d (--max-body-bytes): not forwarded", r.ContentLength, p.opts.MaxBodyBytes))
@@ -148,6 +219,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex.status, ex.header, ex.answer, ex.whole = up.status, up.header, up.body, up.whole
+	p.reserve()
 	copyHeader(w.Header(), up.header)
 	w.WriteHeader(up.status)
 	_, _ = w.Write(up.body)
@@ -155,14 +227,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, up.rest)
 		up.rest.Close()
 	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush() // the answer goes now, not when the handler returns
+	}
 	ex.duration = time.Since(start)
-	p.judge(ex)
+	p.enqueue(ex)
 }
 
 // refuse answers a request the proxy did not (or could not) forward: CleverTap's error envelope with the status,
 // the reason in X-Simulator-Diagnosis (never in the body, which a client may parse as CleverTap's).
 func (p *Proxy) refuse(w http.ResponseWriter, ex *exchange, status int, why string) {
 	body := fmt.Appendf(nil, `{"status":"fail","error":%q,"code":%d}`, http.StatusText(status), status)
+	p.reserve()
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.Header().Set("X-Simulator-Diagnosis", clip.Header([]string{"proxy: " + why}))
 	w.WriteHeader(status)
@@ -171,7 +247,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, ex *exchange, status int, why stri
 	ex.duration = time.Since(ex.received)
 	p.opts.Logger.Warn("not forwarded", "method", ex.request.Method, "path", clip.Text(ex.request.URL.Path, 200),
 		"status", status, "why", redact.Text(why))
-	p.judge(ex)
+	p.enqueue(ex)
 }
 
 // judge checks an exchange, journals it, counts it in the report and writes it to the capture.
@@ -186,10 +262,7 @@ func (p *Proxy) judge(ex *exchange) {
 	if p.opts.Capture != nil {
 		line, err := c.captureLine(p.opts.Pseudonymise)
 		if err == nil {
-			p.captureMu.Lock()
-			_, err = p.opts.Capture.Write(line)
-			p.captureN++
-			p.captureMu.Unlock()
+			_, err = p.opts.Capture.Write(line) // one judge goroutine: lines whole, in arrival order
 		}
 		if err != nil {
 			p.opts.Logger.Warn("writing the capture failed", "err", err)
@@ -236,6 +309,7 @@ type exchange struct {
 	local    string
 	inFlight int
 	duration time.Duration
+	weight   int64
 }
 
 // hopByHop are the headers of one connection, not of the message (RFC 9110 section 7.6.1).

@@ -77,7 +77,10 @@ func newProxy(t *testing.T, up *httptest.Server, opts Options) (*Proxy, *httptes
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(p)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		p.Close()
+	})
 	return p, srv
 }
 
@@ -173,8 +176,9 @@ func TestTheProxyForwardsUnchangedAndJudgesEachExchange(t *testing.T) {
 func TestProxiedExchangesAreJournaled(t *testing.T) {
 	_, up := upstream(t)
 	v := view(t)
-	_, srv := newProxy(t, up, Options{View: v})
+	p, srv := newProxy(t, up, Options{View: v})
 	post(t, srv.URL, "/eu1/1/upload", "sim-eu1-pass", `{"d":[`+event("Discarded Upstream", 1700000001, "u3")+`]}`)
+	p.Close() // judged and journaled
 	entries := v.CleverTap.Requests(clevertap.JournalFilter{})
 	if len(entries) != 1 {
 		t.Fatalf("expected one journaled exchange, got %d", len(entries))
