@@ -53,7 +53,8 @@ lint:
 ## parsers, the Purchasely signature check, the relay's job and record encodings and its intake JSON guard
 FUZZ_TARGETS := simulator/clevertap/fake:FuzzUpload simulator/clevertap/fake:FuzzReadQuery relay/revenuecat:FuzzMap \
 	relay/purchasely:FuzzMap relay/purchasely:FuzzVerifySignature relay/appsflyer:FuzzMap relay/outbox:FuzzEncodeJob \
-	relay:FuzzRecord relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged
+	relay:FuzzRecord relay/service:FuzzCheckJSONBody relay/outbox:FuzzCheck internal/listener:FuzzGuardPassesBytesUnchanged \
+	simulator/proxy:FuzzReadCapture
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
 	$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done

@@ -16,6 +16,7 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
+	"github.com/ctharness/ctharness/simulator/proxy"
 )
 
 // Options say where an in-process stack listens and how its relay is configured.
@@ -220,5 +221,42 @@ func (r *Relay) Close() error {
 		r.close[i]()
 	}
 	r.close = nil
+	return nil
+}
+
+// Proxy is a lint proxy serving in this process, with the simulator that is its view of CleverTap.
+type Proxy struct {
+	URL   string
+	Proxy *proxy.Proxy
+	stop  func()
+}
+
+// StartProxy serves a lint proxy in front of upstream (a base URL with {region}) on a free loopback port; opts
+// may leave View (default: the simulator's default accounts, learned from the traffic besides) and Upstream empty.
+func StartProxy(upstream string, opts proxy.Options) (*Proxy, error) {
+	if opts.View == nil {
+		v, err := simulator.New(simulator.Config{}, fake.Options{})
+		if err != nil {
+			return nil, err
+		}
+		opts.View, opts.LearnAccounts = v, true
+	}
+	opts.Upstream = upstream
+	p, err := proxy.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	url, stop, err := serve(p, "")
+	if err != nil {
+		p.Close()
+		return nil, &ListenError{Server: "proxy", Addr: "127.0.0.1:0", Err: err}
+	}
+	return &Proxy{URL: url, Proxy: p, stop: stop}, nil
+}
+
+// Close stops serving, then judges what was answered.
+func (p *Proxy) Close() error {
+	p.stop()
+	p.Proxy.Close()
 	return nil
 }

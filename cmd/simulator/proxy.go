@@ -155,11 +155,9 @@ func runProxy(ctx context.Context, f proxyFlags, getenv func(string) string, std
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "simulator %s proxy listening on %s, forwarding to %s (report: %s%s, inspector: %s%s)\n",
 		version, base, f.upstream, base, proxy.ReportPath, base, inspector.Prefix)
-	srv := view.HTTPServer()
-	srv.Handler = p
-	srv.WriteTimeout = f.upstreamTimeout + 30*time.Second
+	srv := p.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(view.Listener(ln)) }()
+	go func() { errc <- srv.Serve(p.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		return err

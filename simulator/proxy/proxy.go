@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -324,3 +325,14 @@ func copyHeader(dst, src http.Header) {
 		dst.Del(h)
 	}
 }
+
+// HTTPServer is the proxy's server: the simulator's timeouts and limits, a write deadline past the upstream's.
+func (p *Proxy) HTTPServer() *http.Server {
+	srv := p.view.HTTPServer()
+	srv.Handler = p
+	srv.WriteTimeout = p.opts.Timeout + 30*time.Second
+	return srv
+}
+
+// Listener caps the open connections and refuses request smuggling, as the simulator's does.
+func (p *Proxy) Listener(ln net.Listener) net.Listener { return p.view.Listener(ln) }
