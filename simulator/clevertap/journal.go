@@ -67,6 +67,10 @@ type JournalEntry struct {
 	DryRun         bool              `json:"dry_run,omitempty"`
 	Fault          string            `json:"fault,omitempty"`
 	DurationMS     float64           `json:"duration_ms"`
+	// Proxied marks an exchange the lint proxy forwarded: the answer is the real CleverTap's. Drift is how the
+	// fake's answer to it compared, when not "agree" (too_lenient, too_strict, different, shape, not_compared).
+	Proxied bool   `json:"proxied,omitempty"`
+	Drift   string `json:"drift,omitempty"`
 }
 
 // JournalFilter selects journal entries; empty fields match everything.

@@ -30,6 +30,7 @@ import (
 	"github.com/ctharness/ctharness/simulator"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
+	"github.com/ctharness/ctharness/simulator/proxy"
 )
 
 var shared struct {
@@ -470,4 +471,48 @@ func TestTheKeyboardMovesOpensAndGoesBack(t *testing.T) {
 	p.waitFor("the requests again", `document.querySelectorAll('[data-testid=request-row]').length === 2`)
 	p.do("4: the faults view", chromedp.KeyEvent("4"))
 	p.waitFor("the faults view", `document.querySelector('[data-testid=fault-form]') !== null`)
+}
+
+// An exchange through the lint proxy shows as the real CleverTap's answer, its drift marked in the list and
+// explained in the detail: here the upstream discards an event the proxy's view accepts (the fake too lenient).
+func TestADriftThroughTheProxyIsMarkedInPlace(t *testing.T) {
+	accounts := clevertap.DefaultAccounts()
+	for i := range accounts {
+		accounts[i].DiscardedEvents = []string{"Gone"}
+	}
+	upstream, err := harness.StartSimulator(simulator.Config{Accounts: accounts}, fake.Options{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = upstream.Close() })
+	lint, err := harness.StartProxy(upstream.URL+"/{region}", proxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lint.Close() })
+	p := openTab(t, lint.URL)
+	p.open("")
+	p.waitLive()
+	_, res, err := clevertap.NewClient(lint.URL).Upload(context.Background(), "eu1", eu, event("carol", "Gone"))
+	if err != nil && res == nil {
+		t.Fatal(err)
+	}
+	p.waitFor("the exchange's row appears", `document.querySelectorAll('[data-testid=request-row]').length === 1`)
+	if drift := evaluate[string](p, `document.querySelector('[data-testid=drift]').innerText`); drift !=
+		"drift: too_lenient" {
+		t.Errorf("the row's drift mark reads %q, want drift: too_lenient", drift)
+	}
+	if via := evaluate[string](p, `document.querySelector('[data-testid=proxied]').innerText`); via !=
+		"real CleverTap, via the proxy" {
+		t.Errorf("the row says %q about where the answer came from", via)
+	}
+	p.do("open the exchange", chromedp.Click(chromedp.CSS(`[data-testid=request-row]`)))
+	p.waitFor("the exchange's notes are shown", `document.querySelector('[data-testid=diagnosis]') !== null`)
+	page := evaluate[string](p, `document.getElementById("main").innerText`)
+	for _, want := range []string{"the real CleverTap's, through the lint proxy", "drift: too_lenient",
+		"drift (too_lenient): record 0: CleverTap refused it (528"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the exchange's page does not say %q:\n%s", want, page)
+		}
+	}
 }

@@ -311,7 +311,10 @@ func errorText(body []byte) string {
 func (c *Checked) journalEntry() clevertap.JournalEntry {
 	e := c.Predicted
 	e.ReceivedAt, e.Status, e.Outcome, e.Records, e.Response = c.At, c.Status, c.Outcome, c.Records, c.Response
-	e.DurationMS = c.DurationMS
+	e.DurationMS, e.Proxied = c.DurationMS, true
+	if c.Drift.Kind != DriftAgree {
+		e.Drift = c.Drift.Kind
+	}
 	var notes []string
 	if c.Local != "" {
 		notes = clip.Note(notes, "proxy: "+c.Local)

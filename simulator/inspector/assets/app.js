@@ -71,7 +71,7 @@ function errorBox(e) { return h("p", { class: "error", role: "alert" }, String(e
 
 const FILTERS = ["account", "region", "outcome", "endpoint", "q"];
 const OUTCOMES = ["accepted", "partial", "rejected", "unauthorized", "bad_request", "rate_limited", "fault",
-  "not_found", "pending"];
+  "not_found", "pending", "upstream_error"];
 const REGIONS = ["eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"];
 
 function filterQuery(p) {
@@ -105,7 +105,10 @@ function requestRow(e) {
     h("td", { class: "mono", "data-label": "account" }, e.account || ""),
     h("td", { "data-label": "endpoint" }, e.endpoint, " ", h("span", { class: "muted mono" }, e.method + " " + e.path),
       carried(e) ? h("div", { class: "carried", "data-testid": "carried" }, carried(e)) : null),
-    h("td", { "data-label": "status" }, String(e.status), " ", h("span", { class: "badge " + e.outcome }, e.outcome)),
+    h("td", { "data-label": "status" }, String(e.status), " ", h("span", { class: "badge " + e.outcome }, e.outcome),
+      e.proxied ? h("div", { class: "muted", "data-testid": "proxied" }, "real CleverTap, via the proxy") : null,
+      e.drift ? h("span", { class: "badge drift", "data-testid": "drift", title: "the fake would have answered " +
+        "otherwise" }, "drift: " + e.drift) : null),
     h("td", { "data-label": "records" }, e.records ? (e.records.processed + "/" + total) : ""),
     h("td", { "data-label": "refused", class: refused ? "refused" : "" }, refused ? String(refused) : ""),
     h("td", { class: "diag", "data-label": "diagnosis" }, diag));
@@ -277,7 +280,9 @@ async function viewRequest(p) {
         h("dt", {}, "request id"), h("dd", {}, e.request_id),
         h("dt", {}, "host, region"), h("dd", {}, e.host + ", " + (e.region || "")),
         h("dt", {}, "account"), h("dd", {}, e.account || ""),
-        h("dt", {}, "answer"), h("dd", {}, e.status + " " + e.outcome + (e.fault ? " (fault " + e.fault + ")" : "")),
+        h("dt", {}, "answer"), h("dd", {}, e.status + " " + e.outcome + (e.fault ? " (fault " + e.fault + ")" : "") +
+          (e.proxied ? " (the real CleverTap's, through the lint proxy)" : "") +
+          (e.drift ? " · drift: " + e.drift : "")),
         h("dt", {}, "took"), h("dd", {}, e.duration_ms + " ms"))),
     notes.length ? h("div", { class: "card" }, h("h3", {}, "What the simulator noticed"),
       h("ul", { "data-testid": "diagnosis" }, notes.map((d) => h("li", { class: "diag" }, d)))) : null,
