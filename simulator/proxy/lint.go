@@ -81,6 +81,11 @@ func (l *linter) findings(c *Checked, ex *exchange) []Finding {
 			add("check", w.Index, "record %d: %s", w.Index, w.Warning)
 		}
 	}
+	if ex.local == "" && c.Predicted.Status != 0 {
+		for _, d := range c.Predicted.Diagnosis { // the fake's notes on the request: host, region, content type
+			add("check", -1, "%s", d)
+		}
+	}
 	if c.Endpoint == "upload" {
 		if limit := l.limit(c); ex.inFlight > limit {
 			add("concurrency", -1, "%d uploads in flight for account %s; CleverTap allows %d and answers 429 beyond",

@@ -20,14 +20,17 @@ import (
 )
 
 // upstream is the "real" CleverTap of these tests: a second fake over TLS, configured to differ from the proxy's
-// view (it discards an event the view accepts, refuses more than 3 records a request, and words a wrong passcode
-// otherwise).
+// view (it discards an event the view accepts, refuses more than 3 records a request, words a wrong passcode
+// otherwise, and serves no account in mec1).
 func upstream(t *testing.T) (*fake.Server, *httptest.Server) {
 	t.Helper()
-	accounts := clevertap.DefaultAccounts()
-	for i := range accounts {
-		if accounts[i].ID == "SIM-EU1-0001" {
-			accounts[i].DiscardedEvents = []string{"Discarded Upstream"}
+	var accounts []clevertap.Account
+	for _, a := range clevertap.DefaultAccounts() {
+		if a.ID == "SIM-EU1-0001" {
+			a.DiscardedEvents = []string{"Discarded Upstream"}
+		}
+		if a.Region != "mec1" { // a region the upstream does not serve (no account there)
+			accounts = append(accounts, a)
 		}
 	}
 	real, err := fake.New(fake.Options{Accounts: accounts, MaxRecords: 3, WrongPasscodeError: "Bad credentials"})
@@ -254,5 +257,64 @@ func TestTheReportIsGuarded(t *testing.T) {
 	res.Body.Close()
 	if err != nil || res.StatusCode != 200 || r.Exchanges != 0 {
 		t.Fatalf("expected an empty report, got %d %+v %v", res.StatusCode, r, err)
+	}
+}
+
+// A region the upstream does not serve for the account: CleverTap's 401 where the fake would accept.
+func TestARegionTheUpstreamDoesNotServeIsDrift(t *testing.T) {
+	_, up := upstream(t)
+	p, srv := newProxy(t, up, Options{})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/mec1/1/upload", strings.NewReader(`{"d":[`+
+		event("Charged", 1700000000, "u1")+`]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CleverTap-Account-Id", "SIM-MEC1-0001")
+	req.Header.Set("X-CleverTap-Passcode", "sim-mec1-pass")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	r := p.Report()
+	if res.StatusCode != http.StatusUnauthorized || r.Drift[DriftTooLenient] != 1 || r.RefusedRequests != 1 {
+		t.Fatalf("expected the upstream's 401 passed on, drift too lenient and a refused request, got %d %+v",
+			res.StatusCode, r)
+	}
+}
+
+// Read calls pass through and are compared by shape: pages of a size the fake's page rule would not give are
+// shape drift, a cursor answer agrees.
+func TestReadCallsAreComparedByShape(t *testing.T) {
+	real, err := fake.New(fake.Options{PageMultiple: 1}) // pages of batch_size, unlike the fake's default of 23s
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewTLSServer(real)
+	defer up.Close()
+	p, srv := newProxy(t, up, Options{})
+	var records []string
+	for i := range 12 {
+		records = append(records, event("Charged", 1700000000+int64(i), "reader"))
+	}
+	post(t, srv.URL, "/eu1/1/upload", "sim-eu1-pass", `{"d":[`+strings.Join(records, ",")+`]}`)
+	_, _, body := post(t, srv.URL, "/eu1/1/events.json?batch_size=5", "sim-eu1-pass",
+		`{"event_name":"Charged","from":20231114,"to":20231114}`)
+	var first struct {
+		Cursor string `json:"cursor"`
+	}
+	if err := json.Unmarshal(body, &first); err != nil || first.Cursor == "" {
+		t.Fatalf("expected a cursor through the proxy, got %s", body)
+	}
+	status, _, page := post(t, srv.URL, "/eu1/1/events.json?cursor="+first.Cursor, "sim-eu1-pass", "")
+	if status != 200 || !strings.Contains(string(page), `"next_cursor"`) {
+		t.Fatalf("expected a first page with a next cursor, got %d %s", status, page)
+	}
+	r := p.Report()
+	if r.Drift[DriftAgree] != 2 || r.Drift[DriftShape] != 1 {
+		t.Fatalf("expected the upload and the cursor to agree and the page of 5 to be shape drift, got %v (%+v)",
+			r.Drift, r.Items)
+	}
+	last := r.Items[len(r.Items)-1]
+	if !strings.Contains(strings.Join(last.Drift.Details, "\n"), "a page of 5 records with a next page") {
+		t.Fatalf("expected the page size named, got %v", last.Drift.Details)
 	}
 }
