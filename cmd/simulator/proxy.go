@@ -305,7 +305,7 @@ func fetchProxyReport(ctx context.Context, base string) (proxy.Report, error) {
 }
 
 func newReplayCmd(getenv func(string) string) *cobra.Command {
-	var accounts string
+	var accounts, fixtures string
 	var ci ciFlags
 	cmd := &cobra.Command{
 		Use:   "replay CAPTURE",
@@ -338,7 +338,7 @@ func newReplayCmd(getenv func(string) string) *cobra.Command {
 				return cli.Usage(err)
 			}
 			defer file.Close()
-			r, err := proxy.Replay(file, view.CleverTap)
+			r, err := proxy.Replay(file, view.CleverTap, fixtures)
 			if err != nil {
 				return cli.Usagef("%s: %w", args[0], err)
 			}
@@ -347,6 +347,8 @@ func newReplayCmd(getenv func(string) string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&accounts, "accounts", "",
 		"the fake's accounts (YAML): limits and discarded events; default: each captured account")
+	cmd.Flags().StringVar(&fixtures, "fixtures", "", "write each exchange that drifts to this directory as a "+
+		"fixture: the request, CleverTap's answer and the fake's")
 	addCIFlags(cmd.Flags().StringVar, &ci.failOn, &ci.junit, &ci.jsonFile)
 	return cmd
 }

@@ -101,10 +101,25 @@ func TestProxyCommandForwardsReportsAndFailsOnRefused(t *testing.T) {
 		t.Fatalf("expected one captured exchange without the passcode, got %s", captured)
 	}
 	out = syncbuf.Buffer{}
-	err = run(context.Background(), []string{"replay", capture, "--fail-on", "drift"}, func(string) string { return "" },
-		&out, &out)
+	fixtures := filepath.Join(dir, "fixtures")
+	err = run(context.Background(), []string{"replay", capture, "--fail-on", "drift", "--fixtures", fixtures},
+		func(string) string { return "" }, &out, &out)
 	if cli.Code(err) != cli.ExitFailed || !strings.Contains(out.String(), "too_lenient") {
 		t.Fatalf("expected the replay to show and fail on the drift, got %v:\n%s", err, out.String())
+	}
+	var fixture struct {
+		CleverTap struct {
+			Status int    `json:"status"`
+			Body   string `json:"body"`
+		} `json:"clevertap"`
+		Fake struct {
+			Body string `json:"body"`
+		} `json:"fake"`
+	}
+	raw, _ = os.ReadFile(filepath.Join(fixtures, "line-1-too_lenient.json"))
+	if err := json.Unmarshal(raw, &fixture); err != nil || !strings.Contains(fixture.CleverTap.Body, `"code":528`) ||
+		!strings.Contains(fixture.Fake.Body, `"status":"success"`) {
+		t.Fatalf("expected a fixture with CleverTap's 528 and the fake's success, got %s (%v)", raw, err)
 	}
 	out = syncbuf.Buffer{}
 	err = run(context.Background(), []string{"replay", filepath.Join(dir, "nope.jsonl")},

@@ -35,7 +35,7 @@ func TestTheCaptureReplaysOfflineToTheSameDrift(t *testing.T) {
 	}
 	live := p.Report()
 	for _, c := range []*bytes.Buffer{&capture, &pseudonymised} {
-		replayed, err := Replay(bytes.NewReader(c.Bytes()), view(t).CleverTap)
+		replayed, err := Replay(bytes.NewReader(c.Bytes()), view(t).CleverTap, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,12 +57,12 @@ func TestABadCaptureSaysWhichLine(t *testing.T) {
 		{"a newer version", strings.Replace(good, `"v":1`, `"v":7`, 1), "line 1: a capture of format version 7"},
 		{"no version", `{"request":{}}`, "line 1: no format version"},
 	} {
-		_, err := Replay(strings.NewReader(c.text), view(t).CleverTap)
+		_, err := Replay(strings.NewReader(c.text), view(t).CleverTap, "")
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: expected an error saying %q, got %v", c.name, c.says, err)
 		}
 	}
-	if _, err := Replay(strings.NewReader(good+"\n\n"+good+"\n"), view(t).CleverTap); err != nil {
+	if _, err := Replay(strings.NewReader(good+"\n\n"+good+"\n"), view(t).CleverTap, ""); err != nil {
 		t.Fatalf("a good capture: %v", err)
 	}
 }
@@ -75,6 +75,6 @@ func FuzzReadCapture(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = Replay(bytes.NewReader(b), v)
+		_, _ = Replay(bytes.NewReader(b), v, "")
 	})
 }

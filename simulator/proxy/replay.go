@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ctharness/ctharness/simulator/clevertap"
@@ -17,10 +21,11 @@ const replayPasscode = "replayed"
 // passcodes, so every captured account is given to the fake with a stand-in passcode in its captured region:
 // replay judges records, routes and request shapes, not credentials (an exchange CleverTap answered 401 is
 // compared as not_compared). Lint that needs the live order of exchanges (concurrency) is not replayed.
-func Replay(r io.Reader, view *fake.Server) (Report, error) {
+// With a fixtures directory, each exchange that drifts is also written there as a fixture (Fixture).
+func Replay(r io.Reader, view *fake.Server, fixtures string) (Report, error) {
 	rp, lint := newReporter(), newLinter()
 	lint.accounts = view.Accounts
-	err := ReadCapture(r, func(_ int, c Captured) error {
+	err := ReadCapture(r, func(line int, c Captured) error {
 		if c.Request.Account != "" && c.Request.Region != "" {
 			admitReplay(view, c.Request.Account, c.Request.Region)
 		}
@@ -37,6 +42,9 @@ func Replay(r io.Reader, view *fake.Server) (Report, error) {
 				"holds no passcodes to replay"}}
 		}
 		rp.add(checked)
+		if fixtures != "" && checked.Drift.Kind != DriftAgree && checked.Drift.Kind != DriftNotCompared {
+			return writeFixture(fixtures, line, c, checked)
+		}
 		return nil
 	})
 	return rp.snapshot(), err
@@ -55,4 +63,27 @@ func admitReplay(view *fake.Server, id string, region clevertap.Region) {
 		}
 	}
 	_ = view.PutAccount(clevertap.Account{ID: id, Region: region, Passcodes: []string{replayPasscode}})
+}
+
+// Fixture is an exchange where the fake and CleverTap differ, as a test of the fake needs it: the request as
+// captured, CleverTap's answer, the fake's, and the drift.
+type Fixture struct {
+	Drift     Drift   `json:"drift"`
+	Request   Message `json:"request"`
+	CleverTap Message `json:"clevertap"`
+	Fake      Message `json:"fake"`
+}
+
+func writeFixture(dir string, line int, c Captured, checked *Checked) error {
+	f := Fixture{Drift: checked.Drift, Request: c.Request, CleverTap: c.Response,
+		Fake: Message{Status: checked.Predicted.Status, Body: string(checked.Predicted.Response)}}
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	name := filepath.Join(dir, fmt.Sprintf("line-%d-%s.json", line, checked.Drift.Kind))
+	return os.WriteFile(name, append(raw, '\n'), 0o644)
 }
