@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,47 +54,70 @@ func mixed(t *testing.T, n int) (dir string, want map[uint64]Job) {
 // Half the trials put the file's time back, as a disk that flips bytes does.
 func TestRandomDamageIsDetectedOrSurvived(t *testing.T) {
 	dir, want := mixed(t, 300)
-	path, markerPath := filepath.Join(dir, FileName), filepath.Join(dir, MarkerName)
-	orig, _ := os.ReadFile(path)
-	origMarker, _ := os.ReadFile(markerPath)
-	fi, _ := os.Stat(path)
+	orig, _ := os.ReadFile(filepath.Join(dir, FileName))
+	origMarker, _ := os.ReadFile(filepath.Join(dir, MarkerName))
+	fi, _ := os.Stat(filepath.Join(dir, FileName))
+	// the places are drawn up front, then tried by 4 workers on their own copies (each trial waits on fsync)
 	r := rand.New(rand.NewPCG(9, 23))
-	var refusals, opened, buried int
-	for trial := range 300 {
-		b := bytes.Clone(orig)
-		at := r.IntN(len(b) - 16)
-		for i := range 16 {
-			b[at+i] = byte(r.IntN(256))
+	type trial struct{ at, n int }
+	var trials []trial
+	var damage [][]byte
+	for n := range 300 {
+		at := r.IntN(len(orig) - 16)
+		trials = append(trials, trial{at, n})
+		run := make([]byte, 16)
+		for i := range run {
+			run[i] = byte(r.IntN(256))
 		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if trial%2 == 0 {
-			if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(markerPath, origMarker, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(dir, Options{})
-		var damaged *DamagedError
-		switch {
-		case errors.As(err, &damaged):
-			refusals++
-			continue
-		case err != nil:
-			t.Fatalf("trial %d (16 bytes at %d): expected the outbox opened or refused as damaged, got %v",
-				trial, at, err)
-		}
-		opened++
-		buried += drainAndCompare(t, s, want, fmt.Sprintf("trial %d (16 bytes at %d)", trial, at))
-		s.Close()
+		damage = append(damage, run)
 	}
-	t.Logf("300 trials: %d refused as damaged, %d opened (%d jobs buried as damaged)", refusals, opened, buried)
-	if refusals == 0 || opened == 0 {
+	var refusals, opened, buried atomic.Int64
+	t.Run("trials", func(t *testing.T) {
+		for w := range 4 {
+			t.Run(fmt.Sprintf("worker-%d", w), func(t *testing.T) {
+				t.Parallel()
+				wdir := t.TempDir()
+				path, markerPath := filepath.Join(wdir, FileName), filepath.Join(wdir, MarkerName)
+				for _, tr := range trials[w:] {
+					if tr.n%4 != w {
+						continue
+					}
+					b := bytes.Clone(orig)
+					copy(b[tr.at:], damage[tr.n])
+					if err := os.WriteFile(path, b, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					if tr.n%2 == 0 { // the time put back, as a disk that flips bytes leaves it
+						if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := os.WriteFile(markerPath, origMarker, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					s, err := Open(wdir, Options{})
+					var damaged *DamagedError
+					switch {
+					case errors.As(err, &damaged):
+						refusals.Add(1)
+						continue
+					case err != nil:
+						t.Fatalf("trial %d (16 bytes at %d): expected the outbox opened or refused as damaged, got %v",
+							tr.n, tr.at, err)
+					}
+					opened.Add(1)
+					buried.Add(int64(drainAndCompare(t, s, want, fmt.Sprintf("trial %d (16 bytes at %d)", tr.n,
+						tr.at))))
+					s.Close()
+				}
+			})
+		}
+	})
+	t.Logf("300 trials: %d refused as damaged, %d opened (%d jobs buried as damaged)", refusals.Load(),
+		opened.Load(), buried.Load())
+	if refusals.Load() == 0 || opened.Load() == 0 {
 		t.Fatalf("expected some trials to hit what the outbox uses and some to miss it, got %d refused, %d opened",
-			refusals, opened)
+			refusals.Load(), opened.Load())
 	}
 }
 
@@ -104,7 +128,7 @@ func drainAndCompare(t *testing.T, s *Store, want map[uint64]Job, trial string) 
 	delivered := map[uint64]bool{}
 	for _, dest := range []string{"dest-0", "dest-1", "dest-2"} {
 		for {
-			jobs, more, err := s.Next(dest, func(uint64) bool { return false }, 50)
+			jobs, more, err := s.Next(dest, func(uint64) bool { return false }, 400)
 			if err != nil {
 				t.Fatalf("%s: opened, then Next failed: %v", trial, err)
 			}
