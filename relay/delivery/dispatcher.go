@@ -35,7 +35,7 @@ type Observer interface {
 // Dispatcher owns the queues.
 type Dispatcher struct {
 	settings  Settings
-	store     *outbox.Store
+	store     outbox.Outbox
 	endpoints map[string]relay.Endpoint
 	client    *http.Client
 	log       *slog.Logger
@@ -73,7 +73,7 @@ type queue struct {
 }
 
 // New makes a dispatcher; Start runs it.
-func New(s Settings, store *outbox.Store, endpoints map[string]relay.Endpoint, client *http.Client, log *slog.Logger,
+func New(s Settings, store outbox.Outbox, endpoints map[string]relay.Endpoint, client *http.Client, log *slog.Logger,
 	observe Observer) *Dispatcher {
 	s.Defaults()
 	c := http.Client{}

@@ -19,7 +19,7 @@ const InDoubtReason = "in flight when the relay stopped without shutting down (a
 func (d *Dispatcher) recoverInDoubt() error {
 	inDoubt, err := d.store.InDoubt()
 	if err != nil {
-		return fmt.Errorf("reading the outbox %s: %w", d.store.Path(), err)
+		return fmt.Errorf("reading the outbox %s: %w", d.store.Where(), err)
 	}
 	if len(inDoubt) == 0 {
 		return nil
@@ -32,7 +32,7 @@ func (d *Dispatcher) recoverInDoubt() error {
 		d.log.Warn("the last run stopped uncleanly during uploads; their records may or may not have reached "+
 			"CleverTap: held in the dead letters, not resent", "records", len(held), "after_crash", AfterCrashHold)
 		if err := d.store.Kill(held); err != nil {
-			return fmt.Errorf("outbox %s: holding the uploads in doubt: %w", d.store.Path(), err)
+			return fmt.Errorf("outbox %s: holding the uploads in doubt: %w", d.store.Where(), err)
 		}
 		return nil
 	}
@@ -43,7 +43,7 @@ func (d *Dispatcher) recoverInDoubt() error {
 	d.log.Warn("the last run stopped uncleanly during uploads; resending their records, some may arrive twice",
 		"records", len(ids), "after_crash", AfterCrashResend)
 	if err := d.store.ClearSending(ids); err != nil {
-		return fmt.Errorf("outbox %s: clearing the marks of the uploads in doubt: %w", d.store.Path(), err)
+		return fmt.Errorf("outbox %s: clearing the marks of the uploads in doubt: %w", d.store.Where(), err)
 	}
 	return nil
 }

@@ -56,7 +56,8 @@ const AdminTokenFile = "admin-token"
 type Service struct {
 	built      config.Built
 	sources    map[string]relay.Source
-	store      *outbox.Store
+	store      outbox.Outbox
+	dataDir    string
 	dispatcher *delivery.Dispatcher
 	metrics    *metrics.Metrics
 	log        *slog.Logger
@@ -114,7 +115,8 @@ func Open(opts Options) (*Service, error) {
 		store.Close()
 		return nil, err
 	}
-	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, log: log, now: now,
+	s := &Service{built: built, sources: map[string]relay.Source{}, store: store, dataDir: opts.DataDir, log: log,
+		now:  now,
 		done: make(chan struct{}), adminToken: token, guard: guard, inFlight: make(chan struct{}, built.Intake.MaxInFlight)}
 	for _, src := range built.Sources {
 		s.sources[src.Name()] = src
@@ -145,7 +147,7 @@ func adminToken(configured, dataDir string) (string, error) {
 }
 
 // DataDir is where the outbox (and a made admin token) are kept.
-func (s *Service) DataDir() string { return s.store.Dir() }
+func (s *Service) DataDir() string { return s.dataDir }
 
 // AdminToken is the token the admin routes ask for.
 func (s *Service) AdminToken() string { return s.adminToken }
