@@ -1,6 +1,9 @@
 package outbox
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Outbox is what the relay asks of its durable queue, whatever keeps it: a webhook's jobs and its event id stored
 // in one durable commit before the vendor gets its 200 (Accept), each destination's jobs read oldest first a
@@ -34,3 +37,25 @@ var _ Outbox = (*Store)(nil)
 
 // Where is the outbox file.
 func (s *Store) Where() string { return s.Path() }
+
+// SealedJob is a job as every driver stores it: its JSON sealed with its id (encode.go's seal), so that damage
+// to its bytes is caught wherever it is kept.
+func SealedJob(j *Job) []byte { return seal(j.ID, encodeJob(j)) }
+
+// OpenSealedJob reads a job SealedJob stored, checking its seal.
+func OpenSealedJob(id uint64, raw []byte) (Job, error) { return decodeJob(id, raw, true) }
+
+// Errors a shared outbox's Next gives instead of jobs. ErrLeased: another replica delivers this destination now
+// (its lease is live); try again later. ErrInDoubt: some of its jobs were in an upload on a replica that died;
+// settle them (InDoubt) before the jobs after them are sent, so that each user's order holds.
+var (
+	ErrLeased  = errors.New("another replica delivers this destination")
+	ErrInDoubt = errors.New("jobs of this destination were in flight on a replica that stopped")
+)
+
+// Shared is implemented by an outbox that several relays use at once: jobs are handed out only through Next
+// (under a lease per destination), never straight from Accept, and a queue looks again now and then for jobs
+// another replica accepted.
+type Shared interface {
+	Shared() bool
+}

@@ -90,8 +90,9 @@ var _ = Describe("the relay through the proxy", func() {
 		Expect(events[0].Record).To(MatchJSON(`{"type":"event","identity":"user-prod-1","ts":1767225600,` +
 			`"evtName":"rc_renewal_event","evtData":{"amount":9.99,"currency":"EUR","product_id":"premium.monthly",` +
 			`"app_id":"app1"}}`))
+		// the upstream stores the record before the proxy has its answer: wait for the exchange to be judged
+		Eventually(func() int { return lint.Proxy.Report().Exchanges - before.Exchanges }).Should(Equal(1))
 		after := lint.Proxy.Report()
-		Expect(after.Exchanges - before.Exchanges).To(Equal(1))
 		Expect(after.Drift[proxy.DriftAgree] - before.Drift[proxy.DriftAgree]).To(Equal(1))
 		Expect(after.RefusedRecords).To(Equal(before.RefusedRecords))
 	})
