@@ -721,4 +721,3 @@ func (s *Store) PendingByDestination() map[string]int {
 	}
 	return out
 }
-
