@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,4 +72,133 @@ func TestThePostgresOutboxConforms(t *testing.T) {
 		dsn := database(t)
 		return open(t, dsn), func() outbox.Outbox { return open(t, dsn) }
 	})
+}
+
+// crash stops a replica as kill -9 would: no more heartbeats, its leases and marks left behind.
+func crash(s *Store) {
+	close(s.stop)
+	<-s.done
+	s.pool.Close()
+}
+
+func openLease(t *testing.T, dsn string, lease time.Duration) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{DSN: dsn, Migrate: true, Lease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// One replica at a time delivers a destination; another takes over when the holder closes, or when a holder
+// that died stops renewing, and then finds its upload in doubt.
+func TestReplicasShareDestinationsByLease(t *testing.T) {
+	dsn := database(t)
+	a, b := openLease(t, dsn, time.Second), openLease(t, dsn, time.Second)
+	defer b.Close()
+	none := func(uint64) bool { return false }
+	jobs := []outbox.Job{outboxtest.Job("d", `{"n":1}`), outboxtest.Job("d", `{"n":2}`)}
+	if _, err := b.Accept("revenuecat", "e1", jobs); err != nil { // accepted by one, delivered by another
+		t.Fatal(err)
+	}
+	got, _, err := a.Next("d", none, 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("expected replica a to take the destination and both jobs, got %d %v", len(got), err)
+	}
+	if _, _, err := b.Next("d", none, 10); !errors.Is(err, outbox.ErrLeased) {
+		t.Fatalf("expected replica b refused while a holds the lease, got %v", err)
+	}
+	if err := a.MarkSending([]uint64{got[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	crash(a)
+	if doubt, _ := b.InDoubt(); len(doubt) != 0 {
+		t.Fatalf("expected nothing in doubt while a's heartbeat is fresh, got %d", len(doubt))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, err = b.Next("d", none, 10)
+		if !errors.Is(err, outbox.ErrLeased) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !errors.Is(err, outbox.ErrInDoubt) {
+		t.Fatalf("expected b to find a's upload in doubt once a's lease ran out, got %v", err)
+	}
+	doubt, err := b.InDoubt()
+	if err != nil || len(doubt) != 1 || doubt[0].ID != got[0].ID {
+		t.Fatalf("expected a's marked job in doubt, got %+v %v", doubt, err)
+	}
+	if err := b.ClearSending([]uint64{doubt[0].ID}); err != nil { // after_crash: resend
+		t.Fatal(err)
+	}
+	if rest, _, err := b.Next("d", none, 10); err != nil || len(rest) != 2 {
+		t.Fatalf("expected b to deliver both jobs in order now, got %d %v", len(rest), err)
+	}
+}
+
+// A schema newer than the relay knows, or one not migrated, is refused with what to do; so is
+// synchronous_commit=off unless allowed; and the DSN's password is never in an error.
+func TestOpenRefusesWhatItCannotTrust(t *testing.T) {
+	dsn := database(t)
+	s := open(t, dsn)
+	s.Close()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	exec := func(sql string) {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("UPDATE relay_schema SET version = 99")
+	if _, err := Open(context.Background(), Options{DSN: dsn, Migrate: true}); err == nil ||
+		!strings.Contains(err.Error(), "version 99, newer than this relay knows") {
+		t.Fatalf("expected a newer schema refused, got %v", err)
+	}
+	fresh := database(t)
+	if _, err := Open(context.Background(), Options{DSN: fresh}); err == nil ||
+		!strings.Contains(err.Error(), "run relay migrate") {
+		t.Fatalf("expected an unmigrated database refused without Migrate, got %v", err)
+	}
+	exec("UPDATE relay_schema SET version = 1")
+	off := strings.Replace(dsn, "sslmode=disable", "sslmode=disable&options=-c%20synchronous_commit%3Doff", 1)
+	if _, err := Open(context.Background(), Options{DSN: off}); err == nil ||
+		!strings.Contains(err.Error(), "synchronous_commit is off") {
+		t.Fatalf("expected synchronous_commit=off refused, got %v", err)
+	}
+	if s, err := Open(context.Background(), Options{DSN: off, AllowAsyncCommit: true}); err != nil {
+		t.Fatalf("expected synchronous_commit=off accepted when allowed, got %v", err)
+	} else {
+		s.Close()
+	}
+	secret := strings.Replace(dsn, "relay@", "relay:s3cret-pw@", 1)
+	secret = strings.Replace(secret, fmt.Sprintf(":%d/", cluster.Port), ":1/", 1)
+	if _, err := Open(context.Background(), Options{DSN: secret}); err == nil || strings.Contains(err.Error(),
+		"s3cret-pw") {
+		t.Fatalf("expected an error without the password, got %v", err)
+	}
+}
+
+// Replicas starting together migrate the schema once.
+func TestReplicasMigrateTogether(t *testing.T) {
+	dsn := database(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			s, err := Open(context.Background(), Options{DSN: dsn, Migrate: true})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
