@@ -7,6 +7,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +47,17 @@ type Dispatcher struct {
 	sems   map[string]chan struct{}
 	ctx    context.Context
 	wg     sync.WaitGroup
+
+	// shared: the outbox is shared by several replicas (outbox.Shared): jobs reach a queue only through Next,
+	// under the destination's lease, and an idle queue looks again every pollInterval for jobs others accepted;
+	// backoff after a failure is shared per account through the outbox (outbox.SharedBackoff)
+	shared   bool
+	backoffs outbox.SharedBackoff
 }
+
+// pollInterval is how often an idle queue of a shared outbox looks for jobs other replicas accepted, and how long
+// a queue waits before asking again for a destination another replica holds.
+const pollInterval = 500 * time.Millisecond
 
 // queue is one destination's: a bounded window of its jobs in memory, read from the outbox (the queue on disk)
 // as it empties, so a backlog of any size costs disk, not memory.
@@ -68,8 +79,10 @@ type queue struct {
 	failures     int
 	failedAt     time.Time
 	blockedUntil time.Time
-	inflight     int
-	wake         chan struct{}
+	// backoffReadAt is when the shared backoff of its account was last read
+	backoffReadAt time.Time
+	inflight      int
+	wake          chan struct{}
 }
 
 // New makes a dispatcher; Start runs it.
@@ -83,8 +96,13 @@ func New(s Settings, store outbox.Outbox, endpoints map[string]relay.Endpoint, c
 	// a redirect would carry the passcode (and, for attribution, the token in the query) to another host, and its
 	// 200 would count as delivered: never follow one; request dead-letters it with its Location
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Dispatcher{settings: s, store: store, endpoints: endpoints, client: &c, log: log, observe: observe,
+	d := &Dispatcher{settings: s, store: store, endpoints: endpoints, client: &c, log: log, observe: observe,
 		queues: map[string]*queue{}, sems: map[string]chan struct{}{}}
+	if sh, ok := store.(outbox.Shared); ok && sh.Shared() {
+		d.shared = true
+		d.backoffs, _ = store.(outbox.SharedBackoff)
+	}
+	return d
 }
 
 // Start settles the uploads an unclean stop left in doubt and runs a queue for every destination with jobs in
@@ -107,6 +125,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		q.backlog = true
 		signal(q.wake)
 	}
+	if d.shared { // other replicas may accept jobs for any destination: every one is looked at
+		for name := range d.endpoints {
+			q := d.queueLocked(name)
+			q.backlog = true
+			signal(q.wake)
+		}
+	}
 	return nil
 }
 
@@ -121,6 +146,8 @@ func (d *Dispatcher) Enqueue(jobs ...outbox.Job) {
 	for _, j := range jobs {
 		q := d.queueLocked(j.Destination)
 		switch {
+		case d.shared: // only the destination's lease holder sends it: read through Next
+			q.backlog = true
 		case q.held[j.ID]:
 		case q.backlog || len(q.held) >= d.settings.Window:
 			q.backlog = true
@@ -184,7 +211,20 @@ func (d *Dispatcher) refill(q *queue) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q.refilling = false
-	if err != nil {
+	switch {
+	case errors.Is(err, outbox.ErrLeased): // another replica delivers it now
+		q.blockedUntil = time.Now().Add(pollInterval)
+		return
+	case errors.Is(err, outbox.ErrInDoubt):
+		d.mu.Unlock()
+		rerr := d.recoverInDoubt()
+		d.mu.Lock()
+		if rerr != nil {
+			d.log.Error("settling uploads in doubt; trying again after a pause", "destination", q.name, "err", rerr)
+			q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
+		}
+		return
+	case err != nil:
 		d.log.Error("reading the outbox; trying again after a pause", "destination", q.name, "err", err)
 		q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
 		return
@@ -206,21 +246,31 @@ func (d *Dispatcher) refill(q *queue) {
 func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 	defer d.wg.Done()
 	for {
+		d.sharedBackoff(q)
 		d.mu.Lock()
-		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2
+		wait := time.Until(q.blockedUntil)
+		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2 && (wait <= 0 || len(q.jobs) > 0)
 		q.refilling = q.refilling || refill
 		ready := len(q.jobs) > 0 && (q.failures == 0 || q.inflight == 0)
-		wait := time.Until(q.blockedUntil)
+		idle := len(q.jobs) == 0 && !q.backlog
+		backlog := q.backlog
 		d.mu.Unlock()
 		if refill {
 			d.refill(q)
 			continue
 		}
 		if !ready || wait > 0 {
+			after := time.Duration(-1)
+			switch {
+			case ready, backlog && wait > 0: // a backoff, or a destination another replica holds
+				after = wait
+			case d.shared && idle: // look again for jobs other replicas accepted
+				after = pollInterval
+			}
 			var fire <-chan time.Time
 			var timer *time.Timer
-			if ready {
-				timer = time.NewTimer(wait)
+			if after >= 0 {
+				timer = time.NewTimer(after)
 				fire = timer.C
 			}
 			select {
@@ -228,6 +278,11 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 				return
 			case <-q.wake:
 			case <-fire:
+				if d.shared {
+					d.mu.Lock()
+					q.backlog = true
+					d.mu.Unlock()
+				}
 			}
 			if timer != nil {
 				timer.Stop()
@@ -369,6 +424,10 @@ func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started t
 		if until := q.failedAt.Add(wait); until.After(q.blockedUntil) {
 			q.blockedUntil = until
 		}
+		if d.backoffs != nil { // the other replicas sending to this account wait too
+			until := q.blockedUntil
+			go func() { _ = d.backoffs.SetBackoff(q.endpoint.AccountKey(), until) }()
+		}
 		d.log.Warn("delivery failed; backing off", "destination", q.name, "records", len(out.retry), "consecutive_failures",
 			q.failures, "wait", wait.String(), "err", out.err)
 	case len(out.retry) > 0:
@@ -452,4 +511,30 @@ func scrub(s string, ep relay.Endpoint) string {
 		}
 	}
 	return s
+}
+
+// sharedBackoff holds a queue of a shared outbox back while another replica's failure with the same account says
+// to wait (read at most every pollInterval per queue).
+func (d *Dispatcher) sharedBackoff(q *queue) {
+	if d.backoffs == nil || !q.known {
+		return
+	}
+	d.mu.Lock()
+	due := time.Since(q.backoffReadAt) >= pollInterval
+	if due {
+		q.backoffReadAt = time.Now()
+	}
+	d.mu.Unlock()
+	if !due {
+		return
+	}
+	until, err := d.backoffs.Backoff(q.endpoint.AccountKey())
+	if err != nil || until.IsZero() {
+		return
+	}
+	d.mu.Lock()
+	if until.After(q.blockedUntil) {
+		q.blockedUntil = until
+	}
+	d.mu.Unlock()
 }

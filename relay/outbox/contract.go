@@ -59,3 +59,11 @@ var (
 type Shared interface {
 	Shared() bool
 }
+
+// SharedBackoff is implemented by a shared outbox that keeps the replicas' backoff per CleverTap account: after a
+// 429 or 5xx one replica sets it, and every replica sending to that account waits it out (ten replicas must not
+// each hammer a CleverTap that said slow down).
+type SharedBackoff interface {
+	SetBackoff(account string, until time.Time) error
+	Backoff(account string) (time.Time, error)
+}

@@ -63,8 +63,9 @@ type Store struct {
 }
 
 var (
-	_ outbox.Outbox = (*Store)(nil)
-	_ outbox.Shared = (*Store)(nil)
+	_ outbox.Outbox        = (*Store)(nil)
+	_ outbox.Shared        = (*Store)(nil)
+	_ outbox.SharedBackoff = (*Store)(nil)
 )
 
 // Open connects, checks the schema (applying it with Migrate) and the commit setting, and starts the replica's
@@ -720,4 +721,26 @@ func (s *Store) PendingByDestination() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// SetBackoff holds every replica's uploads to an account until a time (the later of the one set and this).
+func (s *Store) SetBackoff(account string, until time.Time) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `INSERT INTO relay_backoff (account, until) VALUES ($1, $2)
+		ON CONFLICT (account) DO UPDATE SET until = greatest(relay_backoff.until, $2)`, account, until)
+	return err
+}
+
+// Backoff is until when an account's uploads wait (zero when they need not).
+func (s *Store) Backoff(account string) (time.Time, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var until time.Time
+	err := s.pool.QueryRow(ctx, "SELECT until FROM relay_backoff WHERE account = $1 AND until > now()",
+		account).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return until, err
 }
