@@ -22,6 +22,7 @@ import (
 	"github.com/ctharness/ctharness/internal/profiling"
 	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
+	"github.com/ctharness/ctharness/relay/outbox/postgres"
 	"github.com/ctharness/ctharness/relay/service"
 	"github.com/spf13/cobra"
 )
@@ -51,8 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // relayFlags are the flags of the relay itself.
 type relayFlags struct {
-	config, listen, dataDir, logLevel, logFormat, adminToken, pprof, allowedHosts string
-	printConfig, startEmpty                                                       bool
+	config, listen, dataDir, logLevel, logFormat, adminToken, pprof, allowedHosts, outboxDSN string
+	printConfig, startEmpty, noMigrate                                                       bool
 }
 
 func newRoot() *cobra.Command {
@@ -92,7 +93,11 @@ wins. Exit codes: 0 ok, 1 what was checked failed, 2 a flag, argument or file is
 		"when the outbox was emptied or is damaged, set it aside and start with an empty one (what it held is lost)")
 	fs.StringVar(&f.pprof, "pprof", "",
 		"serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
-	root.AddCommand(newHealthCmd(), newOutboxCmd())
+	fs.StringVar(&f.outboxDSN, "outbox-dsn", "", "keep the outbox in this PostgreSQL database, shared with other "+
+		"relays (a secret: prefer RELAY_OUTBOX_DSN; sets outbox.driver postgres)")
+	fs.BoolVar(&f.noMigrate, "no-migrate", false,
+		"with a Postgres outbox, refuse to start unless relay migrate has brought its schema to this relay's")
+	root.AddCommand(newHealthCmd(), newOutboxCmd(), newMigrateCmd())
 	return root
 }
 
@@ -109,11 +114,9 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 	if _, err := adminguard.New(f.allowedHosts); err != nil {
 		return cli.Usage(err)
 	}
-	cfg := config.Default()
-	if f.config != "" {
-		if cfg, err = config.Load(f.config); err != nil {
-			return cli.Usagef("config: %w", err)
-		}
+	cfg, err := loadConfig(f.config, f.outboxDSN)
+	if err != nil {
+		return err
 	}
 	// the relay's live heap is small (queues; bbolt's pages are mapped outside the heap)
 	profiling.RelaxGC(getenv)
@@ -125,7 +128,8 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 		defer stop()
 	}
 	svc, err := service.Open(service.Options{Config: cfg, DataDir: f.dataDir, Logger: log, Client: &http.Client{},
-		StartEmpty: f.startEmpty, AdminToken: f.adminToken, AllowedHosts: []string{f.allowedHosts}})
+		StartEmpty: f.startEmpty, AdminToken: f.adminToken, AllowedHosts: []string{f.allowedHosts},
+		NoMigrate: f.noMigrate})
 	if err != nil {
 		return err
 	}
@@ -146,7 +150,7 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 	srv := svc.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(svc.Listener(ln)) }()
-	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), f.dataDir)
+	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), svc.OutboxWhere())
 	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)
 	}
@@ -209,5 +213,60 @@ func newHealthCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080", "relay base URL")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+	return cmd
+}
+
+// loadConfig is the config file (or the built-in one), with --outbox-dsn (RELAY_OUTBOX_DSN) putting the outbox in
+// that Postgres database.
+func loadConfig(path, dsn string) (config.Config, error) {
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return cfg, cli.Usagef("config: %w", err)
+		}
+	}
+	if dsn != "" {
+		cfg.Outbox.Driver, cfg.Outbox.DSN = "postgres", dsn
+	}
+	if _, err := cfg.Build(); err != nil {
+		return cfg, cli.Usagef("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func newMigrateCmd() *cobra.Command {
+	var configPath, dsn string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring a Postgres outbox's schema to this relay's version (safe from several relays at once)",
+		Long: `migrate applies the outbox schema's migrations this relay knows and the database lacks, forward only,
+under a lock (relays starting together apply each once). A relay migrates at start-up too unless --no-migrate.
+A database whose schema is newer than this relay knows is refused.`,
+		Args: cobra.NoArgs,
+		Example: `  RELAY_OUTBOX_DSN=postgres://relay@db/relay relay migrate
+  relay migrate --config relay.yaml`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath, dsn)
+			if err != nil {
+				return err
+			}
+			if cfg.Outbox.Driver != "postgres" {
+				return cli.Usagef("migrate: the outbox is %s; expected outbox.driver postgres with outbox.dsn, or "+
+					"--outbox-dsn (RELAY_OUTBOX_DSN)", cfg.Outbox.Driver)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			s, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Outbox.DSN, Migrate: true,
+				AllowAsyncCommit: cfg.Outbox.AllowAsyncCommit})
+			if err != nil {
+				return cli.Unreachable(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "outbox %s: schema at version %d\n", s.Where(), postgres.SchemaVersion)
+			return s.Close()
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML config file with outbox.dsn")
+	cmd.Flags().StringVar(&dsn, "outbox-dsn", "", "the PostgreSQL database (a secret: prefer RELAY_OUTBOX_DSN)")
 	return cmd
 }

@@ -42,8 +42,27 @@ type Config struct {
 	CleverTap Endpoint          `yaml:"clevertap"`
 	Piano     Endpoint          `yaml:"piano"`
 	Intake    Intake            `yaml:"intake"`
+	Outbox    Outbox            `yaml:"outbox"`
 	Delivery  delivery.Settings `yaml:"delivery"`
 	Sources   Sources           `yaml:"sources"`
+}
+
+// Outbox is where the relay keeps its queue (docs/relay.md, "Running several relays").
+type Outbox struct {
+	// Driver is bbolt (a file in the data dir, one relay; the default) or postgres (several relays on one
+	// database).
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL URL: a secret, never logged (RELAY_OUTBOX_DSN overrides it).
+	DSN string `yaml:"dsn"`
+	// Lease is how long a replica's hold on a destination and its heartbeat last unrenewed (default 10s): how soon
+	// another replica takes over from one that stopped.
+	Lease time.Duration `yaml:"lease"`
+	// MaxConns is each replica's pool of connections (default 16); StatementTimeout bounds a statement (10s).
+	MaxConns         int32         `yaml:"max_conns"`
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// AllowAsyncCommit starts on a database with synchronous_commit=off (acknowledged webhooks could be lost in a
+	// crash of the database server).
+	AllowAsyncCommit bool `yaml:"allow_async_commit"`
 }
 
 // Endpoint is a URL template.
@@ -196,6 +215,9 @@ func Parse(data []byte, name string) (Config, error) {
 	}
 	c.Intake.Defaults()
 	c.Delivery.Defaults()
+	if c.Outbox.Driver == "" {
+		c.Outbox.Driver = "bbolt"
+	}
 	return c, nil
 }
 
@@ -227,6 +249,10 @@ func (c Config) Build() (Built, error) {
 	}
 	if err := checkTemplate("piano.endpoint", c.Piano.Endpoint); err != nil {
 		return b, err
+	}
+	if c.Outbox.Driver == "postgres" && c.Outbox.DSN == "" {
+		return b, errors.New("outbox.dsn: expected a PostgreSQL URL (or RELAY_OUTBOX_DSN) for outbox.driver " +
+			"postgres, got none")
 	}
 	if !strings.Contains(c.CleverTap.Endpoint, "{region}") {
 		b.Warnings = append(b.Warnings,
@@ -284,6 +310,14 @@ func checkTemplate(key, template string) error {
 // Secrets lists every credential in the config, for tests that check logs never contain one.
 func (c Config) Secrets() []string {
 	var out []string
+	if c.Outbox.DSN != "" {
+		out = append(out, c.Outbox.DSN)
+		if u, err := url.Parse(c.Outbox.DSN); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				out = append(out, pw)
+			}
+		}
+	}
 	for _, v := range c.Sources.configured() {
 		for _, secret := range v.settings.Secrets() {
 			if secret != "" {

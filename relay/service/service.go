@@ -26,6 +26,7 @@ import (
 	"github.com/ctharness/ctharness/relay/delivery"
 	"github.com/ctharness/ctharness/relay/metrics"
 	"github.com/ctharness/ctharness/relay/outbox"
+	"github.com/ctharness/ctharness/relay/outbox/postgres"
 )
 
 // Options are what the service needs besides its config.
@@ -41,6 +42,8 @@ type Options struct {
 	BatchDelay time.Duration
 	// StartEmpty sets an emptied or damaged outbox aside and starts a new one instead of refusing to start.
 	StartEmpty bool
+	// NoMigrate starts on a Postgres outbox only if its schema is already this relay's (relay migrate).
+	NoMigrate bool
 	// AdminToken guards the admin routes (Authorization: Bearer <token>); empty makes a random one, written to
 	// AdminTokenFile in the data dir for local tools.
 	AdminToken string
@@ -102,11 +105,7 @@ func Open(opts Options) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	store, err := outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay, StartEmpty: opts.StartEmpty,
-		SetAside: func(path, aside, why string) {
-			log.Warn("started with an empty outbox as asked; the old one is set aside, and what it held will not be "+
-				"delivered", "outbox", path, "set_aside_as", aside, "why", why)
-		}})
+	store, err := openOutbox(opts, log)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +128,21 @@ func Open(opts Options) (*Service, error) {
 	return s, nil
 }
 
+// openOutbox opens the configured outbox: the bbolt file in the data dir, or the shared Postgres database.
+func openOutbox(opts Options, log *slog.Logger) (outbox.Outbox, error) {
+	if o := opts.Config.Outbox; o.Driver == "postgres" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return postgres.Open(ctx, postgres.Options{DSN: o.DSN, Lease: o.Lease, Migrate: !opts.NoMigrate,
+			MaxConns: o.MaxConns, StatementTimeout: o.StatementTimeout, AllowAsyncCommit: o.AllowAsyncCommit})
+	}
+	return outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay, StartEmpty: opts.StartEmpty,
+		SetAside: func(path, aside, why string) {
+			log.Warn("started with an empty outbox as asked; the old one is set aside, and what it held will not be "+
+				"delivered", "outbox", path, "set_aside_as", aside, "why", why)
+		}})
+}
+
 // adminToken is the configured token, or a new random one written to the data dir.
 func adminToken(configured, dataDir string) (string, error) {
 	if configured != "" {
@@ -148,6 +162,9 @@ func adminToken(configured, dataDir string) (string, error) {
 
 // DataDir is where the outbox (and a made admin token) are kept.
 func (s *Service) DataDir() string { return s.dataDir }
+
+// OutboxWhere names the outbox: its file, or its database (without credentials).
+func (s *Service) OutboxWhere() string { return s.store.Where() }
 
 // AdminToken is the token the admin routes ask for.
 func (s *Service) AdminToken() string { return s.adminToken }
@@ -267,6 +284,15 @@ func (s *Service) noteStoreError(err error) {
 func (s *Service) unready() string {
 	if !s.ready.Load() {
 		return "not started"
+	}
+	if p, ok := s.store.(interface{ Ping(context.Context) error }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := p.Ping(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Sprintf("the outbox %s does not answer: %v", s.store.Where(), err)
+		}
+		s.noteStoreError(nil) // it answers again: webhooks can be stored
 	}
 	s.storeErrMu.Lock()
 	defer s.storeErrMu.Unlock()

@@ -147,6 +147,12 @@ func redactErr(err error, dsn string) string {
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// SchemaVersion is the schema version this relay knows: the number of its migrations.
+var SchemaVersion = func() int {
+	names, _ := versions()
+	return len(names)
+}()
+
 // Versions are the schema's migrations, in order; the schema's version is the number of those applied.
 func versions() ([]string, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -744,3 +750,6 @@ func (s *Store) Backoff(account string) (time.Time, error) {
 	}
 	return until, err
 }
+
+// Ping says whether the database answers (the relay's /readyz asks).
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
