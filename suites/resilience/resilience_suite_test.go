@@ -56,12 +56,23 @@ func fakeCleverTap() (string, *clevertap.Client) {
 
 // startRelay runs the relay binary against the fake with the default config and the given replacements.
 func startRelay(ctx context.Context, simulatorURL string, limitKiB int, replace ...string) *harness.Process {
+	return startRelayAs(ctx, simulatorURL, limitKiB, nil, replace...)
+}
+
+// startRelayWith is startRelay with more arguments for the relay.
+func startRelayWith(ctx context.Context, simulatorURL string, args []string, replace ...string) *harness.Process {
+	return startRelayAs(ctx, simulatorURL, 0, args, replace...)
+}
+
+func startRelayAs(ctx context.Context, simulatorURL string, limitKiB int, args []string,
+	replace ...string) *harness.Process {
 	dir := GinkgoT().TempDir()
 	cfg, err := harness.WriteRelayConfig(dir, simulatorURL, replace...)
 	Expect(err).NotTo(HaveOccurred())
 	addr, err := harness.FreeAddr()
 	Expect(err).NotTo(HaveOccurred())
 	p := harness.RelayProcess(relayBin, cfg, dir+"/data", addr)
+	p.Args = append(p.Args, args...)
 	p.FileSizeLimitKiB = limitKiB
 	Expect(p.Start(ctx)).To(Succeed())
 	DeferCleanup(func() {
