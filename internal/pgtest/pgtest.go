@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,7 @@ type Cluster struct {
 	Dir  string
 	bin  string
 	uid  *syscall.Credential
+	opts string // the server's options, for a restart on the same port
 }
 
 // Find is the directory of the PostgreSQL programs, or an error saying what to install.
@@ -78,11 +80,10 @@ func Start(ctx context.Context) (*Cluster, error) {
 		if err != nil {
 			break
 		}
-		opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=on -c max_connections=200",
+		c.opts = fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=on -c max_connections=200",
 			c.Port, dir)
 		var out []byte
-		out, err = c.run(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60",
-			"start")
+		out, err = c.startServer(ctx)
 		if err == nil {
 			break
 		}
@@ -103,6 +104,98 @@ func Start(ctx context.Context) (*Cluster, error) {
 	}
 	c.DSN = fmt.Sprintf("postgres://relay@127.0.0.1:%d/relay?sslmode=disable", c.Port)
 	return c, nil
+}
+
+func (c *Cluster) startServer(ctx context.Context) ([]byte, error) {
+	return c.run(ctx, "pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-l", filepath.Join(c.Dir, "log"), "-o", c.opts,
+		"-w", "-t", "60", "start")
+}
+
+// StopServer stops the server (pg_ctl -m fast: clients are disconnected) and keeps its data; StartServer starts
+// it again on the same port.
+func (c *Cluster) StopServer(ctx context.Context) error {
+	out, err := c.run(ctx, "pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-m", "fast", "-w", "stop")
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// StartServer starts a stopped (or killed) server again; after a kill it recovers from its write-ahead log.
+func (c *Cluster) StartServer(ctx context.Context) error {
+	if out, err := c.startServer(ctx); err != nil {
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, c.Log())
+	}
+	return nil
+}
+
+// KillServer kills the server with SIGKILL, the postmaster and every backend at once, as a crash of the machine
+// would, and waits until they are gone (a new postmaster will not start beside the old one's shared memory).
+func (c *Cluster) KillServer() error {
+	raw, err := os.ReadFile(filepath.Join(c.Dir, "data", "postmaster.pid"))
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	if err != nil {
+		return err
+	}
+	pids := append([]int{pid}, children(pid)...) // the postmaster first: it would restart the others
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		alive := false
+		for _, p := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
+				alive = alive || !zombie(p)
+			}
+		}
+		if !alive {
+			// a killed postmaster this machine's init does not reap stays a zombie, which its lock file check
+			// takes for a live server: the lock is stale, as after a crash
+			for _, stale := range []string{filepath.Join(c.Dir, "data", "postmaster.pid"),
+				filepath.Join(c.Dir, fmt.Sprintf(".s.PGSQL.%d.lock", c.Port)),
+				filepath.Join(c.Dir, fmt.Sprintf(".s.PGSQL.%d", c.Port))} {
+				if err := os.Remove(stale); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the killed server's processes %v did not go away", pids)
+}
+
+// children are the processes whose parent is pid (from /proc).
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis
+		fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+func zombie(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
 }
 
 // Stop stops the cluster fast (pg_ctl -m fast) and removes its directory.

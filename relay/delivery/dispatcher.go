@@ -345,7 +345,12 @@ func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 		for i, j := range batch {
 			ids[i] = j.ID
 		}
-		if err := d.store.MarkSending(ids); err != nil {
+		err := d.store.MarkSending(ids)
+		if errors.Is(err, outbox.ErrLeased) { // another replica took the destination over: its jobs are its
+			d.release(q, batch)
+			return
+		}
+		if err != nil {
 			// without the mark a crash during the upload could not be told apart; try again later
 			d.log.Error("outbox write failed before an upload; retrying later", "destination", q.name, "err", err)
 			out = outcome{label: "outbox_error", retry: batch, err: err.Error()}
@@ -363,11 +368,12 @@ func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 
 // settle records an outcome (of a request sent at started) in the outbox and the queue.
 func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started time.Time) {
-	// jobs whose outcome could not be written stay held: they are not sent again before a restart
+	// delivered jobs whose removal could not be written stay held (never sent again) while it is retried
 	settled := map[uint64]bool{}
 	if err := d.store.Done(out.done); err != nil {
-		d.log.Error("could not mark delivered jobs done; they will be sent again after a restart", "destination", q.name,
-			"jobs", len(out.done), "err", err)
+		d.log.Error("could not mark delivered jobs done; holding them and trying again until the outbox takes it",
+			"destination", q.name, "jobs", len(out.done), "err", err)
+		d.retryDone(q, out.done)
 	} else {
 		for _, j := range out.done {
 			settled[j.ID] = true
@@ -537,4 +543,50 @@ func (d *Dispatcher) sharedBackoff(q *queue) {
 		q.blockedUntil = until
 	}
 	d.mu.Unlock()
+}
+
+// retryDone removes delivered jobs once the outbox takes the write again (a database back from an outage, a disk
+// with room), then lets their ids go; until then they stay held, so they are not sent twice.
+func (d *Dispatcher) retryDone(q *queue, jobs []outbox.Job) {
+	d.mu.Lock()
+	ctx := d.ctx
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for failures := 1; ; failures++ {
+			select {
+			case <-ctx.Done():
+				return // stopping: after a restart they are in doubt, settled by after_crash
+			case <-time.After(d.backoff(failures)):
+			}
+			if err := d.store.Done(jobs); err != nil {
+				continue
+			}
+			d.mu.Lock()
+			for _, j := range jobs {
+				delete(q.held, j.ID)
+			}
+			d.mu.Unlock()
+			signal(q.wake)
+			return
+		}
+	}()
+}
+
+// release lets a batch go unsent after this replica lost the destination's lease: the jobs stay in the outbox
+// for the replica that holds it, and this queue reads again later.
+func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q.inflight -= len(batch)
+	for _, j := range batch {
+		delete(q.held, j.ID)
+	}
+	for _, j := range q.jobs { // the rest of the window was read under the same lease
+		delete(q.held, j.ID)
+	}
+	q.jobs, q.backlog = nil, true
+	q.blockedUntil = time.Now().Add(pollInterval)
+	d.log.Info("another replica holds the destination now; leaving its jobs to it", "destination", q.name)
 }

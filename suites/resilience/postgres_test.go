@@ -3,6 +3,8 @@ package resilience_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -16,8 +18,8 @@ import (
 )
 
 // postgresDB starts a throwaway cluster for the spec (skipped, saying why, without Debian's postgresql) and
-// returns a new database's DSN.
-func postgresDB(ctx context.Context) string {
+// returns it and a new database's DSN.
+func postgresDB(ctx context.Context) (*pgtest.Cluster, string) {
 	if _, err := pgtest.Find(); err != nil {
 		Skip(err.Error())
 	}
@@ -29,7 +31,7 @@ func postgresDB(ctx context.Context) string {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "CREATE DATABASE outbox")
 	Expect(err).NotTo(HaveOccurred())
-	return fmt.Sprintf("postgres://relay@127.0.0.1:%d/outbox?sslmode=disable", c.Port)
+	return c, fmt.Sprintf("postgres://relay@127.0.0.1:%d/outbox?sslmode=disable", c.Port)
 }
 
 // sharedRelay is a relay process on the shared Postgres outbox, its lease short so that a dead replica's
@@ -60,7 +62,7 @@ func leaseHolder(ctx context.Context, dsn string, relays []*harness.Process) *ha
 
 var _ = Describe("three relays on one Postgres outbox", Label("postgres"), func() {
 	It("deliver each acked webhook once when one is killed with kill -9 mid-load", func(ctx SpecContext) {
-		dsn := postgresDB(ctx)
+		_, dsn := postgresDB(ctx)
 		simURL, sim := fakeCleverTap()
 		relays := []*harness.Process{sharedRelay(ctx, simURL, dsn), sharedRelay(ctx, simURL, dsn),
 			sharedRelay(ctx, simURL, dsn)}
@@ -75,12 +77,7 @@ var _ = Describe("three relays on one Postgres outbox", Label("postgres"), func(
 		Expect(victim.Kill()).To(Succeed())
 		killedAt := a.count()
 		Expect(victim.Start(ctx)).To(Succeed()) // a new replica in its place: the old one's marks are in doubt
-		var rep load.Report
-		for _, l := range loads {
-			r := finished(l)
-			rep.Sent, rep.Acked, rep.Refused, rep.Retried = rep.Sent+r.Sent, rep.Acked+r.Acked,
-				rep.Refused+r.Refused, rep.Retried+r.Retried
-		}
+		rep := finishedAll(loads)
 		Expect(killedAt).To(BeNumerically("<", 9000), "the kill happened in the middle of the load")
 		Expect(rep.Sent).To(Equal(9000))
 		Expect(rep.Refused).To(BeZero(), "every webhook acknowledged in the end: %+v", rep)
@@ -107,3 +104,64 @@ var _ = Describe("three relays on one Postgres outbox", Label("postgres"), func(
 		Expect(t).To(Equal(tally{Sent: 9000, Acked: 9000, Retried: rep.Retried, Delivered: 9000}))
 	})
 })
+
+var _ = Describe("the Postgres outbox's database", Label("postgres"), func() {
+	for _, c := range []struct {
+		how  string
+		down func(*pgtest.Cluster) error
+	}{
+		{"stopped (fast) and started", func(c *pgtest.Cluster) error { return c.StopServer(context.Background()) }},
+		{"killed with kill -9 and started (crash recovery)", (*pgtest.Cluster).KillServer},
+	} {
+		It("refuses webhooks with 503 while "+c.how+" mid-load, says why on /readyz, then delivers each acked "+
+			"webhook once", func(ctx SpecContext) {
+			cluster, dsn := postgresDB(ctx)
+			simURL, sim := fakeCleverTap()
+			relays := []*harness.Process{sharedRelay(ctx, simURL, dsn), sharedRelay(ctx, simURL, dsn)}
+			var a acks
+			var loads []<-chan loadResult
+			for _, r := range relays {
+				loads = append(loads, loadInBackground(ctx, rcLoad(r, load.Options{Rate: 500, Count: 2500,
+					Concurrency: 32, Retry: true, TimeScale: 0.001, OnResult: a.record})))
+			}
+			Eventually(a.count).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1000), "acknowledged first")
+			Expect(c.down(cluster)).To(Succeed())
+			Eventually(func() string {
+				code, body := get(relays[0].URL() + "/readyz")
+				return fmt.Sprintf("%d %s", code, body)
+			}).WithTimeout(10 * time.Second).Should(And(HavePrefix("503"), ContainSubstring("does not answer")))
+			ackedWhileDown := a.count()
+			Expect(cluster.StartServer(ctx)).To(Succeed())
+			rep := finishedAll(loads)
+			Expect(ackedWhileDown).To(BeNumerically("<", 5000), "the database went down in the middle of the load")
+			Expect(rep.Refused).To(BeZero(), "every webhook acknowledged once the database was back: %+v", rep)
+			Expect(rep.Retried).To(BeNumerically(">", 0), "webhooks refused while it was down were retried")
+			Eventually(func() int { return pending(relays[0]) }).WithTimeout(60 * time.Second).Should(BeZero())
+			Expect(deadLetters(relays[1])).To(BeEmpty(), "no replica died: nothing is in doubt")
+			t := exactlyOnce(ctx, sim, relays[0], rep, &a)
+			Expect(t).To(Equal(tally{Sent: 5000, Acked: 5000, Retried: rep.Retried, Delivered: 5000}))
+		})
+	}
+})
+
+// get is a GET's status and body.
+func get(url string) (int, string) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+// finishedAll waits for loads played in the background and adds up their figures.
+func finishedAll(loads []<-chan loadResult) load.Report {
+	var rep load.Report
+	for _, l := range loads {
+		r := finished(l)
+		rep.Sent, rep.Acked, rep.Refused, rep.Retried = rep.Sent+r.Sent, rep.Acked+r.Acked, rep.Refused+r.Refused,
+			rep.Retried+r.Retried
+	}
+	return rep
+}

@@ -174,6 +174,7 @@ func revive(t *testing.T, open Driver) {
 func inDoubt(t *testing.T, open Driver) {
 	o, reopen := open(t)
 	jobs := accept(t, o, "d1", Job("a", `{"n":1}`), Job("a", `{"n":2}`), Job("a", `{"n":3}`))
+	next(t, o, "a", 10) // as delivery does: read the jobs, then mark those it sends
 	if err := o.MarkSending([]uint64{jobs[0].ID, jobs[1].ID, jobs[2].ID}); err != nil {
 		t.Fatal(err)
 	}

@@ -314,6 +314,10 @@ func (s *Store) count(delta map[string]int) {
 	}
 }
 
+// grace is how long a replica's heartbeat may be late before it is taken for dead and its uploads in doubt: three
+// leases, so that a database outage (no replica can renew) does not make every replica dead at once.
+func (s *Store) grace() time.Duration { return 3 * s.lease }
+
 // Shared says jobs reach delivery only through Next.
 func (s *Store) Shared() bool { return true }
 
@@ -408,7 +412,7 @@ func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (
 		rows, err := s.pool.Query(ctx, `SELECT j.id, j.job, j.sending_by, r.heartbeat > now() - $4::interval
 			FROM relay_jobs j LEFT JOIN relay_replicas r ON r.id = j.sending_by
 			WHERE j.destination = $1 AND j.id > $2 ORDER BY j.id LIMIT $3`,
-			destination, after, limit+1, s.lease.String())
+			destination, after, limit+1, s.grace().String())
 		if err != nil {
 			return nil, false, err
 		}
@@ -558,15 +562,37 @@ func (s *Store) Kill(dead []outbox.DeadLetter) error {
 	return err
 }
 
-// MarkSending records, committed, that these jobs are about to be sent by this replica.
+// MarkSending records, committed, that these jobs are about to be sent by this replica, renewing its lease on
+// their destination. A replica that lost the lease (another took the destination over, say after a pause longer
+// than the lease) marks nothing and gets ErrLeased: it must not send what the holder will.
 func (s *Store) MarkSending(ids []uint64) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.pool.Exec(ctx, "UPDATE relay_jobs SET sending_by = $2 WHERE id = ANY($1)", uids(ids), s.replica)
-	return err
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE relay_leases SET expires = now() + $3::interval
+			WHERE holder = $2 AND expires > now()
+			  AND destination IN (SELECT destination FROM relay_jobs WHERE id = ANY($1))`,
+			uids(ids), s.replica, s.lease.String())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return outbox.ErrLeased
+		}
+		tag, err = tx.Exec(ctx, `UPDATE relay_jobs SET sending_by = $2 WHERE id = ANY($1)
+			AND (sending_by IS NULL OR sending_by = $2)
+			AND destination IN (SELECT destination FROM relay_leases WHERE holder = $2)`, uids(ids), s.replica)
+		if err != nil {
+			return err
+		}
+		if int(tag.RowsAffected()) != len(ids) {
+			return outbox.ErrLeased // rolled back: none marked
+		}
+		return nil
+	})
 }
 
 // InDoubt lists the jobs marked as sending by replicas that are gone (no heartbeat within the lease): their
@@ -578,7 +604,7 @@ func (s *Store) InDoubt() ([]outbox.Job, error) {
 		LEFT JOIN relay_replicas r ON r.id = j.sending_by
 		WHERE j.sending_by IS NOT NULL AND j.sending_by <> $1
 		  AND (r.id IS NULL OR r.heartbeat <= now() - $2::interval)
-		ORDER BY j.id`, s.replica, s.lease.String())
+		ORDER BY j.id`, s.replica, s.grace().String())
 	if err != nil {
 		return nil, err
 	}

@@ -202,3 +202,36 @@ func TestReplicasMigrateTogether(t *testing.T) {
 		}
 	}
 }
+
+// A replica that held a destination past its lease (a pause, a partition) and lost it to another marks nothing
+// and is told so: it must not send what the new holder will.
+func TestALostLeaseMarksNothing(t *testing.T) {
+	dsn := database(t)
+	a, b := openLease(t, dsn, 500*time.Millisecond), openLease(t, dsn, 500*time.Millisecond)
+	defer a.Close()
+	defer b.Close()
+	none := func(uint64) bool { return false }
+	if _, err := a.Accept("revenuecat", "e1", []outbox.Job{outboxtest.Job("d", `{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	window, _, err := a.Next("d", none, 10)
+	if err != nil || len(window) != 1 {
+		t.Fatalf("expected a's window, got %d %v", len(window), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for { // a pauses; its lease runs out and b takes the destination
+		if _, _, err = b.Next("d", none, 10); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("expected b to take the destination once a's lease ran out, got %v", err)
+	}
+	if err := a.MarkSending([]uint64{window[0].ID}); !errors.Is(err, outbox.ErrLeased) {
+		t.Fatalf("expected a's mark refused after it lost the lease, got %v", err)
+	}
+	if err := b.MarkSending([]uint64{window[0].ID}); err != nil {
+		t.Fatalf("expected the holder's mark taken, got %v", err)
+	}
+}
