@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/internal/pgtest"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -62,6 +63,19 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = lintProxy.Close() })
 
+	// a PostgreSQL for the commands that name one (postgres://relay@127.0.0.1:5432/relay): a throwaway cluster
+	pgAddr := ""
+	if _, err := pgtest.Find(); err == nil {
+		cluster, err := pgtest.Start(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cluster.Stop)
+		pgAddr = fmt.Sprintf("127.0.0.1:%d", cluster.Port)
+	} else {
+		t.Logf("commands naming postgres:// are left out: %v", err)
+	}
+
 	blocks := readmeBlocks(t)
 	blocks = append(blocks, helpExamples(t, bin, "simulator"), helpExamples(t, bin, "relay"))
 	// the blocks run in parallel against the one stack, except those that disturb it on purpose (simulator load
@@ -74,7 +88,10 @@ func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 		script := []string{"# " + b.name}
 		disturbs := false
 		for _, line := range b.lines {
-			lines := toScript(t, line, simAddr, relayAddr, proxyAddr)
+			if strings.Contains(line, "postgres://") && pgAddr == "" {
+				continue
+			}
+			lines := toScript(t, line, simAddr, relayAddr, proxyAddr, pgAddr)
 			for _, l := range lines {
 				disturbs = disturbs || strings.HasPrefix(l, "exec 'simulator' 'load'") ||
 					strings.HasPrefix(l, "exec 'curl'") && strings.Contains(l, "'POST'") &&
@@ -255,13 +272,29 @@ var (
 )
 
 // toScript turns a command as printed into testscript lines: the programs as built, the stack's addresses for
-// the documented ones (8081 the simulator, 8080 the relay; any other port a free one), environment assignments
+// the documented ones (8081 the simulator, 8080 the relay, 8082 the lint proxy, 5432 a PostgreSQL; any other port
+// a free one), environment assignments
 // before it, "> file" as a copy of its output, and a trailing & (or a command that serves) run until it says it
 // serves.
-func toScript(t *testing.T, line, simAddr, relayAddr, proxyAddr string) []string {
+func toScript(t *testing.T, line, simAddr, relayAddr, proxyAddr, pgAddr string) []string {
 	words := shellWords(t, line)
 	if len(words) == 0 {
 		return nil
+	}
+	for i, w := range words {
+		words[i] = addr.ReplaceAllStringFunc(w, func(a string) string {
+			switch a {
+			case "127.0.0.1:8081":
+				return simAddr
+			case "127.0.0.1:8080":
+				return relayAddr
+			case "127.0.0.1:8082":
+				return proxyAddr
+			case "127.0.0.1:5432":
+				return pgAddr
+			}
+			return "127.0.0.1:0"
+		})
 	}
 	var out []string
 	for len(words) > 0 && assignRE.MatchString(words[0]) {
@@ -289,19 +322,6 @@ func toScript(t *testing.T, line, simAddr, relayAddr, proxyAddr string) []string
 		words = append([]string{prog}, words[3:]...)
 	case strings.HasPrefix(words[0], "bin/"):
 		words[0] = strings.TrimPrefix(words[0], "bin/")
-	}
-	for i, w := range words {
-		words[i] = addr.ReplaceAllStringFunc(w, func(a string) string {
-			switch a {
-			case "127.0.0.1:8081":
-				return simAddr
-			case "127.0.0.1:8080":
-				return relayAddr
-			case "127.0.0.1:8082":
-				return proxyAddr
-			}
-			return "127.0.0.1:0"
-		})
 	}
 	quoted := make([]string, len(words))
 	for i, w := range words {

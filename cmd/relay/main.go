@@ -244,8 +244,8 @@ func newMigrateCmd() *cobra.Command {
 under a lock (relays starting together apply each once). A relay migrates at start-up too unless --no-migrate.
 A database whose schema is newer than this relay knows is refused.`,
 		Args: cobra.NoArgs,
-		Example: `  RELAY_OUTBOX_DSN=postgres://relay@db/relay relay migrate
-  relay migrate --config relay.yaml`,
+		Example: `  RELAY_OUTBOX_DSN=postgres://relay@127.0.0.1:5432/relay relay migrate
+  relay migrate --outbox-dsn postgres://relay@127.0.0.1:5432/relay`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath, dsn)
 			if err != nil {
