@@ -165,3 +165,37 @@ func finishedAll(loads []<-chan loadResult) load.Report {
 	}
 	return rep
 }
+
+var _ = Describe("the relays' database connections", Label("postgres"), func() {
+	It("killed with pg_terminate_backend mid-load, three times: each acked webhook delivered once",
+		func(ctx SpecContext) {
+			cluster, dsn := postgresDB(ctx)
+			simURL, sim := fakeCleverTap()
+			relays := []*harness.Process{sharedRelay(ctx, simURL, dsn), sharedRelay(ctx, simURL, dsn)}
+			var a acks
+			var loads []<-chan loadResult
+			for _, r := range relays {
+				loads = append(loads, loadInBackground(ctx, rcLoad(r, load.Options{Rate: 500, Count: 2500,
+					Concurrency: 32, Retry: true, TimeScale: 0.001, OnResult: a.record})))
+			}
+			admin, err := pgx.Connect(ctx, cluster.DSN)
+			Expect(err).NotTo(HaveOccurred())
+			defer admin.Close(ctx)
+			terminated := 0
+			for round := 1; round <= 3; round++ {
+				Eventually(a.count).WithTimeout(30 * time.Second).Should(BeNumerically(">=", round*1000))
+				var n int
+				Expect(admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE application_name LIKE 'ctharness-relay %'`).Scan(&n)).To(Succeed())
+				terminated += n
+			}
+			Expect(terminated).To(BeNumerically(">", 0), "the relays' connections were there to kill")
+			GinkgoWriter.Printf("connections terminated: %d\n", terminated)
+			rep := finishedAll(loads)
+			Expect(rep.Refused).To(BeZero(), "every webhook acknowledged in the end: %+v", rep)
+			Eventually(func() int { return pending(relays[0]) }).WithTimeout(60 * time.Second).Should(BeZero())
+			Expect(deadLetters(relays[1])).To(BeEmpty(), "no replica died: nothing is in doubt")
+			t := exactlyOnce(ctx, sim, relays[0], rep, &a)
+			Expect(t).To(Equal(tally{Sent: 5000, Acked: 5000, Retried: rep.Retried, Delivered: 5000}))
+		})
+})
