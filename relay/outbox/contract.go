@@ -42,8 +42,11 @@ func (s *Store) Where() string { return s.Path() }
 // to its bytes is caught wherever it is kept.
 func SealedJob(j *Job) []byte { return seal(j.ID, encodeJob(j)) }
 
-// OpenSealedJob reads a job SealedJob stored, checking its seal.
-func OpenSealedJob(id uint64, raw []byte) (Job, error) { return decodeJob(id, raw, true) }
+// EncodeJob is a job's JSON without its seal, for a driver that learns the id only as it stores the job.
+func EncodeJob(j *Job) []byte { return encodeJob(j) }
+
+// OpenJob reads a job EncodeJob or SealedJob stored, checking the seal when there is one.
+func OpenJob(id uint64, raw []byte) (Job, error) { return decodeJob(id, raw, false) }
 
 // Errors a shared outbox's Next gives instead of jobs. ErrLeased: another replica delivers this destination now
 // (its lease is live); try again later. ErrInDoubt: some of its jobs were in an upload on a replica that died;

@@ -105,6 +105,10 @@ func Open(opts Options) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	// the admin token is kept there whatever keeps the outbox
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", opts.DataDir, err)
+	}
 	store, err := openOutbox(opts, log)
 	if err != nil {
 		return nil, err

@@ -346,44 +346,45 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
-// Accept stores a webhook's jobs and its event id in one transaction, committed before it returns; an event id
-// already seen (by any replica) stores nothing.
+// Accept stores a webhook's jobs and its event id in one statement (one round trip, committed before it
+// returns); an event id already seen (by any replica) stores nothing. The jobs get their ids from the shared
+// sequence in the statement, so a job's bytes are stored unsealed until its first update (the seal covers the id,
+// unknown before): PostgreSQL's own page checksums (initdb --data-checksums) guard them meanwhile.
 func (s *Store) Accept(source, eventID string, jobs []outbox.Job) (bool, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	duplicate := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO relay_seen (source, event_id, seen_at) VALUES ($1, $2, now())
-			ON CONFLICT DO NOTHING`, source, eventID)
-		if err != nil {
-			return err
-		}
-		if duplicate = tag.RowsAffected() == 0; duplicate || len(jobs) == 0 {
-			return nil
-		}
-		rows, err := tx.Query(ctx, "SELECT nextval('relay_job_ids') FROM generate_series(1, $1)", len(jobs))
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		batch := &pgx.Batch{}
-		for i := range jobs {
-			jobs[i].ID, jobs[i].CreatedAt = uint64(ids[i]), now
-			batch.Queue(`INSERT INTO relay_jobs (id, destination, source, event_id, job) VALUES ($1, $2, $3, $4, $5)`,
-				ids[i], jobs[i].Destination, source, eventID, outbox.SealedJob(&jobs[i]))
-		}
-		return tx.SendBatch(ctx, batch).Close()
-	})
-	if err != nil || duplicate {
-		return duplicate, err
+	now := time.Now().UTC()
+	dests, bodies := make([]string, len(jobs)), make([][]byte, len(jobs))
+	for i := range jobs {
+		jobs[i].ID, jobs[i].CreatedAt = 0, now
+		dests[i], bodies[i] = jobs[i].Destination, outbox.EncodeJob(&jobs[i])
+	}
+	var stored int
+	var ids []int64
+	err := s.pool.QueryRow(ctx, `WITH seen AS (
+			INSERT INTO relay_seen (source, event_id, seen_at) VALUES ($1, $2, now())
+			ON CONFLICT DO NOTHING RETURNING 1),
+		ins AS (
+			INSERT INTO relay_jobs (id, destination, source, event_id, job)
+			SELECT nextval('relay_job_ids'), t.d, $1, $2, t.j
+			FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY AS t(d, j, ord)
+			WHERE EXISTS (SELECT 1 FROM seen)
+			RETURNING id)
+		SELECT (SELECT count(*) FROM seen), coalesce((SELECT array_agg(id ORDER BY id) FROM ins), '{}')`,
+		source, eventID, dests, bodies).Scan(&stored, &ids)
+	if err != nil {
+		return false, err
+	}
+	if stored == 0 {
+		return true, nil
+	}
+	if len(ids) != len(jobs) {
+		return false, fmt.Errorf("stored %d jobs of %d", len(ids), len(jobs))
 	}
 	delta := map[string]int{}
-	for _, j := range jobs {
-		delta[j.Destination]++
+	for i := range jobs {
+		jobs[i].ID = uint64(ids[i]) // the sequence numbered the rows in the order unnest gave them
+		delta[jobs[i].Destination]++
 	}
 	s.count(delta)
 	return false, nil
@@ -441,7 +442,7 @@ func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (
 				rows.Close()
 				return jobs, true, nil
 			}
-			j, err := outbox.OpenSealedJob(uint64(id), raw)
+			j, err := outbox.OpenJob(uint64(id), raw)
 			if err != nil {
 				rows.Close()
 				if kerr := s.Kill([]outbox.DeadLetter{{Job: outbox.Job{ID: uint64(id), Message: j.Message},
@@ -620,7 +621,7 @@ func (s *Store) collect(rows pgx.Rows) ([]outbox.Job, error) {
 		if err := rows.Scan(&id, &raw); err != nil {
 			return nil, err
 		}
-		j, err := outbox.OpenSealedJob(uint64(id), raw)
+		j, err := outbox.OpenJob(uint64(id), raw)
 		if err != nil {
 			return nil, err
 		}
