@@ -199,6 +199,36 @@ func clipKey(k []byte) string {
 	return string(k)
 }
 
+// readFormat reads the jobs bucket's id counter and from which id on jobs are sealed.
+func (c *contents) readFormat(top, format []entry) {
+	for _, e := range top {
+		if e.bucket && string(e.key) == string(jobsBucket) && len(e.value) >= bucketHeaderLen {
+			c.jobsSequence = binary.LittleEndian.Uint64(e.value[8:])
+		}
+	}
+	if len(format) > 0 {
+		c.sealedFrom = 0 // due from the first job unless the bucket says otherwise
+		for _, e := range format {
+			if string(e.key) == string(sealedFromKey) && len(e.value) == 8 {
+				c.sealedFrom = binary.BigEndian.Uint64(e.value)
+			}
+		}
+	}
+}
+
+// countInDoubt counts the stored jobs still marked as in an upload.
+func (c *contents) countInDoubt() {
+	stored := make(map[uint64]bool, len(c.jobs))
+	for _, j := range c.jobs {
+		stored[j.ID] = true
+	}
+	for _, e := range c.sending {
+		if len(e.key) == 8 && stored[binary.BigEndian.Uint64(e.key)] {
+			c.report.InDoubt++
+		}
+	}
+}
+
 // readData reads an outbox file's bytes; keep keeps the jobs' bytes for a salvage.
 func readData(path string, data []byte, keep bool) (*contents, error) {
 	c := &contents{report: Report{Path: path}, damagedJob: map[uint64]bool{}, sealedFrom: ^uint64(0)}
@@ -240,19 +270,7 @@ func readData(path string, data []byte, keep bool) (*contents, error) {
 		}
 		return out
 	}
-	for _, e := range top {
-		if e.bucket && string(e.key) == string(jobsBucket) && len(e.value) >= bucketHeaderLen {
-			c.jobsSequence = binary.LittleEndian.Uint64(e.value[8:])
-		}
-	}
-	if format := bucket(formatBucket); len(format) > 0 {
-		c.sealedFrom = 0 // due from the first job unless the bucket says otherwise
-		for _, e := range format {
-			if string(e.key) == string(sealedFromKey) && len(e.value) == 8 {
-				c.sealedFrom = binary.BigEndian.Uint64(e.value)
-			}
-		}
-	}
+	c.readFormat(top, bucket(formatBucket))
 	c.readJobs(bucket(jobsBucket), damage)
 	for _, e := range bucket(deadBucket) {
 		var d DeadLetter
@@ -265,15 +283,7 @@ func readData(path string, data []byte, keep bool) (*contents, error) {
 	c.seen, c.byTime, c.sending = bucket(seenBucket), bucket(seenByTimeBucket), bucket(sendingBucket)
 	c.checkQueue(bucket(queueBucket), damage)
 	c.checkSeen(damage)
-	stored := make(map[uint64]bool, len(c.jobs))
-	for _, j := range c.jobs {
-		stored[j.ID] = true
-	}
-	for _, e := range c.sending {
-		if len(e.key) == 8 && stored[binary.BigEndian.Uint64(e.key)] {
-			c.report.InDoubt++
-		}
-	}
+	c.countInDoubt()
 	for _, err := range w.damage {
 		damage("%v", err)
 	}
