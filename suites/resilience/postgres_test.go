@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -198,4 +200,125 @@ var _ = Describe("the relays' database connections", Label("postgres"), func() {
 			t := exactlyOnce(ctx, sim, relays[0], rep, &a)
 			Expect(t).To(Equal(tally{Sent: 5000, Acked: 5000, Retried: rep.Retried, Delivered: 5000}))
 		})
+})
+
+// cuttable is a TCP forwarder to the database that can cut a relay off from it (and let it back), as a network
+// partition would, while everything else stays up.
+type cuttable struct {
+	ln     net.Listener
+	to     string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+	closed chan struct{}
+}
+
+func forwardTo(to string) *cuttable {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	c := &cuttable{ln: ln, to: to, closed: make(chan struct{})}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			if c.cut {
+				c.mu.Unlock()
+				in.Close()
+				continue
+			}
+			out, err := net.Dial("tcp", to)
+			if err != nil {
+				c.mu.Unlock()
+				in.Close()
+				continue
+			}
+			c.conns = append(c.conns, in, out)
+			c.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	DeferCleanup(ln.Close)
+	return c
+}
+
+func (c *cuttable) addr() string { return c.ln.Addr().String() }
+
+// partition closes every connection through the forwarder and refuses new ones until heal.
+func (c *cuttable) partition() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = true
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
+}
+
+func (c *cuttable) heal() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cut = false
+}
+
+var _ = Describe("a relay cut off from the Postgres outbox", Label("postgres"), func() {
+	It("stops taking webhooks and sending while CleverTap stays up; the other relay takes over; nothing is sent "+
+		"twice", func(ctx SpecContext) {
+		cluster, dsn := postgresDB(ctx)
+		simURL, sim := fakeCleverTap()
+		link := forwardTo(fmt.Sprintf("127.0.0.1:%d", cluster.Port))
+		cutDSN := strings.Replace(dsn, fmt.Sprintf("127.0.0.1:%d", cluster.Port), link.addr(), 1)
+		conn, err := pgx.Connect(ctx, dsn)
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close(ctx)
+		holder := func() string {
+			var h string
+			_ = conn.QueryRow(ctx, "SELECT holder FROM relay_leases WHERE expires > now() LIMIT 1").Scan(&h)
+			return h
+		}
+		// the relay to be cut off starts first and takes the destination; the other joins
+		relays := []*harness.Process{sharedRelay(ctx, simURL, cutDSN)}
+		var a acks
+		load0 := func(r *harness.Process) <-chan loadResult {
+			return loadInBackground(ctx, rcLoad(r, load.Options{Rate: 500, Count: 2500, Concurrency: 32,
+				Retry: true, TimeScale: 0.001, OnResult: a.record}))
+		}
+		loads := []<-chan loadResult{load0(relays[0])}
+		Eventually(holder).WithTimeout(30 * time.Second).Should(ContainSubstring(fmt.Sprintf("-%d-",
+			relays[0].Pid())))
+		relays = append(relays, sharedRelay(ctx, simURL, dsn))
+		loads = append(loads, load0(relays[1]))
+		Eventually(a.count).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1500), "acknowledged first")
+		link.partition()
+		Eventually(func() string {
+			code, _ := get(relays[0].URL() + "/readyz")
+			return fmt.Sprint(code)
+		}).WithTimeout(15 * time.Second).Should(Equal("503"))
+		// the partition lasts until the other relay has taken the cut one's destination over (it settles what
+		// the cut one had in flight once that one's heartbeat is three leases old)
+		Eventually(holder).WithTimeout(30*time.Second).Should(ContainSubstring(fmt.Sprintf("-%d-",
+			relays[1].Pid())), "the relay still connected holds the destination")
+		link.heal()
+		rep := finishedAll(loads)
+		Expect(rep.Refused).To(BeZero(), "every webhook acknowledged in the end: %+v", rep)
+		Eventually(func() int { return pending(relays[1]) }).WithTimeout(60 * time.Second).Should(BeZero())
+		held := deadLetters(relays[1])
+		at := delivered(ctx, sim)
+		retried := 0
+		for _, d := range held {
+			Expect(d.Reason).To(HavePrefix("in flight when the relay stopped without shutting down"),
+				"the only dead letters are the in-doubt ones: %+v", d)
+			if user := a.user(d.EventID); at[user] == 0 {
+				retry(relays[1], d.ID)
+				retried++
+			}
+		}
+		GinkgoWriter.Printf("in doubt after the partition: held %d, already at CleverTap %d, retried %d\n",
+			len(held), len(held)-retried, retried)
+		t := exactlyOnce(ctx, sim, relays[1], rep, &a)
+		Expect(t).To(Equal(tally{Sent: 5000, Acked: 5000, Retried: rep.Retried, Delivered: 5000}))
+	})
 })
