@@ -94,6 +94,12 @@ type Status struct {
 	Queues       map[string]int  `json:"queues"`
 	Outbox       outbox.Counts   `json:"outbox"`
 	Destinations json.RawMessage `json:"destinations"`
+	// Store is where the outbox is; for a shared one, this replica and which replica delivers each destination.
+	Store struct {
+		Where   string                  `json:"where"`
+		Replica string                  `json:"replica,omitempty"`
+		Leases  map[string]outbox.Lease `json:"leases,omitempty"`
+	} `json:"store"`
 }
 
 // Status reads GET /admin/status.

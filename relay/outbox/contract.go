@@ -70,3 +70,16 @@ type SharedBackoff interface {
 	SetBackoff(account string, until time.Time) error
 	Backoff(account string) (time.Time, error)
 }
+
+// Lease is which replica delivers a destination, until when (unless renewed).
+type Lease struct {
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+// Replicated is implemented by a shared outbox: this relay's name among the replicas, and who holds which
+// destination now (for /admin/status and the inspector's relay view).
+type Replicated interface {
+	Replica() string
+	Leases() (map[string]Lease, error)
+}

@@ -107,8 +107,16 @@ func (s *Service) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
+	store := StoreInfo{Where: s.store.Where()}
+	if r, ok := s.store.(outbox.Replicated); ok {
+		store.Replica = r.Replica()
+		if store.Leases, err = r.Leases(); err != nil {
+			httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"queues": s.Depth(), "outbox": counts,
-		"destinations": s.built.Endpoints})
+		"destinations": s.built.Endpoints, "store": store})
 }
 
 func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
@@ -123,4 +131,12 @@ func (s *Service) handleNotFound(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s is not allowed on %s",
 		r.Method, r.URL.Path)})
+}
+
+// StoreInfo says where the outbox is (a file, or a database without credentials) and, for a shared one, this
+// relay's name among the replicas and which replica delivers each destination now.
+type StoreInfo struct {
+	Where   string                  `json:"where"`
+	Replica string                  `json:"replica,omitempty"`
+	Leases  map[string]outbox.Lease `json:"leases,omitempty"`
 }

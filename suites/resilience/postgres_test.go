@@ -16,6 +16,7 @@ import (
 
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/pgtest"
+	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -76,6 +77,13 @@ var _ = Describe("three relays on one Postgres outbox", Label("postgres"), func(
 		}
 		Eventually(a.count).WithTimeout(30*time.Second).Should(BeNumerically(">=", 2500), "acknowledged before the kill")
 		victim := leaseHolder(ctx, dsn, relays) // the replica delivering, mid-upload
+		status, err := adminclient.New(relays[2].URL(), relays[2].AdminToken).Status(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status.Store.Where).To(HavePrefix("postgres 127.0.0.1:"))
+		Expect(status.Store.Replica).To(ContainSubstring(fmt.Sprintf("-%d-", relays[2].Pid())))
+		Expect(status.Store.Leases).To(HaveKeyWithValue("revenuecat/clevertap",
+			HaveField("Holder", ContainSubstring(fmt.Sprintf("-%d-", victim.Pid())))),
+			"any replica's status says which replica delivers what")
 		Expect(victim.Kill()).To(Succeed())
 		killedAt := a.count()
 		Expect(victim.Start(ctx)).To(Succeed()) // a new replica in its place: the old one's marks are in doubt

@@ -66,6 +66,7 @@ var (
 	_ outbox.Outbox        = (*Store)(nil)
 	_ outbox.Shared        = (*Store)(nil)
 	_ outbox.SharedBackoff = (*Store)(nil)
+	_ outbox.Replicated    = (*Store)(nil)
 )
 
 // Open connects, checks the schema (applying it with Migrate) and the commit setting, and starts the replica's
@@ -780,3 +781,24 @@ func (s *Store) Backoff(account string) (time.Time, error) {
 
 // Ping says whether the database answers (the relay's /readyz asks).
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Leases lists the destinations' live leases: which replica delivers what now.
+func (s *Store) Leases() (map[string]outbox.Lease, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rows, err := s.pool.Query(ctx, "SELECT destination, holder, expires FROM relay_leases WHERE expires > now()")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]outbox.Lease{}
+	for rows.Next() {
+		var dest string
+		var l outbox.Lease
+		if err := rows.Scan(&dest, &l.Holder, &l.Expires); err != nil {
+			return nil, err
+		}
+		out[dest] = l
+	}
+	return out, rows.Err()
+}

@@ -108,6 +108,9 @@ func TestReplicasShareDestinationsByLease(t *testing.T) {
 	if _, _, err := b.Next("d", none, 10); !errors.Is(err, outbox.ErrLeased) {
 		t.Fatalf("expected replica b refused while a holds the lease, got %v", err)
 	}
+	if leases, err := b.Leases(); err != nil || leases["d"].Holder != a.Replica() {
+		t.Fatalf("expected b to see a holding d, got %+v %v", leases, err)
+	}
 	if err := a.MarkSending([]uint64{got[0].ID}); err != nil {
 		t.Fatal(err)
 	}

@@ -421,12 +421,16 @@ async function viewRelay() {
           h("td", { class: "mono" }, Object.entries(by).map(([o, n]) => o + " " + n).join(", "))))))),
       h("div", { class: "card" }, h("h3", {}, "Queue"),
         h("p", { "data-testid": "outbox" }, "outbox: " + status.outbox.pending + " pending, " + status.outbox.dead +
-          " dead, " + status.outbox.seen + " webhooks seen"),
-        h("table", {}, h("thead", {}, h("tr", {}, ["destination", "sends to", "queued"].map((c) => h("th", {}, c)))),
+          " dead, " + status.outbox.seen + " webhooks seen" + (status.store ? " · " + status.store.where : "") +
+          (status.store && status.store.replica ? " · this replica " + status.store.replica : "")),
+        h("table", {}, h("thead", {}, h("tr", {}, ["destination", "sends to", "queued"].concat(
+          status.store && status.store.replica ? ["sent by"] : []).map((c) => h("th", {}, c)))),
           h("tbody", {}, Object.entries(status.destinations || {}).map(([name, d]) => h("tr", {},
             h("td", {}, name),
             h("td", { class: "mono" }, d.kind + " " + [d.region, d.account_id, d.domain, d.site_id].filter(Boolean).join(" ")),
-            h("td", {}, String((status.queues || {})[name] || 0)))))))),
+            h("td", {}, String((status.queues || {})[name] || 0)),
+            status.store && status.store.replica ? h("td", { class: "mono", "data-testid": "lease" },
+              ((status.store.leases || {})[name] || {}).holder || "no replica now") : null)))))),
     h("h3", {}, "Dead letters"),
     h("table", { "aria-label": "dead letters" }, h("tbody", {}, dead.deadletters.length ? dead.deadletters.map((d) =>
       h("tr", { "data-testid": "deadletter-row" },
