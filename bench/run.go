@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/harness"
+	"github.com/ctharness/ctharness/internal/pgtest"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	// ProxyUploads is the 1000-record uploads of the proxy's latency figures, each way (default 500), and
 	// ProxyExchanges the one-record exchanges of its memory figure (default 1,000,000).
 	ProxyUploads, ProxyExchanges int
+	// PostgresWebhooks is the webhooks of each Postgres saturation run (default 100,000); those figures need
+	// Debian's postgresql (without it they are left out, saying why).
+	PostgresWebhooks int
 	// Procs is the Ginkgo processes of the e2e figure (default 6); Skip names figures to leave out.
 	Procs int
 	Skip  []string
@@ -70,6 +74,9 @@ func (o *Options) defaults() {
 	}
 	if o.ProxyExchanges == 0 {
 		o.ProxyExchanges = 1_000_000
+	}
+	if o.PostgresWebhooks == 0 {
+		o.PostgresWebhooks = 100_000
 	}
 	if o.Repeats == 0 {
 		o.Repeats = 3
@@ -103,6 +110,17 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 			return figures, fmt.Errorf("relay: %w", err)
 		}
 		figures = append(figures, f...)
+	}
+	if !o.skipped("postgres") {
+		if _, err := pgtest.Find(); err != nil {
+			fmt.Fprintf(o.Progress, "bench: the PostgreSQL figures are left out: %v\n", err)
+		} else {
+			f, err := o.postgresFigures(ctx, work)
+			if err != nil {
+				return figures, fmt.Errorf("postgres: %w", err)
+			}
+			figures = append(figures, f...)
+		}
 	}
 	if !o.skipped("proxy") {
 		f, err := o.proxyFigures(ctx, work)

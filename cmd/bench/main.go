@@ -50,7 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Procs, "procs", 6, "Ginkgo processes of the e2e figure")
 	fs.IntVar(&o.ProxyUploads, "proxy-uploads", 500, "1000-record uploads of the proxy's latency figures, each way")
 	fs.IntVar(&o.ProxyExchanges, "proxy-exchanges", 1_000_000, "one-record exchanges of the proxy's memory figure")
-	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, proxy, e2e")
+	fs.IntVar(&o.PostgresWebhooks, "postgres-webhooks", 100_000, "webhooks of each Postgres saturation run")
+	skip := fs.String("skip", "", "figures to leave out, comma-separated: ingest, relay, postgres, proxy, e2e")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
