@@ -7,6 +7,7 @@ import (
 
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/relay/outbox"
+	"github.com/ctharness/ctharness/relay/outbox/postgres"
 	"github.com/spf13/cobra"
 )
 
@@ -15,7 +16,8 @@ func newOutboxCmd() *cobra.Command {
 		Use:   "outbox check|salvage",
 		Short: "Check a damaged outbox, or salvage what it holds into a new one",
 		Long: `check reads the outbox without opening it as a database (a damaged file cannot crash it) and says what it
-holds and what is damaged: exit 0 whole, 1 damaged, 2 not readable at all.
+holds and what is damaged: exit 0 whole, 1 damaged, 2 not readable at all. With --outbox-dsn (RELAY_OUTBOX_DSN) it
+checks a Postgres outbox: every job decodes and its seal holds, and what is in doubt (marked by a replica gone).
 salvage copies every readable job (with its id), dead letter and remembered event id into a new outbox in NEWDIR;
 start the relay on NEWDIR afterwards.`,
 		Example: `  relay outbox check --data-dir data
@@ -23,7 +25,7 @@ start the relay on NEWDIR afterwards.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return cli.Usagef("outbox: expected check or salvage") },
 	}
-	var dataDir, to string
+	var dataDir, to, dsn string
 	var asJSON bool
 	check := &cobra.Command{
 		Use:     "check",
@@ -32,8 +34,15 @@ start the relay on NEWDIR afterwards.`,
 		Example: "  relay outbox check --data-dir data --json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := filepath.Join(dataDir, outbox.FileName)
-			rep, err := outbox.Check(path)
-			if err != nil {
+			var rep outbox.Report
+			var err error
+			if dsn != "" {
+				rep, err = postgres.Check(cmd.Context(), dsn)
+				path = rep.Path
+				if err != nil {
+					return cli.Unreachable(err)
+				}
+			} else if rep, err = outbox.Check(path); err != nil {
 				return cli.Usage(err)
 			}
 			if asJSON {
@@ -51,6 +60,8 @@ start the relay on NEWDIR afterwards.`,
 	}
 	check.Flags().StringVar(&dataDir, "data-dir", "./data", "directory of the outbox")
 	check.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	check.Flags().StringVar(&dsn, "outbox-dsn", "", "check the Postgres outbox there instead (a secret: prefer "+
+		"RELAY_OUTBOX_DSN)")
 	salvage := &cobra.Command{
 		Use:     "salvage --to NEWDIR",
 		Short:   "Copy everything readable into a new outbox in NEWDIR",

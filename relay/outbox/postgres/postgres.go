@@ -802,3 +802,50 @@ func (s *Store) Leases() (map[string]outbox.Lease, error) {
 	}
 	return out, rows.Err()
 }
+
+// Check reads every job of a Postgres outbox and says what it holds (pending, dead letters, event ids, uploads
+// in doubt: marked by a replica without a heartbeat for 30 s) and what is damaged: jobs that do not decode or
+// whose seal does not hold. It changes nothing (no migration, no heartbeat of its own).
+func Check(ctx context.Context, dsn string) (outbox.Report, error) {
+	rep := outbox.Report{}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return rep, fmt.Errorf("outbox: %s", redactErr(err, dsn))
+	}
+	defer conn.Close(ctx)
+	cfg := conn.Config()
+	rep.Path = fmt.Sprintf("postgres %s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	if _, err := schemaVersion(ctx, conn); err != nil {
+		return rep, fmt.Errorf("%s: no outbox schema (%v): run relay migrate", rep.Path, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT j.id, j.job, j.sending_by IS NOT NULL AND
+		(r.id IS NULL OR r.heartbeat <= now() - interval '30 seconds')
+		FROM relay_jobs j LEFT JOIN relay_replicas r ON r.id = j.sending_by ORDER BY j.id`)
+	if err != nil {
+		return rep, err
+	}
+	for rows.Next() {
+		var id int64
+		var raw []byte
+		var inDoubt bool
+		if err := rows.Scan(&id, &raw, &inDoubt); err != nil {
+			rows.Close()
+			return rep, err
+		}
+		if _, err := outbox.OpenJob(uint64(id), raw); err != nil {
+			rep.Damage = append(rep.Damage, err.Error())
+			continue
+		}
+		rep.Pending++
+		if inDoubt {
+			rep.InDoubt++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rep, err
+	}
+	err = conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM relay_dead), (SELECT count(*) FROM relay_seen)").
+		Scan(&rep.Dead, &rep.Seen)
+	return rep, err
+}

@@ -238,3 +238,32 @@ func TestALostLeaseMarksNothing(t *testing.T) {
 		t.Fatalf("expected the holder's mark taken, got %v", err)
 	}
 }
+
+// Check says what a Postgres outbox holds and names a job whose bytes changed.
+func TestCheckNamesADamagedJob(t *testing.T) {
+	dsn := database(t)
+	s := open(t, dsn)
+	jobs := []outbox.Job{outboxtest.Job("d", `{"n":1}`), outboxtest.Job("d", `{"n":2}`)}
+	if _, err := s.Accept("revenuecat", "e1", jobs); err != nil {
+		t.Fatal(err)
+	}
+	jobs[1].Attempts = 1
+	if err := s.Update(jobs[1:]); err != nil { // sealed now
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE relay_jobs SET job = convert_to(replace(
+		convert_from(job, 'UTF8'), '"n":2', '"n":3'), 'UTF8') WHERE id = $1`, int64(jobs[1].ID)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), dsn)
+	if err != nil || rep.Pending != 1 || rep.Seen != 1 || len(rep.Damage) != 1 ||
+		!strings.Contains(rep.Damage[0], "its bytes changed since it was stored") {
+		t.Fatalf("expected 1 good job, 1 event id and the changed job named, got %+v %v", rep, err)
+	}
+}
