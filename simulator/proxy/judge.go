@@ -217,7 +217,7 @@ func compareRecords(c *Checked) Drift {
 		if rank(kind) > rank(d.Kind) {
 			d.Kind = kind
 		}
-		d.Details = clip.Note(d.Details, detail)
+		d.Details = clip.Note(d.Details, detail) // clip.Note bounds each note and their number
 	}
 	for _, i := range sortedKeys(real, fake) {
 		r, inReal := real[i]
@@ -301,7 +301,7 @@ func errorText(body []byte) string {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return fmt.Sprintf("%q", e.Error)
+		return fmt.Sprintf("%q", clip.Text(e.Error, 300))
 	}
 	return clip.Text(string(bytes.TrimSpace(body)), 120)
 }

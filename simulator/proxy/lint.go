@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
@@ -61,7 +62,8 @@ func (l *linter) findings(c *Checked, ex *exchange) []Finding {
 	var out []Finding
 	add := func(rule string, index int, format string, args ...any) {
 		if len(out) < maxFindings {
-			out = append(out, Finding{Rule: rule, Index: index, Text: fmt.Sprintf(format, args...)})
+			// texts quote CleverTap's answers and the records: bounded, as every echo is
+			out = append(out, Finding{Rule: rule, Index: index, Text: clip.Text(fmt.Sprintf(format, args...), 1024)})
 		}
 	}
 	if ex.local != "" {
