@@ -57,6 +57,11 @@ type Store struct {
 	mu     sync.Mutex
 	counts map[string]int
 	gen    uint64 // changes with every local change of the counts: a refresh that raced one is dropped
+	// connectedSince is when this replica's heartbeats last began to go through (at Open, after an outage):
+	// another replica's stale heartbeat proves it dead only once this one has been connected for the grace, or
+	// a database outage, which stops every heartbeat at once, would make each replica take the others for dead
+	connectedSince time.Time
+	beatFailed     bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -271,7 +276,22 @@ func (s *Store) heartbeat() {
 func (s *Store) beat(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO relay_replicas (id, started, heartbeat) VALUES ($1, now(), now())
 		ON CONFLICT (id) DO UPDATE SET heartbeat = now()`, s.replica)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.beatFailed = true
+	case s.beatFailed || s.connectedSince.IsZero():
+		s.beatFailed, s.connectedSince = false, time.Now()
+	}
 	return err
+}
+
+// judging says whether this replica has been connected long enough to take a stale heartbeat for a dead replica.
+func (s *Store) judging() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.beatFailed && !s.connectedSince.IsZero() && time.Since(s.connectedSince) >= s.grace()
 }
 
 // refreshCounts reads what waits per destination across every replica; a refresh that raced a local change is
@@ -432,7 +452,7 @@ func (s *Store) Next(destination string, held func(id uint64) bool, limit int) (
 			switch {
 			case held(uint64(id)):
 				continue
-			case by != nil && *by != s.replica && (live == nil || !*live):
+			case by != nil && *by != s.replica && (live == nil || (!*live && s.judging())):
 				rows.Close()
 				return jobs, true, outbox.ErrInDoubt
 			case by != nil && *by != s.replica:
@@ -602,11 +622,13 @@ func (s *Store) MarkSending(ids []uint64) error {
 func (s *Store) InDoubt() ([]outbox.Job, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
+	// a replica that left (no row) is gone for sure; one whose heartbeat is stale only once this one has been
+	// connected long enough to tell it from one that has not reached the database yet
 	rows, err := s.pool.Query(ctx, `SELECT j.id, j.job FROM relay_jobs j
 		LEFT JOIN relay_replicas r ON r.id = j.sending_by
 		WHERE j.sending_by IS NOT NULL AND j.sending_by <> $1
-		  AND (r.id IS NULL OR r.heartbeat <= now() - $2::interval)
-		ORDER BY j.id`, s.replica, s.grace().String())
+		  AND (r.id IS NULL OR ($3 AND r.heartbeat <= now() - $2::interval))
+		ORDER BY j.id`, s.replica, s.grace().String(), s.judging())
 	if err != nil {
 		return nil, err
 	}
