@@ -313,6 +313,7 @@ func TestAFilterNarrowsAndSurvivesAReload(t *testing.T) {
 	p.do("reload", chromedp.Reload())
 	p.waitFor("one row after the reload", `document.querySelectorAll('[data-testid=request-row]').length === 1 && `+
 		`document.querySelector('[data-testid=filter-q]').value === "bob"`)
+	p.waitLive() // the reloaded page follows the stream before the next uploads (a loaded run sent them sooner)
 	upload(t, st, event("dave", "rc_trial_started_event"))
 	upload(t, st, event("bob", "rc_renewal_event"))
 	p.waitFor("the live row of bob, and not dave's", `document.querySelectorAll('[data-testid=request-row]').length === 2`)
