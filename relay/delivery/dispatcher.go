@@ -586,7 +586,27 @@ func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 	for _, j := range q.jobs { // the rest of the window was read under the same lease
 		delete(q.held, j.ID)
 	}
+	ids := make([]uint64, 0, len(batch)+len(q.jobs))
+	for _, j := range append(batch, q.jobs...) {
+		ids = append(ids, j.ID)
+	}
 	q.jobs, q.backlog = nil, true
 	q.blockedUntil = time.Now().Add(pollInterval)
 	d.log.Info("another replica holds the destination now; leaving its jobs to it", "destination", q.name)
+	// an earlier try may have left this replica's mark on some (its commit was in doubt): the holder would wait on
+	// them, so they are cleared, again and again until the outbox takes it
+	if u, ok := d.store.(outbox.Unmarker); ok {
+		ctx := d.ctx
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			for failures := 1; u.Unmark(ids) != nil; failures++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d.backoff(failures)):
+				}
+			}
+		}()
+	}
 }

@@ -83,3 +83,8 @@ type Replicated interface {
 	Replica() string
 	Leases() (map[string]Lease, error)
 }
+
+// Unmarker is implemented by a shared outbox: a replica clears its own marks on jobs it will not send after all.
+type Unmarker interface {
+	Unmark(ids []uint64) error
+}

@@ -871,3 +871,14 @@ func Check(ctx context.Context, dsn string) (outbox.Report, error) {
 		Scan(&rep.Dead, &rep.Seen)
 	return rep, err
 }
+
+// Unmark clears this replica's own marks on jobs it is not sending after all (it lost the destination's lease
+// before, or a mark's commit was in doubt): left, another replica would wait on them for as long as this one
+// lives.
+func (s *Store) Unmark(ids []uint64) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.pool.Exec(ctx, "UPDATE relay_jobs SET sending_by = NULL WHERE id = ANY($1) AND sending_by = $2",
+		uids(ids), s.replica)
+	return err
+}
