@@ -155,17 +155,7 @@ func runProxy(ctx context.Context, f proxyFlags, getenv func(string) string, std
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "simulator %s proxy listening on %s, forwarding to %s (report: %s%s, inspector: %s%s)\n",
 		version, base, f.upstream, base, proxy.ReportPath, base, inspector.Prefix)
-	srv := p.HTTPServer()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(p.Listener(ln)) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := serveUntilDone(ctx, []net.Listener{ln}, p); err != nil {
 		return err
 	}
 	p.Close() // every answered exchange judged before the report

@@ -197,8 +197,14 @@ func tlsHostnames(cfg simulator.Config) []string {
 	return hosts
 }
 
+// server is what serveUntilDone serves: the simulator, or the lint proxy (their timeouts, limits and listeners).
+type server interface {
+	HTTPServer() *http.Server
+	Listener(net.Listener) net.Listener
+}
+
 // serveUntilDone serves every listener until the context ends, then shuts down gracefully.
-func serveUntilDone(ctx context.Context, listeners []net.Listener, sim *simulator.Simulator) error {
+func serveUntilDone(ctx context.Context, listeners []net.Listener, sim server) error {
 	srv := sim.HTTPServer()
 	errc := make(chan error, len(listeners))
 	for _, ln := range listeners {
