@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -72,6 +74,7 @@ func EnvName(prefix, flag string) string {
 // environment twin. The error (nil on success) carries the exit code; Exit prints it.
 func Execute(ctx context.Context, root *cobra.Command, args []string, prefix string, getenv func(string) string,
 	stdout, stderr io.Writer) error {
+	stdout, stderr = serialized(stdout, stderr)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -213,4 +216,32 @@ func UnknownEnv(root *cobra.Command, prefix string, environ []string, extra ...s
 			root.Name(), suggest.DidYouMean(name, known)))
 	}
 	return warnings
+}
+
+// serialized makes each writer safe for the goroutines a command starts (progress lines, server logs): a caller
+// such as a test may pass a bytes.Buffer, or one writer as both stdout and stderr. Files stay as given: writes to
+// a file are already whole, and a command asks whether its output is a terminal.
+func serialized(stdout, stderr io.Writer) (io.Writer, io.Writer) {
+	wrap := func(w io.Writer) io.Writer {
+		if _, ok := w.(*os.File); ok || w == nil {
+			return w
+		}
+		return &lockedWriter{w: w}
+	}
+	if stdout == stderr {
+		w := wrap(stdout)
+		return w, w
+	}
+	return wrap(stdout), wrap(stderr)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -141,6 +143,37 @@ func TestUnknownCommandsAndFlagsGetADidYouMean(t *testing.T) {
 			func(string) string { return "" }, &out, &out)
 		if err == nil || err.Error() != want || Code(err) != ExitUsage {
 			t.Errorf("%s: expected %q (exit 2), got %v", args, want, err)
+		}
+	}
+}
+
+// A command's goroutines (progress lines, a server's log) write at once; a test passes one bytes.Buffer as both
+// outputs. Under -race an unserialized buffer fails this test; a torn write shows as a line that is not whole.
+func TestOutputsAreSafeForTheGoroutinesACommandStarts(t *testing.T) {
+	const lines = 200
+	root := &cobra.Command{Use: "tool", RunE: func(cmd *cobra.Command, _ []string) error {
+		var wg sync.WaitGroup
+		for _, w := range []io.Writer{cmd.OutOrStdout(), cmd.ErrOrStderr()} {
+			wg.Go(func() {
+				for range lines {
+					fmt.Fprintln(w, "a whole line")
+				}
+			})
+		}
+		wg.Wait()
+		return nil
+	}}
+	var out bytes.Buffer
+	if err := Execute(context.Background(), root, nil, "TOOL", func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(got) != 2*lines {
+		t.Fatalf("expected %d lines, got %d", 2*lines, len(got))
+	}
+	for i, l := range got {
+		if l != "a whole line" {
+			t.Fatalf("line %d torn: %q", i+1, l)
 		}
 	}
 }
