@@ -33,23 +33,29 @@ release:
 	VERSION=$(VERSION) PLATFORMS="$(PLATFORMS)" DIST=$(DIST) IMAGE=$(IMAGE) GO=$(GO) scripts/release
 
 ## test: vet, then every unit test, fuzz seed corpus and Ginkgo suite, in every module; three groups at once, each
-## group's output printed whole when it ends
+## group's output printed whole when it ends (the race detector on, except in the suites that drive processes)
 test: lint
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-race test-processes test-modules
 
-# PROCESS_SUITES drive the relay binary, built as shipped (no race detector), as a separate process under load.
-# In their test binary the race detector would instrument only the fake and the load generator, which their own
-# packages test with it on; there it tripled the suite's CPU and stretched the timings the specs are about.
-PROCESS_SUITES := ./suites/resilience/...
+# PROCESS_PKGS drive separate processes (the README's commands, the Python example, the relay binary built as
+# shipped under load in the resilience suite), so the race detector would watch only the test's own loop and the
+# in-process fake, which their own packages test with it on; in the resilience suite it tripled the CPU and
+# stretched the timings the specs are about. They run without it, beside the rest.
+PROCESS_PKGS := . ./examples/python-service ./suites/resilience/...
+# SLOW_PKGS go first: go test starts packages in the order given, two at a time, and a long one started last
+# makes the run as long as itself
+SLOW_PKGS := ./simulator/inspector ./relay/outbox ./cmd/screenshots ./relay/outbox/postgres ./cmd/simulator \
+	./relay/delivery
 # atexit_sleep_ms: the race detector waits 1 s (its default) as every test binary exits, for reports from
 # goroutines still running; 60-odd binaries made that a minute. The tests end their goroutines before returning.
 RACE_ENV := GORACE=atexit_sleep_ms=50
 
 .PHONY: test-race test-processes test-modules
 test-race:
-	$(RACE_ENV) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/suites/resilience')
+	$(RACE_ENV) $(GO) test -race -count=1 $(SLOW_PKGS) \
+		$$($(GO) list ./... | grep -vxF "$$($(GO) list $(PROCESS_PKGS) $(SLOW_PKGS))")
 test-processes:
-	$(GO) test -count=1 $(PROCESS_SUITES)
+	$(GO) test -count=1 $(PROCESS_PKGS)
 test-modules:
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(RACE_ENV) $(GO) test -race -count=1 ./...) || exit 1; done
 
