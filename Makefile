@@ -41,7 +41,7 @@ test: lint
 # shipped under load in the resilience suite), so the race detector would watch only the test's own loop and the
 # in-process fake, which their own packages test with it on; in the resilience suite it tripled the CPU and
 # stretched the timings the specs are about. They run without it, beside the rest.
-PROCESS_PKGS := . ./examples/python-service ./suites/resilience/...
+PROCESS_PKGS := ./suites/resilience/... . ./examples/python-service
 # SLOW_PKGS go first: go test starts packages in the order given, two at a time, and a long one started last
 # makes the run as long as itself
 SLOW_PKGS := ./simulator/inspector ./relay/outbox ./cmd/screenshots ./relay/outbox/postgres ./cmd/simulator \
