@@ -532,7 +532,8 @@ func (s *Store) Done(jobs []outbox.Job) error {
 	return err
 }
 
-// Update rewrites jobs after a failed try and clears their marks.
+// Update rewrites jobs after a failed try and clears their marks. A job another replica has marked since (it
+// took the destination over while this one was cut off) is its now: neither its mark nor its attempts change.
 func (s *Store) Update(jobs []outbox.Job) error {
 	if len(jobs) == 0 {
 		return nil
@@ -541,8 +542,8 @@ func (s *Store) Update(jobs []outbox.Job) error {
 	defer cancel()
 	batch := &pgx.Batch{}
 	for i := range jobs {
-		batch.Queue("UPDATE relay_jobs SET job = $2, sending_by = NULL WHERE id = $1", int64(jobs[i].ID),
-			outbox.SealedJob(&jobs[i]))
+		batch.Queue(`UPDATE relay_jobs SET job = $2, sending_by = NULL WHERE id = $1
+			AND (sending_by IS NULL OR sending_by = $3)`, int64(jobs[i].ID), outbox.SealedJob(&jobs[i]), s.replica)
 	}
 	return s.pool.SendBatch(ctx, batch).Close()
 }

@@ -141,6 +141,53 @@ func TestReplicasShareDestinationsByLease(t *testing.T) {
 	}
 }
 
+// A replica cut off mid-try that writes its failed attempt back once it reconnects must not clear the mark of the
+// replica that took the destination over and is sending the job now (the holder's upload would be unmarked).
+func TestAnUpdateLeavesAnotherReplicasMark(t *testing.T) {
+	dsn := database(t)
+	a, b := openLease(t, dsn, time.Second), openLease(t, dsn, time.Second)
+	defer a.Close()
+	defer b.Close()
+	none := func(uint64) bool { return false }
+	if _, err := a.Accept("revenuecat", "e1", []outbox.Job{outboxtest.Job("d", `{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := a.Next("d", none, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("expected replica a to take the job, got %d %v", len(got), err)
+	}
+	if err := a.MarkSending([]uint64{got[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	stale := got[0]
+	stale.Attempts, stale.LastError = 7, "from a replica that lost the destination"
+	if err := b.Update([]outbox.Job{stale}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var by *string
+	if err := conn.QueryRow(context.Background(), "SELECT sending_by FROM relay_jobs WHERE id = $1",
+		int64(got[0].ID)).Scan(&by); err != nil {
+		t.Fatal(err)
+	}
+	if by == nil || *by != a.Replica() {
+		t.Errorf("expected the job still marked by %s, the replica sending it, got %v", a.Replica(), by)
+	}
+	if pending, err := a.Pending(); err != nil || len(pending) != 1 || pending[0].Attempts != 0 {
+		t.Errorf("expected the job's attempts untouched (0), got %+v %v", pending, err)
+	}
+	if err := a.Update([]outbox.Job{stale}); err != nil { // its own mark: cleared, the attempt written
+		t.Fatal(err)
+	}
+	if pending, err := a.Pending(); err != nil || len(pending) != 1 || pending[0].Attempts != 7 {
+		t.Errorf("expected the marking replica's own update written (7 attempts), got %+v %v", pending, err)
+	}
+}
+
 // A schema newer than the relay knows, or one not migrated, is refused with what to do; so is
 // synchronous_commit=off unless allowed; and the DSN's password is never in an error.
 func TestOpenRefusesWhatItCannotTrust(t *testing.T) {
