@@ -49,15 +49,17 @@ SLOW_PKGS := ./simulator/inspector ./relay/outbox ./cmd/screenshots ./relay/outb
 # atexit_sleep_ms: the race detector waits 1 s (its default) as every test binary exits, for reports from
 # goroutines still running; 60-odd binaries made that a minute. The tests end their goroutines before returning.
 RACE_ENV := GORACE=atexit_sleep_ms=50
+# -vet=off: lint has just run go vet with all its checks; go test would run a subset again for every package
+TEST_FLAGS := -count=1 -vet=off
 
 .PHONY: test-race test-processes test-modules
 test-race:
-	$(RACE_ENV) $(GO) test -race -count=1 $(SLOW_PKGS) \
+	$(RACE_ENV) $(GO) test -race $(TEST_FLAGS) $(SLOW_PKGS) \
 		$$($(GO) list ./... | grep -vxF "$$($(GO) list $(PROCESS_PKGS) $(SLOW_PKGS))")
 test-processes:
-	$(GO) test -count=1 $(PROCESS_PKGS)
+	$(GO) test $(TEST_FLAGS) $(PROCESS_PKGS)
 test-modules:
-	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(RACE_ENV) $(GO) test -race -count=1 ./...) || exit 1; done
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(RACE_ENV) $(GO) test -race $(TEST_FLAGS) ./...) || exit 1; done
 
 ## suites: only the Ginkgo suites, in parallel, with a JUnit report in reports/
 suites:
