@@ -532,8 +532,9 @@ func (s *Store) Done(jobs []outbox.Job) error {
 	return err
 }
 
-// Update rewrites jobs after a failed try and clears their marks. A job another replica has marked since (it
-// took the destination over while this one was cut off) is its now: neither its mark nor its attempts change.
+// Update rewrites jobs after a failed try and clears their marks (this replica's, or a gone one's: after_crash
+// retries). A job a live replica has marked since (it took the destination over while this one was cut off) is
+// its now: neither its mark nor its attempts change.
 func (s *Store) Update(jobs []outbox.Job) error {
 	if len(jobs) == 0 {
 		return nil
@@ -542,8 +543,10 @@ func (s *Store) Update(jobs []outbox.Job) error {
 	defer cancel()
 	batch := &pgx.Batch{}
 	for i := range jobs {
-		batch.Queue(`UPDATE relay_jobs SET job = $2, sending_by = NULL WHERE id = $1
-			AND (sending_by IS NULL OR sending_by = $3)`, int64(jobs[i].ID), outbox.SealedJob(&jobs[i]), s.replica)
+		batch.Queue(`UPDATE relay_jobs j SET job = $2, sending_by = NULL WHERE id = $1
+			AND (sending_by IS NULL OR sending_by = $3 OR NOT EXISTS (SELECT 1 FROM relay_replicas r
+			  WHERE r.id = j.sending_by AND r.heartbeat > now() - $4::interval))`,
+			int64(jobs[i].ID), outbox.SealedJob(&jobs[i]), s.replica, s.grace().String())
 	}
 	return s.pool.SendBatch(ctx, batch).Close()
 }
