@@ -12,13 +12,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/ctharness/ctharness/internal/suggest"
+	"github.com/ctharness/ctharness/internal/syncbuf"
 )
 
 // Exit codes, the same for every command of both binaries (the README's table).
@@ -226,22 +226,11 @@ func serialized(stdout, stderr io.Writer) (io.Writer, io.Writer) {
 		if _, ok := w.(*os.File); ok || w == nil {
 			return w
 		}
-		return &lockedWriter{w: w}
+		return &syncbuf.Writer{W: w}
 	}
 	if stdout == stderr {
 		w := wrap(stdout)
 		return w, w
 	}
 	return wrap(stdout), wrap(stderr)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

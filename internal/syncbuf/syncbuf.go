@@ -1,9 +1,11 @@
-// Package syncbuf is a bytes.Buffer that one goroutine may read while others write to it: a process's output
-// copied by exec, a server's log read by the test that started it.
+// Package syncbuf makes writes safe for several goroutines: a bytes.Buffer that one goroutine may read while others
+// write to it (a process's output copied by exec, a server's log read by the test that started it), and a Writer
+// that serializes writes to any io.Writer.
 package syncbuf
 
 import (
 	"bytes"
+	"io"
 	"sync"
 )
 
@@ -24,4 +26,16 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Writer passes each Write whole to W, one at a time: a writer shared by goroutines that was not made for it.
+type Writer struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.W.Write(p)
 }
