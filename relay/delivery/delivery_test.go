@@ -52,7 +52,10 @@ type rig struct {
 	obs   *counter
 }
 
-func newRig(t *testing.T, edit func(*Settings)) *rig {
+func newRig(t *testing.T, edit func(*Settings)) *rig { t.Helper(); return newRigOn(t, edit, nil) }
+
+// newRigOn is newRig with the dispatcher on the outbox as wrap returns it (nil: the store itself).
+func newRigOn(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbox.Outbox) *rig {
 	t.Helper()
 	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
@@ -71,7 +74,11 @@ func newRig(t *testing.T, edit func(*Settings)) *rig {
 		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
 	}
 	obs := &counter{requests: map[string]int{}}
-	d := New(s, store, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}},
+	var box outbox.Outbox = store
+	if wrap != nil {
+		box = wrap(store)
+	}
+	d := New(s, box, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}},
 		slog.New(slog.DiscardHandler), obs)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := d.Start(ctx); err != nil {
@@ -381,5 +388,96 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			t.Errorf("expected %q redacted, got the dead letter %q and the log:\n%s", secret, dead[0].Reason,
 				logs.String())
 		}
+	}
+}
+
+// failing is an outbox whose writes of one kind fail while fails > 0 (one less per failed call), as a database
+// that is briefly unreachable would.
+type failing struct {
+	outbox.Outbox
+	mu                              sync.Mutex
+	markFails, doneFails, killFails int
+}
+
+func (f *failing) fail(n *int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if *n > 0 {
+		*n--
+		return true
+	}
+	return false
+}
+
+var errUnreachable = fmt.Errorf("outbox unreachable (test)")
+
+func (f *failing) MarkSending(ids []uint64) error {
+	if f.fail(&f.markFails) {
+		return errUnreachable
+	}
+	return f.Outbox.MarkSending(ids)
+}
+
+func (f *failing) Done(jobs []outbox.Job) error {
+	if len(jobs) > 0 && f.fail(&f.doneFails) {
+		return errUnreachable
+	}
+	return f.Outbox.Done(jobs)
+}
+
+func (f *failing) Kill(dead []outbox.DeadLetter) error {
+	if len(dead) > 0 && f.fail(&f.killFails) {
+		return errUnreachable
+	}
+	return f.Outbox.Kill(dead)
+}
+
+// An outbox that cannot record an upload as sending means nothing was sent: no attempt is spent (with one
+// attempt allowed, a spent one would be a dead letter) and nothing is sent twice once it can.
+func TestAnUnrecordedMarkSpendsNoAttempt(t *testing.T) {
+	f := &failing{markFails: 3}
+	r := newRigOn(t, func(s *Settings) { s.MaxAttempts = 1 }, func(o outbox.Outbox) outbox.Outbox {
+		f.Outbox = o
+		return f
+	})
+	r.accept(t, "marked", "e", 5)
+	r.wait(t, "marked", 5)
+	r.exactly(t, "marked", 5)
+	waitUntil(t, "the outbox drained", func() bool { return r.store.PendingCount() == 0 })
+	if dead, _ := r.store.DeadLetters(); len(dead) != 0 {
+		t.Fatalf("expected no dead letters, got %+v", dead)
+	}
+	if _, retried, _ := r.obs.snapshot(); retried != 0 {
+		t.Fatalf("expected no retries counted (nothing was sent), got %d", retried)
+	}
+	if f.fail(&f.markFails) {
+		t.Fatal("the failing marks were never tried")
+	}
+}
+
+// Delivered jobs whose removal the outbox did not take at first are removed once it does: nothing stays pending
+// behind them, nothing is sent again.
+func TestARemovalTheOutboxRefusedIsTriedUntilTaken(t *testing.T) {
+	f := &failing{doneFails: 2}
+	r := newRigOn(t, nil, func(o outbox.Outbox) outbox.Outbox { f.Outbox = o; return f })
+	r.accept(t, "done", "e", 3)
+	r.wait(t, "done", 3)
+	waitUntil(t, "the delivered jobs removed", func() bool { return r.store.PendingCount() == 0 })
+	r.exactly(t, "done", 3)
+	if f.fail(&f.doneFails) {
+		t.Fatal("the failing removals were never tried")
+	}
+}
+
+// Dead letters the outbox did not take at first are written once it does, not left pending and held.
+func TestDeadLettersTheOutboxRefusedAreTriedUntilTaken(t *testing.T) {
+	f := &failing{killFails: 2}
+	r := newRigOn(t, nil, func(o outbox.Outbox) outbox.Outbox { f.Outbox = o; return f })
+	r.d.endpoints["eu"] = relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "wrong"}.Endpoint()
+	r.accept(t, "refused", "e", 2)
+	waitUntil(t, "two dead letters written", func() bool { dead, _ := r.store.DeadLetters(); return len(dead) == 2 })
+	waitUntil(t, "nothing pending", func() bool { return r.store.PendingCount() == 0 })
+	if f.fail(&f.killFails) {
+		t.Fatal("the failing dead letters were never tried")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -341,20 +342,15 @@ func (d *Dispatcher) send(ctx context.Context, q *queue, batch []outbox.Job) {
 		out = rejectAll(batch, 0,
 			fmt.Sprintf("destination %q is not configured (the config changed since the webhook was accepted)", q.name))
 	} else {
-		ids := make([]uint64, len(batch))
-		for i, j := range batch {
-			ids[i] = j.ID
-		}
-		err := d.store.MarkSending(ids)
+		err := d.store.MarkSending(jobIDs(batch))
 		if errors.Is(err, outbox.ErrLeased) { // another replica took the destination over: its jobs are its
 			d.release(q, batch)
 			return
 		}
 		if err != nil {
-			// without the mark a crash during the upload could not be told apart; try again later
+			// without the mark a crash during the upload could not be told apart: nothing is sent
 			d.log.Error("outbox write failed before an upload; retrying later", "destination", q.name, "err", err)
-			out = outcome{label: "outbox_error", retry: batch, err: err.Error()}
-			d.settle(q, batch, out, time.Now())
+			d.unsent(q, batch)
 			return
 		}
 		start := time.Now()
@@ -373,7 +369,8 @@ func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started t
 	if err := d.store.Done(out.done); err != nil {
 		d.log.Error("could not mark delivered jobs done; holding them and trying again until the outbox takes it",
 			"destination", q.name, "jobs", len(out.done), "err", err)
-		d.retryDone(q, out.done)
+		done := out.done
+		d.retryWrite(q, jobIDs(done), func() error { return d.store.Done(done) })
 	} else {
 		for _, j := range out.done {
 			settled[j.ID] = true
@@ -394,8 +391,10 @@ func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started t
 		d.log.Error("could not record the attempt count", "destination", q.name, "err", err)
 	}
 	if err := d.store.Kill(out.dead); err != nil {
-		d.log.Error("could not move jobs to the dead letters; they stay pending", "destination", q.name, "jobs",
-			len(out.dead), "err", err)
+		d.log.Error("could not move jobs to the dead letters; holding them and trying again until the outbox "+
+			"takes it", "destination", q.name, "jobs", len(out.dead), "err", err)
+		dead := out.dead
+		d.retryWrite(q, deadIDs(dead), func() error { return d.store.Kill(dead) })
 	} else {
 		for _, dl := range out.dead {
 			settled[dl.ID] = true
@@ -545,9 +544,11 @@ func (d *Dispatcher) sharedBackoff(q *queue) {
 	d.mu.Unlock()
 }
 
-// retryDone removes delivered jobs once the outbox takes the write again (a database back from an outage, a disk
-// with room), then lets their ids go; until then they stay held, so they are not sent twice.
-func (d *Dispatcher) retryDone(q *queue, jobs []outbox.Job) {
+// retryWrite tries an outbox write that failed (delivered jobs' removal, dead letters) again once the outbox
+// takes it (a database back from an outage, a disk with room), then lets the jobs' ids go; until then they stay
+// held, neither sent again nor left behind. The pauses stay short whatever CleverTap's backoff: on a shared outbox
+// the jobs keep this replica's mark until the write lands, and the destination's holder waits on them.
+func (d *Dispatcher) retryWrite(q *queue, held []uint64, write func() error) {
 	d.mu.Lock()
 	ctx := d.ctx
 	d.mu.Unlock()
@@ -558,20 +559,45 @@ func (d *Dispatcher) retryDone(q *queue, jobs []outbox.Job) {
 			select {
 			case <-ctx.Done():
 				return // stopping: after a restart they are in doubt, settled by after_crash
-			case <-time.After(d.backoff(failures)):
+			case <-time.After(d.outboxPause(failures)):
 			}
-			if err := d.store.Done(jobs); err != nil {
+			if write() != nil {
 				continue
 			}
 			d.mu.Lock()
-			for _, j := range jobs {
-				delete(q.held, j.ID)
+			for _, id := range held {
+				delete(q.held, id)
 			}
 			d.mu.Unlock()
 			signal(q.wake)
 			return
 		}
 	}()
+}
+
+// outboxPause is the wait before writing to the outbox again after failures: the backoff, capped at
+// maxOutboxPause.
+func (d *Dispatcher) outboxPause(failures int) time.Duration {
+	return min(d.backoff(failures), maxOutboxPause)
+}
+
+// maxOutboxPause bounds the wait between tries of an outbox write: a database that comes back is used within
+// seconds (CleverTap's backoff, up to max_backoff, is about CleverTap, not the database).
+const maxOutboxPause = 5 * time.Second
+
+// unsent puts a batch back at the front of its window after the outbox failed to record it as sending: it was
+// not sent, so it is neither an attempt nor a CleverTap failure (no backoff shared with other replicas); the queue
+// pauses briefly. Had the mark committed all the same, it is this replica's: the next try marks the jobs again,
+// or, if the destination passed to another replica meanwhile, clears it (release).
+func (d *Dispatcher) unsent(q *queue, batch []outbox.Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q.inflight -= len(batch)
+	q.jobs = append(slices.Clone(batch), q.jobs...)
+	if until := time.Now().Add(d.outboxPause(1)); until.After(q.blockedUntil) {
+		q.blockedUntil = until
+	}
+	signal(q.wake)
 }
 
 // release lets a batch go unsent after this replica lost the destination's lease: the jobs stay in the outbox
@@ -586,10 +612,7 @@ func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 	for _, j := range q.jobs { // the rest of the window was read under the same lease
 		delete(q.held, j.ID)
 	}
-	ids := make([]uint64, 0, len(batch)+len(q.jobs))
-	for _, j := range append(batch, q.jobs...) {
-		ids = append(ids, j.ID)
-	}
+	ids := append(jobIDs(batch), jobIDs(q.jobs)...)
 	q.jobs, q.backlog = nil, true
 	q.blockedUntil = time.Now().Add(pollInterval)
 	d.log.Info("another replica holds the destination now; leaving its jobs to it", "destination", q.name)
@@ -604,9 +627,25 @@ func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(d.backoff(failures)):
+				case <-time.After(d.outboxPause(failures)):
 				}
 			}
 		}()
 	}
+}
+
+func jobIDs(jobs []outbox.Job) []uint64 {
+	out := make([]uint64, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.ID
+	}
+	return out
+}
+
+func deadIDs(dead []outbox.DeadLetter) []uint64 {
+	out := make([]uint64, len(dead))
+	for i, d := range dead {
+		out[i] = d.ID
+	}
+	return out
 }

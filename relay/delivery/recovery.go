@@ -36,10 +36,7 @@ func (d *Dispatcher) recoverInDoubt() error {
 		}
 		return nil
 	}
-	ids := make([]uint64, len(inDoubt))
-	for i, j := range inDoubt {
-		ids[i] = j.ID
-	}
+	ids := jobIDs(inDoubt)
 	d.log.Warn("the last run stopped uncleanly during uploads; resending their records, some may arrive twice",
 		"records", len(ids), "after_crash", AfterCrashResend)
 	if err := d.store.ClearSending(ids); err != nil {

@@ -36,22 +36,7 @@ var _ = Describe("kill -9 under load", Label("kill"), func() {
 		// operator's check is done here against the fake: retry the ones it does not have.
 		Eventually(func() int { return pending(relay) }).WithTimeout(30 * time.Second).Should(BeZero())
 		held := deadLetters(relay)
-		at := delivered(ctx, sim)
-		retried := 0
-		for _, d := range held {
-			Expect(d.Reason).To(HavePrefix("in flight when the relay stopped without shutting down"),
-				"the only dead letters are the in-doubt ones: %+v", d)
-			user := a.user(d.EventID)
-			Expect(user).NotTo(BeEmpty(), "dead letter %+v is one of the load's webhooks", d)
-			if at[user] == 0 {
-				retry(relay, d.ID)
-				retried++
-			}
-		}
-		AddReportEntry("in doubt after kill -9", map[string]int{"held": len(held),
-			"already_at_clevertap": len(held) - retried, "retried": retried})
-		GinkgoWriter.Printf("in doubt after kill -9: held %d, already at CleverTap %d, retried %d\n", len(held),
-			len(held)-retried, retried)
+		retryInDoubt(ctx, sim, relay, held, &a, "kill -9")
 
 		t := exactlyOnce(ctx, sim, relay, rep, &a)
 		Expect(t).To(Equal(tally{Sent: 20_000, Acked: 20_000, Retried: rep.Retried, Delivered: 20_000}))

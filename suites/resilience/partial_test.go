@@ -40,6 +40,29 @@ func retry(relay *harness.Process, id uint64) {
 	Expect(adminclient.New(relay.URL(), relay.AdminToken).Retry(context.Background(), id)).To(Succeed())
 }
 
+// retryInDoubt does the operator's check after an unclean stop, against the fake: every dead letter held must be
+// an upload in doubt of one of the load's webhooks, and those the fake does not have are retried through relay.
+// What it found is printed and reported under what.
+func retryInDoubt(ctx context.Context, sim *clevertap.Client, relay *harness.Process, held []deadLetter, a *acks,
+	what string) {
+	at := delivered(ctx, sim)
+	retried := 0
+	for _, d := range held {
+		Expect(d.Reason).To(HavePrefix("in flight when the relay stopped without shutting down"),
+			"the only dead letters are the in-doubt ones: %+v", d)
+		user := a.user(d.EventID)
+		Expect(user).NotTo(BeEmpty(), "dead letter %+v is one of the load's webhooks", d)
+		if at[user] == 0 {
+			retry(relay, d.ID)
+			retried++
+		}
+	}
+	GinkgoWriter.Printf("in doubt after %s: held %d, already at CleverTap %d, retried %d\n", what, len(held),
+		len(held)-retried, retried)
+	AddReportEntry("in doubt after "+what, map[string]int{"held": len(held), "already_at_clevertap": len(held) - retried,
+		"retried": retried})
+}
+
 var _ = Describe("partial answers", Label("partial"), func() {
 	It("never resends processed records; refused ones wait in the dead letters until retried", func(ctx SpecContext) {
 		simURL, sim := fakeCleverTap()
