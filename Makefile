@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 # PROCS: Ginkgo processes; the e2e specs mostly wait on I/O, so more than the cores pays off
 PROCS   ?= 6
 
-.PHONY: all build images release test unit suites e2e lint fuzz bench run screenshots clean
+.PHONY: all build images images-postgres release test unit suites e2e lint fuzz bench run screenshots clean
 
 all: lint test
 
@@ -19,6 +19,11 @@ build:
 ## images: the ctharness:dev image (both binaries, FROM scratch, legacy builder, no registry needed)
 images: build
 	DOCKER_BUILDKIT=0 docker build -q -t ctharness:dev .
+
+## images-postgres: ctharness-postgres:dev and ctharness-lb:dev, which docker-compose.yml's "postgres" profile adds
+## (PostgreSQL and HAProxy FROM scratch, from Debian's packages on this machine: apt-get install postgresql haproxy)
+images-postgres:
+	scripts/debian-images
 
 # MODULES: the nested Go modules, tested with the main one: the containers module (testcontainers-go, kept out of
 # the main module's graph) and the Go example service (a user's module)
