@@ -481,3 +481,69 @@ func TestDeadLettersTheOutboxRefusedAreTriedUntilTaken(t *testing.T) {
 		t.Fatal("the failing dead letters were never tried")
 	}
 }
+
+// leasedAway is a shared outbox whose destination another replica takes over at the first upload this one tries:
+// that mark's commit is lost (an error, as when the connection is cut), and from then on the holder is another.
+type leasedAway struct {
+	outbox.Outbox
+	mu       sync.Mutex
+	lost     bool
+	unmarked map[uint64]bool
+}
+
+func (l *leasedAway) Shared() bool { return true }
+
+func (l *leasedAway) Next(destination string, held func(uint64) bool, limit int) ([]outbox.Job, bool, error) {
+	l.mu.Lock()
+	lost := l.lost
+	l.mu.Unlock()
+	if lost {
+		return nil, true, outbox.ErrLeased
+	}
+	return l.Outbox.Next(destination, held, limit)
+}
+
+func (l *leasedAway) MarkSending(ids []uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost {
+		return outbox.ErrLeased
+	}
+	l.lost = true
+	return errUnreachable
+}
+
+func (l *leasedAway) Unmark(ids []uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.unmarked[id] = true
+	}
+	return nil
+}
+
+// A window read under a lease since lost goes to the new holder (this replica's possible marks on it cleared) as
+// soon as a read finds the destination held elsewhere: kept, the holder would wait on those marks for good, and
+// this queue would read the outbox again and again instead of sending.
+func TestAWindowReadUnderALostLeaseIsLeftToTheHolder(t *testing.T) {
+	l := &leasedAway{unmarked: map[uint64]bool{}}
+	r := newRigOn(t, nil, func(o outbox.Outbox) outbox.Outbox { l.Outbox = o; return l })
+	r.accept(t, "window", "e", 3)
+	waitUntil(t, "the first upload tried", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.lost })
+	r.accept(t, "later", "e", 1) // a webhook accepted meanwhile: the queue reads the outbox again
+	pending, err := r.store.Pending()
+	if err != nil || len(pending) != 4 {
+		t.Fatalf("expected the 4 jobs pending, got %d (%v)", len(pending), err)
+	}
+	waitUntil(t, "the window's jobs unmarked", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, j := range pending[:3] {
+			if !l.unmarked[j.ID] {
+				return false
+			}
+		}
+		return true
+	})
+	r.exactly(t, "window", 0)
+}

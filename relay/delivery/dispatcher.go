@@ -82,8 +82,10 @@ type queue struct {
 	blockedUntil time.Time
 	// backoffReadAt is when the shared backoff of its account was last read
 	backoffReadAt time.Time
-	inflight      int
-	wake          chan struct{}
+	// refillAt is when the outbox may be read again after a read failed or found the destination held elsewhere
+	refillAt time.Time
+	inflight int
+	wake     chan struct{}
 }
 
 // New makes a dispatcher; Start runs it.
@@ -214,7 +216,11 @@ func (d *Dispatcher) refill(q *queue) {
 	q.refilling = false
 	switch {
 	case errors.Is(err, outbox.ErrLeased): // another replica delivers it now
+		if len(q.jobs) > 0 { // read under a lease since lost: they are the holder's
+			d.leaveLocked(q, nil)
+		}
 		q.blockedUntil = time.Now().Add(pollInterval)
+		q.refillAt = q.blockedUntil
 		return
 	case errors.Is(err, outbox.ErrInDoubt):
 		d.mu.Unlock()
@@ -223,11 +229,13 @@ func (d *Dispatcher) refill(q *queue) {
 		if rerr != nil {
 			d.log.Error("settling uploads in doubt; trying again after a pause", "destination", q.name, "err", rerr)
 			q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
+			q.refillAt = q.blockedUntil
 		}
 		return
 	case err != nil:
 		d.log.Error("reading the outbox; trying again after a pause", "destination", q.name, "err", err)
 		q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
+		q.refillAt = q.blockedUntil
 		return
 	}
 	for _, j := range jobs {
@@ -249,8 +257,12 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 	for {
 		d.sharedBackoff(q)
 		d.mu.Lock()
-		wait := time.Until(q.blockedUntil)
-		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2 && (wait <= 0 || len(q.jobs) > 0)
+		wait, refillWait := time.Until(q.blockedUntil), time.Until(q.refillAt)
+		// a window with jobs is kept filled during a backoff, but a failed read waits its turn (refillAt), and a
+		// window whose room is all in flight is not read (it would find nothing to take): read again at once, the
+		// queue would spin on the outbox
+		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2 && len(q.held) < d.settings.Window &&
+			refillWait <= 0 && (wait <= 0 || len(q.jobs) > 0)
 		q.refilling = q.refilling || refill
 		ready := len(q.jobs) > 0 && (q.failures == 0 || q.inflight == 0)
 		idle := len(q.jobs) == 0 && !q.backlog
@@ -267,6 +279,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 				after = wait
 			case d.shared && idle: // look again for jobs other replicas accepted
 				after = pollInterval
+			}
+			if backlog && refillWait > 0 && (after < 0 || refillWait < after) {
+				after = refillWait
 			}
 			var fire <-chan time.Time
 			var timer *time.Timer
@@ -606,15 +621,22 @@ func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q.inflight -= len(batch)
+	d.leaveLocked(q, batch)
+}
+
+// leaveLocked lets jobs not sent (a batch, and the rest of the window: all read under a lease since lost) go to
+// the replica that holds the destination now, and pauses the queue before it reads again.
+func (d *Dispatcher) leaveLocked(q *queue, batch []outbox.Job) {
 	for _, j := range batch {
 		delete(q.held, j.ID)
 	}
-	for _, j := range q.jobs { // the rest of the window was read under the same lease
+	for _, j := range q.jobs {
 		delete(q.held, j.ID)
 	}
 	ids := append(jobIDs(batch), jobIDs(q.jobs)...)
 	q.jobs, q.backlog = nil, true
 	q.blockedUntil = time.Now().Add(pollInterval)
+	q.refillAt = q.blockedUntil
 	d.log.Info("another replica holds the destination now; leaving its jobs to it", "destination", q.name)
 	// an earlier try may have left this replica's mark on some (its commit was in doubt): the holder would wait on
 	// them, so they are cleared, again and again until the outbox takes it
