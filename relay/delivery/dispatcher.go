@@ -218,9 +218,9 @@ func (d *Dispatcher) refill(q *queue) {
 	case errors.Is(err, outbox.ErrLeased): // another replica delivers it now
 		if len(q.jobs) > 0 { // read under a lease since lost: they are the holder's
 			d.leaveLocked(q, nil)
+		} else {
+			pauseLocked(q, pollInterval)
 		}
-		q.blockedUntil = time.Now().Add(pollInterval)
-		q.refillAt = q.blockedUntil
 		return
 	case errors.Is(err, outbox.ErrInDoubt):
 		d.mu.Unlock()
@@ -228,14 +228,12 @@ func (d *Dispatcher) refill(q *queue) {
 		d.mu.Lock()
 		if rerr != nil {
 			d.log.Error("settling uploads in doubt; trying again after a pause", "destination", q.name, "err", rerr)
-			q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
-			q.refillAt = q.blockedUntil
+			pauseLocked(q, d.settings.MinBackoff)
 		}
 		return
 	case err != nil:
 		d.log.Error("reading the outbox; trying again after a pause", "destination", q.name, "err", err)
-		q.blockedUntil = time.Now().Add(d.settings.MinBackoff)
-		q.refillAt = q.blockedUntil
+		pauseLocked(q, d.settings.MinBackoff)
 		return
 	}
 	for _, j := range jobs {
@@ -624,6 +622,13 @@ func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 	d.leaveLocked(q, batch)
 }
 
+// pauseLocked holds a queue back, sending and reading alike, for a while: after a read that failed or found the
+// destination held elsewhere.
+func pauseLocked(q *queue, d time.Duration) {
+	q.blockedUntil = time.Now().Add(d)
+	q.refillAt = q.blockedUntil
+}
+
 // leaveLocked lets jobs not sent (a batch, and the rest of the window: all read under a lease since lost) go to
 // the replica that holds the destination now, and pauses the queue before it reads again.
 func (d *Dispatcher) leaveLocked(q *queue, batch []outbox.Job) {
@@ -635,8 +640,7 @@ func (d *Dispatcher) leaveLocked(q *queue, batch []outbox.Job) {
 	}
 	ids := append(jobIDs(batch), jobIDs(q.jobs)...)
 	q.jobs, q.backlog = nil, true
-	q.blockedUntil = time.Now().Add(pollInterval)
-	q.refillAt = q.blockedUntil
+	pauseLocked(q, pollInterval)
 	d.log.Info("another replica holds the destination now; leaving its jobs to it", "destination", q.name)
 	// an earlier try may have left this replica's mark on some (its commit was in doubt): the holder would wait on
 	// them, so they are cleared, again and again until the outbox takes it
