@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,8 @@ func BenchmarkWebhookIntake(b *testing.B) {
 	var seq atomic.Int64
 	var refused atomic.Int64
 	b.ReportAllocs()
-	b.SetParallelism(256)
+	// 256 senders in all, as many as intake.max_in_flight lets in: RunParallel starts parallelism × GOMAXPROCS
+	b.SetParallelism(max(1, 256/runtime.GOMAXPROCS(0)))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := seq.Add(1)
