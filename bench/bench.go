@@ -30,14 +30,20 @@ type Figure struct {
 	Met  bool
 	// Runs are the measures of repeated runs, when the figure is their worst (Measured is then the worst).
 	Runs []float64
+	// BaselineRuns are the baseline's measures before and after, when Baseline is their mean.
+	BaselineRuns []float64
 }
 
-// spread says how repeated runs went: "worst of 3; 5.6 to 90.2".
+// spread says how repeated runs went: "worst of 3; 5.6 to 90.2", and "baseline 36182 before, 30250 after".
 func (f Figure) spread() string {
-	if len(f.Runs) < 2 {
-		return ""
+	out := ""
+	if len(f.Runs) >= 2 {
+		out = fmt.Sprintf(" [worst of %d; %s to %s]", len(f.Runs), format(slices.Min(f.Runs)), format(slices.Max(f.Runs)))
 	}
-	return fmt.Sprintf(" [worst of %d; %s to %s]", len(f.Runs), format(slices.Min(f.Runs)), format(slices.Max(f.Runs)))
+	if len(f.BaselineRuns) == 2 {
+		out += fmt.Sprintf(" [baseline %s before, %s after]", format(f.BaselineRuns[0]), format(f.BaselineRuns[1]))
+	}
+	return out
 }
 
 // Ratio is measured / baseline.

@@ -13,7 +13,7 @@ func TestPrintShowsRatioAndWhetherTheGoalIsMet(t *testing.T) {
 	var out bytes.Buffer
 	Print(&out, []Figure{
 		{Name: "relay saturation", Unit: "webhooks/s", Measured: 15000, Baseline: 30000, BaselineName: "no-op",
-			Goal: "≥ 10000/s", Met: true},
+			Goal: "≥ 10000/s", Met: true, BaselineRuns: []float64{32000, 28000}},
 		{Name: "ack p99", Unit: "ms", Measured: 25.5, Baseline: 1.5, BaselineName: "no-op", Goal: "< 20 ms", Met: false},
 		{Name: "no baseline", Unit: "s", Measured: 1.234, Goal: "-", Met: true},
 	})
@@ -22,7 +22,7 @@ func TestPrintShowsRatioAndWhetherTheGoalIsMet(t *testing.T) {
 		t.Fatalf("expected a header and 3 lines, got %d:\n%s", len(lines), out.String())
 	}
 	for i, want := range [][]string{
-		{"relay saturation (webhooks/s)", "15000", "30000", "0.50", "≥ 10000/s (met)"},
+		{"relay saturation (webhooks/s)", "15000", "30000", "0.50", "≥ 10000/s (met) [baseline 32000 before, 28000 after]"},
 		{"ack p99 (ms)", "25.5", "1.50", "17.00", "< 20 ms (MISSED)"},
 		{"no baseline (s)", "1.23", "0.00", "0.00", "- (met)"},
 	} {

@@ -290,6 +290,13 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	if err != nil {
 		return nil, err
 	}
+	// the machine's speed drifts over a long run: the no-op baseline is measured before and after it, and the
+	// relay is compared with their mean
+	noopAfter, err := o.noopAgain(ctx, work, l)
+	if err != nil {
+		return nil, err
+	}
+	noopMean := (noopSat.sustained + noopAfter.sustained) / 2
 	outboxSize := 0.0
 	if fi, err := os.Stat(filepath.Join(work, "saturation-data", "relay.db")); err == nil {
 		outboxSize = float64(fi.Size()) / (1 << 20)
@@ -297,9 +304,9 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	webhooks := float64(o.Webhooks)
 	figures := []Figure{
 		{Name: "relay saturation, acked and delivered", Unit: "webhooks/s", Measured: sat.sustained,
-			Baseline:     noopSat.sustained,
+			Baseline: noopMean, BaselineRuns: []float64{noopSat.sustained, noopAfter.sustained},
 			BaselineName: "same load to a no-op endpoint", Goal: "≥ 10000/s and ratio ≥ 0.45",
-			Met: sat.sustained >= 10000 && sat.sustained >= 0.45*noopSat.sustained},
+			Met: sat.sustained >= 10000 && sat.sustained >= 0.45*noopMean},
 		{Name: fmt.Sprintf("relay ack p50 at %g/s", o.AckRate), Unit: "ms", Measured: slices.Max(p50s),
 			Baseline: slices.Max(noopP50), BaselineName: "same load to a no-op endpoint", Goal: "-", Met: true,
 			Runs: p50s},
@@ -344,8 +351,25 @@ func (o Options) noopFigures(ctx context.Context, work string, l loads) (p50, p9
 		}
 		p50, p99 = append(p50, ms(run.report.Latency.P50)), append(p99, ms(run.report.Latency.P99))
 	}
-	sat, err = runLoad(ctx, l.asFastAsItGoes(noopURL, min(o.Webhooks, 200_000)), "", 0, nil)
+	sat, err = o.noopSaturation(ctx, noopURL, l)
 	return p50, p99, sat, err
+}
+
+// noopSaturation is the no-op endpoint as fast as it goes: the baseline of the relay's saturation.
+func (o Options) noopSaturation(ctx context.Context, noopURL string, l loads) (relayRun, error) {
+	return runLoad(ctx, l.asFastAsItGoes(noopURL, min(o.Webhooks, 200_000)), "", 0, nil)
+}
+
+// noopAgain starts the no-op endpoint again for a second saturation baseline.
+func (o Options) noopAgain(ctx context.Context, work string, l loads) (relayRun, error) {
+	noop, err := start(ctx, work, "noop-after", o.Self, []string{"serve", "--handler", "noop", "--listen", "{addr}"},
+		"/health")
+	if err != nil {
+		return relayRun{}, err
+	}
+	defer noop.Close()
+	fmt.Fprintf(o.Progress, "bench: no-op endpoint as fast as it goes, again\n")
+	return o.noopSaturation(ctx, noop.URL()+"/webhooks/"+vendor, l)
 }
 
 // ackLatencies: the relay's ack p50 and p99 at a fixed rate, each run on a fresh relay; and, when memory names an
