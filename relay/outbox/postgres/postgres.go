@@ -65,6 +65,8 @@ type Store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	accepting accepting
 }
 
 var (
@@ -351,6 +353,7 @@ func (s *Store) Replica() string { return s.replica }
 // Close stops the heartbeat, gives up this replica's leases and heartbeat (others take over at once), and closes
 // the pool. Marks of uploads still in flight stay: another replica will find them in doubt.
 func (s *Store) Close() error {
+	s.stopAccepting()
 	close(s.stop)
 	<-s.done
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -365,50 +368,6 @@ func (s *Store) Close() error {
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
-}
-
-// Accept stores a webhook's jobs and its event id in one statement (one round trip, committed before it
-// returns); an event id already seen (by any replica) stores nothing. The jobs get their ids from the shared
-// sequence in the statement, so a job's bytes are stored unsealed until its first update (the seal covers the id,
-// unknown before): PostgreSQL's own page checksums (initdb --data-checksums) guard them meanwhile.
-func (s *Store) Accept(source, eventID string, jobs []outbox.Job) (bool, error) {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	now := time.Now().UTC()
-	dests, bodies := make([]string, len(jobs)), make([][]byte, len(jobs))
-	for i := range jobs {
-		jobs[i].ID, jobs[i].CreatedAt = 0, now
-		dests[i], bodies[i] = jobs[i].Destination, outbox.EncodeJob(&jobs[i])
-	}
-	var stored int
-	var ids []int64
-	err := s.pool.QueryRow(ctx, `WITH seen AS (
-			INSERT INTO relay_seen (source, event_id, seen_at) VALUES ($1, $2, now())
-			ON CONFLICT DO NOTHING RETURNING 1),
-		ins AS (
-			INSERT INTO relay_jobs (id, destination, source, event_id, job)
-			SELECT nextval('relay_job_ids'), t.d, $1, $2, t.j
-			FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY AS t(d, j, ord)
-			WHERE EXISTS (SELECT 1 FROM seen)
-			RETURNING id)
-		SELECT (SELECT count(*) FROM seen), coalesce((SELECT array_agg(id ORDER BY id) FROM ins), '{}')`,
-		source, eventID, dests, bodies).Scan(&stored, &ids)
-	if err != nil {
-		return false, err
-	}
-	if stored == 0 {
-		return true, nil
-	}
-	if len(ids) != len(jobs) {
-		return false, fmt.Errorf("stored %d jobs of %d", len(ids), len(jobs))
-	}
-	delta := map[string]int{}
-	for i := range jobs {
-		jobs[i].ID = uint64(ids[i]) // the sequence numbered the rows in the order unnest gave them
-		delta[jobs[i].Destination]++
-	}
-	s.count(delta)
-	return false, nil
 }
 
 // Next takes (or renews) this replica's lease on the destination and reads its oldest jobs past those held. A

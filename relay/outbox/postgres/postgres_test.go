@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // database makes a new empty database and returns its DSN.
-func database(t *testing.T) string {
+func database(t testing.TB) string {
 	t.Helper()
 	if noServer != nil {
 		t.Skip(noServer)
@@ -57,7 +57,7 @@ func database(t *testing.T) string {
 	return fmt.Sprintf("postgres://relay@127.0.0.1:%d/%s?sslmode=disable", cluster.Port, name)
 }
 
-func open(t *testing.T, dsn string) *Store {
+func open(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), Options{DSN: dsn, Migrate: true})
 	if err != nil {
