@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -107,13 +110,18 @@ func (s *Store) write() {
 	}
 }
 
-// storeBatch stores the webhooks in one statement and answers each. When the statement fails, each is tried
-// alone, so that one webhook the database refuses does not fail the others.
+// storeBatch stores the webhooks in one statement and answers each. When the database refuses the statement
+// for what it holds (a value it cannot store), each webhook is tried alone, so that one such webhook does not fail
+// the others; any other failure (the database unreachable, a timeout) fails them all at once, so that none waits
+// for the others' timeouts.
 func (s *Store) storeBatch(batch []*acceptReq) {
 	err := s.store(batch)
-	if err != nil && len(batch) > 1 {
+	if len(batch) > 1 && refusedForItsData(err) {
 		for _, r := range batch {
-			r.err = s.store([]*acceptReq{r})
+			if err == nil || refusedForItsData(err) {
+				err = s.store([]*acceptReq{r})
+			}
+			r.err = err
 			close(r.done)
 		}
 		return
@@ -122,6 +130,21 @@ func (s *Store) storeBatch(batch []*acceptReq) {
 		r.err = err
 		close(r.done)
 	}
+}
+
+// refusedForItsData: PostgreSQL refused the statement for a value in it (SQLSTATE classes 22, data exception; 23,
+// integrity constraint; 54, program limit, such as a value too large), not for the connection or the server's
+// state.
+func refusedForItsData(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // store runs the statement: the event ids new to the database are inserted, and the jobs of those webhooks, in

@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
@@ -147,5 +150,25 @@ func TestAcceptAfterCloseIsRefused(t *testing.T) {
 	}
 	if _, err := s.Accept("revenuecat", "late", nil); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("expected the closed outbox to refuse, got %v", err)
+	}
+}
+
+func TestOnlyARefusedValueIsTriedAgainAlone(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "22021"}, true}, // a NUL in text
+		{&pgconn.PgError{Code: "23505"}, true},
+		{&pgconn.PgError{Code: "54000"}, true},
+		{&pgconn.PgError{Code: "57014"}, false}, // statement timeout: the others would wait for theirs too
+		{&pgconn.PgError{Code: "57P01"}, false},
+		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "22P05"}), true},
+		{context.DeadlineExceeded, false},
+		{nil, false},
+	} {
+		if got := refusedForItsData(c.err); got != c.want {
+			t.Errorf("%v: expected %v, got %v", c.err, c.want, got)
+		}
 	}
 }
