@@ -61,7 +61,7 @@ func newRigOn(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbo
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := outbox.Open(t.TempDir(), outbox.Options{BatchDelay: time.Microsecond})
+	store, err := outbox.Open(t.TempDir(), outbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		http.Redirect(w, r, "http://bob:PW-1@elsewhere.test/steal?"+r.URL.RawQuery+"&token=TOK-1&account_passcode="+
 			r.Header.Get("X-CleverTap-Passcode"), http.StatusTemporaryRedirect)
 	})
-	store, err := outbox.Open(t.TempDir(), outbox.Options{BatchDelay: time.Microsecond})
+	store, err := outbox.Open(t.TempDir(), outbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

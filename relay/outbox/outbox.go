@@ -1,7 +1,7 @@
 // Package outbox is the relay's durable store, an embedded bbolt file: accepted webhooks as jobs (one per
 // message), the event ids seen (dedupe, pruned after a window) and dead letters. Every write is a committed,
-// fsync'd bbolt transaction; concurrent intake writes share one transaction through bbolt's Batch (group
-// commit), so a webhook is acknowledged only once it is on disk, at a throughput far above one fsync per webhook.
+// fsync'd bbolt transaction; concurrent writes share one transaction (group commit, see committer), so a webhook
+// is acknowledged only once it is on disk, at a throughput far above one fsync per webhook.
 package outbox
 
 import (
@@ -69,17 +69,16 @@ type Options struct {
 	// refusing to start; SetAside is told the name it was given.
 	StartEmpty bool
 	SetAside   func(path, aside, why string)
-	// BatchDelay is how long a write waits for others to share its commit (default 2ms).
-	BatchDelay time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // Store is the open outbox.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
-	dir string
+	db      *bolt.DB
+	commits *committer
+	now     func() time.Time
+	dir     string
 
 	// sealedFrom is the first job id that must carry a seal (older jobs may not).
 	sealedFrom uint64
@@ -117,10 +116,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
-	if db.MaxBatchDelay == 0 {
-		db.MaxBatchDelay = 2 * time.Millisecond
-	}
 	var sealedFrom uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range buckets {
@@ -154,12 +149,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox marker %s: %w", filepath.Join(dir, MarkerName), err)
 	}
+	s.commits = newCommitter(db)
 	return s, nil
 }
 
 // Close closes the file and notes in the marker that it was closed cleanly, with its size, time and what it
 // holds.
 func (s *Store) Close() error {
+	s.commits.close()
 	if err := s.db.Close(); err != nil {
 		return err
 	}
@@ -199,7 +196,7 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 		jobs[i].ID, jobs[i].CreatedAt = 0, now
 		raws[i] = encodeJob(&jobs[i])
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.commits.do(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(seenBucket)
 		if seen.Get(key) != nil {
 			duplicate = true
@@ -276,7 +273,7 @@ func (s *Store) Done(jobs []Job) error {
 		return nil
 	}
 	var delta map[string]int
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.commits.do(func(tx *bolt.Tx) error {
 		delta = map[string]int{} // Batch may run the function again
 		for _, j := range jobs {
 			if err := remove(tx, j, delta); err != nil {
@@ -312,7 +309,7 @@ func (s *Store) MarkSending(ids []uint64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.commits.do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sendingBucket)
 		for _, id := range ids {
 			if err := b.Put(itob(id), nil); err != nil {
@@ -361,7 +358,7 @@ func (s *Store) Update(jobs []Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.commits.do(func(tx *bolt.Tx) error {
 		b, sending := tx.Bucket(jobsBucket), tx.Bucket(sendingBucket)
 		for _, j := range jobs {
 			if err := sending.Delete(itob(j.ID)); err != nil {
@@ -382,7 +379,7 @@ func (s *Store) Kill(dead []DeadLetter) error {
 	}
 	now := s.now().UTC()
 	var delta map[string]int
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.commits.do(func(tx *bolt.Tx) error {
 		delta = map[string]int{} // Batch may run the function again
 		db := tx.Bucket(deadBucket)
 		for _, d := range dead {

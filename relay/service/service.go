@@ -38,8 +38,6 @@ type Options struct {
 	Client *http.Client
 	// Now is the clock for signature windows (default time.Now).
 	Now func() time.Time
-	// BatchDelay is the outbox's group-commit window (default 2ms).
-	BatchDelay time.Duration
 	// StartEmpty sets an emptied or damaged outbox aside and starts a new one instead of refusing to start.
 	StartEmpty bool
 	// NoMigrate starts on a Postgres outbox only if its schema is already this relay's (relay migrate).
@@ -140,7 +138,7 @@ func openOutbox(opts Options, log *slog.Logger) (outbox.Outbox, error) {
 		return postgres.Open(ctx, postgres.Options{DSN: o.DSN, Lease: o.Lease, Migrate: !opts.NoMigrate,
 			MaxConns: o.MaxConns, StatementTimeout: o.StatementTimeout, AllowAsyncCommit: o.AllowAsyncCommit})
 	}
-	return outbox.Open(opts.DataDir, outbox.Options{BatchDelay: opts.BatchDelay, StartEmpty: opts.StartEmpty,
+	return outbox.Open(opts.DataDir, outbox.Options{StartEmpty: opts.StartEmpty,
 		SetAside: func(path, aside, why string) {
 			log.Warn("started with an empty outbox as asked; the old one is set aside, and what it held will not be "+
 				"delivered", "outbox", path, "set_aside_as", aside, "why", why)
