@@ -108,6 +108,7 @@ func FuzzGuardPassesBytesUnchanged(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"), uint8(3))
 	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), uint8(1))
 	f.Fuzz(func(t *testing.T, in []byte, piece uint8) {
+		sent := bytes.Clone(in) // the guard hands on slices of what it read, and must never write into them
 		c := &framedConn{Conn: nopConn{}, refusal: []byte("no")}
 		step := int(piece%32) + 1
 		for i := 0; i < len(in) && !c.refused; i += step {
@@ -120,10 +121,32 @@ func FuzzGuardPassesBytesUnchanged(f *testing.F) {
 			return
 		}
 		got := append(append([]byte(nil), c.ready...), c.head...)
-		if string(got) != string(in) {
-			t.Fatalf("the server would read %q, not %q", got, in)
+		if string(got) != string(sent) || string(in) != string(sent) {
+			t.Fatalf("the server would read %q, not %q (the read bytes are now %q)", got, sent, in)
 		}
 	})
+}
+
+// Header names and the chunked coding are matched in any case of ASCII letters, as Go's server matches them, and
+// only so: a non-ASCII letter that folds to an ASCII one (the Kelvin sign to k) is not the coding.
+func TestFramingMatchesNamesAsGoDoes(t *testing.T) {
+	for _, tc := range []struct {
+		block         string
+		length        int64
+		chunked, both bool
+	}{
+		{"POST / HTTP/1.1\r\ncontent-LENGTH: 12\r\n\r\n", 12, false, false},
+		{"POST / HTTP/1.1\r\nTRANSFER-encoding: gzip, Chunked\r\n\r\n", 0, true, false},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chun\u212aed\r\n\r\n", 0, false, false},
+		{"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: identity\r\n\r\n", 3, false, true},
+		{"POST / HTTP/1.1\r\nX-Content-Length: 3\r\n\r\n", 0, false, false},
+	} {
+		length, chunked, both := framing([]byte(tc.block))
+		if length != tc.length || chunked != tc.chunked || both != tc.both {
+			t.Errorf("%q: length %d, chunked %v, both %v; expected %d, %v, %v", tc.block, length, chunked, both,
+				tc.length, tc.chunked, tc.both)
+		}
+	}
 }
 
 // nopConn is a connection the guard writes its refusal to and closes.
