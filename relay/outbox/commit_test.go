@@ -192,3 +192,40 @@ func isClosed(c *committer) bool {
 	defer c.mu.Unlock()
 	return c.closed
 }
+
+// A webhook whose commit runs again, because a write after it in the same commit failed, is stored once, sealed
+// and readable (its seal is written after its encoded bytes, which a second run must find as they were).
+func TestAnAcceptThatRunsAgainIsStoredOnceAndSealed(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inFirst, release := make(chan struct{}), make(chan struct{})
+	go func() { _ = s.commits.do(func(*bolt.Tx) error { close(inFirst); <-release; return nil }) }()
+	<-inFirst
+	accepted := make(chan error, 1)
+	runs := 0
+	go func() {
+		_, err := s.Accept("revenuecat", "evt-1", []Job{job(`{"d":[{"evtName":"x"}]}`)})
+		accepted <- err
+	}()
+	waitQueued(t, s.commits, 1)
+	failed := make(chan error, 1)
+	go func() { failed <- s.commits.do(func(*bolt.Tx) error { runs++; return errors.New("refused") }) }()
+	waitQueued(t, s.commits, 2)
+	close(release)
+	if err := <-accepted; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-failed; err == nil || runs != 2 {
+		t.Fatalf("the failing write: %v after %d runs, expected its error after 2 (shared, then alone)", err, runs)
+	}
+	jobs, err := s.Pending()
+	if err != nil {
+		t.Fatalf("reading the jobs back: %v", err)
+	}
+	if len(jobs) != 1 || jobs[0].ID != 1 || string(jobs[0].Payload) != `{"d":[{"evtName":"x"}]}` {
+		t.Fatalf("stored %+v, expected the one job of evt-1, id 1", jobs)
+	}
+}

@@ -14,7 +14,9 @@ import (
 // re-validating the payload, which the mapping produced with encoding/json: at saturation the generic encoder was
 // a tenth of the relay's CPU.
 func encodeJob(j *Job) []byte {
-	b := make([]byte, 0, 192+len(j.Payload)+len(j.LastError))
+	// the names and punctuation take about 130 bytes and the time 35, and the seal is appended after (see seal)
+	b := make([]byte, 0, 192+sealLen+len(j.Source)+len(j.EventID)+len(j.EventType)+len(j.Destination)+len(j.Kind)+
+		len(j.Group)+len(j.Payload)+len(j.LastError))
 	if j.ID != 0 {
 		b = append(b, `{"id":`...)
 		b = strconv.AppendUint(b, j.ID, 10)
@@ -65,11 +67,11 @@ func jobCRC(id uint64, body []byte) uint32 {
 	return crc32.Update(crc32.Checksum(binary.BigEndian.AppendUint64(nil, id), crcTable), crcTable, body)
 }
 
-// seal returns the encoded job with its seal, in a new slice (raw may be reused when a batch runs again).
+// seal returns the encoded job with its seal, written after raw's bytes (in its spare capacity when it has some):
+// raw itself is left as it is, so a commit that runs again seals it afresh.
 func seal(id uint64, raw []byte) []byte {
 	body := raw[:len(raw)-1] // without the closing brace
-	out := make([]byte, 0, len(body)+sealLen)
-	out = append(append(out, body...), `,"crc":"`...)
+	out := append(body, `,"crc":"`...)
 	out = fmt.Appendf(out, "%08x", jobCRC(id, body))
 	return append(out, `"}`...)
 }
