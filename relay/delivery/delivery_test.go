@@ -528,7 +528,18 @@ func (l *leasedAway) Unmark(ids []uint64) error {
 func TestAWindowReadUnderALostLeaseIsLeftToTheHolder(t *testing.T) {
 	l := &leasedAway{unmarked: map[uint64]bool{}}
 	r := newRigOn(t, nil, func(o outbox.Outbox) outbox.Outbox { l.Outbox = o; return l })
-	r.accept(t, "window", "e", 3)
+	// the window's 3 jobs in one commit (one webhook), so that the first read finds them all: webhooks accepted
+	// concurrently may each commit alone, and a job this queue never read has no mark of its own to clear
+	window := make([]outbox.Job, 3)
+	for i := range window {
+		window[i] = outbox.Job{Source: "test", EventID: "window-e", Message: relay.Message{Destination: "eu",
+			Kind: relay.KindUpload, Payload: relay.Record(map[string]any{"type": "event", "evtName": "e",
+				"identity": "window", "ts": 1767225600 + i, "evtData": map[string]any{"n": i}})}}
+	}
+	if _, err := r.store.Accept("test", "window-e", window); err != nil {
+		t.Fatal(err)
+	}
+	r.d.Enqueue(window...)
 	waitUntil(t, "the first upload tried", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.lost })
 	r.accept(t, "later", "e", 1) // a webhook accepted meanwhile: the queue reads the outbox again
 	pending, err := r.store.Pending()
