@@ -41,6 +41,15 @@ func keys(t *testing.T, db *bolt.DB) map[string]bool {
 	return got
 }
 
+// holdCommit starts a write whose commit waits for release, and returns once that commit runs: the writes queued
+// meanwhile wait for the next one. done gets the held write's result.
+func holdCommit(c *committer, fn func(*bolt.Tx) error) (release func(), done <-chan error) {
+	running, held, result := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() { result <- c.do(func(tx *bolt.Tx) error { close(running); <-held; return fn(tx) }) }()
+	<-running
+	return func() { close(held) }, result
+}
+
 // waitQueued waits until n writes wait for a commit.
 func waitQueued(t *testing.T, c *committer, n int) {
 	t.Helper()
@@ -71,16 +80,8 @@ func TestWritesThatArriveDuringACommitShareTheNext(t *testing.T) {
 			return put(key)(tx)
 		}
 	}
-	inFirst, release := make(chan struct{}), make(chan struct{})
+	release, first := holdCommit(c, counted("first"))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := c.do(func(tx *bolt.Tx) error { close(inFirst); <-release; return counted("first")(tx) }); err != nil {
-			t.Error(err)
-		}
-	}()
-	<-inFirst
 	for i := range 50 {
 		wg.Add(1)
 		go func() {
@@ -91,8 +92,11 @@ func TestWritesThatArriveDuringACommitShareTheNext(t *testing.T) {
 		}()
 	}
 	waitQueued(t, c, 50)
-	close(release)
+	release()
 	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
 	if len(txs) != 2 {
 		t.Fatalf("51 writes, 50 of them queued during the first commit, took %d commits, expected 2", len(txs))
 	}
@@ -103,10 +107,7 @@ func TestWritesThatArriveDuringACommitShareTheNext(t *testing.T) {
 
 func TestAFailingWriteFailsAloneAndTheOthersAreCommitted(t *testing.T) {
 	db, c := openCommitter(t)
-	inFirst, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- c.do(func(tx *bolt.Tx) error { close(inFirst); <-release; return put("first")(tx) }) }()
-	<-inFirst
+	release, done := holdCommit(c, put("first"))
 	refused := errors.New("refused value")
 	errs, panics := make([]error, 10), make([]any, 10)
 	var wg sync.WaitGroup
@@ -132,7 +133,7 @@ func TestAFailingWriteFailsAloneAndTheOthersAreCommitted(t *testing.T) {
 		}()
 	}
 	waitQueued(t, c, 10)
-	close(release)
+	release()
 	wg.Wait()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -157,10 +158,7 @@ func TestAFailingWriteFailsAloneAndTheOthersAreCommitted(t *testing.T) {
 
 func TestWritesAfterCloseAreRefusedAndQueuedOnesCommitted(t *testing.T) {
 	db, c := openCommitter(t)
-	inFirst, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() { first <- c.do(func(tx *bolt.Tx) error { close(inFirst); <-release; return put("first")(tx) }) }()
-	<-inFirst
+	release, first := holdCommit(c, put("first"))
 	queued := make(chan error, 1)
 	go func() { queued <- c.do(put("queued")) }()
 	waitQueued(t, c, 1)
@@ -177,7 +175,7 @@ func TestWritesAfterCloseAreRefusedAndQueuedOnesCommitted(t *testing.T) {
 	if err := c.do(put("late")); !errors.Is(err, errClosed) {
 		t.Fatalf("a write after close began got %v, expected %q", err, errClosed)
 	}
-	close(release)
+	release()
 	<-closed
 	if err1, err2 := <-first, <-queued; err1 != nil || err2 != nil {
 		t.Fatalf("writes before close: %v, %v; expected both committed", err1, err2)
@@ -201,9 +199,7 @@ func TestAnAcceptThatRunsAgainIsStoredOnceAndSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	inFirst, release := make(chan struct{}), make(chan struct{})
-	go func() { _ = s.commits.do(func(*bolt.Tx) error { close(inFirst); <-release; return nil }) }()
-	<-inFirst
+	release, _ := holdCommit(s.commits, func(*bolt.Tx) error { return nil })
 	accepted := make(chan error, 1)
 	runs := 0
 	go func() {
@@ -214,7 +210,7 @@ func TestAnAcceptThatRunsAgainIsStoredOnceAndSealed(t *testing.T) {
 	failed := make(chan error, 1)
 	go func() { failed <- s.commits.do(func(*bolt.Tx) error { runs++; return errors.New("refused") }) }()
 	waitQueued(t, s.commits, 2)
-	close(release)
+	release()
 	if err := <-accepted; err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func seenKey(source, eventID string) []byte { return []byte(source + "\x00" + ev
 func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err error) {
 	now := s.now().UTC()
 	key := seenKey(source, eventID)
-	// encoded before the shared commit, in the webhook's own goroutine: inside Batch it would run serially for
+	// encoded before the shared commit, in the webhook's own goroutine: inside the commit it would run serially for
 	// every webhook of the batch under the writer lock
 	raws := make([][]byte, len(jobs))
 	for i := range jobs {
@@ -274,7 +274,7 @@ func (s *Store) Done(jobs []Job) error {
 	}
 	var delta map[string]int
 	err := s.commits.do(func(tx *bolt.Tx) error {
-		delta = map[string]int{} // Batch may run the function again
+		delta = map[string]int{} // a shared commit may run the function again
 		for _, j := range jobs {
 			if err := remove(tx, j, delta); err != nil {
 				return err
@@ -380,7 +380,7 @@ func (s *Store) Kill(dead []DeadLetter) error {
 	now := s.now().UTC()
 	var delta map[string]int
 	err := s.commits.do(func(tx *bolt.Tx) error {
-		delta = map[string]int{} // Batch may run the function again
+		delta = map[string]int{} // a shared commit may run the function again
 		db := tx.Bucket(deadBucket)
 		for _, d := range dead {
 			if err := remove(tx, d.Job, delta); err != nil {
