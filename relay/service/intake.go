@@ -103,9 +103,9 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 		return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
 	}
 	if r.Method == http.MethodPost {
-		p := guardParsers.Get()
-		defer guardParsers.Put(p)
-		doc, err := checkJSONBody(p, body)
+		g := guards.Get().(*jsonGuard)
+		defer guards.Put(g)
+		doc, err := g.check(body)
 		if err != nil {
 			return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: err.Error()}
 		}

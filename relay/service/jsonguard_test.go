@@ -1,12 +1,15 @@
 package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -50,8 +53,8 @@ func TestCheckJSONBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var p fastjson.Parser
-			doc, err := checkJSONBody(&p, []byte(tt.body))
+			var g jsonGuard
+			doc, err := g.check([]byte(tt.body))
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("expected the body to pass, got %v", err)
@@ -74,8 +77,8 @@ func TestCheckJSONBodyManyKeys(t *testing.T) {
 		b.WriteString(`"k` + strings.Repeat("x", i) + `":1,`)
 	}
 	b.WriteString(`"kxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx":2}`)
-	var p fastjson.Parser
-	_, err := checkJSONBody(&p, []byte(b.String()))
+	var g jsonGuard
+	_, err := g.check([]byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "more than once in the top-level object") {
 		t.Fatalf("expected the 101st key (same as the 78th) refused, got %v", err)
 	}
@@ -87,42 +90,97 @@ func BenchmarkCheckJSONBody(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var p fastjson.Parser
+	var g jsonGuard
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := checkJSONBody(&p, body); err != nil {
+		if _, err := g.check(body); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// FuzzCheckJSONBody: whatever arrives, the guard answers without panicking, and it never passes a body that
-// encoding/json cannot read as one object.
+// FuzzCheckJSONBody: whatever arrives, the guard answers without panicking, and it passes exactly the bodies
+// encoding/json reads as one UTF-8 object, at most maxJSONDepth deep, with no key twice in an object.
 func FuzzCheckJSONBody(f *testing.F) {
 	f.Add([]byte(`{"event":{"id":"x","type":"RENEWAL","subscriber_attributes":{"$email":{"value":"a@b.c"}}}}`))
 	f.Add([]byte(nestedObjects(33)))
 	f.Add([]byte(`{"a":1,"\u0061":2}`))
+	f.Add([]byte(`{"\ud83d\ude00":1,"😀":2}`))
+	f.Add([]byte(`{"\ud800":1,"\ufffd":2}`))
+	f.Add([]byte(`{"a\/b":1,"a/b":2,"\t":[-0.5e+7,true,false,null]}`))
 	f.Add([]byte("{\"a\":\"\xff\"}"))
 	f.Add([]byte(`[[[[]]]]`))
 	f.Add([]byte(`{"a":[{"b":1},{"b":1,"b":2}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var p fastjson.Parser
-		doc, err := checkJSONBody(&p, body)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "expected ") {
-				t.Fatalf("expected an error that says what was expected, got %q", err)
-			}
-			return
-		}
-		var v map[string]any
-		if jerr := json.Unmarshal(body, &v); jerr != nil {
-			t.Fatalf("the guard passed %q, which encoding/json refuses as an object: %v", body, jerr)
-		}
-		if doc == nil || doc.Type() != fastjson.TypeObject {
+		var g jsonGuard
+		doc, err := g.check(body)
+		want, why := readsAsOneObject(body)
+		switch {
+		case err != nil && !strings.HasPrefix(err.Error(), "expected "):
+			t.Fatalf("expected an error that says what was expected, got %q", err)
+		case err != nil && want:
+			t.Fatalf("the guard refused %q, which encoding/json reads as one object: %v", body, err)
+		case err == nil && !want:
+			t.Fatalf("the guard passed %q, which encoding/json reads otherwise: %s", body, why)
+		case err == nil && (doc == nil || doc.Type() != fastjson.TypeObject):
 			t.Fatalf("the guard passed %q without the parsed object", body)
 		}
 	})
+}
+
+// readsAsOneObject is the fuzz test's judge, built on encoding/json's tokens rather than on the guard's scan.
+func readsAsOneObject(body []byte) (bool, string) {
+	if !utf8.Valid(body) {
+		return false, "not UTF-8"
+	}
+	if !json.Valid(body) {
+		return false, "not valid JSON"
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type level struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token in an object is a key
+	}
+	var stack []*level
+	for first := true; ; first = false {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return true, ""
+		}
+		if err != nil {
+			return false, err.Error()
+		}
+		if first && tok != json.Delim('{') {
+			return false, "not an object"
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if k, ok := tok.(string); ok {
+				if top.keys[k] {
+					return false, fmt.Sprintf("key %q twice", k)
+				}
+				top.keys[k], top.key = true, false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true // a value was read (or a container opens): a key comes next
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if stack = append(stack, &level{object: tok == json.Delim('{'), keys: map[string]bool{},
+				key: true}); len(stack) > maxJSONDepth {
+				return false, "too deep"
+			}
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }
 
 // manyKeys is one object with n distinct keys (and the first one again at the end when repeat is set).
@@ -141,11 +199,11 @@ func manyKeys(n int, repeat bool) []byte {
 
 // A body of a hundred thousand keys is checked in one pass: a repeat at the very end is still found.
 func TestRepeatedKeysAreFoundInHugeObjects(t *testing.T) {
-	var p fastjson.Parser
-	if _, err := checkJSONBody(&p, manyKeys(116_000, false)); err != nil {
+	var g jsonGuard
+	if _, err := g.check(manyKeys(116_000, false)); err != nil {
 		t.Fatalf("distinct keys: %v", err)
 	}
-	if _, err := checkJSONBody(&p, manyKeys(116_000, true)); err == nil ||
+	if _, err := g.check(manyKeys(116_000, true)); err == nil ||
 		!strings.Contains(err.Error(), `got "k0" more than once in the top-level object`) {
 		t.Fatalf("expected the repeat of k0 found, got %v", err)
 	}
@@ -157,10 +215,10 @@ func BenchmarkCheckJSONBodyKeys(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 116_000} {
 		body := manyKeys(n, false)
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			var p fastjson.Parser
+			var g jsonGuard
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if _, err := checkJSONBody(&p, body); err != nil {
+				if _, err := g.check(body); err != nil {
 					b.Fatal(err)
 				}
 			}
