@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/relay"
+	bolt "go.etcd.io/bbolt"
 )
 
 func job(payload string) Job {
@@ -113,5 +115,36 @@ func TestOpenErrorsSayWhy(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	if _, err := Open(filepath.Join(file, "sub"), Options{}); err == nil || !strings.Contains(err.Error(), "data dir") {
 		t.Fatalf("an unusable data dir must be named, got %v", err)
+	}
+}
+
+// Keys that arrive in order fill the pages they split: half-empty pages would make the file, and every commit,
+// twice as large.
+func TestPagesOfKeysWrittenInOrderAreFilled(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3000 {
+		if _, err := s.Accept("revenuecat", fmt.Sprintf("e%06d", i), []Job{job(`{"a":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{jobsBucket, queueBucket, seenByTimeBucket} {
+			st := tx.Bucket(name).Stats()
+			if st.LeafPageN < 4 {
+				t.Fatalf("%s: expected a tree of several leaf pages, got %d", name, st.LeafPageN)
+			}
+			if used := float64(st.LeafInuse) / float64(st.LeafAlloc); used < 0.8 {
+				t.Errorf("%s: expected leaf pages at least 80%% used, got %.0f%% of %d pages", name, 100*used,
+					st.LeafPageN)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
