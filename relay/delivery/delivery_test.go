@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -557,4 +560,50 @@ func TestAWindowReadUnderALostLeaseIsLeftToTheHolder(t *testing.T) {
 		return true
 	})
 	r.exactly(t, "window", 0)
+}
+
+// Concurrent uploads to one account reuse their connections: dialling again for each would be a TLS handshake
+// against CleverTap every time.
+func TestConcurrentUploadsReuseTheirConnections(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{}, fake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	srv := httptest.NewUnstartedServer(sim)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	store, err := outbox.Open(t.TempDir(), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	s := Settings{CleverTapEndpoint: srv.URL + "/{region}", PianoEndpoint: srv.URL + "/piano", MaxBatch: 5,
+		MaxConcurrentPerAccount: 10}
+	endpoints := map[string]relay.Endpoint{
+		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
+	}
+	d := New(s, store, endpoints, &http.Client{}, slog.New(slog.DiscardHandler), &counter{requests: map[string]int{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); d.Wait() }()
+	r := &rig{sim: sim, ct: sim.Client(), store: store, d: d}
+	const users, each = 40, 25
+	for u := range users {
+		r.accept(t, fmt.Sprintf("user-%d", u), "Renewal", each)
+	}
+	for u := range users {
+		r.wait(t, fmt.Sprintf("user-%d", u), each)
+	}
+	if n := dials.Load(); n > int64(s.MaxConcurrentPerAccount) {
+		t.Fatalf("expected at most %d connections for %d uploads at most %d at once, got %d", s.MaxConcurrentPerAccount,
+			users*each/s.MaxBatch, s.MaxConcurrentPerAccount, n)
+	}
 }
