@@ -22,6 +22,12 @@ func Write(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"error":"encoding the answer failed"}`)
 	}
+	WriteEncoded(w, status, body)
+}
+
+// WriteEncoded answers with body, JSON already encoded (by hand, where an answer is written for every request),
+// as Write does.
+func WriteEncoded(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ctharness/ctharness/internal/httpjson"
+	"github.com/ctharness/ctharness/internal/jsonenc"
 	"github.com/ctharness/ctharness/relay"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
@@ -49,8 +51,36 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 		if s.crowded() { // kept-alive connections must not hold every place while other senders wait
 			w.Header().Set("Connection", "close")
 		}
-		httpjson.Write(w, status, a)
+		httpjson.WriteEncoded(w, status, a.appendJSON(make([]byte, 0, 160)))
 	}
+}
+
+// appendJSON writes a as encoding/json does, without its reflection: every webhook is answered.
+func (a answer) appendJSON(b []byte) []byte {
+	b = jsonenc.AppendString(append(b, `{"status":`...), a.Status)
+	if a.EventID != "" {
+		b = jsonenc.AppendString(append(b, `,"event_id":`...), a.EventID)
+	}
+	if a.Records != 0 {
+		b = strconv.AppendInt(append(b, `,"records":`...), int64(a.Records), 10)
+	}
+	if a.Reason != "" {
+		b = jsonenc.AppendString(append(b, `,"reason":`...), a.Reason)
+	}
+	if len(a.Notes) > 0 {
+		b = append(b, `,"notes":[`...)
+		for i, n := range a.Notes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.AppendString(b, n)
+		}
+		b = append(b, ']')
+	}
+	if a.Error != "" {
+		b = jsonenc.AppendString(append(b, `,"error":`...), a.Error)
+	}
+	return append(b, '}')
 }
 
 // admit does what costs nothing before the body is read: the cap on webhooks in flight, the outbox's budget, the
