@@ -49,7 +49,11 @@ func protocolFor(kind relay.Kind) protocol {
 
 // envelope is {"<key>":[payload,...]}: CleverTap's {"d":[...]} and Piano's {"events":[...]}.
 func envelope(key string, batch []outbox.Job) *bytes.Buffer {
-	var buf bytes.Buffer
+	size := len(key) + len(`{"":[]}`)
+	for _, j := range batch {
+		size += len(j.Payload) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size)) // grown by doubling, it was 6% of what the relay allocated
 	buf.WriteString(`{"` + key + `":[`)
 	for i, j := range batch {
 		if i > 0 {
@@ -58,7 +62,7 @@ func envelope(key string, batch []outbox.Job) *bytes.Buffer {
 		buf.Write(j.Payload)
 	}
 	buf.WriteString("]}")
-	return &buf
+	return buf
 }
 
 // CleverTapBase is the template with the region filled in.
