@@ -24,7 +24,7 @@ type jsonGuard struct {
 
 var guards = sync.Pool{New: func() any { return new(jsonGuard) }}
 
-// checkJSONBody refuses bodies no vendor sends before any mapping looks at them: empty, not UTF-8, not one strict
+// check refuses bodies no vendor sends before any mapping looks at them: empty, not UTF-8, not one strict
 // JSON value (RFC 8259), not an object, nested deeper than maxJSONDepth, or with a key repeated in an object (where
 // parsers disagree on which value wins, so a relay and an auditor could read two different events from one body).
 // The parsed value is returned for the mapping to read (valid until g is reused).
@@ -82,6 +82,8 @@ type jsonScan struct {
 	// keys of the open objects, the innermost last, and a fingerprint of each that most comparisons stop at
 	keys         [][]byte
 	fingerprints []uint64
+	// mostKeys is the most keys held at once in this scan: what to clear after it
+	mostKeys int
 	// trail[d] is the step from nesting level d-1 to level d: an object key, or an array index
 	trail [maxJSONDepth + 2]struct {
 		key     []byte
@@ -93,10 +95,13 @@ type jsonScan struct {
 // scan checks the whole body and returns the first byte of its value (0 when there is none).
 func (s *jsonScan) scan(body []byte) (byte, error) {
 	s.b, s.i = body, 0
-	defer func() { // the body is the caller's again
+	defer func() { // the body is the caller's again, and one huge body does not leave its keys' room behind
 		s.b = nil
-		clear(s.keys[:cap(s.keys)])
-		s.keys, s.fingerprints = s.keys[:0], s.fingerprints[:0]
+		clear(s.keys[:s.mostKeys])
+		s.keys, s.fingerprints, s.mostKeys = s.keys[:0], s.fingerprints[:0], 0
+		if cap(s.keys) > maxKeysKept {
+			s.keys, s.fingerprints = nil, nil
+		}
 	}()
 	s.space()
 	if s.i == len(s.b) {
@@ -288,6 +293,9 @@ func isHex(c byte) bool {
 // pairwise).
 const keysInline = 48
 
+// maxKeysKept bounds the room for keys a pooled scan keeps between bodies.
+const maxKeysKept = 1024
+
 func (s *jsonScan) object(depth int) error {
 	s.i++
 	start := len(s.keys)
@@ -324,6 +332,7 @@ func (s *jsonScan) object(depth int) error {
 			}
 			seen[bit/64] |= 1 << (bit % 64)
 			s.keys, s.fingerprints = append(s.keys, k), append(s.fingerprints, fp)
+			s.mostKeys = max(s.mostKeys, len(s.keys))
 			if len(s.keys)-start == keysInline {
 				set = make(map[string]struct{}, 2*keysInline)
 				for _, key := range s.keys[start:] {
