@@ -39,7 +39,7 @@ func (g *jsonGuard) check(body []byte) (*fastjson.Value, error) {
 	// as numbers) then only reads what passed, at a depth the pass has bounded
 	top, err := g.scan.scan(body)
 	switch {
-	case err != nil && !(errors.Is(err, errRepeatedKey) && top != '{'):
+	case err != nil && !(errors.As(err, new(repeatedKey)) && top != '{'):
 		return nil, err
 	case top != '{':
 		return nil, fmt.Errorf("expected a JSON object, got a JSON %s", kindOf(top))
@@ -68,7 +68,15 @@ func kindOf(first byte) string {
 	return "number"
 }
 
-var errRepeatedKey = errors.New("repeated key")
+// repeatedKey is a key found twice in one object, and where that object is.
+type repeatedKey struct {
+	key   []byte
+	where string
+}
+
+func (e repeatedKey) Error() string {
+	return fmt.Sprintf("expected each key once per object, got %q more than once in %s", e.key, e.where)
+}
 
 func errTooDeep(at int) error {
 	return fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)
@@ -132,11 +140,8 @@ func (s *jsonScan) space() {
 func (s *jsonScan) invalid(expected string) error {
 	got := "the end of the body"
 	if s.i < len(s.b) {
-		got = strconv.QuoteRune(rune(s.b[s.i]))
-		if r, _ := utf8.DecodeRune(s.b[s.i:]); r != utf8.RuneError {
-			got = strconv.QuoteRune(r)
-		}
-		got = fmt.Sprintf("%s at byte %d", got, s.i)
+		r, _ := utf8.DecodeRune(s.b[s.i:]) // the body is valid UTF-8: checked before the scan
+		got = fmt.Sprintf("%s at byte %d", strconv.QuoteRune(r), s.i)
 	}
 	return fmt.Errorf("expected a JSON object, got invalid JSON: expected %s, got %s", expected, got)
 }
@@ -341,8 +346,7 @@ func (s *jsonScan) object(depth int) error {
 			}
 		}
 		if repeated {
-			return fmt.Errorf("expected each key once per object, got %q more than once in %s: %w", k, s.path(depth),
-				errRepeatedKey)
+			return repeatedKey{key: k, where: s.path(depth)}
 		}
 		if s.space(); s.i == len(s.b) || s.b[s.i] != ':' {
 			return s.invalid("':' after a key")

@@ -32,6 +32,9 @@ func TestCheckJSONBody(t *testing.T) {
 		{"invalid UTF-8", "{\"a\":\"\xff\"}", "expected UTF-8 JSON, got an invalid UTF-8 sequence at byte 6"},
 		{"truncated", `{"a":`, "expected a JSON object, got invalid JSON"},
 		{"array at the top", `[1,2]`, "expected a JSON object, got a JSON array"},
+		{"array at the top with a repeated key", `[{"a":1,"a":2}]`, "expected a JSON object, got a JSON array"},
+		{"the byte that breaks it", `{"a"}`, `expected ':' after a key, got '}' at byte 4`},
+		{"cut short in a string", `{"a":"b`, `expected the closing '"' of a string, got the end of the body`},
 		// the parser alone would read these (found by FuzzCheckJSONBody)
 		{"a dot for a number", `{"a":{"b":.}}`, "expected a JSON object, got invalid JSON"},
 		{"two decimal points", `{"a":1.2.3}`, "expected a JSON object, got invalid JSON"},
