@@ -2,11 +2,15 @@ package service
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
 // The hand-written answer is byte for byte what encoding/json writes for it.
 func TestAnswerIsWrittenAsEncodingJSONWritesIt(t *testing.T) {
+	if n := reflect.TypeFor[answer]().NumField(); n != 6 {
+		t.Fatalf("answer has %d fields, appendJSON writes 6: write the new one there, and give it a row here", n)
+	}
 	for _, a := range []answer{
 		{Status: "accepted", EventID: "e-1", Records: 1},
 		{Status: "accepted", EventID: "e-2", Records: 3, Notes: []string{"a note", `<b> & "c"`}},
