@@ -208,3 +208,26 @@ func TestAuthorizationIsComparedExactly(t *testing.T) {
 		}
 	}
 }
+
+// A field of the wrong type is refused with a 400 that names the field, what was expected and what arrived.
+func TestFieldsOfTheWrongTypeAreNamed(t *testing.T) {
+	for _, c := range []struct{ fields, want string }{
+		{`"type":42`, "type: expected a string, got number 42"},
+		{`"type":"RENEWAL","price":"4.99"`, `price: expected a number, got string "4.99"`},
+		{`"type":"RENEWAL","grace_period_expiration_at_ms":1.5`, "grace_period_expiration_at_ms: expected an integer, " +
+			"got number 1.5"},
+		{`"type":"RENEWAL","is_trial_conversion":"yes"`, `is_trial_conversion: expected true or false, got string "yes"`},
+		{`"type":"RENEWAL","subscriber_attributes":[]`, "subscriber_attributes: expected an object, got array []"},
+		{`"type":"RENEWAL","subscriber_attributes":{"$email":"a@b.c"}`,
+			`subscriber_attributes.$email: expected an object {"value":...}, got string "a@b.c"`},
+		// what arrived is cut at 40 bytes
+		{`"type":"RENEWAL","cancel_reason":[` + strings.Repeat("1,", 40) + `1]`,
+			"cancel_reason: expected a string, got array [" + strings.Repeat("1,", 19) + "1…"},
+	} {
+		_, err := intake(t, nil).Map(relay.Request{Body: webhook(c.fields)})
+		var rerr *relay.Error
+		if !errors.As(err, &rerr) || rerr.Status != 400 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: expected a 400 naming %q, got %v", c.fields, c.want, err)
+		}
+	}
+}
