@@ -303,17 +303,12 @@ const maxKeysKept = 1024
 
 func (s *jsonScan) object(depth int) error {
 	s.i++
-	start := len(s.keys)
-	defer func() { s.keys, s.fingerprints = s.keys[:start], s.fingerprints[:start] }()
-	var set map[string]struct{}
-	// seen has a bit set for each key's fingerprint so far: a key whose bit is clear is new without a comparison
-	var seen [2]uint64
-	for first := true; ; first = false {
-		s.space()
-		if first && s.i < len(s.b) && s.b[s.i] == '}' {
-			s.i++
-			return nil
-		}
+	keys := objectKeys{start: len(s.keys)}
+	defer func() { s.keys, s.fingerprints = s.keys[:keys.start], s.fingerprints[:keys.start] }()
+	if s.space(); s.skip('}') {
+		return nil
+	}
+	for {
 		if s.i == len(s.b) || s.b[s.i] != '"' {
 			return s.invalid(`a key (a string in '"')`)
 		}
@@ -324,49 +319,77 @@ func (s *jsonScan) object(depth int) error {
 		if escaped { // "\u0061" and "a" are one key: compare what they say
 			k = unescapeKey(k)
 		}
-		repeated, fp := false, fingerprint(k)
-		if set != nil {
-			_, repeated = set[string(k)]
-			set[string(k)] = struct{}{}
-		} else {
-			bit := fp * 0x9E3779B97F4A7C15 >> 57 // Fibonacci hashing: the top 7 bits of the product
-			if seen[bit/64]&(1<<(bit%64)) != 0 {
-				for j, earlier := range s.fingerprints[start:] {
-					repeated = repeated || earlier == fp && string(s.keys[start+j]) == string(k)
-				}
-			}
-			seen[bit/64] |= 1 << (bit % 64)
-			s.keys, s.fingerprints = append(s.keys, k), append(s.fingerprints, fp)
-			s.mostKeys = max(s.mostKeys, len(s.keys))
-			if len(s.keys)-start == keysInline {
-				set = make(map[string]struct{}, 2*keysInline)
-				for _, key := range s.keys[start:] {
-					set[string(key)] = struct{}{}
-				}
-			}
-		}
-		if repeated {
+		if s.repeated(&keys, k) {
 			return repeatedKey{key: k, where: s.path(depth)}
 		}
-		if s.space(); s.i == len(s.b) || s.b[s.i] != ':' {
+		if s.space(); !s.skip(':') {
 			return s.invalid("':' after a key")
 		}
-		s.i++
 		s.space()
 		s.trail[depth+1].key, s.trail[depth+1].inArray = k, false
 		if err := s.value(depth + 1); err != nil {
 			return err
 		}
-		if s.space(); s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
-			continue
+		if more, err := s.next('}', "',' or '}' after a value in an object"); !more {
+			return err
 		}
-		if s.i < len(s.b) && s.b[s.i] == '}' {
-			s.i++
-			return nil
-		}
-		return s.invalid("',' or '}' after a value in an object")
+		s.space()
 	}
+}
+
+// objectKeys is what an object's scan knows of its keys: where they start in jsonScan.keys, a bit for each
+// fingerprint seen (a key whose bit is clear is new without a comparison) and, past keysInline keys, a set.
+type objectKeys struct {
+	start int
+	seen  [2]uint64
+	set   map[string]struct{}
+}
+
+// repeated says whether k is a key the object had already, and remembers it.
+func (s *jsonScan) repeated(o *objectKeys, k []byte) bool {
+	if o.set != nil {
+		_, repeated := o.set[string(k)]
+		o.set[string(k)] = struct{}{}
+		return repeated
+	}
+	repeated, fp := false, fingerprint(k)
+	bit := fp * 0x9E3779B97F4A7C15 >> 57 // Fibonacci hashing: the top 7 bits of the product
+	if o.seen[bit/64]&(1<<(bit%64)) != 0 {
+		for j, earlier := range s.fingerprints[o.start:] {
+			repeated = repeated || earlier == fp && string(s.keys[o.start+j]) == string(k)
+		}
+	}
+	o.seen[bit/64] |= 1 << (bit % 64)
+	s.keys, s.fingerprints = append(s.keys, k), append(s.fingerprints, fp)
+	s.mostKeys = max(s.mostKeys, len(s.keys))
+	if len(s.keys)-o.start == keysInline {
+		o.set = make(map[string]struct{}, 2*keysInline)
+		for _, key := range s.keys[o.start:] {
+			o.set[string(key)] = struct{}{}
+		}
+	}
+	return repeated
+}
+
+// skip steps over the byte at s.i when it is c.
+func (s *jsonScan) skip(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// next reads what follows a member of a container: ',' (more follows) or its closing byte (it ends).
+func (s *jsonScan) next(closing byte, expected string) (more bool, err error) {
+	s.space()
+	switch {
+	case s.skip(','):
+		return true, nil
+	case s.skip(closing):
+		return false, nil
+	}
+	return false, s.invalid(expected)
 }
 
 // fingerprint packs a key's length and three of its bytes: keys that differ mostly differ there.
@@ -379,25 +402,18 @@ func fingerprint(k []byte) uint64 {
 
 func (s *jsonScan) array(depth int) error {
 	s.i++
+	if s.space(); s.skip(']') {
+		return nil
+	}
 	for index := 0; ; index++ {
-		s.space()
-		if index == 0 && s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return nil
-		}
 		s.trail[depth+1].index, s.trail[depth+1].inArray = index, true
 		if err := s.value(depth + 1); err != nil {
 			return err
 		}
-		if s.space(); s.i < len(s.b) && s.b[s.i] == ',' {
-			s.i++
-			continue
+		if more, err := s.next(']', "',' or ']' after a value in an array"); !more {
+			return err
 		}
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return nil
-		}
-		return s.invalid("',' or ']' after a value in an array")
+		s.space()
 	}
 }
 
