@@ -60,6 +60,14 @@ func newRig(t *testing.T, edit func(*Settings)) *rig { t.Helper(); return newRig
 // newRigOn is newRig with the dispatcher on the outbox as wrap returns it (nil: the store itself).
 func newRigOn(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbox.Outbox) *rig {
 	t.Helper()
+	return newRigVia(t, edit, wrap, nil)
+}
+
+// newRigVia is newRigOn with the fake reached as serve says: its base URL and the dispatcher's client (nil: in
+// process, with no network).
+func newRigVia(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbox.Outbox,
+	serve func(*simulator.Simulator) (base string, client *http.Client)) *rig {
+	t.Helper()
 	sim, err := simulator.New(simulator.Config{}, fake.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +76,11 @@ func newRigOn(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbo
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Settings{CleverTapEndpoint: "http://sim.test/{region}", PianoEndpoint: "http://sim.test/piano",
+	base, client := "http://sim.test", &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}}
+	if serve != nil {
+		base, client = serve(sim)
+	}
+	s := Settings{CleverTapEndpoint: base + "/{region}", PianoEndpoint: base + "/piano",
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
 	if edit != nil {
 		edit(&s)
@@ -81,8 +93,7 @@ func newRigOn(t *testing.T, edit func(*Settings), wrap func(outbox.Outbox) outbo
 	if wrap != nil {
 		box = wrap(store)
 	}
-	d := New(s, box, endpoints, &http.Client{Transport: clevertap.InProcessTransport{Handler: sim}},
-		slog.New(slog.DiscardHandler), obs)
+	d := New(s, box, endpoints, client, slog.New(slog.DiscardHandler), obs)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -565,36 +576,20 @@ func TestAWindowReadUnderALostLeaseIsLeftToTheHolder(t *testing.T) {
 // Concurrent uploads to one account reuse their connections: dialling again for each would be a TLS handshake
 // against CleverTap every time.
 func TestConcurrentUploadsReuseTheirConnections(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{}, fake.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const uploadsAtOnce, batch = 10, 5
 	var dials atomic.Int64
-	srv := httptest.NewUnstartedServer(sim)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			dials.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	store, err := outbox.Open(t.TempDir(), outbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	s := Settings{CleverTapEndpoint: srv.URL + "/{region}", PianoEndpoint: srv.URL + "/piano", MaxBatch: 5,
-		MaxConcurrentPerAccount: 10}
-	endpoints := map[string]relay.Endpoint{
-		"eu": relay.CleverTapAccount{Region: "eu1", AccountID: "SIM-EU1-0001", Passcode: "sim-eu1-pass"}.Endpoint(),
-	}
-	d := New(s, store, endpoints, &http.Client{}, slog.New(slog.DiscardHandler), &counter{requests: map[string]int{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := d.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); d.Wait() }()
-	r := &rig{sim: sim, ct: sim.Client(), store: store, d: d}
+	r := newRigVia(t, func(s *Settings) { s.MaxBatch, s.MaxConcurrentPerAccount = batch, uploadsAtOnce }, nil,
+		func(sim *simulator.Simulator) (string, *http.Client) {
+			srv := httptest.NewUnstartedServer(sim)
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					dials.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			return srv.URL, &http.Client{} // no Transport: the dispatcher's own
+		})
 	const users, each = 40, 25
 	for u := range users {
 		r.accept(t, fmt.Sprintf("user-%d", u), "Renewal", each)
@@ -602,8 +597,8 @@ func TestConcurrentUploadsReuseTheirConnections(t *testing.T) {
 	for u := range users {
 		r.wait(t, fmt.Sprintf("user-%d", u), each)
 	}
-	if n := dials.Load(); n > int64(s.MaxConcurrentPerAccount) {
-		t.Fatalf("expected at most %d connections for %d uploads at most %d at once, got %d", s.MaxConcurrentPerAccount,
-			users*each/s.MaxBatch, s.MaxConcurrentPerAccount, n)
+	if n := dials.Load(); n > uploadsAtOnce {
+		t.Fatalf("expected at most %d connections for %d uploads at most %d at once, got %d", uploadsAtOnce,
+			users*each/batch, uploadsAtOnce, n)
 	}
 }
