@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/ctharness/ctharness/internal/clip"
 )
 
 // maxJSONDepth bounds nesting: vendors' webhooks nest four or five levels; a thousand is an attack on the parser.
@@ -74,9 +76,17 @@ type repeatedKey struct {
 	where string
 }
 
+// Error names the key and its object cut to a bounded length: both come from the body, which may be a megabyte.
 func (e repeatedKey) Error() string {
-	return fmt.Sprintf("expected each key once per object, got %q more than once in %s", e.key, e.where)
+	return fmt.Sprintf("expected each key once per object, got %q more than once in %s",
+		clip.Text(string(e.key), maxEchoedKey), clip.Text(e.where, maxEchoedPath))
 }
+
+// maxEchoedKey and maxEchoedPath bound what an error repeats of a body's keys.
+const (
+	maxEchoedKey  = 60
+	maxEchoedPath = 120
+)
 
 func errTooDeep(at int) error {
 	return fmt.Errorf("expected at most %d levels of nesting, got more at byte %d", maxJSONDepth, at)

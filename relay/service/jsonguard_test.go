@@ -87,6 +87,28 @@ func TestCheckJSONBodyManyKeys(t *testing.T) {
 	}
 }
 
+// TestRepeatedKeyErrorIsBounded: the key and the path come from the body; the answer and the log repeat a
+// bounded start of each, whatever their length.
+func TestRepeatedKeyErrorIsBounded(t *testing.T) {
+	long := strings.Repeat("k", 100_000)
+	body := `{"` + long + `":{"` + long + `":{"x":1,"x":2}},"a":1,"a":2}`
+	var g jsonGuard
+	_, err := g.check([]byte(body))
+	if err == nil {
+		t.Fatal("expected the repeated key refused, got no error")
+	}
+	want := `got "x" more than once in ` + strings.Repeat("k", 120) + "…"
+	if !strings.Contains(err.Error(), want) || len(err.Error()) > 300 {
+		t.Fatalf("expected at most 300 bytes containing %q, got %d bytes: %.400q", want, len(err.Error()), err)
+	}
+	body = `{"` + long + `":1,"` + long + `":2}`
+	_, err = g.check([]byte(body))
+	want = `got "` + strings.Repeat("k", 60) + `…" more than once in the top-level object`
+	if err == nil || !strings.Contains(err.Error(), want) || len(err.Error()) > 300 {
+		t.Fatalf("expected at most 300 bytes containing %q, got %.400v", want, err)
+	}
+}
+
 func BenchmarkCheckJSONBody(b *testing.B) {
 	body, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "vendor-samples", "revenuecat", "webhooks",
 		"sample-events_2.json"))
