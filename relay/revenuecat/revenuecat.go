@@ -246,21 +246,22 @@ func decode(r relay.Request) (event, error) {
 		return event{},
 			relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got no \"event\" object")
 	}
-	f := fields{obj: ev}
+	f := fields{}
+	f.read(ev)
 	e := event{
-		ID: f.str("id"), Type: f.str("type"), AppID: f.str("app_id"), EventTimestampMS: f.integer("event_timestamp_ms"),
-		AppUserID: f.str("app_user_id"), OriginalAppUserID: f.str("original_app_user_id"), ProductID: f.str("product_id"),
-		NewProductID: f.str("new_product_id"), PeriodType: f.str("period_type"), Environment: f.str("environment"),
-		IsTrialConversion: f.boolean("is_trial_conversion"), CancelReason: f.str("cancel_reason"),
-		ExpirationReason: f.str("expiration_reason"), GracePeriodExpirationAtMS: f.integer("grace_period_expiration_at_ms"),
-		Currency: f.optionalStr("currency"), Price: f.number("price"),
-		PriceInPurchasedCurrency: f.number("price_in_purchased_currency"),
-		TaxPercentage:            f.number("tax_percentage"), CommissionPercentage: f.number("commission_percentage"),
+		ID: f.str(fID), Type: f.str(fType), AppID: f.str(fAppID), EventTimestampMS: f.integer(fEventTimestampMS),
+		AppUserID: f.str(fAppUserID), OriginalAppUserID: f.str(fOriginalAppUserID), ProductID: f.str(fProductID),
+		NewProductID: f.str(fNewProductID), PeriodType: f.str(fPeriodType), Environment: f.str(fEnvironment),
+		IsTrialConversion: f.boolean(fIsTrialConversion), CancelReason: f.str(fCancelReason),
+		ExpirationReason: f.str(fExpirationReason), GracePeriodExpirationAtMS: f.integer(fGracePeriodExpirationAtMS),
+		Currency: f.optionalStr(fCurrency), Price: f.number(fPrice),
+		PriceInPurchasedCurrency: f.number(fPriceInPurchasedCurrency),
+		TaxPercentage:            f.number(fTaxPercentage), CommissionPercentage: f.number(fCommissionPercentage),
 	}
-	if attrs := ev.Get("subscriber_attributes"); attrs != nil && attrs.Type() != fastjson.TypeNull {
+	if attrs := f.get(fSubscriberAttributes); attrs != nil {
 		o, err := attrs.Object()
 		if err != nil {
-			f.wrong("subscriber_attributes", "an object", attrs)
+			f.wrong(fieldKeys[fSubscriberAttributes], "an object", attrs)
 		} else {
 			e.SubscriberAttributes = make(map[string]string, o.Len())
 			o.Visit(func(k []byte, a *fastjson.Value) {
@@ -278,10 +279,68 @@ func decode(r relay.Request) (event, error) {
 	return e, nil
 }
 
+// field is a member of the event object that the mapping reads.
+type field int
+
+const (
+	fID field = iota
+	fType
+	fAppID
+	fEventTimestampMS
+	fAppUserID
+	fOriginalAppUserID
+	fProductID
+	fNewProductID
+	fPeriodType
+	fEnvironment
+	fIsTrialConversion
+	fCancelReason
+	fExpirationReason
+	fGracePeriodExpirationAtMS
+	fCurrency
+	fPrice
+	fPriceInPurchasedCurrency
+	fTaxPercentage
+	fCommissionPercentage
+	fSubscriberAttributes
+	fieldCount
+)
+
+// fieldKeys are the members' keys, by field.
+var fieldKeys = [fieldCount]string{
+	fID: "id", fType: "type", fAppID: "app_id", fEventTimestampMS: "event_timestamp_ms", fAppUserID: "app_user_id",
+	fOriginalAppUserID: "original_app_user_id", fProductID: "product_id", fNewProductID: "new_product_id",
+	fPeriodType: "period_type", fEnvironment: "environment", fIsTrialConversion: "is_trial_conversion",
+	fCancelReason: "cancel_reason", fExpirationReason: "expiration_reason",
+	fGracePeriodExpirationAtMS: "grace_period_expiration_at_ms", fCurrency: "currency", fPrice: "price",
+	fPriceInPurchasedCurrency: "price_in_purchased_currency", fTaxPercentage: "tax_percentage",
+	fCommissionPercentage: "commission_percentage", fSubscriberAttributes: "subscriber_attributes",
+}
+
+// fieldByKey finds a field from its key.
+var fieldByKey = func() map[string]field {
+	m := make(map[string]field, fieldCount)
+	for f, k := range fieldKeys {
+		m[k] = field(f)
+	}
+	return m
+}()
+
 // fields reads typed fields of one object and keeps the first wrong one.
 type fields struct {
-	obj *fastjson.Value
-	err error
+	values [fieldCount]*fastjson.Value
+	err    error
+}
+
+// read takes the object's members the mapping reads in one walk (a lookup per field scans every member); a key
+// sent twice counts once, its first value, as fastjson's Get reads it.
+func (f *fields) read(obj *fastjson.Value) {
+	o, _ := obj.Object() // the caller checked the type
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if i, ok := fieldByKey[string(k)]; ok && f.values[i] == nil {
+			f.values[i] = v
+		}
+	})
 }
 
 func (f *fields) wrong(key, expected string, v *fastjson.Value) {
@@ -295,69 +354,74 @@ func (f *fields) wrong(key, expected string, v *fastjson.Value) {
 }
 
 // get is the field's value, nil when absent or null.
-func (f *fields) get(key string) *fastjson.Value {
-	v := f.obj.Get(key)
+func (f *fields) get(key field) *fastjson.Value {
+	v := f.values[key]
 	if v == nil || v.Type() == fastjson.TypeNull {
 		return nil
 	}
 	return v
 }
 
-func (f *fields) str(key string) string {
-	if s := f.optionalStr(key); s != nil {
-		return *s
-	}
-	return ""
+func (f *fields) str(key field) string {
+	s, _ := f.text(key)
+	return s
 }
 
-func (f *fields) optionalStr(key string) *string {
+func (f *fields) optionalStr(key field) *string {
+	if s, ok := f.text(key); ok {
+		return &s
+	}
+	return nil
+}
+
+// text is a string field's value and whether it is there.
+func (f *fields) text(key field) (string, bool) {
 	v := f.get(key)
 	if v == nil {
-		return nil
+		return "", false
 	}
 	b, err := v.StringBytes()
 	if err != nil {
-		f.wrong(key, "a string", v)
-		return nil
+		f.wrong(fieldKeys[key], "a string", v)
+		return "", false
 	}
-	s := string(b)
-	return &s
+	return string(b), true
 }
 
-func (f *fields) integer(key string) *int64 {
+func (f *fields) integer(key field) *int64 {
 	v := f.get(key)
 	if v == nil {
 		return nil
 	}
 	n, err := v.Int64()
 	if err != nil {
-		f.wrong(key, "an integer", v)
+		f.wrong(fieldKeys[key], "an integer", v)
 		return nil
 	}
 	return &n
 }
 
-func (f *fields) number(key string) *float64 {
+func (f *fields) number(key field) *float64 {
 	v := f.get(key)
 	if v == nil {
 		return nil
 	}
 	n, err := v.Float64()
 	if err != nil {
-		f.wrong(key, "a number", v)
+		f.wrong(fieldKeys[key], "a number", v)
 		return nil
 	}
 	return &n
 }
 
-func (f *fields) boolean(key string) bool {
+func (f *fields) boolean(key field) bool {
 	v := f.get(key)
 	if v == nil {
 		return false
 	}
 	b, err := v.Bool()
 	if err != nil {
-		f.wrong(key, "true or false", v)
+		f.wrong(fieldKeys[key], "true or false", v)
 	}
 	return b
 }
