@@ -3,11 +3,13 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
 
+	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/simulator/load"
 )
 
@@ -56,6 +58,30 @@ type relayRun struct {
 	// sustained is acknowledged webhooks per second from the first send until the fake held all of them (for the
 	// no-op baseline, until the last answer).
 	sustained float64
+	// cpu is the CPU time the target process used a webhook acknowledged, in µs; cpuErr says why it is 0.
+	cpu    float64
+	cpuErr error
+}
+
+// withCPU runs a load and notes the CPU time the target process (pid) used during it, a webhook.
+func withCPU(pid int, run func() (relayRun, error)) (relayRun, error) {
+	before, beforeErr := harness.ProcessCPU(pid)
+	r, err := run()
+	if err != nil {
+		return r, err
+	}
+	after, afterErr := harness.ProcessCPU(pid)
+	switch {
+	case beforeErr != nil:
+		r.cpuErr = beforeErr
+	case afterErr != nil:
+		r.cpuErr = afterErr
+	case r.report.Acked == 0:
+		r.cpuErr = errors.New("no webhook was acknowledged")
+	default:
+		r.cpu = float64(after-before) / float64(time.Microsecond) / float64(r.report.Acked)
+	}
+	return r, nil
 }
 
 // runLoad sends a load to target; when simulatorURL is set it waits until the fake holds stored+acked records.
