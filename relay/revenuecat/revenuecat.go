@@ -246,7 +246,7 @@ func decode(r relay.Request) (event, error) {
 		return event{},
 			relay.BadRequest("expected a RevenueCat webhook {\"api_version\":\"1.0\",\"event\":{...}}, got no \"event\" object")
 	}
-	f := fields{}
+	var f fields
 	f.read(ev)
 	e := event{
 		ID: f.str(fID), Type: f.str(fType), AppID: f.str(fAppID), EventTimestampMS: f.integer(fEventTimestampMS),

@@ -12,9 +12,9 @@ func (s *Service) routes() http.Handler {
 	r := mux.NewRouter()
 	webhooks := map[string]webhookRoute{}
 	for name, src := range s.sources {
-		h := s.handleWebhook(src)
-		r.Handle("/webhooks/"+name, h).Methods(src.Methods()...)
-		webhooks["/webhooks/"+name] = webhookRoute{methods: src.Methods(), handler: h}
+		route := webhookRoute{methods: src.Methods(), handler: s.handleWebhook(src)}
+		r.Handle("/webhooks/"+name, route.handler).Methods(route.methods...)
+		webhooks["/webhooks/"+name] = route
 	}
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
