@@ -234,6 +234,27 @@ func TestTheProxyAnswersWhatItCannotForward(t *testing.T) {
 	}
 }
 
+// net/http may hand back an answer that raced the deadline: what an upstream says once the proxy hung up (the fake
+// answers a bare 200 when its delay is cut short) is a timeout, not the upstream's answer.
+func TestAnAnswerAfterTheDeadlineIsATimeout(t *testing.T) {
+	_, up := upstream(t)
+	afterHangingUp := roundTripper(func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	_, srv := newProxy(t, up, Options{Timeout: 50 * time.Millisecond, Transport: afterHangingUp})
+	status, header, body := post(t, srv.URL, "/eu1/1/upload", "sim-eu1-pass", `{"d":[]}`)
+	if status != 504 || string(body) != `{"status":"fail","error":"Gateway Timeout","code":504}` ||
+		!strings.Contains(header.Get("X-Simulator-Diagnosis"), "did not answer within 50ms") {
+		t.Fatalf("expected 504 saying the upstream did not answer in time, got %d %s %q", status, body,
+			header.Get("X-Simulator-Diagnosis"))
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // The report answers only the hosts the admin guard admits, and GET alone.
 func TestTheReportIsGuarded(t *testing.T) {
 	_, up := upstream(t)

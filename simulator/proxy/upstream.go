@@ -74,6 +74,10 @@ func (p *Proxy) send(r *http.Request, body []byte) (*upstreamAnswer, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.Timeout)
+	late := func(what string) error {
+		return fmt.Errorf("%w: %s %s within %s (--upstream-timeout)", errUpstreamTimeout, redact.URL(target.String()),
+			what, p.opts.Timeout)
+	}
 	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
 		cancel()
@@ -93,11 +97,17 @@ func (p *Proxy) send(r *http.Request, body []byte) (*upstreamAnswer, error) {
 		timedOut := ctx.Err() != nil && r.Context().Err() == nil
 		cancel()
 		if timedOut {
-			return nil, fmt.Errorf("%w: %s did not answer within %s (--upstream-timeout)", errUpstreamTimeout,
-				redact.URL(target.String()), p.opts.Timeout)
+			return nil, late("did not answer")
 		}
 		return nil, fmt.Errorf("the upstream %s could not be reached: %s", redact.URL(target.String()),
 			redact.Text(err.Error()))
+	}
+	if ctx.Err() != nil && r.Context().Err() == nil {
+		// net/http hands back an answer that raced the deadline; what an upstream says once we hung up (the fake's
+		// bare 200 after an interrupted delay) is not its answer to the request.
+		res.Body.Close()
+		cancel()
+		return nil, late("did not answer")
 	}
 	a := &upstreamAnswer{status: res.StatusCode, header: res.Header}
 	a.body, err = io.ReadAll(io.LimitReader(res.Body, p.opts.MaxAnswerBytes))
@@ -106,8 +116,7 @@ func (p *Proxy) send(r *http.Request, body []byte) (*upstreamAnswer, error) {
 		res.Body.Close()
 		cancel()
 		if timedOut {
-			return nil, fmt.Errorf("%w: %s stopped answering within %s (--upstream-timeout)", errUpstreamTimeout,
-				redact.URL(target.String()), p.opts.Timeout)
+			return nil, late("stopped answering")
 		}
 		return nil, fmt.Errorf("reading the answer of %s failed: %s", redact.URL(target.String()),
 			redact.Text(err.Error()))
