@@ -71,8 +71,11 @@ func (s *Server) readChannelEntries(w http.ResponseWriter, r *http.Request, c *c
 // an identity stops naming its profile; the profile stays, reachable by its devices.
 func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *call) {
 	acct, ok := s.admit(w, r, c)
-	if !ok || !s.pause(r, c) {
+	if !ok {
 		return
+	}
+	if !s.pause(r, c) {
+		abandon()
 	}
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone"})
 	if !ok {
@@ -93,8 +96,11 @@ func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *c
 // /_sim/profiles).
 func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call) {
 	acct, ok := s.admit(w, r, c)
-	if !ok || !s.pause(r, c) {
+	if !ok {
 		return
+	}
+	if !s.pause(r, c) {
+		abandon()
 	}
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone", "email"})
 	if !ok {

@@ -504,3 +504,49 @@ func TestFinishJournalsBeforeItStores(t *testing.T) {
 		t.Fatal("expected the request in the journal when its records are stored")
 	}
 }
+
+// A client that leaves during a delay gets no answer: returning would let net/http write a bare 200, which a
+// client whose deadline races it may read as CleverTap's (the proxy once did). Each delayed route aborts instead,
+// and a read gives its concurrency slot back.
+func TestAClientThatLeavesDuringADelayGetsNoAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, body string
+		fault                    clevertap.Fault
+	}{
+		{"upload", http.MethodPost, "/eu1/1/upload", oneEvent,
+			clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000}},
+		{"profile", http.MethodGet, "/eu1/1/profile.json?identity=u1", "",
+			clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000}},
+		{"read", http.MethodPost, "/eu1/1/counts/events.json", renewalsOfDec2,
+			clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000}},
+		{"delayed answer", http.MethodPost, "/eu1/1/upload", oneEvent,
+			clevertap.Fault{Action: clevertap.FaultRespond, Status: 503, DelayMS: 60000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, Options{MaxConcurrentReads: 1})
+			if _, err := s.AddFault(tc.fault); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // the client is gone before the delay ends
+			req := httptest.NewRequestWithContext(ctx, tc.method, "http://simulator.localhost"+tc.path,
+				strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-CleverTap-Account-Id", eu1Creds.AccountID)
+			req.Header.Set("X-CleverTap-Passcode", eu1Creds.Passcode)
+			rec := httptest.NewRecorder()
+			aborted := func() (v any) {
+				defer func() { v = recover() }()
+				s.ServeHTTP(rec, req)
+				return nil
+			}()
+			if aborted != http.ErrAbortHandler || rec.Body.Len() != 0 {
+				t.Fatalf("expected the handler aborted with nothing written, got %v, %d %q", aborted, rec.Code,
+					rec.Body.String())
+			}
+			if v, ok := s.readsInFlight.Load(eu1Creds.AccountID); ok && v.(interface{ Load() int32 }).Load() != 0 {
+				t.Fatalf("the abandoned request kept a read slot")
+			}
+		})
+	}
+}
