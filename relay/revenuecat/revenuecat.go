@@ -8,6 +8,7 @@ package revenuecat
 
 import (
 	"fmt"
+	"github.com/ctharness/ctharness/internal/clip"
 	"math"
 	"net/http"
 	"slices"
@@ -266,7 +267,8 @@ func decode(r relay.Request) (event, error) {
 			e.SubscriberAttributes = make(map[string]string, o.Len())
 			o.Visit(func(k []byte, a *fastjson.Value) {
 				if a.Type() != fastjson.TypeObject {
-					f.wrong("subscriber_attributes."+string(k), `an object {"value":...}`, a)
+					// the key is the sender's: bounded, and escaped where a terminal would act on it
+					f.wrong("subscriber_attributes."+clip.Printable(clip.Text(string(k), 60)), `an object {"value":...}`, a)
 					return
 				}
 				e.SubscriberAttributes[string(k)] = attributeString(a.Get("value"))
@@ -345,11 +347,7 @@ func (f *fields) read(obj *fastjson.Value) {
 
 func (f *fields) wrong(key, expected string, v *fastjson.Value) {
 	if f.err == nil {
-		got := v.String()
-		if len(got) > 40 {
-			got = got[:40] + "…"
-		}
-		f.err = fmt.Errorf("%s: expected %s, got %s %s", key, expected, v.Type(), got)
+		f.err = fmt.Errorf("%s: expected %s, got %s %s", key, expected, v.Type(), clip.Text(v.String(), 40))
 	}
 }
 

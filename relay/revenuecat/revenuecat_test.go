@@ -222,6 +222,11 @@ func TestFieldsOfTheWrongTypeAreNamed(t *testing.T) {
 		{`"type":"RENEWAL","subscriber_attributes":[]`, "subscriber_attributes: expected an object, got array []"},
 		{`"type":"RENEWAL","subscriber_attributes":{"$email":"a@b.c"}`,
 			`subscriber_attributes.$email: expected an object {"value":...}, got string "a@b.c"`},
+		// the sender's attribute key cut at 60 bytes, and escaped where a terminal would act on it
+		{`"type":"RENEWAL","subscriber_attributes":{"` + strings.Repeat("k", 100) + `":1}`,
+			"subscriber_attributes." + strings.Repeat("k", 60) + "…: expected an object"},
+		{`"type":"RENEWAL","subscriber_attributes":{"\u001b]0;owned\u0007":1}`,
+			`subscriber_attributes.\x1b]0;owned\x07: expected an object`},
 		// what arrived is cut at 40 bytes
 		{`"type":"RENEWAL","cancel_reason":[` + strings.Repeat("1,", 40) + `1]`,
 			"cancel_reason: expected a string, got array [" + strings.Repeat("1,", 19) + "1…"},

@@ -46,7 +46,8 @@ func TestProfileJSONShowsTheResultOfOperators(t *testing.T) {
 func TestProfileOperatorMistakesAreWarned(t *testing.T) {
 	_, c := newTestServer(t, Options{})
 	res, err := c.UploadRaw(context.Background(), "eu1", eu1Creds, []byte(`{"d":[{"type":"profile","identity":"u",`+
-		`"profileData":{"A":{"$incr":"3"},"B":{"$delete":1},"C":{"$push":1},"D":{"$decr":-2},"E":[1]}}]}`), "")
+		`"profileData":{"A":{"$incr":"3"},"B":{"$delete":1},"C":{"$push":1},"D":{"$decr":-2},"E":[1],`+
+		`"F":{"$`+strings.Repeat("x", 300)+`":1},"G":{"$delete":"`+strings.Repeat("y", 300)+`"}}}]}`), "")
 	if err != nil || !strings.Contains(string(res.Body), `"processed":1`) {
 		t.Fatalf("operator mistakes are accepted, as CleverTap's handling is UNCONFIRMED: %v %s", err, res.Body)
 	}
@@ -57,6 +58,16 @@ func TestProfileOperatorMistakesAreWarned(t *testing.T) {
 		if !strings.Contains(warnings, want) {
 			t.Errorf("expected a warning containing %q in %s", want, warnings)
 		}
+	}
+	// what the sender wrote is quoted cut: the operator at 60 bytes, the value at 40
+	for _, want := range []string{`"$` + strings.Repeat("x", 59) + `…" is not one of`,
+		`{"$delete": "` + strings.Repeat("y", 39) + `…} deletes nothing`} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("expected a warning containing %q in %s", want, warnings)
+		}
+	}
+	if strings.Contains(warnings, strings.Repeat("x", 61)) || strings.Contains(warnings, strings.Repeat("y", 41)) {
+		t.Errorf("a warning echoes the sender's text whole: %s", warnings)
 	}
 }
 

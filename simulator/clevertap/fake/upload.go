@@ -411,18 +411,19 @@ func profileValueWarning(val *fastjson.Value) string {
 			return op + " takes a number, got a JSON " + arg.Type().String() + "; the property is left as it was"
 		}
 		if arg.GetFloat64() <= 0 {
-			return op + " " + arg.String() + ": CleverTap's SDKs send only amounts greater than 0"
+			return op + " " + clip.Text(arg.String(), 40) + ": CleverTap's SDKs send only amounts greater than 0"
 		}
 	case clevertap.OpDelete:
 		if arg.Type() != fastjson.TypeTrue {
-			return "{\"$delete\": " + arg.String() + "} deletes nothing; only true deletes"
+			return "{\"$delete\": " + clip.Text(arg.String(), 40) + "} deletes nothing; only true deletes"
 		}
 	case clevertap.OpSet, clevertap.OpAdd, clevertap.OpRemove:
 		if arg.Type() == fastjson.TypeArray {
 			return multiValueWarning(arg)
 		}
 	default:
-		return "a nested object is stored as it is; " + strconv.Quote(op) + " is not one of CleverTap's operators"
+		return "a nested object is stored as it is; " + strconv.Quote(clip.Text(op, 60)) +
+			" is not one of CleverTap's operators"
 	}
 	return ""
 }
