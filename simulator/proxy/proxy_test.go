@@ -215,13 +215,14 @@ func TestTheProxyAnswersWhatItCannotForward(t *testing.T) {
 			header.Get("X-Simulator-Diagnosis"))
 	}
 	before := upstreamHits.Load()
-	if _, err := real.AddFault(clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 1000}); err != nil {
+	// the deadline leaves a loaded machine time to reach the upstream (the count below wants one request there)
+	if _, err := real.AddFault(clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 60000}); err != nil {
 		t.Fatal(err)
 	}
-	_, slow := newProxy(t, up, Options{Timeout: 200 * time.Millisecond,
-		Transport: NewTransport([]*x509.Certificate{up.Certificate()}, 200*time.Millisecond)})
+	_, slow := newProxy(t, up, Options{Timeout: time.Second,
+		Transport: NewTransport([]*x509.Certificate{up.Certificate()}, time.Second)})
 	status, header, _ = post(t, slow.URL, "/eu1/1/upload", "sim-eu1-pass", `{"d":[`+event("X", 1700000000, "u")+`]}`)
-	if status != 504 || !strings.Contains(header.Get("X-Simulator-Diagnosis"), "did not answer within 200ms") {
+	if status != 504 || !strings.Contains(header.Get("X-Simulator-Diagnosis"), "did not answer within 1s") {
 		t.Fatalf("expected 504 saying the upstream was too slow, got %d %q", status, header.Get("X-Simulator-Diagnosis"))
 	}
 	if n := upstreamHits.Load() - before; n != 1 {
