@@ -341,8 +341,50 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 			Measured: relayPeak.File, Baseline: outboxSize,
 			BaselineName: "outbox file size (dedupe window)", Goal: "≤ outbox file", Met: relayPeak.File <= outboxSize+16},
 	}...)
+	ids, err := o.eventIDFigures(ctx, work, l)
+	if err != nil {
+		return nil, err
+	}
+	figures = append(figures, ids...)
 	backlog, err := o.backlogFigures(ctx, work, l)
 	return append(figures, backlog...), err
+}
+
+// eventIDFigures: the relay as fast as it goes on fresh relays, with ids shaped like RevenueCat's UUIDs against
+// the load generator's ordered ids, which the saturation row uses. Ordered ids land on a few pages of the
+// outbox's dedupe index a commit; UUIDs each on a page of their own.
+func (o Options) eventIDFigures(ctx context.Context, work string, l loads) ([]Figure, error) {
+	n := min(o.Webhooks, 200_000)
+	runs := map[string]relayRun{}
+	for _, ids := range []string{load.IDsOrdered, load.IDsUUID} {
+		sim, rel, err := o.pair(ctx, work, "ids-"+ids)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Progress, "bench: relay as fast as it goes, %d webhooks with %s event ids (a fresh relay)\n",
+			n, ids)
+		run, err := withCPU(rel.Pid(), func() (relayRun, error) {
+			lo := l.asFastAsItGoes(rel.URL()+"/webhooks/"+vendor, n)
+			lo.EventIDs = ids
+			return runLoad(ctx, lo, sim.URL(), 0, nil)
+		})
+		_, _ = rel.Close(), sim.Close()
+		if err != nil {
+			return nil, err
+		}
+		runs[ids] = run
+	}
+	ordered, uuid := runs[load.IDsOrdered], runs[load.IDsUUID]
+	figures := []Figure{{Name: fmt.Sprintf("relay saturation, %s UUID event ids", count(float64(n))),
+		Unit: "webhooks/s", Measured: uuid.sustained, Baseline: ordered.sustained,
+		BaselineName: "the same with ordered ids, a fresh relay", Goal: "- (what real ids cost the outbox)", Met: true}}
+	if err := errors.Join(ordered.cpuErr, uuid.cpuErr); err != nil {
+		fmt.Fprintf(o.Progress, "bench: no CPU figure for the event ids: %v\n", err)
+		return figures, nil
+	}
+	return append(figures, Figure{Name: fmt.Sprintf("relay CPU a webhook, %s UUID event ids", count(float64(n))),
+		Unit: "µs", Measured: uuid.cpu, Baseline: ordered.cpu, BaselineName: "the same with ordered ids",
+		Goal: "-", Met: true}), nil
 }
 
 // noopFigures: the same loads to a no-op endpoint, the baseline of the relay's figures.

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,10 +33,11 @@ type generator struct {
 	templates []template
 	header    http.Header
 	policy    sources.Policy
+	uuidSeed  uint64 // with EventIDs uuid: the run's starting point, so that reruns are not duplicates
 }
 
 func newGenerator(o Options) (*generator, error) {
-	g := &generator{o: o}
+	g := &generator{o: o, uuidSeed: fnv64(o.RunID)}
 	u := lifecycle.User{AppUserID: userToken, CleverTapID: userToken, CustomerUserID: userToken, ATInternetID: userToken,
 		AppsFlyerID: eventToken, Email: userToken + "@example.com", Country: "US"}
 	at := time.Now().UTC().Truncate(time.Second)
@@ -94,9 +96,42 @@ func (g *generator) user(seq int) string {
 	return "load-" + g.o.RunID + "-u" + strconv.Itoa(n)
 }
 
-// eventID is the vendor's event id of webhook seq.
+// eventID is the vendor's event id of webhook seq: load-<run>-e<seq>, or a UUID's shape made of two mixes of the
+// run and seq. The first half alone is a bijection of seq (splitmix64's finalizer), so no two webhooks of a run
+// share an id.
 func (g *generator) eventID(seq int) string {
-	return "load-" + g.o.RunID + "-e" + strconv.Itoa(seq)
+	if g.o.EventIDs != IDsUUID {
+		return "load-" + g.o.RunID + "-e" + strconv.Itoa(seq)
+	}
+	hi := mix64(g.uuidSeed + uint64(seq))
+	lo := mix64(hi ^ g.uuidSeed)
+	var b [36]byte
+	const digits = "0123456789abcdef"
+	i := 0
+	for _, half := range [2]uint64{hi, lo} {
+		for shift := 60; shift >= 0; shift -= 4 {
+			if i == 8 || i == 13 || i == 18 || i == 23 {
+				b[i] = '-'
+				i++
+			}
+			b[i] = digits[half>>uint(shift)&0xf]
+			i++
+		}
+	}
+	return string(b[:])
+}
+
+func fnv64(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// mix64 is splitmix64's finalizer: a bijection of uint64 that scatters neighbouring inputs.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // webhook builds webhook seq.

@@ -30,6 +30,12 @@ const (
 	MaxRate        = 1_000_000
 )
 
+// The event ids a load can send (Options.EventIDs).
+const (
+	IDsOrdered = "ordered"
+	IDsUUID    = "uuid"
+)
+
 // Options describe one load.
 type Options struct {
 	// Source is revenuecat, purchasely or appsflyer.
@@ -57,6 +63,9 @@ type Options struct {
 	TimeScale float64
 	// RunID makes the event ids and user ids of this load unique (default: random), so reruns are not duplicates.
 	RunID string
+	// EventIDs is ordered (load-<run>-e<seq>, the default) or uuid: ids shaped like RevenueCat's UUIDs, made
+	// from the run and the sequence number, which an outbox's dedupe index receives in no order.
+	EventIDs string
 	// Client sends the requests (default: a lean keep-alive transport, one connection per webhook in flight, see
 	// transport.go; net/http's for https targets).
 	Client *http.Client
@@ -134,6 +143,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("concurrency: expected 1 to %d, got %d", MaxConcurrency, o.Concurrency)
 	case o.TimeScale < 0:
 		return fmt.Errorf("time scale: expected a positive factor, got %g", o.TimeScale)
+	case o.EventIDs != "" && o.EventIDs != IDsOrdered && o.EventIDs != IDsUUID:
+		return fmt.Errorf("event ids: expected %s or %s, got %q", IDsOrdered, IDsUUID, o.EventIDs)
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 64

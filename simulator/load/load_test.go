@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -124,15 +125,10 @@ func TestLoadRetriesAsTheVendor(t *testing.T) {
 	var mu sync.Mutex
 	calls := map[string]int{}
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Event struct {
-				ID string `json:"id"`
-			} `json:"event"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&body)
+		id := revenueCatEventID(r)
 		mu.Lock()
-		calls[body.Event.ID]++
-		n := calls[body.Event.ID]
+		calls[id]++
+		n := calls[id]
 		mu.Unlock()
 		if n < 3 {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -174,6 +170,8 @@ func TestLoadRefusesWhatItShouldNotDo(t *testing.T) {
 			"duration: expected more than 0 and at most 10m0s, got 1h0m0s"},
 		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", Count: 20_000_000},
 			"count: expected 0 (rate × duration) to 10000000, got 20000000"},
+		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", EventIDs: "random"},
+			`event ids: expected ordered or uuid, got "random"`},
 		{load.Options{Source: "appsflyer", Target: "http://[::1]:8080/", Events: []string{"install"}}, ""},
 	} {
 		o := c.o
@@ -197,4 +195,64 @@ func TestLoadNamesAnUnknownEventType(t *testing.T) {
 		`unknown RevenueCat event type "NOPE": expected one of TEST, INITIAL_PURCHASE`) {
 		t.Fatalf("expected the unknown type named with the valid ones, got %v", err)
 	}
+}
+
+// With --event-ids uuid each webhook carries an id shaped like RevenueCat's, in no order by sequence, the same
+// for the same run id and different for another run.
+func TestUUIDEventIDs(t *testing.T) {
+	var mu sync.Mutex
+	inBody := map[int]string{} // by sequence number, as the load reports it
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		id := revenueCatEventID(r)
+		mu.Lock()
+		inBody[len(inBody)] = id
+		mu.Unlock()
+	})
+	run := func(runID string) []string {
+		ids := make([]string, 200)
+		rep, err := load.Run(context.Background(), load.Options{Source: "revenuecat", Target: srv,
+			Count: len(ids), Concurrency: 1, Duration: 30 * time.Second, RunID: runID, EventIDs: load.IDsUUID,
+			OnResult: func(r load.Result) { ids[r.Seq] = r.EventID }})
+		if err != nil || rep.Acked != len(ids) {
+			t.Fatalf("expected %d webhooks acknowledged, got %+v, %v", len(ids), rep, err)
+		}
+		return ids
+	}
+	ids := run("r1")
+	shape := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	seen, ascending := map[string]bool{}, 0
+	for seq, id := range ids {
+		if !shape.MatchString(id) || inBody[seq] != id {
+			t.Fatalf("webhook %d: expected a UUID's shape, the one its body carries (%q), got %q", seq, inBody[seq], id)
+		}
+		seen[id] = true
+		if seq > 0 && id > ids[seq-1] {
+			ascending++
+		}
+	}
+	if len(seen) != len(ids) {
+		t.Fatalf("expected %d distinct ids, got %d", len(ids), len(seen))
+	}
+	// in sequence order, an ordered id would rise 199 times in 199; scattered ones about half as often
+	if ascending < 60 || ascending > 140 {
+		t.Fatalf("expected the ids in no order, got %d rises in %d", ascending, len(ids)-1)
+	}
+	again, other := run("r1"), run("r2")
+	for seq := range ids {
+		if again[seq] != ids[seq] || seen[other[seq]] {
+			t.Fatalf("webhook %d: expected the same id for the same run and a new one for another, got %q, %q and %q",
+				seq, ids[seq], again[seq], other[seq])
+		}
+	}
+}
+
+// revenueCatEventID is the event id a RevenueCat webhook carries.
+func revenueCatEventID(r *http.Request) string {
+	var body struct {
+		Event struct {
+			ID string `json:"id"`
+		} `json:"event"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	return body.Event.ID
 }
