@@ -151,6 +151,9 @@ func printLoadReport(w io.Writer, r load.Report) {
 	if r.Rate > 0 {
 		rate = fmt.Sprintf("%g/s", r.Rate)
 	}
+	if r.EventIDs == load.IDsUUID {
+		rate += ", UUID event ids"
+	}
 	fmt.Fprintf(w, "%s load to %s (run %s, %s)\n", r.Source, r.Target, r.RunID, rate)
 	fmt.Fprintf(w, "  webhooks   sent %d, acknowledged %d, refused %d, retried %d (%d attempts)\n", r.Sent, r.Acked,
 		r.Refused, r.Retried, r.Attempts)

@@ -96,10 +96,12 @@ type Percentiles struct {
 
 // Report is what a load did.
 type Report struct {
-	Source string  `json:"source"`
-	Target string  `json:"target"`
-	RunID  string  `json:"run_id"`
-	Rate   float64 `json:"rate"`
+	Source string `json:"source"`
+	Target string `json:"target"`
+	RunID  string `json:"run_id"`
+	// EventIDs is ordered or uuid (Options.EventIDs).
+	EventIDs string  `json:"event_ids"`
+	Rate     float64 `json:"rate"`
 	// Sent webhooks; Acked got the vendor's success answer (maybe after retries); Refused never did.
 	Sent    int `json:"sent"`
 	Acked   int `json:"acked"`
@@ -161,6 +163,9 @@ func (o *Options) Validate() error {
 	if len(o.Events) == 0 {
 		o.Events = emitter.Info().LoadMix
 	}
+	if o.EventIDs == "" {
+		o.EventIDs = IDsOrdered
+	}
 	if o.RunID == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -210,7 +215,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	deliverer := sources.Deliverer{Client: client, Clock: &lifecycle.ScaledWallClock{Factor: o.TimeScale},
 		SignTime: time.Now}
-	t := &tally{rep: Report{Source: o.Source, Target: o.Target, RunID: o.RunID, Rate: o.Rate,
+	t := &tally{rep: Report{Source: o.Source, Target: o.Target, RunID: o.RunID, EventIDs: o.EventIDs, Rate: o.Rate,
 		Statuses: map[string]int{}}, latencies: make([]time.Duration, 0, min(o.Count, 1<<20))}
 	jobs := make(chan job, o.Concurrency)
 	var wg sync.WaitGroup

@@ -213,7 +213,7 @@ func TestUUIDEventIDs(t *testing.T) {
 		rep, err := load.Run(context.Background(), load.Options{Source: "revenuecat", Target: srv,
 			Count: len(ids), Concurrency: 1, Duration: 30 * time.Second, RunID: runID, EventIDs: load.IDsUUID,
 			OnResult: func(r load.Result) { ids[r.Seq] = r.EventID }})
-		if err != nil || rep.Acked != len(ids) {
+		if err != nil || rep.Acked != len(ids) || rep.EventIDs != load.IDsUUID {
 			t.Fatalf("expected %d webhooks acknowledged, got %+v, %v", len(ids), rep, err)
 		}
 		return ids
