@@ -8,7 +8,6 @@ package revenuecat
 
 import (
 	"fmt"
-	"github.com/ctharness/ctharness/internal/clip"
 	"math"
 	"net/http"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/relay"
 )
 
@@ -268,7 +268,8 @@ func decode(r relay.Request) (event, error) {
 			o.Visit(func(k []byte, a *fastjson.Value) {
 				if a.Type() != fastjson.TypeObject {
 					// the key is the sender's: bounded, and escaped where a terminal would act on it
-					f.wrong("subscriber_attributes."+clip.Printable(clip.Text(string(k), 60)), `an object {"value":...}`, a)
+					key := clip.Printable(clip.Text(string(k), 60))
+					f.wrong("subscriber_attributes."+key, `an object {"value":...}`, a)
 					return
 				}
 				e.SubscriberAttributes[string(k)] = attributeString(a.Get("value"))
