@@ -22,6 +22,9 @@ const (
 	OutcomeFault        Outcome = "fault"        // answered by an injected fault
 	OutcomeNotFound     Outcome = "not_found"    // no such route, or no such profile
 	OutcomePending      Outcome = "pending"      // a read still in progress: a partial count, a page not ready
+	// OutcomeClientGone is a request whose client hung up during an injected delay: no answer was written and
+	// nothing was stored.
+	OutcomeClientGone Outcome = "client_gone"
 	// OutcomeUpstreamError is the lint proxy's: the real CleverTap answered 5xx, or could not be reached.
 	OutcomeUpstreamError Outcome = "upstream_error"
 )
@@ -103,7 +106,7 @@ func (e *JournalEntry) contains(text string) bool {
 }
 
 var outcomes = []Outcome{OutcomeAccepted, OutcomePartial, OutcomeRejected, OutcomeUnauthorized, OutcomeBadRequest,
-	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending, OutcomeUpstreamError}
+	OutcomeRateLimited, OutcomeFault, OutcomeNotFound, OutcomePending, OutcomeClientGone, OutcomeUpstreamError}
 
 // Outcomes are the journal's outcomes, in the order the README lists them.
 func Outcomes() []Outcome { return slices.Clone(outcomes) }

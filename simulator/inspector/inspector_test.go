@@ -11,11 +11,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ctharness/ctharness/simulator"
+	"github.com/ctharness/ctharness/simulator/clevertap"
 	"github.com/ctharness/ctharness/simulator/clevertap/fake"
 	"github.com/ctharness/ctharness/simulator/inspector"
 )
@@ -362,5 +366,29 @@ func TestThePageCannotBeFramedSniffedOrGivenScripts(t *testing.T) {
 			t.Errorf("%s: expected 200 with a CSP (frame-ancestors 'none', script-src 'self'), nosniff and "+
 				"X-Frame-Options DENY, got %d %v", path, resp.StatusCode, resp.Header)
 		}
+	}
+}
+
+// The page's outcome filter offers every outcome the journal can hold, in the journal's order: a new outcome that
+// the page did not list could not be filtered on.
+func TestThePageOffersEveryOutcome(t *testing.T) {
+	js, err := os.ReadFile(filepath.Join("assets", "app.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := regexp.MustCompile(`(?s)const OUTCOMES = \[(.*?)\];`).FindSubmatch(js)
+	if list == nil {
+		t.Fatal("app.js has no OUTCOMES list")
+	}
+	var page []string
+	for _, m := range regexp.MustCompile(`"([a-z_]+)"`).FindAllSubmatch(list[1], -1) {
+		page = append(page, string(m[1]))
+	}
+	var journal []string
+	for _, o := range clevertap.Outcomes() {
+		journal = append(journal, string(o))
+	}
+	if strings.Join(page, ",") != strings.Join(journal, ",") {
+		t.Fatalf("expected the page's outcomes to be the journal's,\n%v\ngot\n%v", journal, page)
 	}
 }

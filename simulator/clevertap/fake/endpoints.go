@@ -21,7 +21,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	if !s.pause(r, c) {
-		abandon()
+		s.abandon(c)
 	}
 	q := r.URL.Query()
 	query := clevertap.ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"),
@@ -136,7 +136,7 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	if !s.pause(r, c) {
-		abandon()
+		s.abandon(c)
 	}
 	partner := params.Get("partner_name")
 	switch {

@@ -103,7 +103,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 	switch f.Action {
 	case clevertap.FaultRespond:
 		if f.DelayMS > 0 && !sleep(r.Context(), time.Duration(f.DelayMS)*time.Millisecond) {
-			abandon()
+			s.abandon(c)
 		}
 		body := []byte(f.Body)
 		if f.Body == "" {
@@ -136,10 +136,16 @@ func (s *Server) pause(r *http.Request, c *call) bool {
 	return sleep(r.Context(), time.Duration(c.fault.DelayMS)*time.Millisecond)
 }
 
-// abandon ends a request whose client went away during a delay without an answer. Returning would let net/http
-// send a bare 200, and a client whose deadline raced it may take that for CleverTap's answer (net/http's
-// transport hands back a response that arrives as the request's context ends).
-func abandon() { panic(http.ErrAbortHandler) }
+// abandon ends a request whose client went away during a delay without an answer, journaled as client_gone.
+// Returning would let net/http send a bare 200, and a client whose deadline raced it may take that for
+// CleverTap's answer (net/http's transport hands back a response that arrives as the request's context ends).
+func (s *Server) abandon(c *call) {
+	c.entry.Fault = c.fault.ID
+	c.entry.Outcome, c.entry.Status = clevertap.OutcomeClientGone, 0
+	c.diagnose("the client hung up during the delay: no answer was written, nothing was stored")
+	s.record(c)
+	panic(http.ErrAbortHandler)
+}
 
 // sleep waits d; it returns false when the context (the client's request) ended first.
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -75,7 +75,7 @@ func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	if !s.pause(r, c) {
-		abandon()
+		s.abandon(c)
 	}
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone"})
 	if !ok {
@@ -100,7 +100,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	if !s.pause(r, c) {
-		abandon()
+		s.abandon(c)
 	}
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone", "email"})
 	if !ok {

@@ -171,7 +171,7 @@ func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, c *call) (*cl
 	}
 	if !s.pause(r, c) {
 		release()
-		abandon()
+		s.abandon(c)
 	}
 	ct := r.Header.Get("Content-Type")
 	switch {

@@ -507,7 +507,7 @@ func TestFinishJournalsBeforeItStores(t *testing.T) {
 
 // A client that leaves during a delay gets no answer: returning would let net/http write a bare 200, which a
 // client whose deadline races it may read as CleverTap's (the proxy once did). Each delayed route aborts instead,
-// and a read gives its concurrency slot back.
+// journals the request as client_gone, and a read gives its concurrency slot back.
 func TestAClientThatLeavesDuringADelayGetsNoAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -546,6 +546,16 @@ func TestAClientThatLeavesDuringADelayGetsNoAnswer(t *testing.T) {
 			}
 			if v, ok := s.readsInFlight.Load(eu1Creds.AccountID); ok && v.(interface{ Load() int32 }).Load() != 0 {
 				t.Fatalf("the abandoned request kept a read slot")
+			}
+			// the journal shows what arrived and that the client left; nothing was stored
+			entries := s.Requests(clevertap.JournalFilter{})
+			if len(entries) != 1 || entries[0].Outcome != "client_gone" || entries[0].Status != 0 ||
+				entries[0].Fault != "fault-1" || !strings.Contains(strings.Join(entries[0].Diagnosis, "; "),
+				"the client hung up during the delay") {
+				t.Fatalf("expected one journal entry, client_gone with the fault's id, got %+v", entries)
+			}
+			if n := len(s.Events(clevertap.EventFilter{})); n != 0 {
+				t.Fatalf("expected nothing stored, got %d records", n)
 			}
 		})
 	}

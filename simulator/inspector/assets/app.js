@@ -71,7 +71,7 @@ function errorBox(e) { return h("p", { class: "error", role: "alert" }, String(e
 
 const FILTERS = ["account", "region", "outcome", "endpoint", "q"];
 const OUTCOMES = ["accepted", "partial", "rejected", "unauthorized", "bad_request", "rate_limited", "fault",
-  "not_found", "pending", "upstream_error"];
+  "not_found", "pending", "client_gone", "upstream_error"];
 const REGIONS = ["eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"];
 
 function filterQuery(p) {
