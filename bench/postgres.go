@@ -27,7 +27,7 @@ func (o Options) postgresFigures(ctx context.Context, work string) ([]Figure, er
 	count := o.PostgresWebhooks
 	fmt.Fprintf(o.Progress, "bench: relay on bbolt, %d webhooks as fast as they go, then 1000/s for %s\n", count,
 		o.AckDuration)
-	bSat, bAck, err := o.postgresRun(ctx, work, "bbolt", "", 1, l, count)
+	bSat, bAck, err := o.postgresRun(ctx, work, "bbolt", "", 1, l, count, load.IDsOrdered)
 	if err != nil {
 		return nil, err
 	}
@@ -42,12 +42,22 @@ func (o Options) postgresFigures(ctx context.Context, work string) ([]Figure, er
 			replicas, count)
 		var a load.Percentiles
 		if runs[i], a, err = o.postgresRun(ctx, work, fmt.Sprintf("pg%d", replicas), dsn, replicas, l,
-			count); err != nil {
+			count, load.IDsOrdered); err != nil {
 			return nil, err
 		}
 		if replicas == 1 {
 			ack = a
 		}
+	}
+	// ids shaped like RevenueCat's land anywhere in the dedupe index, as in the bbolt rows of the same name
+	dsn, err := database(ctx, cluster, "bench1uuid")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Progress, "bench: relay on PostgreSQL, 1 replica, %d webhooks with UUID event ids\n", count)
+	uuid, _, err := o.postgresRun(ctx, work, "pg1uuid", dsn, 1, l, count, load.IDsUUID)
+	if err != nil {
+		return nil, err
 	}
 	return []Figure{
 		{Name: "relay on PostgreSQL, 1 replica, acked and delivered", Unit: "webhooks/s",
@@ -56,6 +66,8 @@ func (o Options) postgresFigures(ctx context.Context, work string) ([]Figure, er
 		{Name: "relay on PostgreSQL, 2 replicas, acked and delivered", Unit: "webhooks/s",
 			Measured: runs[1].sustained, Baseline: bSat.sustained, BaselineName: "one relay on bbolt",
 			Goal: "-", Met: true},
+		{Name: "relay on PostgreSQL, 1 replica, UUID event ids", Unit: "webhooks/s", Measured: uuid.sustained,
+			Baseline: runs[0].sustained, BaselineName: "the same with ordered ids", Goal: "-", Met: true},
 		{Name: "relay on PostgreSQL, ack p50 at 1000/s", Unit: "ms", Measured: ms(ack.P50),
 			Baseline: ms(bAck.P50), BaselineName: "one relay on bbolt", Goal: "-", Met: true},
 		{Name: "relay on PostgreSQL, ack p99 at 1000/s", Unit: "ms", Measured: ms(ack.P99),
@@ -65,9 +77,9 @@ func (o Options) postgresFigures(ctx context.Context, work string) ([]Figure, er
 
 // postgresRun starts a fake and `replicas` relays (on dsn, or each on its bbolt outbox when dsn is empty), sends
 // count webhooks as fast as they go spread over the replicas, then 1000/s to the first for AckDuration, and
-// returns the saturation run and that run's ack latencies.
+// returns the saturation run and that run's ack latencies. ids are the load's event ids (ordered or uuid).
 func (o Options) postgresRun(ctx context.Context, work, name, dsn string, replicas int, l loads,
-	count int) (relayRun, load.Percentiles, error) {
+	count int, ids string) (relayRun, load.Percentiles, error) {
 	sim, err := start(ctx, work, name+"-simulator", o.Simulator, []string{"serve", "--listen", "{addr}", "--quiet",
 		"--journal-limit", "1000"}, "/_sim/health")
 	if err != nil {
@@ -104,6 +116,7 @@ func (o Options) postgresRun(ctx context.Context, work, name, dsn string, replic
 		wg.Go(func() {
 			lo := l.asFastAsItGoes(r.URL()+"/webhooks/"+vendor, count/len(relays))
 			lo.Concurrency = max(o.Concurrency/len(relays), 1)
+			lo.EventIDs = ids
 			rep, err := load.Run(ctx, lo)
 			if err == nil && rep.Refused > 0 {
 				err = fmt.Errorf("%d of %d webhooks to %s were not acknowledged", rep.Refused, rep.Sent, lo.Target)
