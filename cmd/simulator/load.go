@@ -98,7 +98,8 @@ acknowledged and how fast. Bounded: at most 10m and 10,000,000 webhooks; loopbac
 		"real seconds per vendor second for retries (0.001: RevenueCat's 5 minutes take 0.3 s)")
 	fs.StringVar(&o.RunID, "run-id", "", "suffix of event and user ids (default random, so reruns are not duplicates)")
 	fs.StringVar(&o.EventIDs, "event-ids", load.IDsOrdered,
-		"ordered (load-<run>-e<n>) or uuid (shaped like RevenueCat's ids, in no order: what a dedupe index meets)")
+		"ordered (load-<run>-e<n>) or uuid (RevenueCat's and Purchasely's shape, in no order: what a dedupe index "+
+			"meets)")
 	fs.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (- for standard output alone)")
 	return cmd
 }

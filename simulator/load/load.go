@@ -19,6 +19,7 @@ import (
 
 	"github.com/ctharness/ctharness/simulator/lifecycle"
 	"github.com/ctharness/ctharness/simulator/sources"
+	"github.com/ctharness/ctharness/simulator/sources/appsflyer"
 	"github.com/ctharness/ctharness/simulator/sources/vendors"
 )
 
@@ -147,6 +148,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("time scale: expected a positive factor, got %g", o.TimeScale)
 	case o.EventIDs != "" && o.EventIDs != IDsOrdered && o.EventIDs != IDsUUID:
 		return fmt.Errorf("event ids: expected %s or %s, got %q", IDsOrdered, IDsUUID, o.EventIDs)
+	case o.EventIDs == IDsUUID && o.Source == appsflyer.Source:
+		// its id is derived from appsflyer_id, which starts with the install's time in ms: not a UUID, and ordered
+		return fmt.Errorf("event ids: expected %s for appsflyer (the relay derives its id from appsflyer_id, not a "+
+			"UUID), got %s", IDsOrdered, IDsUUID)
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 64

@@ -172,6 +172,8 @@ func TestLoadRefusesWhatItShouldNotDo(t *testing.T) {
 			"count: expected 0 (rate × duration) to 10000000, got 20000000"},
 		{load.Options{Source: "revenuecat", Target: "http://127.0.0.1:8080/", EventIDs: "random"},
 			`event ids: expected ordered or uuid, got "random"`},
+		{load.Options{Source: "appsflyer", Target: "http://127.0.0.1:8080/", EventIDs: load.IDsUUID},
+			"event ids: expected ordered for appsflyer (the relay derives its id from appsflyer_id, not a UUID), got uuid"},
 		{load.Options{Source: "appsflyer", Target: "http://[::1]:8080/", Events: []string{"install"}}, ""},
 	} {
 		o := c.o
