@@ -222,3 +222,21 @@ func TestAcceptingTheDeprecatedSignatureIsWarnedAbout(t *testing.T) {
 		t.Fatalf("expected the risk in the warnings, got %v", w)
 	}
 }
+
+// BenchmarkMap is the mapping's cost a webhook: a renewal to CleverTap (event and profile) and Piano.
+func BenchmarkMap(b *testing.B) {
+	s := Settings{Secret: "s",
+		CleverTap: &CleverTap{CleverTapAccount: relay.CleverTapAccount{Region: "EU1", AccountID: "ACC", Passcode: "p"},
+			UserProperties: UserPropertiesSetting{Enabled: true}},
+		Piano: &Piano{CollectDomain: "collect.piano.test", CollectPath: "subscription", SiteID: "100001"}}
+	in, err := New("sources.purchasely", s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m, err := in.Map(relay.Request{Body: []byte(renewal)}); err != nil || len(m.Messages) != 3 {
+			b.Fatalf("expected 3 messages, got %d, %v", len(m.Messages), err)
+		}
+	}
+}
