@@ -103,8 +103,8 @@ func (p *Proxy) send(r *http.Request, body []byte) (*upstreamAnswer, error) {
 			redact.Text(err.Error()))
 	}
 	if ctx.Err() != nil && r.Context().Err() == nil {
-		// net/http hands back an answer that raced the deadline; what an upstream says once we hung up (the fake's
-		// bare 200 after an interrupted delay) is not its answer to the request.
+		// net/http hands back an answer that raced the deadline; what an upstream says once we hung up (the fake
+		// once wrote a bare 200 after an interrupted delay) is not its answer to the request.
 		res.Body.Close()
 		cancel()
 		return nil, late("did not answer")
