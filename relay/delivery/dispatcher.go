@@ -89,10 +89,13 @@ type queue struct {
 }
 
 // pooled keeps an idle connection for every upload that may run at once: net/http's default keeps 2 a host, so 8 of
-// 10 concurrent uploads to one account dialled again, with a TLS handshake against CleverTap, each time.
+// 10 concurrent uploads to one account dialled again, with a TLS handshake against CleverTap, each time. It also
+// caps the connections a host at that number: an upload that starts while another's connection is on its way
+// back to the pool would otherwise dial one more, which then stays.
 func pooled(s Settings, destinations int) http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = s.MaxConcurrentPerAccount * max(destinations, 1)
+	t.MaxConnsPerHost = t.MaxIdleConnsPerHost
 	t.MaxIdleConns = max(t.MaxIdleConns, t.MaxIdleConnsPerHost)
 	return t
 }
