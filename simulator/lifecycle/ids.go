@@ -17,10 +17,15 @@ type IDs struct {
 
 // NewIDs seeds a generator from any string (a user id, a scenario name).
 func NewIDs(seed string) *IDs {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(seed))
-	s := h.Sum64()
+	s := Seed(seed)
 	return &IDs{rng: rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)), base: map[Store]string{}}
+}
+
+// Seed is a number made from any string, the same every run.
+func Seed(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
 }
 
 // UUID is a version 4 UUID.
@@ -33,6 +38,11 @@ func (g *IDs) UUID() string {
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
+	return FormatUUID(b)
+}
+
+// FormatUUID writes 16 bytes in a UUID's 8-4-4-4-12 hex form.
+func FormatUUID(b [16]byte) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 

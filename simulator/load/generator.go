@@ -2,8 +2,8 @@ package load
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,7 +37,7 @@ type generator struct {
 }
 
 func newGenerator(o Options) (*generator, error) {
-	g := &generator{o: o, uuidSeed: fnv64(o.RunID)}
+	g := &generator{o: o, uuidSeed: lifecycle.Seed(o.RunID)}
 	u := lifecycle.User{AppUserID: userToken, CleverTapID: userToken, CustomerUserID: userToken, ATInternetID: userToken,
 		AppsFlyerID: eventToken, Email: userToken + "@example.com", Country: "US"}
 	at := time.Now().UTC().Truncate(time.Second)
@@ -104,27 +104,10 @@ func (g *generator) eventID(seq int) string {
 		return "load-" + g.o.RunID + "-e" + strconv.Itoa(seq)
 	}
 	hi := mix64(g.uuidSeed + uint64(seq))
-	lo := mix64(hi ^ g.uuidSeed)
-	var b [36]byte
-	const digits = "0123456789abcdef"
-	i := 0
-	for _, half := range [2]uint64{hi, lo} {
-		for shift := 60; shift >= 0; shift -= 4 {
-			if i == 8 || i == 13 || i == 18 || i == 23 {
-				b[i] = '-'
-				i++
-			}
-			b[i] = digits[half>>uint(shift)&0xf]
-			i++
-		}
-	}
-	return string(b[:])
-}
-
-func fnv64(s string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(s))
-	return h.Sum64()
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], mix64(hi^g.uuidSeed))
+	return lifecycle.FormatUUID(b)
 }
 
 // mix64 is splitmix64's finalizer: a bijection of uint64 that scatters neighbouring inputs.

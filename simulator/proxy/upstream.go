@@ -93,21 +93,19 @@ func (p *Proxy) send(r *http.Request, body []byte) (*upstreamAnswer, error) {
 		out.Body = http.NoBody
 	}
 	res, err := p.opts.Transport.RoundTrip(out)
-	if err != nil {
-		timedOut := ctx.Err() != nil && r.Context().Err() == nil
-		cancel()
-		if timedOut {
-			return nil, late("did not answer")
-		}
-		return nil, fmt.Errorf("the upstream %s could not be reached: %s", redact.URL(target.String()),
-			redact.Text(err.Error()))
-	}
 	if ctx.Err() != nil && r.Context().Err() == nil {
-		// net/http hands back an answer that raced the deadline; what an upstream says once we hung up (the fake
-		// once wrote a bare 200 after an interrupted delay) is not its answer to the request.
-		res.Body.Close()
+		// past the deadline, an answer too is a timeout: net/http hands back one that raced the deadline, and what
+		// an upstream says once we hung up (the fake once wrote a bare 200) is not its answer to the request
+		if err == nil {
+			res.Body.Close()
+		}
 		cancel()
 		return nil, late("did not answer")
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("the upstream %s could not be reached: %s", redact.URL(target.String()),
+			redact.Text(err.Error()))
 	}
 	a := &upstreamAnswer{status: res.StatusCode, header: res.Header}
 	a.body, err = io.ReadAll(io.LimitReader(res.Body, p.opts.MaxAnswerBytes))

@@ -20,9 +20,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *call) 
 	if !ok {
 		return
 	}
-	if !s.pause(r, c) {
-		s.abandon(c)
-	}
+	s.pause(r, c, nil)
 	q := r.URL.Query()
 	query := clevertap.ProfileQuery{Account: acct.ID, Identity: q.Get("identity"), Email: q.Get("email"),
 		ObjectID: q.Get("objectId")}
@@ -135,9 +133,7 @@ func (s *Server) handleAttribution(w http.ResponseWriter, r *http.Request, c *ca
 	if s.applyFault(w, r, c) {
 		return
 	}
-	if !s.pause(r, c) {
-		s.abandon(c)
-	}
+	s.pause(r, c, nil)
 	partner := params.Get("partner_name")
 	switch {
 	case partner == "":

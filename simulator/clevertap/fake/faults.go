@@ -126,14 +126,20 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, c *call) boo
 	return true
 }
 
-// pause serves a delay fault; it returns false when the client went away first.
-func (s *Server) pause(r *http.Request, c *call) bool {
+// pause serves a delay fault. A client that goes away first is abandoned, after release (when given) gives back
+// what the request holds.
+func (s *Server) pause(r *http.Request, c *call, release func()) {
 	if c.fault == nil || c.fault.Action != clevertap.FaultDelay {
-		return true
+		return
 	}
 	c.entry.Fault = c.fault.ID
 	c.diagnose("fault %s: delayed %d ms", c.fault.ID, c.fault.DelayMS)
-	return sleep(r.Context(), time.Duration(c.fault.DelayMS)*time.Millisecond)
+	if !sleep(r.Context(), time.Duration(c.fault.DelayMS)*time.Millisecond) {
+		if release != nil {
+			release()
+		}
+		s.abandon(c)
+	}
 }
 
 // abandon ends a request whose client went away during a delay without an answer, journaled as client_gone.

@@ -74,9 +74,7 @@ func (s *Server) handleDisassociate(w http.ResponseWriter, r *http.Request, c *c
 	if !ok {
 		return
 	}
-	if !s.pause(r, c) {
-		s.abandon(c)
-	}
+	s.pause(r, c, nil)
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone"})
 	if !ok {
 		return
@@ -99,9 +97,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, c *call
 	if !ok {
 		return
 	}
-	if !s.pause(r, c) {
-		s.abandon(c)
-	}
+	s.pause(r, c, nil)
 	entries, ok := s.readChannelEntries(w, r, c, []string{"phone", "email"})
 	if !ok {
 		return

@@ -149,9 +149,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	c.keepBody(body)
 	// the delay comes after the body is read: only then does the server notice a client that hangs up
-	if !s.pause(r, c) {
-		s.abandon(c)
-	}
+	s.pause(r, c, nil)
 	judged, refused := s.judgeUpload(r, c, acct, body)
 	if refused != nil {
 		s.fail(w, c, refused.outcome, refused.status, refused.text)

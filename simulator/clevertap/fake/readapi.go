@@ -169,10 +169,7 @@ func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, c *call) (*cl
 		s.fail(w, c, clevertap.OutcomeRateLimited, http.StatusTooManyRequests, textTooManyConcurrent)
 		return nil, nil, false
 	}
-	if !s.pause(r, c) {
-		release()
-		s.abandon(c)
-	}
+	s.pause(r, c, release)
 	ct := r.Header.Get("Content-Type")
 	switch {
 	case r.Method == http.MethodGet && ct != "":
