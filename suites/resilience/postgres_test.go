@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,12 +56,29 @@ func leaseHolder(ctx context.Context, conn *pgx.Conn, relays []*harness.Process)
 	if err != nil {
 		return nil
 	}
+	return replica(holder, relays)
+}
+
+// replica is the relay process a replica name belongs to (the names carry the pid), or nil.
+func replica(name string, relays []*harness.Process) *harness.Process {
 	for _, r := range relays {
-		if strings.Contains(holder, fmt.Sprintf("-%d-", r.Pid())) {
+		if strings.Contains(name, fmt.Sprintf("-%d-", r.Pid())) {
 			return r
 		}
 	}
 	return nil
+}
+
+// holderSending is the relay process that holds the RevenueCat destination's lease and has uploads marked as
+// being sent, both in one reading; nil when none does.
+func holderSending(ctx context.Context, conn *pgx.Conn, relays []*harness.Process) *harness.Process {
+	var holder string
+	err := conn.QueryRow(ctx, `SELECT holder FROM relay_leases l WHERE destination = 'revenuecat/clevertap'
+		AND expires > now() AND EXISTS (SELECT 1 FROM relay_jobs j WHERE j.sending_by = l.holder)`).Scan(&holder)
+	if err != nil {
+		return nil
+	}
+	return replica(holder, relays)
 }
 
 var _ = Describe("three relays on one Postgres outbox", Label("postgres"), func() {
@@ -286,13 +304,16 @@ var _ = Describe("a relay cut off from the Postgres outbox while CleverTap stays
 			// each upload takes a while, so the relay delivering has uploads out when it is cut off
 			_, err := sim.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 300, Endpoint: "upload"})
 			Expect(err).NotTo(HaveOccurred())
-			link := forwardTo(fmt.Sprintf("127.0.0.1:%d", cluster.Port))
-			cutDSN := strings.Replace(dsn, fmt.Sprintf("127.0.0.1:%d", cluster.Port), link.addr(), 1)
+			// each relay reaches the database through a link of its own: the one cut off is whichever holds the
+			// destination with uploads out at the moment of the cut (on a starved machine a late heartbeat can hand
+			// the destination to the other relay before that)
+			pgAddr := fmt.Sprintf("127.0.0.1:%d", cluster.Port)
+			links := []*cuttable{forwardTo(pgAddr), forwardTo(pgAddr)}
 			conn, err := pgx.Connect(ctx, dsn)
 			Expect(err).NotTo(HaveOccurred())
 			defer conn.Close(ctx)
-			// the relay to be cut off starts first and takes the destination; the other joins
-			relays := []*harness.Process{sharedRelay(ctx, simURL, cutDSN)}
+			// one relay starts first and takes the destination; the other joins
+			relays := []*harness.Process{sharedRelay(ctx, simURL, strings.Replace(dsn, pgAddr, links[0].addr(), 1))}
 			var a acks
 			load0 := func(r *harness.Process) <-chan loadResult {
 				return loadInBackground(ctx, rcLoad(r, load.Options{Rate: 500, Count: 2500, Concurrency: 32,
@@ -301,15 +322,21 @@ var _ = Describe("a relay cut off from the Postgres outbox while CleverTap stays
 			loads := []<-chan loadResult{load0(relays[0])}
 			Eventually(func() *harness.Process { return leaseHolder(ctx, conn, relays) }).
 				WithTimeout(30 * time.Second).Should(Equal(relays[0]))
-			relays = append(relays, sharedRelay(ctx, simURL, dsn))
+			relays = append(relays, sharedRelay(ctx, simURL, strings.Replace(dsn, pgAddr, links[1].addr(), 1)))
 			loads = append(loads, load0(relays[1]))
 			Eventually(a.count).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1500), "acknowledged first")
-			link.partition()
+			cutOff := -1
+			Eventually(func() int {
+				cutOff = slices.Index(relays, holderSending(ctx, conn, relays))
+				return cutOff
+			}).WithTimeout(30*time.Second).ShouldNot(Equal(-1), "a relay holds the destination with uploads out")
+			links[cutOff].partition()
+			cut, kept := relays[cutOff], relays[1-cutOff]
 			// what the cut relay has marked as being uploaded stays so (it cannot write any more): all in doubt
 			marked := func() int {
 				var n int
 				Expect(conn.QueryRow(ctx, "SELECT count(*) FROM relay_jobs WHERE sending_by LIKE $1",
-					fmt.Sprintf("%%-%d-%%", relays[0].Pid())).Scan(&n)).To(Succeed())
+					fmt.Sprintf("%%-%d-%%", cut.Pid())).Scan(&n)).To(Succeed())
 				return n
 			}
 			// a commit the server had received before the cut still lands: the marks are counted once the server
@@ -317,36 +344,36 @@ var _ = Describe("a relay cut off from the Postgres outbox while CleverTap stays
 			sessions := func() int {
 				var n int
 				Expect(conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1",
-					fmt.Sprintf("ctharness-relay %%-%d-%%", relays[0].Pid())).Scan(&n)).To(Succeed())
+					fmt.Sprintf("ctharness-relay %%-%d-%%", cut.Pid())).Scan(&n)).To(Succeed())
 				return n
 			}
 			Eventually(sessions).WithTimeout(10 * time.Second).Should(BeZero())
 			inFlight := marked()
 			Expect(inFlight).To(BeNumerically(">", 0), "the cut relay had uploads out")
 			Eventually(func() string {
-				code, _ := get(relays[0].URL() + "/readyz")
+				code, _ := get(cut.URL() + "/readyz")
 				return fmt.Sprint(code)
 			}).WithTimeout(15 * time.Second).Should(Equal("503"))
 			// the partition lasts until the other relay has taken the destination over and settled what the cut one
 			// had in flight (once that one's heartbeat is three leases old)
 			Eventually(func() *harness.Process { return leaseHolder(ctx, conn, relays) }).
-				WithTimeout(30*time.Second).Should(Equal(relays[1]), "the relay still connected holds the destination")
+				WithTimeout(30*time.Second).Should(Equal(kept), "the relay still connected holds the destination")
 			if c.long {
 				Eventually(marked).WithTimeout(30 * time.Second).Should(BeZero())
 			}
-			link.heal()
+			links[cutOff].heal()
 			rep := finishedAll(loads)
 			Expect(rep.Refused).To(BeZero(), "every webhook acknowledged in the end: %+v", rep)
-			Eventually(func() int { return pending(relays[1]) }).WithTimeout(60*time.Second).Should(BeZero(),
+			Eventually(func() int { return pending(kept) }).WithTimeout(60*time.Second).Should(BeZero(),
 				func() string { return outboxState(ctx, conn) })
-			held := deadLetters(relays[1])
+			held := deadLetters(kept)
 			if c.long {
 				Expect(held).To(HaveLen(inFlight), "held: exactly what was in flight at the cut")
 			} else { // unless the cut one came back too late to be taken for alive
 				Expect(len(held)).To(BeNumerically("<=", inFlight), "held: at most what was in flight at the cut")
 			}
-			retryInDoubt(ctx, sim, relays[1], held, &a, c.name)
-			t := exactlyOnce(ctx, sim, relays[1], rep, &a)
+			retryInDoubt(ctx, sim, kept, held, &a, c.name)
+			t := exactlyOnce(ctx, sim, kept, rep, &a)
 			Expect(t).To(Equal(tally{Sent: 5000, Acked: 5000, Retried: rep.Retried, Delivered: 5000}))
 		})
 	}
