@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -20,6 +21,8 @@ type committer struct {
 	mu     sync.Mutex
 	queue  []*write
 	closed bool
+
+	commits atomic.Int64 // transactions committed, for the benchmarks' writes a commit
 
 	wake chan struct{} // one token: work is queued
 	stop chan struct{}
@@ -116,6 +119,7 @@ func (c *committer) next(batch *[]*write) bool {
 		return false
 	}
 	c.commit(*batch)
+	c.commits.Add(1)
 	clear(*batch)
 	return true
 }
