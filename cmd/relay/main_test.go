@@ -172,3 +172,37 @@ func TestAStartFailureExitsInsteadOfHanging(t *testing.T) {
 		t.Fatalf("expected start-up to fail naming the outbox and the job, got %v", err)
 	}
 }
+
+// salvage says which target it expects; --to on the command line wins over a DSN in the environment (a relay's
+// environment may hold one), but not over --outbox-dsn on the same line.
+func TestSalvageTakesOneTarget(t *testing.T) {
+	dsnEnv := func(k string) string {
+		if k == "RELAY_OUTBOX_DSN" {
+			return "postgres://relay@127.0.0.1:1/relay"
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		args []string
+		env  func(string) string
+		says string
+	}{
+		{[]string{"outbox", "salvage", "--data-dir", "x"}, noEnv, "expected --to NEWDIR, the directory of the new " +
+			"outbox, or --outbox-dsn (RELAY_OUTBOX_DSN)"},
+		{[]string{"outbox", "salvage", "--to", "y", "--outbox-dsn", "postgres://relay@127.0.0.1:1/relay"}, noEnv,
+			"expected --to NEWDIR or --outbox-dsn, not both"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), c.args, c.env, &out, &out)
+		if cli.Code(err) != cli.ExitUsage || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%v: expected a usage error saying %q, got %v", c.args, c.says, err)
+		}
+	}
+	dir, to := t.TempDir(), t.TempDir()
+	acceptOne(t, dir)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"outbox", "salvage", "--data-dir", dir, "--to", to}, dsnEnv, &out, &out)
+	if err != nil || !strings.Contains(out.String(), "salvaged into "+to+": 1 pending jobs") {
+		t.Fatalf("expected --to to win over the environment's DSN, got %v:\n%s", err, out.String())
+	}
+}

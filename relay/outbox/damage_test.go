@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -294,4 +295,80 @@ func reachable(t *testing.T, raw []byte) (leaves []uint64, values []int) {
 	}
 	slices.Sort(leaves)
 	return leaves, values
+}
+
+// An outbox read to be moved into a shared one gives its jobs oldest first with what each holds, the uploads in
+// doubt, the dead letters and the event ids with when they were seen; once marked as moved no relay starts on it
+// and it is not moved again.
+func TestAnOutboxIsReadToMoveOnce(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	s, err := Open(dir, Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"e-1", "e-2", "e-3", "e-4"} {
+		j := job(fmt.Sprintf(`{"identity":"user-%d"}`, i+1))
+		j.EventID = id
+		if _, err := s.Accept("revenuecat", id, []Job{j}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := s.Pending()
+	if err := s.Kill([]DeadLetter{{Job: pending[0], Status: 401, Reason: "Account ID is not valid"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSending([]uint64{pending[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadToMove(dir); err == nil || !strings.Contains(err.Error(), "in use by another relay process") {
+		t.Fatalf("expected an outbox a relay has open refused, got %v", err)
+	}
+	s.Close()
+
+	mv, rep, err := ReadToMove(dir)
+	if err != nil || !rep.OK() {
+		t.Fatalf("expected the outbox read whole, got %v %v", rep, err)
+	}
+	var got []string
+	for _, j := range mv.Jobs {
+		got = append(got, fmt.Sprintf("%d %s %s %s", j.ID, j.EventID, j.Destination, j.Payload))
+	}
+	want := []string{`2 e-2 d {"identity":"user-2"}`, `3 e-3 d {"identity":"user-3"}`, `4 e-4 d {"identity":"user-4"}`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("expected the jobs oldest first\n%q, got\n%q", want, got)
+	}
+	if len(mv.InDoubt) != 1 || !mv.InDoubt[2] {
+		t.Fatalf("expected job 2 in doubt, got %v", mv.InDoubt)
+	}
+	if len(mv.Dead) != 1 || mv.Dead[0].ID != 1 || mv.Dead[0].EventID != "e-1" || mv.Dead[0].Status != 401 {
+		t.Fatalf("expected the dead letter of job 1, got %+v", mv.Dead)
+	}
+	want = []string{"revenuecat e-1 2026-12-01T09:30:00Z", "revenuecat e-2 2026-12-01T09:30:00Z",
+		"revenuecat e-3 2026-12-01T09:30:00Z", "revenuecat e-4 2026-12-01T09:30:00Z"}
+	got = nil
+	for _, e := range mv.Seen {
+		got = append(got, e.Source+" "+e.EventID+" "+e.At.Format(time.RFC3339))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("expected the event ids with when they were seen\n%q, got\n%q", want, got)
+	}
+	if !strings.HasPrefix(mv.Outbox, filepath.Join(dir, FileName)+" (made ") {
+		t.Fatalf("expected the outbox named by its file and when it was made, got %q", mv.Outbox)
+	}
+
+	if err := MarkMoved(dir, "postgres 127.0.0.1:5432/relay", at); err != nil {
+		t.Fatal(err)
+	}
+	says := "was moved into postgres 127.0.0.1:5432/relay at 2026-12-01T09:30:00Z"
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), says) ||
+		!strings.Contains(err.Error(), "would send them a second time") {
+		t.Fatalf("expected a relay refused on a moved outbox, got %v", err)
+	}
+	if _, _, err := ReadToMove(dir); err == nil || !strings.Contains(err.Error(), says) {
+		t.Fatalf("expected a moved outbox not moved again, got %v", err)
+	}
+	if _, err := Salvage(filepath.Join(dir, FileName), t.TempDir()); err == nil || !strings.Contains(err.Error(), says) {
+		t.Fatalf("expected a moved outbox not salvaged into one a relay could start on, got %v", err)
+	}
 }

@@ -19,6 +19,8 @@ const MarkerName = "outbox.json"
 const (
 	stateOpen   = "open"
 	stateClosed = "closed"
+	// stateMoved: its contents were moved into another outbox (relay outbox salvage --outbox-dsn)
+	stateMoved = "moved"
 )
 
 type marker struct {
@@ -29,6 +31,15 @@ type marker struct {
 	Size      int64     `json:"size,omitempty"`
 	Modified  time.Time `json:"modified,omitzero"`
 	Pending   int       `json:"pending"`
+	MovedTo   string    `json:"moved_to,omitempty"`
+	MovedAt   time.Time `json:"moved_at,omitzero"`
+}
+
+// movedError refuses an outbox whose contents were moved elsewhere: its jobs are delivered from there.
+func (m marker) movedError(path string) error {
+	return fmt.Errorf("outbox %s was moved into %s at %s (relay outbox salvage): its jobs are delivered from "+
+		"there, and a relay on this file would send them a second time; start the relays on that outbox, or remove "+
+		"%s to start an empty one here", path, m.MovedTo, m.MovedAt.Format(time.RFC3339), filepath.Dir(path))
 }
 
 func readMarker(dir string) (marker, bool, error) {
@@ -117,6 +128,9 @@ func setAside(path string, now time.Time) (string, error) {
 
 // vet decides whether bbolt may open the file: a new outbox, or one that passes Check.
 func vet(dir, path string, m marker, known bool, opts Options) error {
+	if known && m.State == stateMoved {
+		return m.movedError(path)
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil && !errors.Is(err, os.ErrNotExist):

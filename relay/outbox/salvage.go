@@ -1,11 +1,16 @@
 package outbox
 
 import (
+	"cmp"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,6 +19,10 @@ import (
 // yet): the pending jobs with their ids, the dead letters, the event ids remembered for dedupe and the marks of
 // uploads in doubt. What the report lists as damaged is what could not be copied.
 func Salvage(from, dir string) (Report, error) {
+	// a moved outbox's jobs are delivered from where they went: a copy a relay could start on would send them twice
+	if m, known, err := readMarker(filepath.Dir(from)); err == nil && known && m.State == stateMoved {
+		return Report{Path: from}, m.movedError(from)
+	}
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return Report{Path: from}, err
@@ -80,4 +89,102 @@ func Salvage(from, dir string) (Report, error) {
 		err = cerr
 	}
 	return c.report, err
+}
+
+// Moving is what an outbox file holds, read to be moved into a shared outbox (relay outbox salvage --outbox-dsn):
+// its jobs oldest first, which of them were in an upload when the relay stopped, its dead letters and the event
+// ids it remembers for dedupe, with when each was first seen.
+type Moving struct {
+	// Outbox names the file and when it was made: the same outbox is moved once.
+	Outbox  string
+	Jobs    []Job
+	InDoubt map[uint64]bool
+	Dead    []DeadLetter
+	Seen    []SeenEvent
+}
+
+// SeenEvent is an event id the outbox remembers, and when it was first seen.
+type SeenEvent struct {
+	Source, EventID string
+	At              time.Time
+}
+
+// ReadToMove reads everything readable in the outbox in dir, damaged or not, to be moved elsewhere. It refuses
+// an outbox a relay has open (stop it first: webhooks it accepted meanwhile would stay behind) and one already
+// moved. The report says what could not be read.
+func ReadToMove(dir string) (Moving, Report, error) {
+	path := filepath.Join(dir, FileName)
+	m, known, err := readMarker(dir)
+	if err != nil {
+		return Moving{}, Report{Path: path}, err
+	}
+	if known && m.State == stateMoved {
+		return Moving{}, Report{Path: path}, m.movedError(path)
+	}
+	if err := lockedElsewhere(path); err != nil {
+		return Moving{}, Report{Path: path}, fmt.Errorf("%w: stop it before moving its outbox", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Moving{}, Report{Path: path}, err
+	}
+	c, err := readData(path, data, true)
+	if err != nil {
+		return Moving{}, c.report, err
+	}
+	created := m.CreatedAt
+	if !known || created.IsZero() {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return Moving{}, c.report, err
+		}
+		created = fi.ModTime()
+	}
+	mv := Moving{Outbox: fmt.Sprintf("%s (made %s)", path, created.UTC().Format(time.RFC3339Nano)),
+		InDoubt: map[uint64]bool{}}
+	for _, ref := range c.jobs {
+		j, err := decodeJob(ref.ID, c.rawJobs[ref.ID], ref.ID >= c.sealedFrom)
+		if err != nil { // read once already by the check: it cannot fail here, but a job is never dropped quietly
+			return Moving{}, c.report, err
+		}
+		mv.Jobs = append(mv.Jobs, j)
+	}
+	slices.SortFunc(mv.Jobs, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
+	for _, e := range c.sending {
+		if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
+			mv.InDoubt[binary.BigEndian.Uint64(e.key)] = true
+		}
+	}
+	for _, e := range c.dead {
+		var d DeadLetter
+		if err := json.Unmarshal(e.value, &d); err != nil {
+			return Moving{}, c.report, err
+		}
+		mv.Dead = append(mv.Dead, d)
+	}
+	for _, e := range c.seen {
+		source, eventID, ok := strings.Cut(string(e.key), "\x00")
+		if !ok || len(e.value) != 8 {
+			c.report.Damage = append(c.report.Damage, fmt.Sprintf("seen: an entry %s that is not an event id",
+				clipKey(e.key)))
+			continue
+		}
+		mv.Seen = append(mv.Seen, SeenEvent{Source: source, EventID: eventID,
+			At: time.Unix(0, int64(binary.BigEndian.Uint64(e.value))).UTC()})
+	}
+	return mv, c.report, nil
+}
+
+// MarkMoved notes beside the outbox in dir that it was moved into where: a relay no longer starts on it (it would
+// send its jobs a second time), nor is it moved again.
+func MarkMoved(dir, where string, at time.Time) error {
+	m, known, err := readMarker(dir)
+	if err != nil {
+		return err
+	}
+	if !known {
+		m = marker{File: FileName}
+	}
+	m.State, m.MovedTo, m.MovedAt = stateMoved, where, at.UTC()
+	return writeMarker(dir, m)
 }

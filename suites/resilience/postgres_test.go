@@ -2,10 +2,13 @@ package resilience_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -403,3 +406,57 @@ func outboxState(ctx context.Context, conn *pgx.Conn) string {
 	}
 	return b.String()
 }
+
+var _ = Describe("a bbolt relay's outbox moved into Postgres", Label("postgres"), func() {
+	It("is delivered once by the relays on Postgres, its uploads in doubt held, and no relay starts on the old "+
+		"data dir", func(ctx SpecContext) {
+		_, dsn := postgresDB(ctx)
+		simURL, sim := fakeCleverTap()
+		// CleverTap slow: the bbolt relay has a backlog and uploads out when it is killed
+		_, err := sim.AddFault(ctx, clevertap.Fault{Action: clevertap.FaultDelay, DelayMS: 1000, Endpoint: "upload"})
+		Expect(err).NotTo(HaveOccurred())
+		old := startRelay(ctx, simURL, 0, append(quick, "max_concurrent_per_account: 10",
+			"max_concurrent_per_account: 2", "max_batch: 1000", "max_batch: 100")...)
+		var a acks
+		rep, err := load.Run(ctx, rcLoad(old, load.Options{Rate: 1000, Count: 2000, Concurrency: 32,
+			OnResult: a.record}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Acked).To(Equal(2000))
+		Expect(old.Kill()).To(Succeed())
+
+		move := exec.CommandContext(ctx, old.Bin, "outbox", "salvage", "--data-dir", dataDir(old))
+		move.Env = append(os.Environ(), "RELAY_OUTBOX_DSN="+dsn)
+		out, err := move.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(MatchRegexp(`moved into postgres 127\.0\.0\.1:\d+/\w+: [1-9]\d* pending jobs \([1-9]\d* ` +
+			`of them uploads in doubt\), 0 dead letters, 2000 event ids`))
+		Expect(string(out)).NotTo(ContainSubstring(dsn), "the DSN is a secret")
+		GinkgoWriter.Print(string(out))
+
+		err = old.Start(ctx)
+		var exit *harness.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue(), "expected the old relay to exit, got %v", err)
+		Expect(exit.Logs).To(ContainSubstring("would send them a second time"))
+		again := exec.CommandContext(ctx, old.Bin, "outbox", "salvage", "--data-dir", dataDir(old))
+		again.Env = move.Env
+		out, err = again.CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(out)).To(ContainSubstring("was moved into postgres"))
+
+		Expect(sim.ClearFaults(ctx)).To(Succeed())
+		relays := []*harness.Process{sharedRelay(ctx, simURL, dsn), sharedRelay(ctx, simURL, dsn)}
+		Eventually(func() int { return pending(relays[0]) }).WithTimeout(60 * time.Second).Should(BeZero())
+		held := deadLetters(relays[1])
+		Expect(held).NotTo(BeEmpty(), "the uploads out at the kill are held")
+		retryInDoubt(ctx, sim, relays[1], held, &a, "a move from bbolt")
+		t := exactlyOnce(ctx, sim, relays[0], rep, &a)
+		Expect(t).To(Equal(tally{Sent: 2000, Acked: 2000, Delivered: 2000}))
+		// a vendor's redelivery of a webhook the bbolt relay took is a duplicate for the relays on Postgres
+		redelivered, err := load.Run(ctx, rcLoad(relays[1], load.Options{Count: 1, Concurrency: 1,
+			RunID: rep.RunID}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(redelivered.Statuses).To(Equal(map[string]int{"200": 1}))
+		Consistently(func() int { return total(delivered(ctx, sim)) }).WithTimeout(time.Second).
+			Should(Equal(2000), "the redelivery is not sent again")
+	})
+})

@@ -214,7 +214,7 @@ func TestOpenRefusesWhatItCannotTrust(t *testing.T) {
 		!strings.Contains(err.Error(), "run relay migrate") {
 		t.Fatalf("expected an unmigrated database refused without Migrate, got %v", err)
 	}
-	exec("UPDATE relay_schema SET version = 1")
+	exec(fmt.Sprintf("UPDATE relay_schema SET version = %d", SchemaVersion))
 	off := strings.Replace(dsn, "sslmode=disable", "sslmode=disable&options=-c%20synchronous_commit%3Doff", 1)
 	if _, err := Open(context.Background(), Options{DSN: off}); err == nil ||
 		!strings.Contains(err.Error(), "synchronous_commit is off") {
