@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ctharness/ctharness/internal/cli"
 	"github.com/ctharness/ctharness/internal/syncbuf"
 	"github.com/ctharness/ctharness/relay"
+	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/outbox"
 )
 
@@ -200,8 +202,21 @@ func TestSalvageTakesOneTarget(t *testing.T) {
 	}
 	dir, to := t.TempDir(), t.TempDir()
 	acceptOne(t, dir)
+	// a config naming the Postgres outbox is a target too; the database is unreachable, and its password stays out
+	cfg := filepath.Join(t.TempDir(), "relay.yaml")
+	pg := "\noutbox:\n  driver: postgres\n  dsn: postgres://relay:s3cret@127.0.0.1:1/relay\n"
+	if err := os.WriteFile(cfg, append(slices.Clone(config.DefaultYAML), pg...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var moved bytes.Buffer
+	err := run(context.Background(), []string{"outbox", "salvage", "--data-dir", dir, "--config", cfg}, noEnv, &moved,
+		&moved)
+	if cli.Code(err) != cli.ExitUnreachable || strings.Contains(err.Error()+moved.String(), "s3cret") {
+		t.Fatalf("expected the move to say the database is unreachable without its password, got %v:\n%s", err,
+			moved.String())
+	}
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"outbox", "salvage", "--data-dir", dir, "--to", to}, dsnEnv, &out, &out)
+	err = run(context.Background(), []string{"outbox", "salvage", "--data-dir", dir, "--to", to}, dsnEnv, &out, &out)
 	if err != nil || !strings.Contains(out.String(), "salvaged into "+to+": 1 pending jobs") {
 		t.Fatalf("expected --to to win over the environment's DSN, got %v:\n%s", err, out.String())
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctharness/ctharness/internal/cli"
+	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/relay/outbox"
 	"github.com/ctharness/ctharness/relay/outbox/postgres"
 	"github.com/spf13/cobra"
@@ -29,7 +30,7 @@ instead, in one transaction, and marks the data dir as moved so that no relay st
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return cli.Usagef("outbox: expected check or salvage") },
 	}
-	var dataDir, to, dsn string
+	var dataDir, to, dsn, configPath string
 	var asJSON bool
 	check := &cobra.Command{
 		Use:     "check",
@@ -77,11 +78,16 @@ instead, in one transaction, and marks the data dir as moved so that no relay st
 			switch {
 			case to != "" && cmd.Flags().Changed("outbox-dsn"):
 				return cli.Usagef("outbox salvage: expected --to NEWDIR or --outbox-dsn, not both")
-			case to == "" && dsn != "":
-				return moveOutbox(cmd, dataDir, dsn)
 			case to == "":
-				return cli.Usagef("outbox salvage: expected --to NEWDIR, the directory of the new outbox, or " +
-					"--outbox-dsn (RELAY_OUTBOX_DSN), a Postgres outbox")
+				cfg, err := loadConfig(configPath, dsn)
+				if err != nil {
+					return err
+				}
+				if cfg.Outbox.Driver != "postgres" {
+					return cli.Usagef("outbox salvage: expected --to NEWDIR, the directory of the new outbox, or " +
+						"--outbox-dsn (RELAY_OUTBOX_DSN), a Postgres outbox")
+				}
+				return moveOutbox(cmd, dataDir, cfg.Outbox)
 			}
 			rep, err := outbox.Salvage(filepath.Join(dataDir, outbox.FileName), to)
 			if err != nil {
@@ -95,21 +101,24 @@ instead, in one transaction, and marks the data dir as moved so that no relay st
 	}
 	salvage.Flags().StringVar(&dataDir, "data-dir", "./data", "directory of the outbox")
 	salvage.Flags().StringVar(&to, "to", "", "the new outbox's directory (must not hold one)")
+	salvage.Flags().StringVar(&configPath, "config", "", "YAML config file naming the Postgres outbox (outbox.dsn, "+
+		"outbox.allow_async_commit)")
 	salvage.Flags().StringVar(&dsn, "outbox-dsn", "", "move it into the Postgres outbox there instead (a secret: "+
 		"prefer RELAY_OUTBOX_DSN)")
 	cmd.AddCommand(check, salvage)
 	return cmd
 }
 
-// moveOutbox moves the bbolt outbox in dataDir into the Postgres outbox at dsn, then marks dataDir as moved.
-func moveOutbox(cmd *cobra.Command, dataDir, dsn string) error {
+// moveOutbox moves the bbolt outbox in dataDir into the Postgres outbox o names, then marks dataDir as moved.
+func moveOutbox(cmd *cobra.Command, dataDir string, o config.Outbox) error {
 	from, rep, err := outbox.ReadToMove(dataDir)
 	if err != nil {
 		return cli.Usage(err)
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
 	defer cancel()
-	to, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Migrate: true})
+	to, err := postgres.Open(ctx, postgres.Options{DSN: o.DSN, Migrate: true, StatementTimeout: o.StatementTimeout,
+		AllowAsyncCommit: o.AllowAsyncCommit})
 	if err != nil {
 		return cli.Unreachable(err)
 	}
