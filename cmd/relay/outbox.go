@@ -137,6 +137,10 @@ func moveOutbox(cmd *cobra.Command, dataDir string, o config.Outbox) error {
 	fmt.Fprintf(out, "moved into %s: %d pending jobs (%d of them uploads in doubt), %d dead letters, %d event ids; "+
 		"%d damaged places could not be moved\n", to.Where(), moved.Jobs, moved.InDoubt, moved.Dead, moved.Seen,
 		len(rep.Damage))
+	if moved.Duplicates > 0 {
+		fmt.Fprintf(out, "%d jobs were not moved: their webhooks had reached the Postgres outbox too (a vendor's "+
+			"redelivery), and are delivered from there\n", moved.Duplicates)
+	}
 	if moved.Waiting > 0 {
 		fmt.Fprintf(out, "the outbox already held %d jobs: the moved ones are queued after them\n", moved.Waiting)
 	}

@@ -38,21 +38,6 @@ type Moved struct {
 func (s *Store) Move(ctx context.Context, from outbox.Moving) (Moved, error) {
 	moved := Moved{Dead: len(from.Dead), Seen: len(from.Seen)}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var at time.Time
-		err := tx.QueryRow(ctx, `INSERT INTO relay_moves (outbox, moved_at, jobs, dead, seen)
-			VALUES ($1, now(), $2, $3, $4) ON CONFLICT DO NOTHING RETURNING moved_at`,
-			from.Outbox, moved.Jobs, moved.Dead, moved.Seen).Scan(&at)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if err := tx.QueryRow(ctx, "SELECT moved_at FROM relay_moves WHERE outbox = $1", from.Outbox).
-				Scan(&at); err != nil {
-				return err
-			}
-			return fmt.Errorf("outbox %s was already moved into %s at %s: moving it again would queue its jobs "+
-				"twice", from.Outbox, s.where, at.UTC().Format(time.RFC3339))
-		}
-		if err != nil {
-			return err
-		}
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM relay_jobs").Scan(&moved.Waiting); err != nil {
 			return err
 		}
@@ -66,6 +51,21 @@ func (s *Store) Move(ctx context.Context, from outbox.Moving) (Moved, error) {
 			if from.InDoubt[j.ID] {
 				moved.InDoubt++
 			}
+		}
+		var at time.Time
+		err = tx.QueryRow(ctx, `INSERT INTO relay_moves (outbox, moved_at, jobs, dead, seen)
+			VALUES ($1, now(), $2, $3, $4) ON CONFLICT DO NOTHING RETURNING moved_at`,
+			from.Outbox, moved.Jobs, moved.Dead, moved.Seen).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if err := tx.QueryRow(ctx, "SELECT moved_at FROM relay_moves WHERE outbox = $1", from.Outbox).
+				Scan(&at); err != nil {
+				return err
+			}
+			return fmt.Errorf("outbox %s was already moved into %s at %s: moving it again would queue its jobs "+
+				"twice", from.Outbox, s.where, at.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			return err
 		}
 		if err := moveJobs(ctx, tx, jobs, from); err != nil {
 			return err

@@ -106,6 +106,12 @@ func TestABboltOutboxMovesIntoPostgresOnce(t *testing.T) {
 		}
 	}
 
+	var recorded Moved
+	if err := s.pool.QueryRow(context.Background(), "SELECT jobs, dead, seen FROM relay_moves WHERE outbox = $1",
+		from.Outbox).Scan(&recorded.Jobs, &recorded.Dead, &recorded.Seen); err != nil ||
+		recorded != (Moved{Jobs: 2, Dead: 1, Seen: 4}) {
+		t.Fatalf("expected the move recorded with what it moved, got %+v %v", recorded, err)
+	}
 	if _, err := s.Move(context.Background(), from); err == nil ||
 		!strings.Contains(err.Error(), "was already moved into "+s.Where()) {
 		t.Fatalf("expected a second move refused, got %v", err)
