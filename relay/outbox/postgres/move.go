@@ -25,8 +25,9 @@ type Moved struct {
 	Seen    int `json:"seen"`
 	// Waiting is how many jobs the outbox already held: the moved ones are queued after them.
 	Waiting int `json:"waiting"`
-	// Duplicates are jobs of webhooks this outbox had accepted too (a vendor's redelivery reached it first):
-	// they are delivered from here already, so they are not moved.
+	// Duplicates are jobs of webhooks this outbox had accepted too (a vendor's redelivery reached it first, or a
+	// copy of the same outbox was moved before): they are delivered from here already, so they are not moved, nor
+	// are such webhooks' dead letters.
 	Duplicates int `json:"duplicates"`
 }
 
@@ -36,16 +37,31 @@ type Moved struct {
 // dead letters; its event ids, so that a vendor's redelivery of a webhook it accepted stays a duplicate. The same
 // outbox is moved once: a second time is refused, naming when the first was.
 func (s *Store) Move(ctx context.Context, from outbox.Moving) (Moved, error) {
-	moved := Moved{Dead: len(from.Dead), Seen: len(from.Seen)}
+	moved := Moved{Seen: len(from.Seen)}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, "SELECT count(*) FROM relay_jobs").Scan(&moved.Waiting); err != nil {
 			return err
 		}
-		jobs, err := notSeen(ctx, tx, from.Jobs)
+		// what belongs to a webhook this outbox already knows (a vendor's redelivery reached it first, or this
+		// outbox was moved here from a copy before) is delivered or held here already
+		var webhooks [][2]string
+		for _, j := range from.Jobs {
+			webhooks = append(webhooks, [2]string{j.Source, j.EventID})
+		}
+		for _, d := range from.Dead {
+			webhooks = append(webhooks, [2]string{d.Source, d.EventID})
+		}
+		seen, err := known(ctx, tx, webhooks)
 		if err != nil {
 			return err
 		}
-		moved.Duplicates = len(from.Jobs) - len(jobs)
+		jobs := slices.DeleteFunc(slices.Clone(from.Jobs), func(j outbox.Job) bool {
+			return seen[[2]string{j.Source, j.EventID}]
+		})
+		dead := slices.DeleteFunc(slices.Clone(from.Dead), func(d outbox.DeadLetter) bool {
+			return seen[[2]string{d.Source, d.EventID}]
+		})
+		moved.Duplicates, moved.Dead = len(from.Jobs)-len(jobs), len(dead)
 		for _, j := range jobs {
 			moved.Jobs++
 			if from.InDoubt[j.ID] {
@@ -70,7 +86,7 @@ func (s *Store) Move(ctx context.Context, from outbox.Moving) (Moved, error) {
 		if err := moveJobs(ctx, tx, jobs, from); err != nil {
 			return err
 		}
-		if err := moveDead(ctx, tx, from.Dead); err != nil {
+		if err := moveDead(ctx, tx, dead); err != nil {
 			return err
 		}
 		return moveSeen(ctx, tx, from.Seen)
@@ -89,13 +105,13 @@ func newIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
 	return ids, err
 }
 
-// notSeen leaves out the jobs of webhooks whose event ids this outbox remembers.
-func notSeen(ctx context.Context, tx pgx.Tx, jobs []outbox.Job) ([]outbox.Job, error) {
+// known is which of these webhooks (source and event id) this outbox remembers.
+func known(ctx context.Context, tx pgx.Tx, webhooks [][2]string) (map[[2]string]bool, error) {
 	seen := map[[2]string]bool{}
-	for chunk := range slices.Chunk(jobs, moveChunk) {
+	for chunk := range slices.Chunk(webhooks, moveChunk) {
 		sources, events := make([]string, len(chunk)), make([]string, len(chunk))
-		for i, j := range chunk {
-			sources[i], events[i] = j.Source, j.EventID
+		for i, w := range chunk {
+			sources[i], events[i] = w[0], w[1]
 		}
 		rows, err := tx.Query(ctx, `SELECT s.source, s.event_id FROM relay_seen s
 			JOIN unnest($1::text[], $2::text[]) AS m(source, event_id) USING (source, event_id)`, sources, events)
@@ -112,8 +128,7 @@ func notSeen(ctx context.Context, tx pgx.Tx, jobs []outbox.Job) ([]outbox.Job, e
 			seen[p] = true
 		}
 	}
-	left := slices.DeleteFunc(slices.Clone(jobs), func(j outbox.Job) bool { return seen[[2]string{j.Source, j.EventID}] })
-	return left, nil
+	return seen, nil
 }
 
 func moveJobs(ctx context.Context, tx pgx.Tx, jobs []outbox.Job, from outbox.Moving) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -58,7 +60,19 @@ func TestABboltOutboxMovesIntoPostgresOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	from, rep, err := outbox.ReadToMove(bboltOutbox(t))
+	dir := bboltOutbox(t)
+	// a copy taken before the move (a backup): it is another file, so only the event ids can tell it was moved
+	backup := t.TempDir()
+	for _, name := range []string{outbox.FileName, outbox.MarkerName} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(backup, name), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, rep, err := outbox.ReadToMove(dir)
 	if err != nil || !rep.OK() {
 		t.Fatalf("reading the bbolt outbox: %v %v", rep, err)
 	}
@@ -118,5 +132,16 @@ func TestABboltOutboxMovesIntoPostgresOnce(t *testing.T) {
 	}
 	if again, err := s.Pending(); err != nil || len(again) != 5 { // the four and e-1, revived
 		t.Fatalf("expected nothing queued by the refused move, got %d jobs: %v", len(again), err)
+	}
+	fromBackup, _, err := outbox.ReadToMove(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := s.Move(context.Background(), fromBackup); err != nil || moved.Jobs != 0 || moved.Duplicates != 3 ||
+		moved.Dead != 0 {
+		t.Fatalf("expected every job and dead letter of the backup left out, got %+v %v", moved, err)
+	}
+	if again, err := s.Pending(); err != nil || len(again) != 5 {
+		t.Fatalf("expected nothing queued from the backup, got %d jobs: %v", len(again), err)
 	}
 }
