@@ -24,6 +24,7 @@ import (
 	"github.com/ctharness/ctharness/clevertaptest"
 	"github.com/ctharness/ctharness/harness"
 	"github.com/ctharness/ctharness/internal/browser"
+	"github.com/ctharness/ctharness/internal/pgtest"
 	"github.com/ctharness/ctharness/relay/adminclient"
 	"github.com/ctharness/ctharness/relay/config"
 	"github.com/ctharness/ctharness/scenarios"
@@ -367,6 +368,49 @@ func TestADeadLetterRetriedFromThePageReachesTheFake(t *testing.T) {
 	}
 	p.waitFor("the list is empty after the retry",
 		`document.querySelectorAll('[data-testid=deadletter-row]').length === 0`)
+}
+
+// With the outbox in PostgreSQL the relay view names the replica that answered and, for each destination, the
+// replica sending it now.
+func TestTheRelayViewSaysWhichReplicaSendsWhat(t *testing.T) {
+	sharedBrowser(t) // skips without a browser before a database is started
+	if _, err := pgtest.Find(); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	ctx := context.Background()
+	cluster, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	cfg := config.Default()
+	harness.QuickRetries(&cfg)
+	cfg.Outbox.Driver, cfg.Outbox.DSN = "postgres", cluster.DSN
+	st, err := harness.StartInProcess(ctx, harness.Options{AdminToken: harness.DevAdminToken, Relay: &cfg,
+		Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	sendRevenueCatPurchase(t, st)
+	admin := adminclient.New(st.RelayURL, st.RelayAdminToken)
+	var replica string
+	waitUntil(t, "the relay holds the RevenueCat destination's lease", func() bool {
+		status, err := admin.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replica = status.Store.Replica
+		return replica != "" && status.Store.Leases["revenuecat/clevertap"].Holder == replica
+	})
+	p := openTab(t, st.SimulatorURL)
+	p.open("?view=relay")
+	p.waitFor("the outbox line names this replica", fmt.Sprintf(
+		`(document.querySelector('[data-testid=outbox]') || {innerText: ""}).innerText.includes(%q)`,
+		"this replica "+replica))
+	p.waitFor("the destination's row names the replica sending it", fmt.Sprintf(
+		`[...document.querySelectorAll('tr')].some(r => r.innerText.startsWith("revenuecat/clevertap") &&
+			(r.querySelector('[data-testid=lease]') || {}).innerText === %q)`, replica))
 }
 
 func TestAScenarioReplayedFromThePageShowsPass(t *testing.T) {
