@@ -115,6 +115,7 @@ func moveOutbox(cmd *cobra.Command, dataDir string, o config.Outbox) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
+	defer from.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)
 	defer cancel()
 	to, err := postgres.Open(ctx, postgres.Options{DSN: o.DSN, Migrate: true, StatementTimeout: o.StatementTimeout,

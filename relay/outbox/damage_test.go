@@ -330,8 +330,9 @@ func TestAnOutboxIsReadToMoveOnce(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("expected the outbox read whole, got %v %v", rep, err)
 	}
+	jobs, dead, seen := readMoving(t, mv, 2) // chunks of 2: the last one short
 	var got []string
-	for _, j := range mv.Jobs {
+	for _, j := range jobs {
 		got = append(got, fmt.Sprintf("%d %s %s %s", j.ID, j.EventID, j.Destination, j.Payload))
 	}
 	want := []string{`2 e-2 d {"identity":"user-2"}`, `3 e-3 d {"identity":"user-3"}`, `4 e-4 d {"identity":"user-4"}`}
@@ -341,13 +342,13 @@ func TestAnOutboxIsReadToMoveOnce(t *testing.T) {
 	if len(mv.InDoubt) != 1 || !mv.InDoubt[2] {
 		t.Fatalf("expected job 2 in doubt, got %v", mv.InDoubt)
 	}
-	if len(mv.Dead) != 1 || mv.Dead[0].ID != 1 || mv.Dead[0].EventID != "e-1" || mv.Dead[0].Status != 401 {
-		t.Fatalf("expected the dead letter of job 1, got %+v", mv.Dead)
+	if len(dead) != 1 || dead[0].ID != 1 || dead[0].EventID != "e-1" || dead[0].Status != 401 {
+		t.Fatalf("expected the dead letter of job 1, got %+v", dead)
 	}
 	want = []string{"revenuecat e-1 2026-12-01T09:30:00Z", "revenuecat e-2 2026-12-01T09:30:00Z",
 		"revenuecat e-3 2026-12-01T09:30:00Z", "revenuecat e-4 2026-12-01T09:30:00Z"}
 	got = nil
-	for _, e := range mv.Seen {
+	for _, e := range seen {
 		got = append(got, e.Source+" "+e.EventID+" "+e.At.Format(time.RFC3339))
 	}
 	if !slices.Equal(got, want) {
@@ -357,6 +358,9 @@ func TestAnOutboxIsReadToMoveOnce(t *testing.T) {
 		t.Fatalf("expected the outbox named by its file and when it was made, got %q", mv.Outbox)
 	}
 
+	if err := mv.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := MarkMoved(dir, "postgres 127.0.0.1:5432/relay", at); err != nil {
 		t.Fatal(err)
 	}
@@ -370,5 +374,48 @@ func TestAnOutboxIsReadToMoveOnce(t *testing.T) {
 	}
 	if _, err := Salvage(filepath.Join(dir, FileName), t.TempDir()); err == nil || !strings.Contains(err.Error(), says) {
 		t.Fatalf("expected a moved outbox not salvaged into one a relay could start on, got %v", err)
+	}
+}
+
+// readMoving collects what a Moving holds, n at a time.
+func readMoving(t *testing.T, mv *Moving, n int) (jobs []Job, dead []DeadLetter, seen []SeenEvent) {
+	t.Helper()
+	err := errors.Join(
+		mv.Jobs(n, func(c []Job) error { jobs = append(jobs, c...); return nil }),
+		mv.Dead(n, func(c []DeadLetter) error { dead = append(dead, c...); return nil }),
+		mv.Seen(n, func(c []SeenEvent) error { seen = append(seen, c...); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jobs, dead, seen
+}
+
+// A damaged outbox is moved for what is readable, with the damage reported.
+func TestADamagedOutboxIsMovedForWhatIsReadable(t *testing.T) {
+	dir := filled(t, 50)
+	path := filepath.Join(dir, FileName)
+	raw, _ := os.ReadFile(path)
+	at := bytes.Index(raw, []byte(`"identity":"user-7"`))
+	if at < 0 {
+		t.Fatal("no job of user-7 in the file")
+	}
+	raw[at+len(`"identity":"user-`)] = '8' // its seal no longer holds
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mv, rep, err := ReadToMove(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mv.Close()
+	jobs, _, seen := readMoving(t, mv, 16)
+	if rep.OK() || len(jobs) != 49 || len(seen) != 50 || !strings.Contains(strings.Join(rep.Damage, "\n"), "seal") {
+		t.Fatalf("expected 49 jobs and 50 event ids with the damaged job reported, got %d, %d: %v", len(jobs),
+			len(seen), rep)
+	}
+	for _, j := range jobs {
+		if strings.Contains(string(j.Payload), `"identity":"user-8","evtData":{"n":7}`) {
+			t.Fatalf("expected the damaged job left out, got %s", j.Payload)
+		}
 	}
 }

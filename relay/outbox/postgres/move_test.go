@@ -76,6 +76,7 @@ func TestABboltOutboxMovesIntoPostgresOnce(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("reading the bbolt outbox: %v %v", rep, err)
 	}
+	defer from.Close()
 	moved, err := s.Move(context.Background(), from)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +138,7 @@ func TestABboltOutboxMovesIntoPostgresOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer fromBackup.Close()
 	if moved, err := s.Move(context.Background(), fromBackup); err != nil || moved.Jobs != 0 || moved.Duplicates != 3 ||
 		moved.Dead != 0 {
 		t.Fatalf("expected every job and dead letter of the backup left out, got %+v %v", moved, err)
