@@ -43,7 +43,9 @@ func (r Report) String() string {
 	return b.String()
 }
 
-// contents is everything readable in an outbox file, by bucket.
+// contents is what an outbox file holds: its counts and damage, and, kept for a salvage, everything readable by
+// bucket (the start-up check keeps none of it: it streams each bucket and matches the indexes by lookups, so its
+// memory does not grow with the outbox).
 type contents struct {
 	report Report
 	jobs   []jobRef
@@ -110,87 +112,6 @@ func mapFile(path string) (data []byte, release func(), err error) {
 	return data, func() { _ = syscall.Munmap(data) }, nil
 }
 
-// readJobs decodes the jobs bucket's entries, checking their seals.
-func (c *contents) readJobs(entries []entry, damage func(string, ...any)) {
-	for _, e := range entries {
-		if len(e.key) != 8 {
-			damage("jobs: a key of %d bytes", len(e.key))
-			continue
-		}
-		id := binary.BigEndian.Uint64(e.key)
-		j := jobRef{ID: id}
-		err := unseal(id, e.value, id >= c.sealedFrom)
-		if err == nil {
-			if err = json.Unmarshal(e.value, &j); err != nil {
-				err = fmt.Errorf("job %d: %w", id, err)
-			}
-		}
-		if err != nil {
-			c.damagedJob[id] = true
-			damage("%v", err)
-			continue
-		}
-		c.jobs = append(c.jobs, j)
-		if c.rawJobs != nil {
-			c.rawJobs[id] = e.value
-		}
-	}
-}
-
-// checkQueue checks that the destination index and the jobs agree both ways: delivery reads only the index, so a
-// job missing from it would wait forever, and an entry without its job would stop its destination's queue.
-func (c *contents) checkQueue(entries []entry, damage func(string, ...any)) {
-	if len(entries) == 0 && c.queueMissing {
-		return // an older relay kept no index; Open builds it
-	}
-	queued := map[uint64]string{}
-	for _, e := range entries {
-		if len(e.key) < 9 || e.key[len(e.key)-9] != 0 {
-			damage("queue: a damaged key %q", clipKey(e.key))
-			continue
-		}
-		queued[binary.BigEndian.Uint64(e.key[len(e.key)-8:])] = string(e.key[:len(e.key)-9])
-	}
-	jobs := map[uint64]bool{}
-	for _, j := range c.jobs {
-		jobs[j.ID] = true
-		switch dest, ok := queued[j.ID]; {
-		case !ok:
-			damage("job %d: missing from its destination's queue (it would never be delivered)", j.ID)
-		case dest != j.Destination:
-			damage("job %d: queued for %q, but its destination is %q", j.ID, clipKey([]byte(dest)), j.Destination)
-		}
-	}
-	for id := range queued {
-		if !jobs[id] && !c.damagedJob[id] {
-			damage("queue: job %d is queued but not stored", id)
-		}
-	}
-}
-
-// checkSeen checks that the remembered event ids and their time index agree both ways: an id missing from one
-// would let a redelivered webhook through as new (a duplicate upload) or never be forgotten.
-func (c *contents) checkSeen(damage func(string, ...any)) {
-	byTime := make(map[string]bool, len(c.byTime))
-	for _, e := range c.byTime {
-		if len(e.key) < 9 {
-			damage("seen_by_time: a key of %d bytes", len(e.key))
-			continue
-		}
-		byTime[string(e.key[8:])+"\x00"+string(e.key[:8])] = true
-	}
-	for _, e := range c.seen {
-		if len(e.value) != 8 || !byTime[string(e.key)+"\x00"+string(e.value)] {
-			damage("seen: event id %q has no matching entry in seen_by_time", clipKey(e.key))
-			continue
-		}
-		delete(byTime, string(e.key)+"\x00"+string(e.value))
-	}
-	if len(byTime) > 0 {
-		damage("seen_by_time: %d entries have no matching event id in seen", len(byTime))
-	}
-}
-
 // clipKey bounds a damaged key in a report.
 func clipKey(k []byte) string {
 	if len(k) > 64 {
@@ -216,19 +137,6 @@ func (c *contents) readFormat(top, format []entry) {
 	}
 }
 
-// countInDoubt counts the stored jobs still marked as in an upload.
-func (c *contents) countInDoubt() {
-	stored := make(map[uint64]bool, len(c.jobs))
-	for _, j := range c.jobs {
-		stored[j.ID] = true
-	}
-	for _, e := range c.sending {
-		if len(e.key) == 8 && stored[binary.BigEndian.Uint64(e.key)] {
-			c.report.InDoubt++
-		}
-	}
-}
-
 // readData reads an outbox file's bytes; keep keeps the jobs' bytes for a salvage.
 func readData(path string, data []byte, keep bool) (*contents, error) {
 	c := &contents{report: Report{Path: path}, damagedJob: map[uint64]bool{}, sealedFrom: ^uint64(0)}
@@ -248,48 +156,139 @@ func readData(path string, data []byte, keep bool) (*contents, error) {
 	}
 	w := &walker{f: f, visited: map[uint64]bool{}}
 	top := w.pageEntries(f.meta.root)
-	bucket := func(name []byte) []entry {
+	type tree struct {
+		root   uint64
+		inline []byte
+	}
+	trees := map[string]tree{}
+	for _, name := range buckets {
 		root, inline, found := w.bucket(top, string(name))
-		if !found {
-			switch string(name) {
-			case string(queueBucket): // older relays kept no destination index
-				c.queueMissing = true
-			case string(formatBucket): // nor seals
-			default:
-				damage("bucket %s: missing", name)
-			}
-			return nil
+		switch {
+		case found:
+			trees[string(name)] = tree{root, inline}
+		case string(name) == string(queueBucket): // older relays kept no destination index
+			c.queueMissing = true
+		case string(name) == string(formatBucket): // nor seals
+		default:
+			damage("bucket %s: missing", name)
 		}
-		var out []entry
-		for _, e := range w.entries(root, inline) {
+	}
+	each := func(name []byte, fn func(entry)) {
+		t, found := trees[string(name)]
+		if !found {
+			return
+		}
+		w.each(t.root, t.inline, func(e entry) {
 			if e.bucket {
 				damage("bucket %s: a nested bucket %q where values belong", name, e.key)
-				continue
+				return
 			}
-			out = append(out, e)
-		}
-		return out
+			fn(e)
+		})
 	}
-	c.readFormat(top, bucket(formatBucket))
-	c.readJobs(bucket(jobsBucket), damage)
-	for _, e := range bucket(deadBucket) {
+	// has looks a key up in a bucket's tree: the indexes are matched this way, neither held in memory
+	has := func(name, key []byte) bool {
+		t, found := trees[string(name)]
+		if !found {
+			return false
+		}
+		_, ok := w.lookup(t.root, t.inline, key)
+		return ok
+	}
+	var format []entry
+	each(formatBucket, func(e entry) { format = append(format, e) })
+	c.readFormat(top, format)
+
+	// jobs, each decoded and found in its destination's queue: delivery reads only the index, so a job missing
+	// from it would wait forever
+	each(jobsBucket, func(e entry) {
+		if len(e.key) != 8 {
+			damage("jobs: a key of %d bytes", len(e.key))
+			return
+		}
+		id := binary.BigEndian.Uint64(e.key)
+		j := jobRef{ID: id}
+		err := unseal(id, e.value, id >= c.sealedFrom)
+		if err == nil {
+			if err = json.Unmarshal(e.value, &j); err != nil {
+				err = fmt.Errorf("job %d: %w", id, err)
+			}
+		}
+		if err != nil {
+			c.damagedJob[id] = true
+			damage("%v", err)
+			return
+		}
+		c.report.Pending++
+		if c.rawJobs != nil {
+			c.jobs, c.rawJobs[id] = append(c.jobs, j), e.value
+		}
+		if !c.queueMissing && !has(queueBucket, queueKey(j.Destination, id)) {
+			damage("job %d: missing from its destination's queue (it would never be delivered)", id)
+		}
+	})
+	// and the other way: an entry without its job would stop its destination's queue
+	each(queueBucket, func(e entry) {
+		if len(e.key) < 9 || e.key[len(e.key)-9] != 0 {
+			damage("queue: a damaged key %q", clipKey(e.key))
+			return
+		}
+		if id := e.key[len(e.key)-8:]; !has(jobsBucket, id) && !c.damagedJob[binary.BigEndian.Uint64(id)] {
+			damage("queue: job %d is queued but not stored", binary.BigEndian.Uint64(id))
+		}
+	})
+	each(deadBucket, func(e entry) {
 		var d DeadLetter
 		if err := json.Unmarshal(e.value, &d); err != nil {
 			damage("dead letter %x: %v", e.key, err)
-			continue
+			return
 		}
-		c.dead = append(c.dead, e)
+		c.report.Dead++
+		if c.rawJobs != nil {
+			c.dead = append(c.dead, e)
+		}
+	})
+	// the remembered event ids and their time index agree both ways: an id missing from one would let a
+	// redelivered webhook through as new (a duplicate upload) or never be forgotten
+	matched, stamped := 0, 0
+	var key []byte
+	each(seenBucket, func(e entry) {
+		c.report.Seen++
+		if c.rawJobs != nil {
+			c.seen = append(c.seen, e)
+		}
+		if key = append(append(key[:0], e.value...), e.key...); len(e.value) != 8 || !has(seenByTimeBucket, key) {
+			damage("seen: event id %q has no matching entry in seen_by_time", clipKey(e.key))
+			return
+		}
+		matched++
+	})
+	each(seenByTimeBucket, func(e entry) {
+		if c.rawJobs != nil {
+			c.byTime = append(c.byTime, e)
+		}
+		if len(e.key) < 9 {
+			damage("seen_by_time: a key of %d bytes", len(e.key))
+			return
+		}
+		stamped++
+	})
+	if stamped > matched {
+		damage("seen_by_time: %d entries have no matching event id in seen", stamped-matched)
 	}
-	c.seen, c.byTime, c.sending = bucket(seenBucket), bucket(seenByTimeBucket), bucket(sendingBucket)
-	c.checkQueue(bucket(queueBucket), damage)
-	c.checkSeen(damage)
-	c.countInDoubt()
+	each(sendingBucket, func(e entry) {
+		if c.rawJobs != nil {
+			c.sending = append(c.sending, e)
+		}
+		if len(e.key) == 8 && has(jobsBucket, e.key) && !c.damagedJob[binary.BigEndian.Uint64(e.key)] {
+			c.report.InDoubt++
+		}
+	})
 	for _, err := range w.damage {
 		damage("%v", err)
 	}
 	if err := f.checkFreelist(w.visited); err != nil {
 		damage("%v", err)
 	}
-	c.report.Pending, c.report.Dead, c.report.Seen = len(c.jobs), len(c.dead), len(c.seen)
 	return c, nil
 }

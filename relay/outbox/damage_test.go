@@ -419,3 +419,69 @@ func TestADamagedOutboxIsMovedForWhatIsReadable(t *testing.T) {
 		}
 	}
 }
+
+// The indexes are matched against what they index both ways: each edit below leaves every page whole, so only the
+// matching can tell. (The check looks keys up in the other index instead of holding one in memory.)
+func TestIndexesThatDisagreeAreReported(t *testing.T) {
+	stamp := func(tx *bolt.Tx, key []byte) []byte { return tx.Bucket(seenBucket).Get(key) }
+	for _, c := range []struct {
+		name string
+		edit func(tx *bolt.Tx) error
+		says string
+	}{
+		{"a job missing from its queue", func(tx *bolt.Tx) error {
+			return tx.Bucket(queueBucket).Delete(queueKey("d", 3))
+		}, "job 3: missing from its destination's queue"},
+		{"a job queued for another destination", func(tx *bolt.Tx) error {
+			if err := tx.Bucket(queueBucket).Delete(queueKey("d", 4)); err != nil {
+				return err
+			}
+			return tx.Bucket(queueBucket).Put(queueKey("elsewhere", 4), nil)
+		}, "job 4: missing from its destination's queue"},
+		{"a queue entry without its job", func(tx *bolt.Tx) error {
+			return tx.Bucket(queueBucket).Put(queueKey("d", 99999), nil)
+		}, "queue: job 99999 is queued but not stored"},
+		{"an event id without its time", func(tx *bolt.Tx) error {
+			k := seenKey("revenuecat", "e5")
+			return tx.Bucket(seenByTimeBucket).Delete(append(bytes.Clone(stamp(tx, k)), k...))
+		}, `seen: event id "revenuecat\x00e5" has no matching entry in seen_by_time`},
+		{"a time without its event id", func(tx *bolt.Tx) error {
+			return tx.Bucket(seenByTimeBucket).Put(append(itob(7), seenKey("revenuecat", "gone")...), nil)
+		}, "seen_by_time: 1 entries have no matching event id in seen"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filled(t, 2000) // trees of branch pages, where a lookup descends by the separators
+			path := filepath.Join(dir, FileName)
+			if rep, err := Check(path); err != nil || !rep.OK() || rep.Pending != 2000 || rep.Seen != 2000 {
+				t.Fatalf("expected the outbox whole before the edit, got %v %v", rep, err)
+			}
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(c.edit); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			rep, err := Check(path)
+			if err != nil || rep.OK() || !slices.ContainsFunc(rep.Damage, func(d string) bool {
+				return strings.Contains(d, c.says)
+			}) {
+				t.Fatalf("expected the check to say %q, got %v %v", c.says, rep, err)
+			}
+		})
+	}
+	// an upload in doubt is counted once its job is stored
+	dir := filled(t, 5)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSending([]uint64{2, 4}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if rep, err := Check(filepath.Join(dir, FileName)); err != nil || !rep.OK() || rep.InDoubt != 2 {
+		t.Fatalf("expected 2 uploads in doubt and no damage, got %v %v", rep, err)
+	}
+}

@@ -163,13 +163,44 @@ type walker struct {
 // entries lists a bucket's keys in order: root is its root page, or 0 with inline holding its inline page.
 // Damaged pages are recorded and skipped; what they held is lost.
 func (w *walker) entries(root uint64, inline []byte) []entry {
-	if root == 0 {
-		return w.leafOrBranch(0, inline, true)
-	}
-	return w.pageEntries(root)
+	var out []entry
+	w.each(root, inline, func(e entry) { out = append(out, e) })
+	return out
 }
 
+// pageEntries lists the keys of page id's subtree in order (the top-level buckets, from the meta page's root).
 func (w *walker) pageEntries(id uint64) []entry {
+	var out []entry
+	w.pageEach(id, &stream{fn: func(e entry) { out = append(out, e) }})
+	return out
+}
+
+// each calls fn with a bucket's keys in order, as entries lists them, holding none: the check reads buckets of
+// millions of keys this way in bounded memory.
+func (w *walker) each(root uint64, inline []byte, fn func(entry)) {
+	s := &stream{fn: fn}
+	if root == 0 {
+		w.leafOrBranch(0, inline, true, s)
+		return
+	}
+	w.pageEach(root, s)
+}
+
+// stream hands a walk's keys on, remembering the last for the order checks.
+type stream struct {
+	fn   func(entry)
+	last []byte
+	n    int
+}
+
+func (s *stream) emit(e entry) {
+	s.fn(e)
+	s.last = e.key
+	s.n++
+}
+
+// pageEach walks page id's subtree; it returns the first key it holds (nil when none could be read).
+func (w *walker) pageEach(id uint64, s *stream) []byte {
 	if w.visited[id] {
 		w.damage = append(w.damage, pageError{id, "reached twice: the tree has a cycle or a shared page"})
 		return nil
@@ -183,11 +214,12 @@ func (w *walker) pageEntries(id uint64) []entry {
 	for o := uint64(1); o < uint64(len(p)/w.f.meta.pageSize); o++ {
 		w.visited[id+o] = true // its overflow pages are in use too
 	}
-	return w.leafOrBranch(id, p, false)
+	return w.leafOrBranch(id, p, false, s)
 }
 
-// leafOrBranch reads one page's elements; an inline page has no id of its own.
-func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
+// leafOrBranch reads one page's elements, and a branch's children; an inline page has no id of its own. It
+// returns the first key the page's subtree holds.
+func (w *walker) leafOrBranch(id uint64, p []byte, inline bool, s *stream) (first []byte) {
 	if len(p) < pageHeaderSize {
 		w.damage = append(w.damage, pageError{id, "shorter than a page header"})
 		return nil
@@ -197,7 +229,7 @@ func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
 		w.damage = append(w.damage, pageError{id, fmt.Sprintf("%d elements do not fit in the page", count)})
 		return nil
 	}
-	var out []entry
+	from := s.n // the keys this page's subtree has handed on are those after from
 	for i := range count {
 		at := pageHeaderSize + i*elementSize
 		el := p[at : at+elementSize]
@@ -205,20 +237,22 @@ func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
 		case branchPage:
 			if inline {
 				w.damage = append(w.damage, pageError{id, "an inline bucket with a branch page"})
-				return out
+				return first
 			}
 			key, ok := slice(p, at+int(binary.LittleEndian.Uint32(el)), int(binary.LittleEndian.Uint32(el[4:])), 0)
 			if !ok {
 				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d points outside the page", i)})
 				continue
 			}
-			child := w.pageEntries(binary.LittleEndian.Uint64(el[8:]))
 			// bbolt finds a key by these separators: one out of order sends lookups to the wrong page
-			if (len(out) > 0 && bytes.Compare(out[len(out)-1].key, key.key) >= 0) ||
-				(len(child) > 0 && bytes.Compare(child[0].key, key.key) < 0) {
+			outOfOrder := s.n > from && bytes.Compare(s.last, key.key) >= 0
+			childFirst := w.pageEach(binary.LittleEndian.Uint64(el[8:]), s)
+			if outOfOrder || (childFirst != nil && bytes.Compare(childFirst, key.key) < 0) {
 				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d's key is out of order", i)})
 			}
-			out = append(out, child...)
+			if first == nil {
+				first = childFirst
+			}
 		case leafPage:
 			kv, ok := slice(p, at+int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])),
 				int(binary.LittleEndian.Uint32(el[12:])))
@@ -227,16 +261,77 @@ func (w *walker) leafOrBranch(id uint64, p []byte, inline bool) []entry {
 				continue
 			}
 			kv.bucket = binary.LittleEndian.Uint32(el)&bucketLeafFlag != 0
-			if len(out) > 0 && bytes.Compare(out[len(out)-1].key, kv.key) >= 0 {
+			if s.n > from && bytes.Compare(s.last, kv.key) >= 0 {
 				w.damage = append(w.damage, pageError{id, fmt.Sprintf("element %d's key is out of order", i)})
 			}
-			out = append(out, kv)
+			s.emit(kv)
+			if first == nil {
+				first = kv.key
+			}
 		default:
 			w.damage = append(w.damage, pageError{id, fmt.Sprintf("flags %#x, expected a branch or leaf page", flags)})
 			return nil
 		}
 	}
-	return out
+	return first
+}
+
+// maxDepth bounds a lookup's descent: bbolt's trees are a few levels deep; a damaged one may loop.
+const maxDepth = 64
+
+// lookup finds key's value in a bucket by its separators, as bbolt would, marking nothing visited: the check
+// matches its indexes this way instead of holding one of them in memory. A damaged page on the way (the walk
+// reports it) finds nothing.
+func (w *walker) lookup(root uint64, inline, key []byte) ([]byte, bool) {
+	p := inline
+	for range maxDepth {
+		if root != 0 {
+			var err error
+			if p, err = w.f.page(root); err != nil {
+				return nil, false
+			}
+		}
+		if len(p) < pageHeaderSize {
+			return nil, false
+		}
+		flags, count := binary.LittleEndian.Uint16(p[8:]), int(binary.LittleEndian.Uint16(p[10:]))
+		if pageHeaderSize+count*elementSize > len(p) || count == 0 {
+			return nil, false
+		}
+		broken := false
+		keyAt := func(i int) []byte {
+			el := p[pageHeaderSize+i*elementSize:]
+			pos, size := pageHeaderSize+i*elementSize+int(binary.LittleEndian.Uint32(el)), el[4:]
+			if flags == leafPage {
+				pos, size = pageHeaderSize+i*elementSize+int(binary.LittleEndian.Uint32(el[4:])), el[8:]
+			}
+			e, ok := slice(p, pos, int(binary.LittleEndian.Uint32(size)), 0)
+			broken = broken || !ok
+			return e.key
+		}
+		switch {
+		case flags == leafPage:
+			i := sort.Search(count, func(i int) bool { return bytes.Compare(keyAt(i), key) >= 0 })
+			if broken || i == count || !bytes.Equal(keyAt(i), key) {
+				return nil, false
+			}
+			at := pageHeaderSize + i*elementSize
+			el := p[at:]
+			e, ok := slice(p, at+int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])),
+				int(binary.LittleEndian.Uint32(el[12:])))
+			return e.value, ok && binary.LittleEndian.Uint32(el)&bucketLeafFlag == 0
+		case flags == branchPage && inline == nil:
+			// the last child whose separator is at most key (the first when key is below them all)
+			i := max(sort.Search(count, func(i int) bool { return bytes.Compare(keyAt(i), key) > 0 })-1, 0)
+			if broken {
+				return nil, false
+			}
+			root = binary.LittleEndian.Uint64(p[pageHeaderSize+i*elementSize+8:])
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 func slice(p []byte, pos, ksize, vsize int) (entry, bool) {
