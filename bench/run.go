@@ -497,7 +497,7 @@ func (o Options) backlogFigures(ctx context.Context, work string, l loads) ([]Fi
 		return nil, err
 	}
 	// a relay checks its whole outbox before it serves (docs/relay.md): 1,000,000 pending jobs are a file of
-	// about 1.7 GB, read in about 15 s on a slow 2-core VM
+	// about 1.7 GB, which a slow 2-core VM took 15 s to read before the check stopped decoding sealed jobs
 	rel.StartTimeout = 2 * time.Minute
 	began := time.Now()
 	// sampled from the new process's first moments: the check reads the whole outbox before the relay serves

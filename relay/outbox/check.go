@@ -210,8 +210,11 @@ func readData(path string, data []byte, keep bool) (*contents, error) {
 		j := jobRef{ID: id}
 		err := unseal(id, e.value, id >= c.sealedFrom)
 		if err == nil {
-			if err = json.Unmarshal(e.value, &j); err != nil {
-				err = fmt.Errorf("job %d: %w", id, err)
+			var fast bool
+			if j.Destination, fast = destinationOf(e.value); !fast || !hasSeal(e.value) {
+				if err = json.Unmarshal(e.value, &j); err != nil {
+					err = fmt.Errorf("job %d: %w", id, err)
+				}
 			}
 		}
 		if err != nil {

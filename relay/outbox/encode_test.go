@@ -34,7 +34,40 @@ func FuzzEncodeJob(f *testing.F) {
 		if !reflect.DeepEqual(normal(got), normal(want)) {
 			t.Fatalf("expected %+v (encoding/json), got %+v", want, got)
 		}
+		// the check's shortcut reads the destination encoding/json reads, or declines
+		stored := j
+		stored.ID = 0
+		if d, ok := destinationOf(seal(id, encodeJob(&stored))); ok && d != want.Destination {
+			t.Fatalf("destinationOf read %q, encoding/json %q", d, want.Destination)
+		}
 	})
+}
+
+// The check reads a sealed job's destination without decoding it; any layout it does not expect, and an escaped
+// destination, it leaves to the decoder.
+func TestDestinationOfASealedJob(t *testing.T) {
+	job := func(source, eventID, dest string) []byte {
+		return seal(9, encodeJob(&Job{Source: source, EventID: eventID, EventType: "RENEWAL",
+			Message: relay.Message{Destination: dest, Kind: relay.KindUpload, Payload: []byte(`{"d":"x"}`)}}))
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		dest string
+		ok   bool
+	}{
+		{"plain", job("revenuecat", "e-1", "revenuecat/clevertap"), "revenuecat/clevertap", true},
+		{"quotes and backslashes before it", job(`re"ve\nue`, `"e"\`, "d-1"), "d-1", true},
+		{"an escaped destination", job("s", "e", `a"b`), "", false},
+		{"an HTML-escaped destination", job("s", "e", "a<b"), "", false},
+		{"another layout", []byte(`{"event_id":"e","source":"s","destination":"d"}`), "", false},
+		{"cut short", job("s", "e", "d")[:30], "", false},
+		{"an unterminated string", []byte(`{"source":"s,"event_id":"e"`), "", false},
+	} {
+		if dest, ok := destinationOf(c.raw); dest != c.dest || ok != c.ok {
+			t.Errorf("%s: expected %q %v, got %q %v", c.name, c.dest, c.ok, dest, ok)
+		}
+	}
 }
 
 // normal compacts the payload so whitespace differences in a valid payload do not count.
