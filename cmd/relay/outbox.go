@@ -123,10 +123,9 @@ func moveOutbox(cmd *cobra.Command, dataDir string, o config.Outbox) error {
 	if err != nil {
 		return cli.Unreachable(err)
 	}
+	// closed only after the data dir is marked: a move that committed is never reported as nothing moved
+	defer to.Close()
 	moved, err := to.Move(ctx, from)
-	if cerr := to.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return cli.Failed(fmt.Errorf("moving %s into %s: %w (nothing was moved)", rep.Path, to.Where(), err))
 	}
@@ -139,8 +138,8 @@ func moveOutbox(cmd *cobra.Command, dataDir string, o config.Outbox) error {
 		"%d damaged places could not be moved\n", to.Where(), moved.Jobs, moved.InDoubt, moved.Dead, moved.Seen,
 		len(rep.Damage))
 	if moved.Duplicates > 0 {
-		fmt.Fprintf(out, "%d jobs were not moved: their webhooks had reached the Postgres outbox too (a vendor's "+
-			"redelivery), and are delivered from there\n", moved.Duplicates)
+		fmt.Fprintf(out, "%d jobs were not moved: the Postgres outbox already knew their webhooks (a vendor's "+
+			"redelivery, or a copy of this outbox moved before), and delivers them from there\n", moved.Duplicates)
 	}
 	if moved.Waiting > 0 {
 		fmt.Fprintf(out, "the outbox already held %d jobs: the moved ones are queued after them\n", moved.Waiting)

@@ -209,12 +209,13 @@ func readData(path string, data []byte, keep bool) (*contents, error) {
 		id := binary.BigEndian.Uint64(e.key)
 		j := jobRef{ID: id}
 		err := unseal(id, e.value, id >= c.sealedFrom)
-		if err == nil {
-			var fast bool
-			if j.Destination, fast = destinationOf(e.value); !fast || !hasSeal(e.value) {
-				if err = json.Unmarshal(e.value, &j); err != nil {
-					err = fmt.Errorf("job %d: %w", id, err)
-				}
+		fast := false
+		if err == nil && hasSeal(e.value) { // the seal held: the bytes are as encodeJob wrote them
+			j.Destination, fast = destinationOf(e.value)
+		}
+		if err == nil && !fast {
+			if err = json.Unmarshal(e.value, &j); err != nil {
+				err = fmt.Errorf("job %d: %w", id, err)
 			}
 		}
 		if err != nil {

@@ -285,9 +285,7 @@ func reachable(t *testing.T, raw []byte) (leaves []uint64, values []int) {
 		t.Fatal("expected the jobs bucket on pages of its own")
 	}
 	w.visited = map[uint64]bool{}
-	for _, e := range w.entries(root, nil) {
-		values = append(values, cap(raw)-cap(e.value))
-	}
+	w.each(root, nil, func(e entry) { values = append(values, cap(raw)-cap(e.value)) })
 	for id := range w.visited {
 		if p, _ := f.page(id); binary.LittleEndian.Uint16(p[8:]) == leafPage {
 			leaves = append(leaves, id)

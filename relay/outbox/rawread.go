@@ -160,14 +160,6 @@ type walker struct {
 	damage  []error
 }
 
-// entries lists a bucket's keys in order: root is its root page, or 0 with inline holding its inline page.
-// Damaged pages are recorded and skipped; what they held is lost.
-func (w *walker) entries(root uint64, inline []byte) []entry {
-	var out []entry
-	w.each(root, inline, func(e entry) { out = append(out, e) })
-	return out
-}
-
 // pageEntries lists the keys of page id's subtree in order (the top-level buckets, from the meta page's root).
 func (w *walker) pageEntries(id uint64) []entry {
 	var out []entry
@@ -175,8 +167,8 @@ func (w *walker) pageEntries(id uint64) []entry {
 	return out
 }
 
-// each calls fn with a bucket's keys in order, as entries lists them, holding none: the check reads buckets of
-// millions of keys this way in bounded memory.
+// each calls fn with a bucket's keys in order, holding none of them: root is its root page, or 0 with inline
+// holding its inline page. Damaged pages are recorded and skipped; what they held is lost.
 func (w *walker) each(root uint64, inline []byte, fn func(entry)) {
 	s := &stream{fn: fn}
 	if root == 0 {

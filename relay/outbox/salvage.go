@@ -153,14 +153,11 @@ func ReadToMove(dir string) (*Moving, Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
+	read := wholeToMove
 	if !rep.OK() {
-		mv, err := damagedToMove(path)
-		if mv != nil {
-			mv.Outbox = name
-		}
-		return mv, rep, err
+		read = damagedToMove
 	}
-	mv, err := wholeToMove(path)
+	mv, err := read(path)
 	if mv != nil {
 		mv.Outbox = name
 	}
