@@ -74,21 +74,44 @@ type jobRef struct {
 // decoding every job and dead letter. An error means the file is not an outbox at all, or cannot be read. It maps
 // the file rather than reading it into memory and keeps only what it checks, so a relay starting on a large
 // backlog does not hold it twice.
-func Check(path string) (rep Report, err error) {
+func Check(path string) (Report, error) {
+	return readMapped(path, false, func(*contents) error { return nil })
+}
+
+// readMapped maps the file at path, reads it as readData does (keep: with the jobs' bytes) and calls use while it
+// is still mapped: use copies what it keeps, since the bytes are gone once readMapped returns. Mapped, a file
+// larger than memory is read through the page cache instead of into the process.
+func readMapped(path string, keep bool, use func(*contents) error) (Report, error) {
 	data, release, err := mapFile(path)
 	if err != nil {
 		return Report{Path: path}, err
 	}
 	defer release()
-	// a file cut short under the mapping faults on access: a panic here, an error to the caller
+	rep := Report{Path: path}
+	err = whileMapped(path, func() error {
+		c, err := readData(path, data, keep)
+		rep = c.report
+		if err != nil {
+			return err
+		}
+		return use(c)
+	})
+	return rep, err
+}
+
+// whileMapped runs read, which reads a mapped outbox file: a file cut short under the mapping faults on access,
+// which becomes an error instead of a crash. Other panics are not caught.
+func whileMapped(path string, read func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			rep, err = Report{Path: path}, fmt.Errorf("outbox %s changed while it was checked: %v", path, p)
+			if _, fault := p.(interface{ Addr() uintptr }); !fault {
+				panic(p)
+			}
+			err = fmt.Errorf("outbox %s changed while it was read: %v", path, p)
 		}
 	}()
-	c, err := readData(path, data, false)
-	return c.report, err
+	return read()
 }
 
 // mapFile maps a file read-only; release unmaps it. An empty file is an empty slice.

@@ -170,9 +170,22 @@ func TestSalvageKeepsWhatIsReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := t.TempDir()
+	// what a salvage cut short leaves (its staging directory, never an outbox in place) is started over
+	leftover := filepath.Join(to, salvageStaging)
+	if err := os.MkdirAll(leftover, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leftover, FileName), []byte("half a salvage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { salvageChunk = n }(salvageChunk)
+	salvageChunk = 300 // several transactions of each kind
 	rep, err := Salvage(path, to)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("expected the staging directory gone after the salvage, got %v", err)
 	}
 	if rep.OK() || rep.Pending < 1500 || rep.Pending >= 1999 || rep.Dead != 1 {
 		t.Fatalf("expected damage reported and most of the 1999 jobs and the dead letter salvaged, got %v", rep)
@@ -482,4 +495,36 @@ func TestIndexesThatDisagreeAreReported(t *testing.T) {
 	if rep, err := Check(filepath.Join(dir, FileName)); err != nil || !rep.OK() || rep.InDoubt != 2 {
 		t.Fatalf("expected 2 uploads in doubt and no damage, got %v %v", rep, err)
 	}
+}
+
+// A file cut short while it is mapped faults where it is read: the read ends with an error, the process lives on.
+// Any other panic is not the mapping's and is not turned into an error.
+func TestAFileCutShortWhileMappedIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(path, make([]byte, 3*4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, release, err := mapFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = whileMapped(path, func() error {
+		if data[2*4096] != 0 {
+			return errors.New("expected a fault, read a byte")
+		}
+		return errors.New("expected a fault, read a zero")
+	})
+	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
+		t.Fatalf("expected the fault as an error, got %v", err)
+	}
+	defer func() {
+		if p := recover(); p != "not the mapping's" {
+			t.Fatalf("expected the other panic to pass through, got %v", p)
+		}
+	}()
+	_ = whileMapped(path, func() error { panic("not the mapping's") })
 }

@@ -83,6 +83,11 @@ func writeMarker(dir string, m marker) error {
 	if err := os.Rename(tmp, filepath.Join(dir, MarkerName)); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// syncDir makes the renames and new names in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -23,64 +23,37 @@ func Salvage(from, dir string) (Report, error) {
 	if m, known, err := readMarker(filepath.Dir(from)); err == nil && known && m.State == stateMoved {
 		return Report{Path: from}, m.movedError(from)
 	}
-	data, err := os.ReadFile(from)
-	if err != nil {
-		return Report{Path: from}, err
-	}
-	c, err := readData(from, data, true)
-	if err != nil {
-		return c.report, err
-	}
+	return readMapped(from, true, func(c *contents) error { return salvageInto(dir, c) })
+}
+
+// salvageChunk is how many entries a salvage writes a transaction: one transaction for a whole outbox would hold
+// every page it writes in memory until it commits (a 300 MiB outbox took 1 GiB). A variable for tests.
+var salvageChunk = 10000
+
+// salvageStaging is the directory inside the target where a salvage writes before its outbox is moved into place:
+// a salvage cut short leaves no outbox a relay would start on as if it were whole.
+const salvageStaging = ".salvage"
+
+// salvageInto writes what was read of a damaged outbox into a new one in dir (bbolt copies what it is given), a
+// chunk a transaction, in a staging directory whose files are renamed into dir once the outbox is closed.
+func salvageInto(dir string, c *contents) error {
 	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
-		return c.report, fmt.Errorf("%s already holds an outbox: salvage into an empty directory", dir)
+		return fmt.Errorf("%s already holds an outbox: salvage into an empty directory", dir)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return c.report, err
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, MarkerName)); err == nil {
-		return c.report, fmt.Errorf("%s holds a marker of an earlier outbox: salvage into an empty directory", dir)
+		return fmt.Errorf("%s holds a marker of an earlier outbox: salvage into an empty directory", dir)
 	}
-	s, err := Open(dir, Options{})
+	staging := filepath.Join(dir, salvageStaging)
+	if err := os.RemoveAll(staging); err != nil { // what a salvage cut short left
+		return err
+	}
+	s, err := Open(staging, Options{})
 	if err != nil {
-		return c.report, err
+		return err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		jb, queue, sending := tx.Bucket(jobsBucket), tx.Bucket(queueBucket), tx.Bucket(sendingBucket)
-		next := c.jobsSequence
-		for _, j := range c.jobs {
-			if err := jb.Put(itob(j.ID), c.rawJobs[j.ID]); err != nil {
-				return err
-			}
-			if err := queue.Put(queueKey(j.Destination, j.ID), nil); err != nil {
-				return err
-			}
-			next = max(next, j.ID)
-		}
-		if err := jb.SetSequence(next); err != nil {
-			return err
-		}
-		// the copied jobs keep their seals, or their lack of one when they predate seals
-		s.sealedFrom = min(c.sealedFrom, next+1)
-		if err := tx.Bucket(formatBucket).Put(sealedFromKey, itob(s.sealedFrom)); err != nil {
-			return err
-		}
-		for _, e := range c.sending {
-			if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
-				if err := sending.Put(e.key, nil); err != nil {
-					return err
-				}
-			}
-		}
-		for name, entries := range map[string][]entry{string(deadBucket): c.dead, string(seenBucket): c.seen,
-			string(seenByTimeBucket): c.byTime} {
-			b := tx.Bucket([]byte(name))
-			for _, e := range entries {
-				if err := b.Put(e.key, e.value); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err = s.copyContents(c)
 	if err == nil {
 		s.pending, s.total = map[string]int{}, 0
 		err = s.countPending()
@@ -88,13 +61,92 @@ func Salvage(from, dir string) (Report, error) {
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
-	return c.report, err
+	if err != nil {
+		return err
+	}
+	// the outbox first: a stop between the renames leaves it without its marker, which a relay starts on as an
+	// outbox it did not make (checked whole); the other way round the marker would name a missing outbox
+	for _, name := range []string{FileName, MarkerName} {
+		if err := os.Rename(filepath.Join(staging, name), filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(staging)
+}
+
+// copyContents writes a damaged outbox's readable contents into s, a chunk a transaction.
+func (s *Store) copyContents(c *contents) error {
+	for chunk := range slices.Chunk(c.jobs, salvageChunk) {
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			jb, queue := appending(tx.Bucket(jobsBucket)), tx.Bucket(queueBucket)
+			for _, j := range chunk {
+				if err := jb.Put(itob(j.ID), c.rawJobs[j.ID]); err != nil {
+					return err
+				}
+				if err := queue.Put(queueKey(j.Destination, j.ID), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		next := c.jobsSequence
+		for _, j := range c.jobs {
+			next = max(next, j.ID)
+		}
+		if err := tx.Bucket(jobsBucket).SetSequence(next); err != nil {
+			return err
+		}
+		// the copied jobs keep their seals, or their lack of one when they predate seals
+		s.sealedFrom = min(c.sealedFrom, next+1)
+		if err := tx.Bucket(formatBucket).Put(sealedFromKey, itob(s.sealedFrom)); err != nil {
+			return err
+		}
+		sending := tx.Bucket(sendingBucket)
+		for _, e := range c.sending { // uploads in flight: a few batches at most
+			if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
+				if err := sending.Put(e.key, nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		name    []byte
+		entries []entry
+	}{{deadBucket, c.dead}, {seenBucket, c.seen}, {seenByTimeBucket, c.byTime}} {
+		for chunk := range slices.Chunk(b.entries, salvageChunk) {
+			if err := s.db.Update(func(tx *bolt.Tx) error {
+				bucket := appending(tx.Bucket(b.name)) // each read in key order
+				for _, e := range chunk {
+					if err := bucket.Put(e.key, e.value); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Moving is an outbox file read to be moved into a shared outbox (relay outbox salvage --outbox-dsn): its jobs
 // oldest first, which of them were in an upload when the relay stopped, its dead letters and the event ids it
 // remembers for dedupe, with when each was first seen. A whole file is read a chunk at a time, so a backlog of
-// millions moves in bounded memory; a damaged one is read whole, as salvage reads it, for what is readable.
+// millions moves in bounded memory; of a damaged one what is readable is copied out (mapped, the file itself is
+// not read into memory), as salvage reads it.
 type Moving struct {
 	// Outbox names the file and when it was made: the same outbox is moved once.
 	Outbox string
@@ -238,59 +290,75 @@ func seenEvent(k, v []byte) (SeenEvent, error) {
 	return SeenEvent{Source: source, EventID: eventID, At: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()}, nil
 }
 
-// damagedToMove reads what is readable in a damaged file, whole, as Salvage does.
+// damagedToMove reads what is readable in a damaged file, as Salvage does. The file stays mapped until the Moving
+// is closed, and each chunk is decoded (copied) as it is asked for: memory holds the indexes the check made, not the
+// jobs.
 func damagedToMove(path string) (*Moving, error) {
-	data, err := os.ReadFile(path)
+	data, release, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := readData(path, data, true)
-	if err != nil {
+	var c *contents
+	if err := whileMapped(path, func() (err error) {
+		c, err = readData(path, data, true)
+		return err
+	}); err != nil {
+		release()
 		return nil, err
 	}
-	var jobs []Job
-	for _, ref := range c.jobs {
-		j, err := decodeJob(ref.ID, c.rawJobs[ref.ID], ref.ID >= c.sealedFrom)
-		if err != nil { // read once already: it cannot fail here, but a job is never dropped quietly
-			return nil, err
-		}
-		jobs = append(jobs, j)
-	}
-	slices.SortFunc(jobs, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
+	refs := slices.SortedFunc(slices.Values(c.jobs), func(a, b jobRef) int { return cmp.Compare(a.ID, b.ID) })
 	inDoubt := map[uint64]bool{}
 	for _, e := range c.sending {
 		if len(e.key) == 8 && c.rawJobs[binary.BigEndian.Uint64(e.key)] != nil {
 			inDoubt[binary.BigEndian.Uint64(e.key)] = true
 		}
 	}
-	var dead []DeadLetter
-	for _, e := range c.dead {
-		var d DeadLetter
-		if err := json.Unmarshal(e.value, &d); err != nil {
-			return nil, err
-		}
-		dead = append(dead, d)
-	}
-	var seen []SeenEvent
-	for _, e := range c.seen {
-		if ev, err := seenEvent(e.key, e.value); err == nil { // the check reported what is not
-			seen = append(seen, ev)
-		}
-	}
-	return &Moving{InDoubt: inDoubt, close: func() error { return nil },
-		jobs: func(n int, fn func([]Job) error) error { return eachChunk(jobs, n, fn) },
-		dead: func(n int, fn func([]DeadLetter) error) error { return eachChunk(dead, n, fn) },
-		seen: func(n int, fn func([]SeenEvent) error) error { return eachChunk(seen, n, fn) },
+	return &Moving{InDoubt: inDoubt,
+		close: func() error { release(); return nil },
+		jobs: func(n int, fn func([]Job) error) error {
+			return decodedChunks(path, refs, n, fn, func(ref jobRef) (Job, bool, error) {
+				// read once already by the check: it cannot fail here, but a job is never dropped quietly
+				j, err := decodeJob(ref.ID, c.rawJobs[ref.ID], ref.ID >= c.sealedFrom)
+				return j, true, err
+			})
+		},
+		dead: func(n int, fn func([]DeadLetter) error) error {
+			return decodedChunks(path, c.dead, n, fn, func(e entry) (d DeadLetter, _ bool, err error) {
+				return d, true, json.Unmarshal(e.value, &d)
+			})
+		},
+		seen: func(n int, fn func([]SeenEvent) error) error {
+			return decodedChunks(path, c.seen, n, fn, func(e entry) (SeenEvent, bool, error) {
+				ev, err := seenEvent(e.key, e.value)
+				return ev, err == nil, nil // the check reported what is not an event id
+			})
+		},
 	}, nil
 }
 
-func eachChunk[T any](all []T, n int, fn func([]T) error) error {
-	for chunk := range slices.Chunk(all, n) {
-		if err := fn(chunk); err != nil {
-			return err
+// decodedChunks decodes a mapped file's entries (copying them) and calls fn with up to n at a time; decode says
+// whether an entry is kept.
+func decodedChunks[E, T any](path string, all []E, n int, fn func([]T) error,
+	decode func(E) (T, bool, error)) error {
+	out := make([]T, 0, n)
+	return whileMapped(path, func() error {
+		for chunk := range slices.Chunk(all, n) {
+			out = out[:0]
+			for _, e := range chunk {
+				v, keep, err := decode(e)
+				if err != nil {
+					return err
+				}
+				if keep {
+					out = append(out, v)
+				}
+			}
+			if err := fn(out); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // MarkMoved notes beside the outbox in dir that it was moved into where: a relay no longer starts on it (it would
