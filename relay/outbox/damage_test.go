@@ -187,6 +187,9 @@ func TestSalvageKeepsWhatIsReadable(t *testing.T) {
 	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("expected the staging directory gone after the salvage, got %v", err)
 	}
+	if _, err := Salvage(path, to); err == nil || !strings.Contains(err.Error(), "already holds an outbox") {
+		t.Fatalf("expected a second salvage into the same directory refused, got %v", err)
+	}
 	if rep.OK() || rep.Pending < 1500 || rep.Pending >= 1999 || rep.Dead != 1 {
 		t.Fatalf("expected damage reported and most of the 1999 jobs and the dead letter salvaged, got %v", rep)
 	}

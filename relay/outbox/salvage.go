@@ -23,6 +23,16 @@ func Salvage(from, dir string) (Report, error) {
 	if m, known, err := readMarker(filepath.Dir(from)); err == nil && known && m.State == stateMoved {
 		return Report{Path: from}, m.movedError(from)
 	}
+	// refused before the damaged file is read, which takes seconds for a large one
+	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
+		return Report{Path: from}, fmt.Errorf("%s already holds an outbox: salvage into an empty directory", dir)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return Report{Path: from}, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, MarkerName)); err == nil {
+		return Report{Path: from}, fmt.Errorf("%s holds a marker of an earlier outbox: salvage into an empty "+
+			"directory", dir)
+	}
 	return readMapped(from, true, func(c *contents) error { return salvageInto(dir, c) })
 }
 
@@ -34,17 +44,9 @@ var salvageChunk = 10000
 // a salvage cut short leaves no outbox a relay would start on as if it were whole.
 const salvageStaging = ".salvage"
 
-// salvageInto writes what was read of a damaged outbox into a new one in dir (bbolt copies what it is given), a
-// chunk a transaction, in a staging directory whose files are renamed into dir once the outbox is closed.
+// salvageInto writes what was read of a damaged outbox into a new one in dir, which Salvage found empty (bbolt
+// copies what it is given), a chunk a transaction, in a staging directory whose files are renamed into dir once the outbox is closed.
 func salvageInto(dir string, c *contents) error {
-	if _, err := os.Stat(filepath.Join(dir, FileName)); err == nil {
-		return fmt.Errorf("%s already holds an outbox: salvage into an empty directory", dir)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(dir, MarkerName)); err == nil {
-		return fmt.Errorf("%s holds a marker of an earlier outbox: salvage into an empty directory", dir)
-	}
 	staging := filepath.Join(dir, salvageStaging)
 	if err := os.RemoveAll(staging); err != nil { // what a salvage cut short left
 		return err
