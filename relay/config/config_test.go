@@ -48,6 +48,9 @@ func TestMistakesNameTheKey(t *testing.T) {
 			"delivery.max_batch: expected 1 to 1000"},
 		{"delivery: {max_concurrent_per_account: 20}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
 			"delivery.max_concurrent_per_account: expected 1 to 15"},
+		{"delivery: {max_concurrent_per_account: 4, max_partial_uploads: 5}\n" +
+			"sources:\n  appsflyer: {clevertap: {account_id: A}}\n",
+			"delivery.max_partial_uploads: expected 1 to max_concurrent_per_account (4), got 5"},
 		{"intake: {dedupe_window: 1m}\nsources:\n  appsflyer: {clevertap: {account_id: A}}\n",
 			"intake.dedupe_window: expected at least 1h"},
 	}

@@ -19,6 +19,9 @@ func (attribution) take(jobs []outbox.Job, _ Settings) ([]outbox.Job, []outbox.J
 	return []outbox.Job{jobs[0]}, jobs[1:]
 }
 
+// full: every call is one event, so none waits for another.
+func (attribution) full([]outbox.Job, Settings) bool { return true }
+
 func (attribution) build(s Settings, ep relay.Endpoint, batch []outbox.Job) (*http.Request, error) {
 	var params map[string]string
 	if err := json.Unmarshal(batch[0].Payload, &params); err != nil {

@@ -85,6 +85,8 @@ type queue struct {
 	// refillAt is when the outbox may be read again after a read failed or found the destination held elsewhere
 	refillAt time.Time
 	inflight int
+	// partials counts the uploads in flight that were not full batches (Settings.MaxPartialUploads)
+	partials int
 	wake     chan struct{}
 }
 
@@ -277,7 +279,8 @@ func (d *Dispatcher) work(ctx context.Context, q *queue, sem chan struct{}) {
 		refill := q.backlog && !q.refilling && len(q.jobs) < d.settings.Window/2 && len(q.held) < d.settings.Window &&
 			refillWait <= 0 && (wait <= 0 || len(q.jobs) > 0)
 		q.refilling = q.refilling || refill
-		ready := len(q.jobs) > 0 && (q.failures == 0 || q.inflight == 0)
+		ready := len(q.jobs) > 0 && (q.failures == 0 || q.inflight == 0) &&
+			(q.partials < d.settings.MaxPartialUploads || q.protocol.full(q.jobs, d.settings))
 		idle := len(q.jobs) == 0 && !q.backlog
 		backlog := q.backlog
 		d.mu.Unlock()
@@ -352,6 +355,9 @@ func (d *Dispatcher) take(q *queue) []outbox.Job {
 		q.jobs = nil // let the backing array go
 	}
 	q.inflight += len(batch)
+	if !q.protocol.full(batch, d.settings) {
+		q.partials++
+	}
 	return batch
 }
 
@@ -444,7 +450,7 @@ func (d *Dispatcher) settle(q *queue, batch []outbox.Job, out outcome, started t
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	q.inflight -= len(batch)
+	d.landedLocked(q, batch)
 	for id := range settled {
 		delete(q.held, id)
 	}
@@ -620,7 +626,7 @@ const maxOutboxPause = 5 * time.Second
 func (d *Dispatcher) unsent(q *queue, batch []outbox.Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	q.inflight -= len(batch)
+	d.landedLocked(q, batch)
 	q.jobs = append(slices.Clone(batch), q.jobs...)
 	if until := time.Now().Add(d.outboxPause(1)); until.After(q.blockedUntil) {
 		q.blockedUntil = until
@@ -633,8 +639,16 @@ func (d *Dispatcher) unsent(q *queue, batch []outbox.Job) {
 func (d *Dispatcher) release(q *queue, batch []outbox.Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	q.inflight -= len(batch)
+	d.landedLocked(q, batch)
 	d.leaveLocked(q, batch)
+}
+
+// landedLocked counts a batch taken by take as no longer in flight.
+func (d *Dispatcher) landedLocked(q *queue, batch []outbox.Job) {
+	q.inflight -= len(batch)
+	if !q.protocol.full(batch, d.settings) {
+		q.partials--
+	}
 }
 
 // pauseLocked holds a queue back, sending and reading alike, for a while: after a read that failed or found the

@@ -27,6 +27,9 @@ func (pianoCollect) take(jobs []outbox.Job, s Settings) ([]outbox.Job, []outbox.
 	return batch, rest
 }
 
+// full: a request is one visitor's events, so visitors' requests do not wait for each other.
+func (pianoCollect) full([]outbox.Job, Settings) bool { return true }
+
 func (pianoCollect) build(s Settings, ep relay.Endpoint, batch []outbox.Job) (*http.Request, error) {
 	target := strings.ReplaceAll(s.PianoEndpoint, "{domain}", ep.Domain) + "/" + ep.Path +
 		"?s=" + url.QueryEscape(ep.SiteID) + "&idclient=" + url.QueryEscape(batch[0].Group)

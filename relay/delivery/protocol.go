@@ -16,6 +16,9 @@ import (
 type protocol interface {
 	// take splits the next batch off the queue's jobs.
 	take(jobs []outbox.Job, s Settings) (batch, rest []outbox.Job)
+	// full says whether jobs, the front of a queue or a batch taken, make a batch as large as the protocol
+	// sends: only a partial one waits for the uploads in flight (Settings.MaxPartialUploads).
+	full(jobs []outbox.Job, s Settings) bool
 	build(s Settings, ep relay.Endpoint, batch []outbox.Job) (*http.Request, error)
 	answer(batch []outbox.Job, status int, body []byte) outcome
 }
@@ -33,6 +36,8 @@ type unknownKind struct{ kind relay.Kind }
 func (u unknownKind) take(jobs []outbox.Job, _ Settings) ([]outbox.Job, []outbox.Job) {
 	return jobs, nil
 }
+
+func (u unknownKind) full([]outbox.Job, Settings) bool { return true }
 
 func (u unknownKind) build(Settings, relay.Endpoint, []outbox.Job) (*http.Request, error) {
 	return nil, fmt.Errorf("unknown delivery kind %q", u.kind)

@@ -18,6 +18,10 @@ type Settings struct {
 	PianoMaxBatch int `yaml:"piano_max_batch"`
 	// MaxConcurrentPerAccount caps requests in flight per account (CleverTap refuses beyond 15).
 	MaxConcurrentPerAccount int `yaml:"max_concurrent_per_account"`
+	// MaxPartialUploads caps the uploads of fewer than MaxBatch records in flight per destination (default 1):
+	// while one is out, the jobs that arrive wait for it and leave together, so uploads grow with the load
+	// instead of splitting it into many small ones (Nagle's rule, RFC 896, for uploads). A full batch never waits.
+	MaxPartialUploads int `yaml:"max_partial_uploads"`
 	// MinBackoff and MaxBackoff bound the wait after a failed request; it doubles per consecutive failure.
 	MinBackoff time.Duration `yaml:"min_backoff"`
 	MaxBackoff time.Duration `yaml:"max_backoff"`
@@ -52,6 +56,9 @@ func (s *Settings) Defaults() {
 	if s.MaxConcurrentPerAccount == 0 {
 		s.MaxConcurrentPerAccount = 10
 	}
+	if s.MaxPartialUploads == 0 {
+		s.MaxPartialUploads = 1
+	}
 	if s.MinBackoff == 0 {
 		s.MinBackoff = time.Second
 	}
@@ -82,6 +89,9 @@ func (s Settings) Validate(prefix string) error {
 	case s.MaxConcurrentPerAccount < 1 || s.MaxConcurrentPerAccount > 15:
 		return fmt.Errorf("%s.max_concurrent_per_account: expected 1 to 15 (CleverTap answers 429 beyond 15), got %d", prefix,
 			s.MaxConcurrentPerAccount)
+	case s.MaxPartialUploads < 1 || s.MaxPartialUploads > s.MaxConcurrentPerAccount:
+		return fmt.Errorf("%s.max_partial_uploads: expected 1 to max_concurrent_per_account (%d), got %d", prefix,
+			s.MaxConcurrentPerAccount, s.MaxPartialUploads)
 	case s.MinBackoff <= 0 || s.MaxBackoff < s.MinBackoff:
 		return fmt.Errorf("%s.min_backoff/max_backoff: expected 0 < min_backoff ≤ max_backoff, got %s and %s", prefix,
 			s.MinBackoff, s.MaxBackoff)

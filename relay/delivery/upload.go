@@ -19,6 +19,8 @@ func (upload) take(jobs []outbox.Job, s Settings) ([]outbox.Job, []outbox.Job) {
 	return append([]outbox.Job(nil), jobs[:n]...), jobs[n:]
 }
 
+func (upload) full(jobs []outbox.Job, s Settings) bool { return len(jobs) >= s.MaxBatch }
+
 func (upload) build(s Settings, ep relay.Endpoint, batch []outbox.Job) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodPost, CleverTapBase(s.CleverTapEndpoint, ep.Region)+"/1/upload",
 		envelope("d", batch))
