@@ -162,7 +162,7 @@ func (d *Dispatcher) Wait() { d.wg.Wait() }
 func (d *Dispatcher) Enqueue(jobs ...outbox.Job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	touched := map[*queue]bool{}
+	var touched []*queue // a webhook's jobs go to one destination or two: a map per webhook cost more
 	for _, j := range jobs {
 		q := d.queueLocked(j.Destination)
 		switch {
@@ -176,9 +176,11 @@ func (d *Dispatcher) Enqueue(jobs ...outbox.Job) {
 			q.jobs = append(q.jobs, j)
 			q.held[j.ID] = true
 		}
-		touched[q] = true
+		if !slices.Contains(touched, q) {
+			touched = append(touched, q)
+		}
 	}
-	for q := range touched {
+	for _, q := range touched {
 		signal(q.wake)
 	}
 }

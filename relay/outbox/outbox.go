@@ -5,6 +5,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -236,11 +237,7 @@ func (s *Store) Accept(source, eventID string, jobs []Job) (duplicate bool, err 
 		return appending(tx.Bucket(seenByTimeBucket)).Put(append(stamp, key...), nil)
 	})
 	if err == nil && !duplicate {
-		delta := map[string]int{}
-		for _, j := range jobs {
-			delta[j.Destination]++
-		}
-		s.count(delta)
+		s.countQueued(jobs)
 	}
 	return duplicate, err
 }
@@ -303,17 +300,23 @@ func (s *Store) Done(jobs []Job) error {
 // remove deletes a job, its index entry and its sending mark, and counts it when it was queued (the counts are
 // the index's).
 func remove(tx *bolt.Tx, j Job, delta map[string]int) error {
-	queue, qkey := tx.Bucket(queueBucket), queueKey(j.Destination, j.ID)
-	if queue.Get(qkey) != nil {
+	qkey := queueKey(j.Destination, j.ID)
+	// one search finds and deletes the index entry (a Get and a Delete searched twice, for every job delivered)
+	if c := tx.Bucket(queueBucket).Cursor(); bytes.Equal(seekKey(c, qkey), qkey) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
 		delta[j.Destination]--
 	}
 	if err := tx.Bucket(jobsBucket).Delete(itob(j.ID)); err != nil {
 		return err
 	}
-	if err := queue.Delete(qkey); err != nil {
-		return err
-	}
 	return tx.Bucket(sendingBucket).Delete(itob(j.ID))
+}
+
+func seekKey(c *bolt.Cursor, key []byte) []byte {
+	k, _ := c.Seek(key)
+	return k
 }
 
 // MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.

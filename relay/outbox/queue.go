@@ -60,6 +60,16 @@ func (s *Store) count(delta map[string]int) {
 	}
 }
 
+// countQueued counts jobs just queued, without count's map: it runs for every webhook.
+func (s *Store) countQueued(jobs []Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range jobs {
+		s.pending[j.Destination]++
+	}
+	s.total += len(jobs)
+}
+
 // PendingCount is the number of jobs waiting, in all; PendingByDestination per destination.
 func (s *Store) PendingCount() int {
 	s.mu.Lock()
