@@ -120,6 +120,9 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 	}
 	// the relay's live heap is small (queues; bbolt's pages are mapped outside the heap)
 	profiling.RelaxGC(getenv)
+	if cfg.Outbox.Driver == "bbolt" { // its commits block threads in fdatasync; Postgres' wait on the network
+		profiling.SpareProc(getenv)
+	}
 	if f.pprof != "" {
 		stop, err := profiling.Serve(f.pprof)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
@@ -43,4 +44,26 @@ func RelaxGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// SpareProc runs one Go processor more than the CPUs the process may use, unless GOMAXPROCS is set or a CPU quota
+// (a container's limit) already lowered the runtime's default, where a spare one would be throttled. A relay on a
+// bbolt outbox blocks a thread in fdatasync twice a commit, hundreds of times a second; until the runtime's monitor
+// hands that thread's processor on (20 µs to 10 ms later), a core can stand idle while webhooks wait to be parsed.
+// The spare processor gives the system another thread to run then (docs/performance.md, "A spare processor").
+// It returns the processors now in use.
+func SpareProc(getenv func(string) string) int {
+	n := spareProcs(getenv("GOMAXPROCS") != "", runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if n != runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
+	return n
+}
+
+// spareProcs is SpareProc's choice: current plus one, unless GOMAXPROCS was set or the default is under the CPUs.
+func spareProcs(set bool, current, cpus int) int {
+	if set || current < cpus {
+		return current
+	}
+	return current + 1
 }

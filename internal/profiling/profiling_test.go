@@ -36,3 +36,20 @@ func TestServesProfilesOnLoopbackOnly(t *testing.T) {
 		t.Fatalf("expected the goroutine profile, got %d %.200s", resp.StatusCode, body)
 	}
 }
+
+func TestSpareProcIsOneMoreOnlyWhenNothingChoseTheCount(t *testing.T) {
+	for _, c := range []struct {
+		name                string
+		set                 bool
+		current, cpus, want int
+	}{
+		{"the default on 2 CPUs", false, 2, 2, 3},
+		{"the default on 1 CPU", false, 1, 1, 2},
+		{"GOMAXPROCS set by the user", true, 2, 2, 2},
+		{"a container's quota of 1 of 4 CPUs", false, 1, 4, 1},
+	} {
+		if got := spareProcs(c.set, c.current, c.cpus); got != c.want {
+			t.Errorf("%s: expected %d processors, got %d", c.name, c.want, got)
+		}
+	}
+}
