@@ -58,3 +58,45 @@ func cpuTime() int64 {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
 	return u.Utime.Nano() + u.Stime.Nano()
 }
+
+// BenchmarkDeliver marks and removes stored jobs in uploads of 400, as delivery does at saturation: what each
+// delivered job costs the outbox after its webhook was accepted (op: one job).
+func BenchmarkDeliver(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const upload = 400
+	var stored [][]Job
+	for n := 0; n < b.N; n += upload {
+		jobs := make([]Job, min(upload, b.N-n))
+		for i := range jobs {
+			jobs[i] = job(`{"d":[{"identity":"u","evtName":"x"}]}`)
+		}
+		if _, err := s.Accept("revenuecat", fmt.Sprintf("e%012d", n), jobs); err != nil {
+			b.Fatal(err)
+		}
+		stored = append(stored, jobs)
+	}
+	b.ReportAllocs()
+	cpu := cpuTime()
+	b.ResetTimer()
+	for _, jobs := range stored {
+		ids := make([]uint64, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		if err := s.MarkSending(ids); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Done(jobs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
+	if c, err := s.Counts(); err != nil || c.Pending != 0 {
+		b.Fatalf("after delivery: %+v, %v; expected nothing pending", c, err)
+	}
+}

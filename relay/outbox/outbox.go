@@ -284,8 +284,9 @@ func (s *Store) Done(jobs []Job) error {
 	var delta map[string]int
 	err := s.commits.do(func(tx *bolt.Tx) error {
 		delta = map[string]int{} // a shared commit may run the function again
+		r := newRemoval(tx, delta)
 		for _, j := range jobs {
-			if err := remove(tx, j, delta); err != nil {
+			if err := r.remove(j); err != nil {
 				return err
 			}
 		}
@@ -297,26 +298,44 @@ func (s *Store) Done(jobs []Job) error {
 	return err
 }
 
-// remove deletes a job, its index entry and its sending mark, and counts it when it was queued (the counts are
-// the index's).
-func remove(tx *bolt.Tx, j Job, delta map[string]int) error {
-	qkey := queueKey(j.Destination, j.ID)
-	// one search finds and deletes the index entry (a Get and a Delete searched twice, for every job delivered)
-	if c := tx.Bucket(queueBucket).Cursor(); bytes.Equal(seekKey(c, qkey), qkey) {
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		delta[j.Destination]--
-	}
-	if err := tx.Bucket(jobsBucket).Delete(itob(j.ID)); err != nil {
-		return err
-	}
-	return tx.Bucket(sendingBucket).Delete(itob(j.ID))
+// removal deletes jobs with one cursor a bucket for all of them: bbolt's Bucket.Delete makes a cursor and grows its
+// search path afresh for every key, three times for every job delivered.
+type removal struct {
+	queue, jobs, sending *bolt.Cursor
+	delta                map[string]int
 }
 
-func seekKey(c *bolt.Cursor, key []byte) []byte {
-	k, _ := c.Seek(key)
-	return k
+func newRemoval(tx *bolt.Tx, delta map[string]int) *removal {
+	return &removal{
+		queue:   tx.Bucket(queueBucket).Cursor(),
+		jobs:    tx.Bucket(jobsBucket).Cursor(),
+		sending: tx.Bucket(sendingBucket).Cursor(),
+		delta:   delta,
+	}
+}
+
+// remove deletes a job, its index entry and its sending mark, and counts it when it was queued (the counts are
+// the index's).
+func (r *removal) remove(j Job) error {
+	if removed, err := deleteKey(r.queue, queueKey(j.Destination, j.ID)); err != nil {
+		return err
+	} else if removed {
+		r.delta[j.Destination]--
+	}
+	id := itob(j.ID)
+	if _, err := deleteKey(r.jobs, id); err != nil {
+		return err
+	}
+	_, err := deleteKey(r.sending, id)
+	return err
+}
+
+// deleteKey deletes key through c if it is there: one search, where a Get and a Delete would search twice.
+func deleteKey(c *bolt.Cursor, key []byte) (removed bool, err error) {
+	if k, _ := c.Seek(key); !bytes.Equal(k, key) {
+		return false, nil
+	}
+	return true, c.Delete()
 }
 
 // MarkSending records, durably, that these jobs are about to be sent; Done, Update and Kill clear the mark.
@@ -396,9 +415,9 @@ func (s *Store) Kill(dead []DeadLetter) error {
 	var delta map[string]int
 	err := s.commits.do(func(tx *bolt.Tx) error {
 		delta = map[string]int{} // a shared commit may run the function again
-		db := tx.Bucket(deadBucket)
+		db, r := tx.Bucket(deadBucket), newRemoval(tx, delta)
 		for _, d := range dead {
-			if err := remove(tx, d.Job, delta); err != nil {
+			if err := r.remove(d.Job); err != nil {
 				return err
 			}
 			if d.DeadAt.IsZero() {

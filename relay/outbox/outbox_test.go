@@ -148,3 +148,43 @@ func TestPagesOfKeysWrittenInOrderAreFilled(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A settled job takes its queue entry and its sending mark with it: a mark left behind is not in doubt (its job is
+// gone) but would stay in the file for good, one for every job delivered.
+func TestSettledJobsLeaveNothingBehind(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	jobs := []Job{job(`{"a":1}`), job(`{"a":2}`), job(`{"a":3}`), job(`{"a":4}`)}
+	if _, err := s.Accept("revenuecat", "e1", jobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkSending([]uint64{jobs[0].ID, jobs[1].ID, jobs[2].ID, jobs[3].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(jobs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill([]DeadLetter{{Job: jobs[2], Status: 400}}); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]int{}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{jobsBucket, queueBucket, sendingBucket} {
+			left[string(name)] = tx.Bucket(name).Stats().KeyN
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// only the fourth job is left: stored, queued and marked as sending
+	want := map[string]int{string(jobsBucket): 1, string(queueBucket): 1, string(sendingBucket): 1}
+	if fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Fatalf("entries left after two jobs delivered and one killed: got %v, expected %v", left, want)
+	}
+	if c, err := s.Counts(); err != nil || c.Pending != 1 || c.Dead != 1 {
+		t.Fatalf("counts: got %+v (%v), expected 1 pending and 1 dead", c, err)
+	}
+}
