@@ -38,6 +38,10 @@ type Options struct {
 	Concurrency int
 	// Repeats is how many fresh relays the ack latency is measured on (default 3); its figures are the worst.
 	Repeats int
+	// SyncProbe runs a bare sync loop (syncProbe) beside each ack latency run on disk and prints what it saw. Off by
+	// default: its own syncs may change the tail it is there to explain (docs/performance.md, "What stalls the
+	// disk").
+	SyncProbe bool
 	// ProxyUploads is the 1000-record uploads of the proxy's latency figures, each way (default 500), and
 	// ProxyExchanges the one-record exchanges of its memory figure (default 1,000,000).
 	ProxyUploads, ProxyExchanges int
@@ -264,7 +268,7 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 	} else {
 		defer os.RemoveAll(memory)
 	}
-	p50s, p99s, memP99s, err := o.ackLatencies(ctx, work, memory, l)
+	p50s, p99s, memP99s, probeSlowest, err := o.ackLatencies(ctx, work, memory, l)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +329,11 @@ func (o Options) relayFigures(ctx context.Context, work string) ([]Figure, error
 		figures = slices.Insert(figures, 1, Figure{Name: "relay CPU a webhook at saturation", Unit: "µs",
 			Measured: sat.cpu, Baseline: (noopSat.cpu + noopAfter.cpu) / 2, BaselineRuns: []float64{noopSat.cpu,
 				noopAfter.cpu}, BaselineName: "the no-op endpoint's, same load", Goal: "-", Met: true})
+	}
+	if len(probeSlowest) > 0 {
+		figures = append(figures, Figure{Name: "slowest sync of a bare loop beside each run on disk", Unit: "ms",
+			Measured: slices.Max(probeSlowest), Baseline: slices.Max(p99s), BaselineName: "the relay's ack p99 then",
+			Goal: "- (the disk's own stalls, for a process that is not the relay)", Met: true, Runs: probeSlowest})
 	}
 	if len(memP99s) > 0 {
 		figures = append(figures, Figure{Name: fmt.Sprintf("relay ack p99 at %g/s, outbox in memory", o.AckRate),
@@ -431,14 +440,31 @@ func (o Options) noopAgain(ctx context.Context, work string, l loads) (relayRun,
 // ackLatencies: the relay's ack p50 and p99 at a fixed rate, each run on a fresh relay; and, when memory names an
 // in-memory filesystem, the p99 of a fresh relay whose outbox is there, right after each: its fdatasync costs
 // nothing, so the difference is the disk's share of the tail, measured under the same conditions.
-func (o Options) ackLatencies(ctx context.Context, work, memory string, l loads) (p50s, p99s, memP99s []float64,
-	err error) {
+// Beside each run on disk a bare sync loop (syncProbe) in the same directory says whether the disk stalled then
+// for a process that is not the relay: its slowest sync a run is in probeSlowest.
+func (o Options) ackLatencies(ctx context.Context, work, memory string, l loads) (p50s, p99s, memP99s,
+	probeSlowest []float64, err error) {
 	for i := range o.Repeats {
 		fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s (run %d of %d, a fresh relay)\n", o.AckRate,
 			o.AckDuration, i+1, o.Repeats)
+		var probe *syncProbe
+		if o.SyncProbe {
+			if probe, err = startSyncProbe(work, 20*time.Millisecond); err != nil {
+				return nil, nil, nil, nil, err
+			}
+		}
 		run, err := o.ackRun(ctx, work, work, fmt.Sprintf("ack%d", i), l)
+		if probe != nil {
+			seen, probeErr := probe.Stop()
+			if err = errors.Join(err, probeErr); err == nil {
+				probeSlowest = append(probeSlowest, ms(seen.Slowest))
+				fmt.Fprintf(o.Progress, "bench: run %d on disk: ack p99 %s ms; a bare sync loop beside it: %d "+
+					"syncs, the slowest %s ms, %d past %s ms\n", i+1, format(ms(run.report.Latency.P99)),
+					seen.Syncs, format(ms(seen.Slowest)), seen.Stalls, format(ms(stallOver)))
+			}
+		}
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		p50s, p99s = append(p50s, ms(run.report.Latency.P50)), append(p99s, ms(run.report.Latency.P99))
 		if memory == "" {
@@ -447,11 +473,11 @@ func (o Options) ackLatencies(ctx context.Context, work, memory string, l loads)
 		fmt.Fprintf(o.Progress, "bench: relay at %g/s for %s, its outbox in memory (run %d of %d)\n", o.AckRate,
 			o.AckDuration, i+1, o.Repeats)
 		if run, err = o.ackRun(ctx, work, memory, fmt.Sprintf("ack-memory%d", i), l); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		memP99s = append(memP99s, ms(run.report.Latency.P99))
 	}
-	return p50s, p99s, memP99s, nil
+	return p50s, p99s, memP99s, probeSlowest, nil
 }
 
 // ackRun is one fixed-rate run on a fresh relay whose outbox is in dataDir.

@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.AckDuration, "ack-duration", 10*time.Second, "length of the ack latency run")
 	fs.IntVar(&o.Concurrency, "concurrency", 256, "connections of the saturation runs")
 	fs.IntVar(&o.Repeats, "repeats", 3, "fresh relays the ack latency is measured on (the figure is the worst)")
+	fs.BoolVar(&o.SyncProbe, "sync-probe", false, "run a bare sync loop beside each ack latency run on disk "+
+		"(was the disk stalling for others too?)")
 	fs.IntVar(&o.Procs, "procs", 6, "Ginkgo processes of the e2e figure")
 	fs.IntVar(&o.ProxyUploads, "proxy-uploads", 500, "1000-record uploads of the proxy's latency figures, each way")
 	fs.IntVar(&o.ProxyExchanges, "proxy-exchanges", 1_000_000, "one-record exchanges of the proxy's memory figure")
