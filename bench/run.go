@@ -440,8 +440,8 @@ func (o Options) noopAgain(ctx context.Context, work string, l loads) (relayRun,
 // ackLatencies: the relay's ack p50 and p99 at a fixed rate, each run on a fresh relay; and, when memory names an
 // in-memory filesystem, the p99 of a fresh relay whose outbox is there, right after each: its fdatasync costs
 // nothing, so the difference is the disk's share of the tail, measured under the same conditions.
-// Beside each run on disk a bare sync loop (syncProbe) in the same directory says whether the disk stalled then
-// for a process that is not the relay: its slowest sync a run is in probeSlowest.
+// With SyncProbe, a bare sync loop beside each run on disk, in the same directory, says whether the disk stalled
+// then for a process that is not the relay: its slowest sync a run is in probeSlowest.
 func (o Options) ackLatencies(ctx context.Context, work, memory string, l loads) (p50s, p99s, memP99s,
 	probeSlowest []float64, err error) {
 	for i := range o.Repeats {
