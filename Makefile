@@ -61,8 +61,11 @@ TEST_FLAGS := -count=1 -vet=off
 test-race:
 	$(RACE_ENV) $(GO) test -race $(TEST_FLAGS) $(SLOW_PKGS) \
 		$$($(GO) list ./... | grep -vxF "$$($(GO) list $(PROCESS_PKGS) $(SLOW_PKGS))")
+# -timeout 20m: on a machine whose build cache is cold, `make release`'s cross-builds (a test in the root package)
+# compile the standard library and every dependency for two platforms beside the race builds: past go test's
+# default 10 minutes once
 test-processes:
-	$(GO) test $(TEST_FLAGS) $(PROCESS_PKGS)
+	$(GO) test $(TEST_FLAGS) -timeout 20m $(PROCESS_PKGS)
 test-modules:
 	@for m in $(MODULES); do echo "== $$m"; (cd $$m && $(RACE_ENV) $(GO) test -race $(TEST_FLAGS) ./...) || exit 1; done
 
