@@ -11,10 +11,10 @@ PROCS   ?= 6
 
 all: lint test
 
-## build: static binaries in bin/
+## build: static binaries in bin/ (-trimpath as make release and the tests' builds: they share compiled packages)
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/simulator ./cmd/simulator
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/relay ./cmd/relay
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/simulator ./cmd/simulator
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/relay ./cmd/relay
 
 ## images: the ctharness:dev image (both binaries, FROM scratch, legacy builder, no registry needed)
 images: build

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,33 @@ import (
 	"github.com/ctharness/ctharness/simulator/clevertap"
 )
 
+// commandsDir holds the simulator and relay builtCommands builds once for this package's tests.
+var commandsDir string
+
+// builtCommands builds both commands once: the README's test runs them, and the release's test waits for them
+// so that make release's build for this platform finds every package compiled (on a cold build cache that is a
+// minute of CPU the two would otherwise spend at once).
+var builtCommands = sync.OnceValues(func() (string, error) {
+	for _, command := range []string{"simulator", "relay"} {
+		if _, err := harness.Build(context.Background(), commandsDir, command); err != nil {
+			return "", err
+		}
+	}
+	return commandsDir, nil
+})
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ctharness-readme-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	commandsDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // block is a run of commands from one place: a README code block or a command's examples.
 type block struct {
 	name  string
@@ -34,11 +62,9 @@ type block struct {
 func TestTheREADMEAndEveryHelpRunAsPrinted(t *testing.T) {
 	t.Parallel() // the README's scripts and the release's cross-builds wait on different things
 	ctx := context.Background()
-	bin := t.TempDir()
-	for _, command := range []string{"simulator", "relay"} {
-		if _, err := harness.Build(ctx, bin, command); err != nil {
-			t.Fatal(err)
-		}
+	bin, err := builtCommands()
+	if err != nil {
+		t.Fatal(err)
 	}
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "readback"), "./examples/readback")
 	if out, err := build.CombinedOutput(); err != nil {

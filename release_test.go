@@ -18,7 +18,11 @@ import (
 // the same for all): each archive holds both binaries for its platform and the README, checksums.txt matches the
 // archives, the binaries report the version, and the image carries the version tag and OCI labels.
 func TestMakeReleaseBuildsArchivesChecksumsAndTheImage(t *testing.T) {
-	t.Parallel() // the README's scripts and the release's cross-builds wait on different things
+	t.Parallel() // once the commands are built, the README's scripts and the cross-builds wait on different things
+	// the same packages as the README's test, compiled once (builtCommands says why)
+	if _, err := builtCommands(); err != nil {
+		t.Fatal(err)
+	}
 	dist := t.TempDir()
 	const version, image = "v0.0.0-releasetest", "ctharness-releasetest"
 	cmd := exec.Command("make", "release", "VERSION="+version, "PLATFORMS=linux/amd64 darwin/arm64", "DIST="+dist,

@@ -267,14 +267,15 @@ func NewToken() string {
 	return hex.EncodeToString(b)
 }
 
-// Build builds a command of this module (e.g. "relay" for ./cmd/relay) from the working tree into dir.
+// Build builds a command of this module (e.g. "relay" for ./cmd/relay) from the working tree into dir, static and
+// with -trimpath as make build and make release build it (so that their builds share the compiled packages).
 func Build(ctx context.Context, dir, command string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, command)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+command)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/"+command)
 	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", command, err, out)
