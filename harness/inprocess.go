@@ -103,7 +103,7 @@ func StartSimulator(cfg simulator.Config, opts fake.Options, addr string) (*Simu
 	if err != nil {
 		return nil, err
 	}
-	url, stop, err := serve(sim, addr)
+	url, stop, err := serve(viaHTTP(sim), addr)
 	if err != nil {
 		return nil, &ListenError{Server: "simulator", Addr: addr, Err: err}
 	}
@@ -122,14 +122,29 @@ func (s *Simulator) Close() error {
 	return nil
 }
 
-// server is the simulator or the relay: each builds its one http.Server and bounds its listener.
+// server is the relay's own server, or the simulator's or the proxy's http.Server on its bounded listener.
 type server interface {
+	Serve(net.Listener) error
+	Close() error
+}
+
+// netHTTP is the simulator or the proxy: each builds its one http.Server and bounds its listener.
+type netHTTP interface {
 	HTTPServer() *http.Server
 	Listener(net.Listener) net.Listener
 }
 
-// serve listens on addr (default any free loopback port) and serves through the server's own http.Server.
-func serve(s server, addr string) (string, func(), error) {
+type boundedHTTP struct {
+	*http.Server
+	bound func(net.Listener) net.Listener
+}
+
+func (b boundedHTTP) Serve(ln net.Listener) error { return b.Server.Serve(b.bound(ln)) }
+
+func viaHTTP(s netHTTP) server { return boundedHTTP{Server: s.HTTPServer(), bound: s.Listener} }
+
+// serve listens on addr (default any free loopback port) and serves through srv.
+func serve(srv server, addr string) (string, func(), error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -137,8 +152,7 @@ func serve(s server, addr string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	srv := s.HTTPServer()
-	go func() { _ = srv.Serve(s.Listener(ln)) }()
+	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
@@ -205,7 +219,7 @@ func StartRelay(ctx context.Context, o RelayOptions) (*Relay, error) {
 	if err := svc.Start(runCtx); err != nil {
 		return fail(err)
 	}
-	url, stop, err := serve(svc, o.Addr)
+	url, stop, err := serve(svc.Server(), o.Addr)
 	if err != nil {
 		return fail(&ListenError{Server: "relay", Addr: o.Addr, Err: err})
 	}
@@ -246,7 +260,7 @@ func StartProxy(upstream string, opts proxy.Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	url, stop, err := serve(p, "")
+	url, stop, err := serve(viaHTTP(p), "")
 	if err != nil {
 		p.Close()
 		return nil, &ListenError{Server: "proxy", Addr: "127.0.0.1:0", Err: err}

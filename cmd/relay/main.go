@@ -150,9 +150,9 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 		}
 		return cli.Usagef("--listen %s: %v", f.listen, err)
 	}
-	srv := svc.HTTPServer()
+	srv := svc.Server()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(svc.Listener(ln)) }()
+	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "relay listening on http://%s (outbox %s)\n", ln.Addr(), svc.OutboxWhere())
 	for _, name := range svc.Sources() {
 		fmt.Fprintf(stdout, "  POST http://%s/webhooks/%s\n", ln.Addr(), name)

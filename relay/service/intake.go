@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,17 +35,7 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 		start := time.Now()
 		s.received.Add(1)
 		outcome, status, a := s.admit(src, r)
-		s.metrics.Received(name, outcome, time.Since(start))
-		switch {
-		case outcome == "busy" || outcome == "over_budget":
-			// shed load is counted in the metrics; a line per refusal would flood the log when it matters
-		case status != http.StatusOK:
-			s.log.Warn("webhook refused", "source", name, "status", status, "outcome", outcome, "error", a.Error, "remote",
-				r.RemoteAddr)
-		case s.log.Enabled(r.Context(), slog.LevelDebug): // the arguments alone cost allocations per webhook
-			s.log.Debug("webhook", "source", name, "outcome", outcome, "event_id", a.EventID, "records", a.Records, "reason",
-				a.Reason)
-		}
+		s.noteWebhook(r.Context(), name, outcome, status, a, r.RemoteAddr, start)
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", retryAfter)
 		}
@@ -52,6 +43,22 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 			w.Header().Set("Connection", "close")
 		}
 		httpjson.WriteEncoded(w, status, a.appendJSON(make([]byte, 0, 160)))
+	}
+}
+
+// noteWebhook counts a webhook's outcome in the metrics and logs a refusal.
+func (s *Service) noteWebhook(ctx context.Context, source, outcome string, status int, a answer, remote string,
+	start time.Time) {
+	s.metrics.Received(source, outcome, time.Since(start))
+	switch {
+	case outcome == "busy" || outcome == "over_budget":
+		// shed load is counted in the metrics; a line per refusal would flood the log when it matters
+	case status != http.StatusOK:
+		s.log.Warn("webhook refused", "source", source, "status", status, "outcome", outcome, "error", a.Error,
+			"remote", remote)
+	case s.log.Enabled(ctx, slog.LevelDebug): // the arguments alone cost allocations per webhook
+		s.log.Debug("webhook", "source", source, "outcome", outcome, "event_id", a.EventID, "records", a.Records,
+			"reason", a.Reason)
 	}
 }
 
@@ -83,9 +90,8 @@ func (a answer) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// admit does what costs nothing before the body is read: the cap on webhooks in flight, the outbox's budget, the
-// credentials that travel in headers, the length the request announces. A stranger or an overload never gets the
-// relay to read a body.
+// admit takes a place among the webhooks in flight, refuses what can be refused before the body is read, then
+// takes the webhook in.
 func (s *Service) admit(src relay.Source, r *http.Request) (string, int, answer) {
 	select {
 	case s.inFlight <- struct{}{}:
@@ -94,22 +100,32 @@ func (s *Service) admit(src relay.Source, r *http.Request) (string, int, answer)
 		return "busy", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf(
 			"the relay is handling its limit of %d webhooks (intake.max_in_flight); retry later", cap(s.inFlight))}
 	}
+	if outcome, status, a := s.beforeBody(src, r.Header, r.ContentLength); outcome != "" {
+		return outcome, status, a
+	}
+	return s.intake(src, r)
+}
+
+// beforeBody does what costs nothing before the body is read: the outbox's budget, the credentials that travel in
+// headers, the length the request announces. A stranger or an overload never gets the relay to read a body (nor
+// to ask for it with "100 Continue"). An empty outcome lets the webhook on.
+func (s *Service) beforeBody(src relay.Source, h http.Header, length int64) (string, int, answer) {
 	if n, budget := s.store.PendingCount(), s.built.Intake.MaxPendingJobs; n >= budget {
 		return "over_budget", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf(
 			"the outbox holds %d jobs waiting for delivery, its budget (intake.max_pending_jobs): delivery is behind; "+
 				"retry later", n)}
 	}
 	if hv, ok := src.(relay.HeaderVerifier); ok {
-		if err := hv.VerifyHeader(r.Header); err != nil {
+		if err := hv.VerifyHeader(h); err != nil {
 			return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
 		}
 	}
-	if limit := s.built.Intake.MaxBodyBytes; r.ContentLength > limit {
+	if limit := s.built.Intake.MaxBodyBytes; length > limit {
 		return "too_large", http.StatusRequestEntityTooLarge, answer{Status: "error",
 			Error: fmt.Sprintf("body larger than %d bytes (intake.max_body_bytes): its Content-Length says %d", limit,
-				r.ContentLength)}
+				length)}
 	}
-	return s.intake(src, r)
+	return "", 0, answer{}
 }
 
 func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer) {

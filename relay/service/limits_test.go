@@ -24,8 +24,8 @@ func (s *stack) serve(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := s.svc.HTTPServer()
-	go func() { _ = srv.Serve(s.svc.Listener(ln)) }()
+	srv := s.svc.Server()
+	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }

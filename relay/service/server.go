@@ -1,23 +1,88 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
+	"github.com/ctharness/ctharness/internal/clip"
 	"github.com/ctharness/ctharness/internal/listener"
+	"github.com/ctharness/ctharness/relay"
 )
 
 // retryAfter is what an overloaded relay asks vendors to wait, in seconds; they retry on their own schedules.
 const retryAfter = "5"
 
-// HTTPServer is the relay's one http.Server, with the intake's timeouts: cmd/relay, the harness and a story's
-// own relay all serve through it, so their limits cannot drift apart.
-func (s *Service) HTTPServer() *http.Server {
+// headerTimeout bounds reading a request's headers when intake.read_timeout is longer (net/http's
+// ReadHeaderTimeout did this before the relay served through fasthttp).
+const headerTimeout = 10 * time.Second
+
+// Server is the relay's one HTTP server: cmd/relay, the harness and a story's own relay all serve through it, so
+// their limits cannot drift apart. It is fasthttp rather than net/http: at saturation net/http's serving (a
+// goroutine reading ahead on every connection, an answer written in several steps) took a fifth of the relay's
+// CPU (docs/performance.md); the routes stay http.Handlers, served through a bounded adapter (fastRequest).
+type Server struct {
+	svc *Service
+	fs  *fasthttp.Server
+}
+
+// Server builds the relay's server with the intake's limits: headers up to listener.MaxHeaderBytes (beyond, 431),
+// a whole request within intake.read_timeout, headers within headerTimeout, answers written within
+// intake.write_timeout, kept-alive connections closed after intake.idle_timeout.
+func (s *Service) Server() *Server {
 	in := s.built.Intake
-	return &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: in.ReadTimeout,
-		WriteTimeout: in.WriteTimeout, IdleTimeout: in.IdleTimeout, MaxHeaderBytes: listener.MaxHeaderBytes}
+	srv := &Server{svc: s}
+	srv.fs = &fasthttp.Server{
+		Handler:      srv.serve,
+		ErrorHandler: srv.refuse,
+		// the body is read by the handler, after the credentials in the headers and the announced length passed
+		// (beforeBody); the 1-byte limit makes fasthttp hand every body over as a stream instead of reading it first
+		StreamRequestBody:  true,
+		MaxRequestBodySize: 1,
+		ExpectHandler:      srv.expect,
+		ReadBufferSize:     listener.MaxHeaderBytes, // the longest headers fasthttp reads
+		ReadTimeout:        min(in.ReadTimeout, headerTimeout),
+		WriteTimeout:       in.WriteTimeout,
+		IdleTimeout:        in.IdleTimeout,
+		// its defaults would add a Server header and a text/plain type to answers that do not say theirs
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		SecureErrorLogMessage:        true, // its log lines never carry what a request held
+		Logger:                       fastLogger{s},
+		CloseOnShutdown:              true,
+	}
+	if in.ReadTimeout > headerTimeout { // the body gets the rest of the window once the headers are in
+		srv.fs.HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: in.ReadTimeout - headerTimeout}
+		}
+	}
+	return srv
+}
+
+// Serve serves on ln, bounded by Listener, until Shutdown or Close.
+func (srv *Server) Serve(ln net.Listener) error { return srv.fs.Serve(srv.svc.Listener(ln)) }
+
+// Shutdown stops taking connections and waits, until ctx ends, for the requests being handled.
+func (srv *Server) Shutdown(ctx context.Context) error { return srv.fs.ShutdownWithContext(ctx) }
+
+// Close stops taking connections and gives the requests being handled a second.
+func (srv *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := srv.fs.ShutdownWithContext(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }
 
 // Listener caps the relay's open connections at intake.max_connections (beyond it a connection gets 503 +
@@ -39,4 +104,183 @@ func (s *Service) Listener(ln net.Listener) net.Listener {
 func (s *Service) crowded() bool {
 	l := s.conns.Load()
 	return l != nil && l.Crowded()
+}
+
+// serve hands a request to the relay's routes as an http.Request whose body is the connection's stream, and
+// writes what they answer.
+func (srv *Server) serve(ctx *fasthttp.RequestCtx) {
+	r, err := fastRequest(ctx)
+	if err != nil {
+		writeAnswer(ctx, http.StatusBadRequest, answer{Status: "error", Error: err.Error()})
+		ctx.SetConnectionClose()
+		return
+	}
+	w := &fastResponse{ctx: ctx, header: make(http.Header, 2)}
+	defer func() {
+		// net/http recovers a handler's panic and drops the connection; nothing a request holds may end the process
+		if p := recover(); p != nil {
+			srv.svc.log.Error("handler panicked; answering 500", "method", r.Method, "path", clip.Text(r.URL.Path, 200),
+				"panic", fmt.Sprint(p))
+			ctx.Response.Reset()
+			writeAnswer(ctx, http.StatusInternalServerError, answer{Status: "error", Error: "internal error"})
+			ctx.SetConnectionClose()
+		}
+	}()
+	srv.svc.ServeHTTP(w, r)
+	w.commit()
+}
+
+// expect answers "Expect: 100-continue": a webhook refused by what its headers say gets its refusal at once, never
+// "100 Continue" (a sender would then send a body only to have it refused).
+func (srv *Server) expect(ctx *fasthttp.RequestCtx) int {
+	s := srv.svc
+	src, ok := s.webhookAt(string(ctx.Path()), string(ctx.Method()))
+	if !ok {
+		return fasthttp.StatusContinue
+	}
+	start := time.Now()
+	outcome, status, a := s.beforeBody(src, fastHeader(&ctx.Request.Header), int64(ctx.Request.Header.ContentLength()))
+	if outcome == "" {
+		return fasthttp.StatusContinue
+	}
+	s.received.Add(1)
+	s.noteWebhook(ctx, src.Name(), outcome, status, a, ctx.RemoteAddr().String(), start)
+	if status == http.StatusServiceUnavailable {
+		ctx.Response.Header.Set("Retry-After", retryAfter)
+	}
+	writeAnswer(ctx, status, a)
+	return status
+}
+
+// webhookAt is the source whose webhook route is path with method.
+func (s *Service) webhookAt(path, method string) (relay.Source, bool) {
+	name, ok := strings.CutPrefix(path, "/webhooks/")
+	if !ok {
+		return nil, false
+	}
+	src, ok := s.sources[name]
+	if !ok || !slices.Contains(src.Methods(), method) {
+		return nil, false
+	}
+	return src, true
+}
+
+// refuse answers a request fasthttp could not read, in the relay's JSON: headers over the limit, the read timeout,
+// anything not HTTP/1.x.
+func (srv *Server) refuse(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		writeAnswer(ctx, http.StatusRequestHeaderFieldsTooLarge, answer{Status: "error", Error: fmt.Sprintf(
+			"expected request headers of at most %d bytes, got more", listener.MaxHeaderBytes)})
+	case errors.As(err, &ne) && ne.Timeout():
+		writeAnswer(ctx, http.StatusRequestTimeout, answer{Status: "error", Error: fmt.Sprintf(
+			"expected the whole request within %s (intake.read_timeout), got part of it",
+			srv.svc.built.Intake.ReadTimeout)})
+	default:
+		// fasthttp's text may quote the request: bounded, and JSON-escaped by writeAnswer
+		writeAnswer(ctx, http.StatusBadRequest, answer{Status: "error", Error: "expected an HTTP/1.1 request, got " +
+			"one that could not be read: " + clip.Text(err.Error(), 200)})
+	}
+}
+
+// writeAnswer sets the relay's JSON answer on ctx, as httpjson.WriteEncoded does on an http.ResponseWriter.
+func writeAnswer(ctx *fasthttp.RequestCtx, status int, a answer) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(append(a.appendJSON(make([]byte, 0, 160)), '\n'))
+}
+
+// fastRequest is ctx's request as net/http would have built it, its body the connection's stream (the handlers
+// bound what they read; fasthttp drains up to 256 KiB of what they leave, then closes the connection).
+func fastRequest(ctx *fasthttp.RequestCtx) (*http.Request, error) {
+	uri := string(ctx.RequestURI())
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil, fmt.Errorf("expected a request target such as /webhooks/revenuecat, got %q", clip.Text(uri, 200))
+	}
+	rh := &ctx.Request.Header
+	r := &http.Request{Method: string(rh.Method()), URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: fastHeader(rh), Host: string(rh.Host()), RemoteAddr: ctx.RemoteAddr().String(), RequestURI: uri,
+		Body: http.NoBody}
+	if !rh.IsHTTP11() {
+		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
+	}
+	switch n := rh.ContentLength(); {
+	case n == -1: // chunked
+		r.ContentLength, r.TransferEncoding = -1, []string{"chunked"}
+	case n > 0:
+		r.ContentLength = int64(n)
+	}
+	if r.ContentLength != 0 {
+		if body := ctx.RequestBodyStream(); body != nil {
+			r.Body = streamBody{body}
+		}
+	}
+	return r.WithContext(ctx), nil
+}
+
+// fastHeader is a request's headers as net/http keeps them: Host and Transfer-Encoding are not among them.
+func fastHeader(rh *fasthttp.RequestHeader) http.Header {
+	h := make(http.Header, rh.Len())
+	for k, v := range rh.All() {
+		key := string(k)
+		if key == "Host" || key == "Transfer-Encoding" {
+			continue
+		}
+		h[key] = append(h[key], string(v))
+	}
+	return h
+}
+
+// streamBody is a request's body stream; closing it leaves the rest to the server, which drains or drops it.
+type streamBody struct{ io.Reader }
+
+func (streamBody) Close() error { return nil }
+
+// fastResponse gathers what a handler answers into ctx's response; the headers are taken when the status is
+// written, as net/http takes them.
+type fastResponse struct {
+	ctx       *fasthttp.RequestCtx
+	header    http.Header
+	status    int
+	committed bool
+}
+
+func (w *fastResponse) Header() http.Header { return w.header }
+
+func (w *fastResponse) WriteHeader(status int) {
+	if w.committed {
+		return
+	}
+	w.committed, w.status = true, status
+	w.ctx.SetStatusCode(status)
+	for k, vs := range w.header {
+		for _, v := range vs {
+			w.ctx.Response.Header.Add(k, v)
+		}
+	}
+}
+
+func (w *fastResponse) Write(p []byte) (int, error) {
+	if !w.committed {
+		if w.header.Get("Content-Type") == "" {
+			w.header.Set("Content-Type", http.DetectContentType(p))
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	w.ctx.Response.AppendBody(p)
+	return len(p), nil
+}
+
+// commit writes the status of a handler that wrote nothing (net/http answers 200).
+func (w *fastResponse) commit() { w.WriteHeader(http.StatusOK) }
+
+// fastLogger sends fasthttp's own lines (connections it gave up on) to the relay's log, at debug: a stranger can
+// cause them at will.
+type fastLogger struct{ s *Service }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.s.log.Debug("http: " + fmt.Sprintf(format, args...))
 }
