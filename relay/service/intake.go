@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,8 +35,9 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.received.Add(1)
-		outcome, status, a := s.admit(src, r)
-		s.noteWebhook(r.Context(), name, outcome, status, a, r.RemoteAddr, start)
+		outcome, status, a := s.admit(src, webhook{method: r.Method, header: r.Header, length: r.ContentLength,
+			body: r.Body, rawQuery: r.URL.RawQuery})
+		s.noteWebhook(r.Context(), name, outcome, status, a, remoteAddr(r.RemoteAddr), start)
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", retryAfter)
 		}
@@ -46,8 +48,24 @@ func (s *Service) handleWebhook(src relay.Source) http.HandlerFunc {
 	}
 }
 
+// webhook is what the intake reads of a request, whichever server read it (net/http in tests, fasthttp when
+// served: Server).
+type webhook struct {
+	method   string
+	header   http.Header
+	length   int64 // as announced; -1 when not (chunked)
+	body     io.ReadCloser
+	rawQuery string
+}
+
+// remoteAddr is net/http's RemoteAddr as the fmt.Stringer fasthttp's net.Addr is: it is only formatted when a
+// refusal is logged.
+type remoteAddr string
+
+func (a remoteAddr) String() string { return string(a) }
+
 // noteWebhook counts a webhook's outcome in the metrics and logs a refusal.
-func (s *Service) noteWebhook(ctx context.Context, source, outcome string, status int, a answer, remote string,
+func (s *Service) noteWebhook(ctx context.Context, source, outcome string, status int, a answer, remote fmt.Stringer,
 	start time.Time) {
 	s.metrics.Received(source, outcome, time.Since(start))
 	switch {
@@ -92,7 +110,7 @@ func (a answer) appendJSON(b []byte) []byte {
 
 // admit takes a place among the webhooks in flight, refuses what can be refused before the body is read, then
 // takes the webhook in.
-func (s *Service) admit(src relay.Source, r *http.Request) (string, int, answer) {
+func (s *Service) admit(src relay.Source, r webhook) (string, int, answer) {
 	select {
 	case s.inFlight <- struct{}{}:
 		defer func() { <-s.inFlight }()
@@ -100,7 +118,7 @@ func (s *Service) admit(src relay.Source, r *http.Request) (string, int, answer)
 		return "busy", http.StatusServiceUnavailable, answer{Status: "error", Error: fmt.Sprintf(
 			"the relay is handling its limit of %d webhooks (intake.max_in_flight); retry later", cap(s.inFlight))}
 	}
-	if outcome, status, a := s.beforeBody(src, r.Header, r.ContentLength); outcome != "" {
+	if outcome, status, a := s.beforeBody(src, r.header, r.length); outcome != "" {
 		return outcome, status, a
 	}
 	return s.intake(src, r)
@@ -128,7 +146,7 @@ func (s *Service) beforeBody(src relay.Source, h http.Header, length int64) (str
 	return "", 0, answer{}
 }
 
-func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer) {
+func (s *Service) intake(src relay.Source, r webhook) (string, int, answer) {
 	limit := s.built.Intake.MaxBodyBytes
 	body, err := readBody(r, limit)
 	if err != nil {
@@ -139,19 +157,19 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 		}
 		return "bad_request", http.StatusBadRequest, answer{Status: "error", Error: "could not read the body: " + err.Error()}
 	}
-	if r.Method == http.MethodPost {
-		if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	if r.method == http.MethodPost {
+		if err := checkContentType(r.header.Get("Content-Type")); err != nil {
 			return "bad_request", http.StatusUnsupportedMediaType, answer{Status: "error", Error: err.Error()}
 		}
 	}
-	req := relay.Request{Method: r.Method, Header: r.Header, Body: body, Now: s.now()}
-	if r.URL.RawQuery != "" { // vendors post without one; reading a nil Values finds nothing, as an empty one does
-		req.Query = r.URL.Query()
+	req := relay.Request{Method: r.method, Header: r.header, Body: body, Now: s.now()}
+	if r.rawQuery != "" { // vendors post without one; reading a nil Values finds nothing, as an empty one does
+		req.Query, _ = url.ParseQuery(r.rawQuery) // what parses, as net/http's URL.Query() keeps it
 	}
 	if err := src.Verify(req); err != nil {
 		return "unauthorized", statusOf(err), answer{Status: "error", Error: err.Error()}
 	}
-	if r.Method == http.MethodPost {
+	if r.method == http.MethodPost {
 		g := guards.Get().(*jsonGuard)
 		defer guards.Put(g)
 		doc, err := g.check(body)
@@ -191,12 +209,12 @@ func (s *Service) intake(src relay.Source, r *http.Request) (string, int, answer
 }
 
 // readBody reads the body up to limit, in one allocation when its length is announced (vendors announce it).
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+func readBody(r webhook, limit int64) ([]byte, error) {
 	// closed once read: net/http then knows the handler is done with it and does not read it again for the next
 	// request (it did, finding nothing, with two allocations, for every webhook)
-	defer r.Body.Close()
-	body := http.MaxBytesReader(nil, r.Body, limit)
-	if n := r.ContentLength; n > 0 && n <= limit {
+	defer r.body.Close()
+	body := http.MaxBytesReader(nil, r.body, limit)
+	if n := r.length; n > 0 && n <= limit {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(body, b); err != nil {
 			return nil, err

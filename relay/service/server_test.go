@@ -183,3 +183,30 @@ func TestAPanicIsAnswered500AndTheRelayServesOn(t *testing.T) {
 		t.Fatalf("expected the panic in the log, got %s", s.log)
 	}
 }
+
+// Only a webhook route's exact path and method take the server's own webhook path; anything the router would clean,
+// redirect or refuse gets the router's answer, as under net/http.
+func TestOnlyExactWebhookRoutesSkipTheRouter(t *testing.T) {
+	addr := newStack(t, nil).serve(t)
+	body := string(rcWebhook("exact-1", "RENEWAL", "exact", 1))
+	post := func(path string) string {
+		return "POST " + path + " HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n" + rcAuthz +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	for _, c := range []struct {
+		request string
+		status  int
+		says    string
+	}{
+		{post("/webhooks/revenuecat"), 200, `"status":"accepted"`},
+		{post("/webhooks/revenuecat/"), 404, "no route POST /webhooks/revenuecat/"},
+		{post("/webhooks//revenuecat"), 301, ""},
+		{post("/webhooks/%72evenuecat"), 200, `"status":"duplicate"`},
+		{"GET /webhooks/revenuecat HTTP/1.1\r\nHost: relay\r\n\r\n", 405, "GET is not allowed on /webhooks/revenuecat"},
+	} {
+		resp, got := dial(t, addr).send(c.request)
+		if resp.StatusCode != c.status || !strings.Contains(got, c.says) {
+			t.Errorf("%.40q: expected %d saying %q, got %d %s", c.request, c.status, c.says, resp.StatusCode, got)
+		}
+	}
+}
