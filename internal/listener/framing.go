@@ -48,6 +48,14 @@ type framedConn struct {
 	buf     []byte
 }
 
+// CloseWrite half-closes the connection underneath, when it can be (a TCP connection can).
+func (c *framedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 func (c *framedConn) Read(p []byte) (int, error) {
 	for len(c.ready) == 0 {
 		if c.refused {

@@ -4,6 +4,7 @@
 package listener
 
 import (
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -52,13 +53,41 @@ func refuse(c net.Conn, answer []byte) {
 // counted gives its place back once, when it is closed.
 type counted struct {
 	net.Conn
-	l    *Limited
-	once sync.Once
+	l      *Limited
+	once   sync.Once
+	linger atomic.Bool
 }
 
+// LingerFor is how long Close waits, after an answer that left part of a request's body unread, for the client
+// to read that answer before the connection is closed (net/http waits 500 ms: its rstAvoidanceDelay).
+const LingerFor = 500 * time.Millisecond
+
+// lingerBytes bounds what Close reads and drops while it waits: a client that keeps sending gets its reset.
+const lingerBytes = 4 << 20
+
+// Linger makes the connection's Close half-close it first, then read and drop what the client still sends, for
+// up to LingerFor. A server calls it when it answers while a body is still arriving: closed at once, a connection
+// with unread bytes is reset, and a client still writing that body gets the reset instead of the answer.
+func (c *counted) Linger() { c.linger.Store(true) }
+
 func (c *counted) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.open.Add(-1)
+		if c.linger.Load() {
+			lingerClose(c.Conn)
+		}
+	})
 	return c.Conn.Close()
+}
+
+// lingerClose sends the end of the server's side, then drops what arrives until the client closes its side, the
+// wait is over or lingerBytes came.
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(LingerFor))
+	_, _ = io.CopyN(io.Discard, c, lingerBytes)
 }
 
 // Refused is how many connections the listener turned away.

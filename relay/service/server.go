@@ -122,7 +122,7 @@ func (srv *Server) serve(ctx *fasthttp.RequestCtx) {
 		srv.webhook(ctx, src)
 		return
 	}
-	r, err := fastRequest(ctx)
+	r, body, err := fastRequest(ctx)
 	if err != nil {
 		writeAnswer(ctx, http.StatusBadRequest, answer{Status: "error", Error: err.Error()})
 		ctx.SetConnectionClose()
@@ -131,6 +131,7 @@ func (srv *Server) serve(ctx *fasthttp.RequestCtx) {
 	w := &fastResponse{ctx: ctx, header: make(http.Header, 2)}
 	srv.svc.ServeHTTP(w, r)
 	w.commit()
+	body.lingerIfLeft(ctx, r.ContentLength)
 }
 
 // webhook is handleWebhook without building an http.Request and its answer's http.Header: the relay's one hot path
@@ -140,6 +141,7 @@ func (srv *Server) webhook(ctx *fasthttp.RequestCtx, src relay.Source) {
 	start := time.Now()
 	s.received.Add(1)
 	rh := &ctx.Request.Header
+	var body *streamBody
 	wh := webhook{method: http.MethodPost, header: fastHeader(rh), length: int64(rh.ContentLength()), body: http.NoBody}
 	if !rh.IsPost() {
 		wh.method = string(rh.Method())
@@ -148,9 +150,8 @@ func (srv *Server) webhook(ctx *fasthttp.RequestCtx, src relay.Source) {
 	case wh.length == -2: // neither Content-Length nor chunked: no body (RFC 9112 section 6.3)
 		wh.length = 0
 	case wh.length != 0:
-		if body := ctx.RequestBodyStream(); body != nil {
-			wh.body = streamBody{body}
-		}
+		body = &streamBody{r: ctx.RequestBodyStream()}
+		wh.body = body
 	}
 	if q := ctx.URI().QueryString(); len(q) > 0 {
 		wh.rawQuery = string(q)
@@ -164,6 +165,7 @@ func (srv *Server) webhook(ctx *fasthttp.RequestCtx, src relay.Source) {
 		ctx.SetConnectionClose()
 	}
 	writeAnswer(ctx, status, a)
+	body.lingerIfLeft(ctx, wh.length)
 }
 
 // expect answers "Expect: 100-continue": a webhook refused by what its headers say gets its refusal at once, never
@@ -236,11 +238,11 @@ func writeAnswer(ctx *fasthttp.RequestCtx, status int, a answer) {
 
 // fastRequest is ctx's request as net/http would have built it, its body the connection's stream (the handlers
 // bound what they read; fasthttp drains up to 256 KiB of what they leave, then closes the connection).
-func fastRequest(ctx *fasthttp.RequestCtx) (*http.Request, error) {
+func fastRequest(ctx *fasthttp.RequestCtx) (*http.Request, *streamBody, error) {
 	uri := string(ctx.RequestURI())
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return nil, fmt.Errorf("expected a request target such as /webhooks/revenuecat, got %q", clip.Text(uri, 200))
+		return nil, nil, fmt.Errorf("expected a request target such as /webhooks/revenuecat, got %q", clip.Text(uri, 200))
 	}
 	rh := &ctx.Request.Header
 	r := &http.Request{Method: string(rh.Method()), URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -255,12 +257,12 @@ func fastRequest(ctx *fasthttp.RequestCtx) (*http.Request, error) {
 	case n > 0:
 		r.ContentLength = int64(n)
 	}
+	var body *streamBody
 	if r.ContentLength != 0 {
-		if body := ctx.RequestBodyStream(); body != nil {
-			r.Body = streamBody{body}
-		}
+		body = &streamBody{r: ctx.RequestBodyStream()}
+		r.Body = body
 	}
-	return r.WithContext(ctx), nil
+	return r.WithContext(ctx), body, nil
 }
 
 // fastHeader is a request's headers as net/http keeps them: Host and Transfer-Encoding are not among them.
@@ -276,10 +278,37 @@ func fastHeader(rh *fasthttp.RequestHeader) http.Header {
 	return h
 }
 
-// streamBody is a request's body stream; closing it leaves the rest to the server, which drains or drops it.
-type streamBody struct{ io.Reader }
+// streamBody is a request's body stream, and how much of it the handler read; closing it leaves the rest to the
+// server, which drains up to 256 KiB of it or closes the connection.
+type streamBody struct {
+	r    io.Reader
+	read int64
+	done bool
+}
 
-func (streamBody) Close() error { return nil }
+func (b *streamBody) Read(p []byte) (int, error) {
+	if b.r == nil {
+		return 0, io.EOF
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	b.done = err == io.EOF
+	return n, err
+}
+
+func (*streamBody) Close() error { return nil }
+
+// lingerIfLeft makes the connection linger when it is closed (listener.LingerFor) if the handler left part of a
+// body of length (-1: chunked) unread: a sender still writing a body the relay refused then reads the refusal
+// instead of a reset. net/http did this on its own.
+func (b *streamBody) lingerIfLeft(ctx *fasthttp.RequestCtx, length int64) {
+	if b == nil || b.done || (length >= 0 && b.read >= length) {
+		return
+	}
+	if c, ok := ctx.Conn().(interface{ Linger() }); ok {
+		c.Linger()
+	}
+}
 
 // fastResponse gathers what a handler answers into ctx's response; the headers are taken when the status is
 // written, as net/http takes them.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -207,6 +208,27 @@ func TestOnlyExactWebhookRoutesSkipTheRouter(t *testing.T) {
 		resp, got := dial(t, addr).send(c.request)
 		if resp.StatusCode != c.status || !strings.Contains(got, c.says) {
 			t.Errorf("%.40q: expected %d saying %q, got %d %s", c.request, c.status, c.says, resp.StatusCode, got)
+		}
+	}
+}
+
+// A client still writing a body the relay refused reads the refusal, not a reset: the connection lingers before it
+// is closed (each try is a new connection; without the linger most of them failed with "connection reset").
+func TestASenderOfARefusedBodyReadsTheRefusal(t *testing.T) {
+	addr := newStack(t, nil).serve(t)
+	huge := bytes.Repeat([]byte("x"), 2<<20)
+	for i := range 10 {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/revenuecat", bytes.NewReader(huge))
+		req.Header = rcHeader()
+		req.Header.Set("Content-Type", "application/json")
+		req.Close = true
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("try %d: expected the 413, got %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("try %d: expected 413, got %d", i, resp.StatusCode)
 		}
 	}
 }
