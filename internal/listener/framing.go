@@ -48,13 +48,9 @@ type framedConn struct {
 	buf     []byte
 }
 
-// CloseWrite half-closes the connection underneath, when it can be (a TCP connection can).
-func (c *framedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.ErrUnsupported
-}
+// Raw is the connection underneath, which a lingering close reads from (see Linger): it may do so while the
+// server's own read is still waiting on the framing's state.
+func (c *framedConn) Raw() net.Conn { return c.Conn }
 
 func (c *framedConn) Read(p []byte) (int, error) {
 	for len(c.ready) == 0 {

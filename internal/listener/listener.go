@@ -53,9 +53,10 @@ func refuse(c net.Conn, answer []byte) {
 // counted gives its place back once, when it is closed.
 type counted struct {
 	net.Conn
-	l      *Limited
-	once   sync.Once
-	linger atomic.Bool
+	l         *Limited
+	once      sync.Once
+	linger    atomic.Bool
+	lingering atomic.Bool
 }
 
 // LingerFor is how long Close waits, after an answer that left part of a request's body unread, for the client
@@ -65,29 +66,37 @@ const LingerFor = 500 * time.Millisecond
 // lingerBytes bounds what Close reads and drops while it waits: a client that keeps sending gets its reset.
 const lingerBytes = 4 << 20
 
-// Linger makes the connection's Close half-close it first, then read and drop what the client still sends, for
-// up to LingerFor. A server calls it when it answers while a body is still arriving: closed at once, a connection
-// with unread bytes is reset, and a client still writing that body gets the reset instead of the answer.
+// Linger makes the connection's Close half-close it, then read and drop what the client still sends for up to
+// LingerFor before closing it, in a goroutine of its own (Close returns at once). A server calls it when it answers
+// while a body is still arriving: closed at once, a connection with unread bytes is reset, and a client still
+// writing that body gets the reset instead of the answer.
 func (c *counted) Linger() { c.linger.Store(true) }
 
 func (c *counted) Close() error {
-	c.once.Do(func() {
-		c.l.open.Add(-1)
-		if c.linger.Load() {
-			lingerClose(c.Conn)
+	if c.lingering.Load() {
+		return nil // the lingering close closes it
+	}
+	if c.linger.Load() {
+		raw := c.Conn
+		if r, ok := raw.(interface{ Raw() net.Conn }); ok {
+			raw = r.Raw()
 		}
-	})
-	return c.Conn.Close()
+		if cw, ok := raw.(interface{ CloseWrite() error }); ok && c.lingering.CompareAndSwap(false, true) &&
+			cw.CloseWrite() == nil {
+			go func() {
+				_ = raw.SetReadDeadline(time.Now().Add(LingerFor))
+				_, _ = io.CopyN(io.Discard, raw, lingerBytes)
+				_ = c.close()
+			}()
+			return nil
+		}
+	}
+	return c.close()
 }
 
-// lingerClose sends the end of the server's side, then drops what arrives until the client closes its side, the
-// wait is over or lingerBytes came.
-func lingerClose(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); !ok || cw.CloseWrite() != nil {
-		return
-	}
-	_ = c.SetReadDeadline(time.Now().Add(LingerFor))
-	_, _ = io.CopyN(io.Discard, c, lingerBytes)
+func (c *counted) close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 // Refused is how many connections the listener turned away.

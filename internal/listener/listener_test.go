@@ -170,3 +170,47 @@ func TestAnswerIsAWholeResponseThatClosesTheConnection(t *testing.T) {
 		t.Fatalf("a header value's line break started a header of its own: %v", resp.Header)
 	}
 }
+
+// A connection told to linger is closed with a FIN its client can read up to, though the client sent bytes the
+// server never read (closed at once, it would be reset), and gives its place back once the client closes.
+func TestALingeringCloseIsNotAReset(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Limit(Guard(inner, []byte("refused")), 1, []byte("busy"))
+	defer l.Close()
+	client, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+
+		strings.Repeat("x", 50000)); err != nil {
+		t.Fatal(err)
+	}
+	server.(interface{ Linger() }).Linger()
+	if _, err := io.WriteString(server, "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, err := io.ReadAll(client)
+	if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 413") {
+		t.Fatalf("expected the answer then the end of the stream, got %q and %v", answer, err)
+	}
+	client.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the place was not given back after the lingering close")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
