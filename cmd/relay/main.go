@@ -174,10 +174,7 @@ func serveRelay(ctx context.Context, f relayFlags, getenv func(string) string, s
 	if cerr := svc.Close(); err == nil {
 		err = cerr
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return err // fasthttp's Serve returns nil once shut down
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

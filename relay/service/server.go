@@ -60,7 +60,9 @@ func (s *Service) Server() *Server {
 		Logger:                       fastLogger{s},
 		CloseOnShutdown:              true,
 	}
-	if in.ReadTimeout > headerTimeout { // the body gets the rest of the window once the headers are in
+	// the body gets the rest of the window once the headers are in: fasthttp tells the handler nothing of when
+	// they began, so the rest is counted from headerTimeout, a whole request never past intake.read_timeout
+	if in.ReadTimeout > headerTimeout {
 		srv.fs.HeaderReceived = func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: in.ReadTimeout - headerTimeout}
 		}
@@ -158,13 +160,10 @@ func (srv *Server) webhook(ctx *fasthttp.RequestCtx, src relay.Source) {
 	}
 	outcome, status, a := s.admit(src, wh)
 	s.noteWebhook(ctx, src.Name(), outcome, status, a, ctx.RemoteAddr(), start)
-	if status == http.StatusServiceUnavailable {
-		ctx.Response.Header.Set("Retry-After", retryAfter)
-	}
 	if s.crowded() { // kept-alive connections must not hold every place while other senders wait
 		ctx.SetConnectionClose()
 	}
-	writeAnswer(ctx, status, a)
+	answerWebhook(ctx, status, a)
 	body.lingerIfLeft(ctx, wh.length)
 }
 
@@ -183,10 +182,7 @@ func (srv *Server) expect(ctx *fasthttp.RequestCtx) int {
 	}
 	s.received.Add(1)
 	s.noteWebhook(ctx, src.Name(), outcome, status, a, ctx.RemoteAddr(), start)
-	if status == http.StatusServiceUnavailable {
-		ctx.Response.Header.Set("Retry-After", retryAfter)
-	}
-	writeAnswer(ctx, status, a)
+	answerWebhook(ctx, status, a)
 	return status
 }
 
@@ -227,6 +223,14 @@ func (srv *Server) refuse(ctx *fasthttp.RequestCtx, err error) {
 		writeAnswer(ctx, http.StatusBadRequest, answer{Status: "error", Error: "expected an HTTP/1.1 request, got " +
 			"one that could not be read: " + clip.Text(err.Error(), 200)})
 	}
+}
+
+// answerWebhook is a webhook's answer: a 503 says when to retry.
+func answerWebhook(ctx *fasthttp.RequestCtx, status int, a answer) {
+	if status == http.StatusServiceUnavailable {
+		ctx.Response.Header.Set("Retry-After", retryAfter)
+	}
+	writeAnswer(ctx, status, a)
 }
 
 // writeAnswer sets the relay's JSON answer on ctx, as httpjson.WriteEncoded does on an http.ResponseWriter.
